@@ -1,0 +1,607 @@
+/* mtmcp--1.0.sql -- a multi-tenant MCP server inside PostgreSQL */
+
+\echo Use "CREATE EXTENSION mtmcp" to load this file. \quit
+
+/*
+ * Sections mirror the C modules:
+ *   0. prerequisites and roles          (src/mtmcp.c)
+ *   1. plans and tenants                (lifecycle, SQL)
+ *   2. identity: issuers, keys, trust   (src/identity.c, src/jwt.c)
+ *   3. tenant tables and RLS            (SQL)
+ *   4. tools                            (src/tools.c)
+ *   5. dispatch                         (src/dispatch.c)
+ *   6. privileges and pg_dump marks
+ */
+
+-------------------------------------------------------------------------------
+-- 0. Prerequisites and roles
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION mtmcp._require_preload()
+RETURNS void
+AS 'MODULE_PATHNAME', 'mtmcp_require_preload'
+LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION mtmcp._require_preload() IS
+'Raises an error unless mtmcp is in shared_preload_libraries.';
+
+-- Refuse to install into a server that did not preload the library: without
+-- the preload, the tenant setting could be planted by any session.
+SELECT mtmcp._require_preload();
+
+-- Roles are cluster-wide: create them once, whichever database is first.
+DO $roles$
+DECLARE
+	r text;
+BEGIN
+	FOREACH r IN ARRAY ARRAY['mtmcp_gateway', 'mtmcp_tool', 'mtmcp_admin', 'mtmcp_tenant']
+	LOOP
+		IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+			EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE', r);
+		END IF;
+	END LOOP;
+	-- A tool role that bypasses RLS would make every policy moot.
+	IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles
+			   WHERE rolname IN ('mtmcp_tool', 'mtmcp_gateway', 'mtmcp_tenant')
+				 AND (rolsuper OR rolbypassrls)) THEN
+		RAISE EXCEPTION 'roles mtmcp_tool, mtmcp_gateway and mtmcp_tenant must not be superusers or bypass row-level security'
+			USING ERRCODE = 'invalid_role_specification';
+	END IF;
+END
+$roles$;
+
+-------------------------------------------------------------------------------
+-- 1. Plans and tenants
+-------------------------------------------------------------------------------
+
+CREATE TABLE mtmcp.plans (
+	plan		text PRIMARY KEY
+				CONSTRAINT plan_name_format CHECK (plan ~ '^[a-z0-9][a-z0-9_-]{0,62}$'),
+	features	text[] NOT NULL DEFAULT '{}'
+				CONSTRAINT features_not_null CHECK (array_position(features, NULL) IS NULL),
+	settings	jsonb NOT NULL DEFAULT '{}'
+				CONSTRAINT settings_is_object CHECK (jsonb_typeof(settings) = 'object'),
+	created_at	timestamptz NOT NULL DEFAULT now(),
+	updated_at	timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE mtmcp.plans IS 'Plans: the features (and settings) a tenant gets.';
+
+CREATE TABLE mtmcp.tenants (
+	tenant_id	text PRIMARY KEY
+				CONSTRAINT tenant_id_format CHECK (tenant_id ~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$'),
+	plan		text NOT NULL REFERENCES mtmcp.plans (plan),
+	display_name text,
+	status		text NOT NULL DEFAULT 'provisioning'
+				CONSTRAINT tenant_status CHECK (status IN ('provisioning', 'active', 'suspended', 'deleted')),
+	status_reason text,
+	created_at	timestamptz NOT NULL DEFAULT now(),
+	status_changed_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX tenants_plan_idx ON mtmcp.tenants (plan);
+COMMENT ON TABLE mtmcp.tenants IS
+'Tenants. Only an active tenant is served; every other status is refused at the auth boundary.';
+
+CREATE FUNCTION mtmcp.create_plan(plan text, features text[], settings jsonb DEFAULT '{}')
+RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM mtmcp.plans p WHERE p.plan = create_plan.plan) THEN
+		RAISE EXCEPTION 'plan "%" already exists', plan
+			USING ERRCODE = 'duplicate_object', HINT = 'Use mtmcp.update_plan() to change it.';
+	END IF;
+	INSERT INTO mtmcp.plans (plan, features, settings) VALUES (plan, features, settings);
+END
+$$;
+COMMENT ON FUNCTION mtmcp.create_plan(text, text[], jsonb) IS 'Creates a plan with its features.';
+
+CREATE FUNCTION mtmcp.update_plan(plan text, features text[], settings jsonb DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	UPDATE mtmcp.plans p
+	   SET features = coalesce(update_plan.features, p.features),
+		   settings = coalesce(update_plan.settings, p.settings),
+		   updated_at = now()
+	 WHERE p.plan = update_plan.plan;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'plan "%" does not exist', plan USING ERRCODE = 'undefined_object';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION mtmcp.update_plan(text, text[], jsonb) IS
+'Changes a plan''s features or settings; takes effect on every tenant''s next call.';
+
+CREATE FUNCTION mtmcp._tenant_must_exist(tenant_id text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	st text;
+BEGIN
+	SELECT t.status INTO st FROM mtmcp.tenants t WHERE t.tenant_id = _tenant_must_exist.tenant_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'tenant "%" does not exist', tenant_id USING ERRCODE = 'undefined_object';
+	END IF;
+	RETURN st;
+END
+$$;
+COMMENT ON FUNCTION mtmcp._tenant_must_exist(text) IS
+'Locks a tenant row and returns its status; an error when there is no such tenant.';
+
+CREATE PROCEDURE mtmcp.create_tenant(tenant_id text, plan text, display_name text DEFAULT NULL,
+									 trusted_issuers text[] DEFAULT '{}', activate boolean DEFAULT true)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	iss text;
+BEGIN
+	IF tenant_id IS NULL OR plan IS NULL THEN
+		RAISE EXCEPTION 'tenant id and plan must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF tenant_id !~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' THEN
+		RAISE EXCEPTION 'invalid tenant id "%"', tenant_id
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'A tenant id is 1 to 64 characters: letters, digits, ".", "_" and "-", starting with a letter or digit.';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM mtmcp.plans p WHERE p.plan = create_tenant.plan) THEN
+		RAISE EXCEPTION 'plan "%" does not exist', plan USING ERRCODE = 'undefined_object';
+	END IF;
+	IF EXISTS (SELECT 1 FROM mtmcp.tenants t WHERE t.tenant_id = create_tenant.tenant_id) THEN
+		RAISE EXCEPTION 'tenant "%" already exists', tenant_id USING ERRCODE = 'duplicate_object';
+	END IF;
+	-- The row exists as 'provisioning' until every step below has succeeded;
+	-- a request that arrives meanwhile is refused (tenant_provisioning).
+	INSERT INTO mtmcp.tenants (tenant_id, plan, display_name, status)
+	VALUES (tenant_id, plan, display_name, 'provisioning');
+	FOREACH iss IN ARRAY coalesce(trusted_issuers, '{}')
+	LOOP
+		PERFORM mtmcp.trust_issuer(tenant_id, iss);
+	END LOOP;
+	IF activate THEN
+		UPDATE mtmcp.tenants t SET status = 'active', status_changed_at = now()
+		 WHERE t.tenant_id = create_tenant.tenant_id;
+	END IF;
+END
+$$;
+COMMENT ON PROCEDURE mtmcp.create_tenant(text, text, text, text[], boolean) IS
+'Creates a tenant atomically; with activate => false it stays provisioning until mtmcp.activate_tenant.';
+
+CREATE PROCEDURE mtmcp.activate_tenant(tenant_id text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF mtmcp._tenant_must_exist(tenant_id) <> 'provisioning' THEN
+		RAISE EXCEPTION 'tenant "%" is not provisioning', tenant_id
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	UPDATE mtmcp.tenants t SET status = 'active', status_changed_at = now()
+	 WHERE t.tenant_id = activate_tenant.tenant_id;
+END
+$$;
+COMMENT ON PROCEDURE mtmcp.activate_tenant(text) IS 'Ends provisioning: the tenant is served from now on.';
+
+CREATE PROCEDURE mtmcp.suspend_tenant(tenant_id text, reason text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	st text := mtmcp._tenant_must_exist(tenant_id);
+BEGIN
+	IF reason IS NULL OR btrim(reason) = '' THEN
+		RAISE EXCEPTION 'a suspension needs a reason' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF st NOT IN ('active', 'suspended') THEN
+		RAISE EXCEPTION 'tenant "%" cannot be suspended while %', tenant_id, st
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	UPDATE mtmcp.tenants t SET status = 'suspended', status_reason = reason, status_changed_at = now()
+	 WHERE t.tenant_id = suspend_tenant.tenant_id;
+END
+$$;
+COMMENT ON PROCEDURE mtmcp.suspend_tenant(text, text) IS
+'Suspends a tenant: every later request from it is refused at the auth boundary.';
+
+CREATE PROCEDURE mtmcp.resume_tenant(tenant_id text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF mtmcp._tenant_must_exist(tenant_id) <> 'suspended' THEN
+		RAISE EXCEPTION 'tenant "%" is not suspended', tenant_id
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	UPDATE mtmcp.tenants t SET status = 'active', status_reason = NULL, status_changed_at = now()
+	 WHERE t.tenant_id = resume_tenant.tenant_id;
+END
+$$;
+COMMENT ON PROCEDURE mtmcp.resume_tenant(text) IS 'Lifts a suspension.';
+
+-------------------------------------------------------------------------------
+-- 2. Identity: issuers, signing keys, issuer-to-tenant trust
+-------------------------------------------------------------------------------
+
+CREATE TABLE mtmcp.issuers (
+	issuer		text PRIMARY KEY CONSTRAINT issuer_not_empty CHECK (issuer <> ''),
+	audience	text NOT NULL CONSTRAINT audience_not_empty CHECK (audience <> ''),
+	tenant_claim text NOT NULL DEFAULT 'tenant_id' CONSTRAINT tenant_claim_not_empty CHECK (tenant_claim <> ''),
+	subject_claim text NOT NULL DEFAULT 'sub' CONSTRAINT subject_claim_not_empty CHECK (subject_claim <> ''),
+	scope_claim	text NOT NULL DEFAULT 'scope',
+	leeway		interval NOT NULL DEFAULT '30 seconds'
+				CONSTRAINT leeway_range CHECK (leeway >= '0 seconds' AND leeway <= '1 hour'),
+	created_at	timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE mtmcp.issuers IS 'Trusted token issuers and how to read their claims.';
+
+CREATE TABLE mtmcp.signing_keys (
+	key_id		bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	issuer		text NOT NULL REFERENCES mtmcp.issuers (issuer) ON DELETE CASCADE,
+	kid			text CONSTRAINT kid_not_empty CHECK (kid <> ''),
+	alg			text NOT NULL CONSTRAINT alg_supported CHECK (alg IN
+				('HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512',
+				 'ES256', 'ES384', 'ES512', 'EdDSA')),
+	key			bytea NOT NULL,
+	created_at	timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX signing_keys_issuer_kid_idx ON mtmcp.signing_keys (issuer, coalesce(kid, ''));
+COMMENT ON TABLE mtmcp.signing_keys IS
+'Verification keys per issuer: HMAC secrets (bytes) or PEM public keys. The algorithm is the key''s, never the token''s.';
+
+-- Issuer-to-tenant trust: a verified token reaches tenant T only when its
+-- issuer is trusted for T.  One IdP may serve many tenants (trust it for each);
+-- a tenant's own IdP cannot mint tokens for another tenant.
+CREATE TABLE mtmcp.tenant_issuers (
+	tenant_id	text NOT NULL REFERENCES mtmcp.tenants (tenant_id) ON DELETE CASCADE,
+	issuer		text NOT NULL REFERENCES mtmcp.issuers (issuer) ON DELETE CASCADE,
+	created_at	timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (tenant_id, issuer)
+);
+CREATE INDEX tenant_issuers_issuer_idx ON mtmcp.tenant_issuers (issuer);
+COMMENT ON TABLE mtmcp.tenant_issuers IS
+'Which issuers may vouch for which tenant. No row, no access: the tenant claim alone is never enough.';
+
+-- Key and issuer changes invalidate every backend's key and token caches
+-- (a relcache invalidation, sent at commit).
+CREATE FUNCTION mtmcp._config_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'mtmcp_config_changed'
+LANGUAGE C;
+COMMENT ON FUNCTION mtmcp._config_changed() IS
+'Statement trigger: tells every backend to drop its cached keys and verified tokens.';
+
+CREATE TRIGGER issuers_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mtmcp.issuers
+	FOR EACH STATEMENT EXECUTE FUNCTION mtmcp._config_changed();
+CREATE TRIGGER signing_keys_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mtmcp.signing_keys
+	FOR EACH STATEMENT EXECUTE FUNCTION mtmcp._config_changed();
+
+CREATE FUNCTION mtmcp.add_issuer(issuer text, audience text, tenant_claim text DEFAULT 'tenant_id',
+								 subject_claim text DEFAULT 'sub', scope_claim text DEFAULT 'scope',
+								 leeway interval DEFAULT '30 seconds')
+RETURNS void
+LANGUAGE sql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	INSERT INTO mtmcp.issuers (issuer, audience, tenant_claim, subject_claim, scope_claim, leeway)
+	VALUES (issuer, audience, tenant_claim, subject_claim, scope_claim, leeway)
+	ON CONFLICT ON CONSTRAINT issuers_pkey DO UPDATE
+	   SET audience = excluded.audience, tenant_claim = excluded.tenant_claim,
+		   subject_claim = excluded.subject_claim, scope_claim = excluded.scope_claim,
+		   leeway = excluded.leeway;
+END;
+COMMENT ON FUNCTION mtmcp.add_issuer(text, text, text, text, text, interval) IS
+'Registers (or updates) a token issuer: its audience, and the names of its tenant, subject and scope claims.';
+
+CREATE FUNCTION mtmcp._validate_key(alg text, key bytea)
+RETURNS void
+AS 'MODULE_PATHNAME', 'mtmcp_validate_key'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION mtmcp._validate_key(text, bytea) IS
+'Raises an error unless key is usable for alg (an HMAC secret, or a PEM public key of the right type).';
+
+CREATE FUNCTION mtmcp.add_key(issuer text, kid text, alg text, key bytea)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF issuer IS NULL OR alg IS NULL OR key IS NULL THEN
+		RAISE EXCEPTION 'issuer, alg and key must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM mtmcp.issuers i WHERE i.issuer = add_key.issuer) THEN
+		RAISE EXCEPTION 'issuer "%" does not exist', issuer
+			USING ERRCODE = 'undefined_object', HINT = 'Register it first with mtmcp.add_issuer().';
+	END IF;
+	PERFORM mtmcp._validate_key(alg, key);
+	DELETE FROM mtmcp.signing_keys k
+	 WHERE k.issuer = add_key.issuer AND coalesce(k.kid, '') = coalesce(add_key.kid, '');
+	INSERT INTO mtmcp.signing_keys (issuer, kid, alg, key) VALUES (issuer, kid, alg, key);
+END
+$$;
+COMMENT ON FUNCTION mtmcp.add_key(text, text, text, bytea) IS
+'Registers a verification key for an issuer (replacing the one with the same kid): HMAC secret bytes or a PEM public key.';
+
+CREATE FUNCTION mtmcp._jwk_to_pem(jwk jsonb, OUT kid text, OUT alg text, OUT pem text)
+RETURNS record
+AS 'MODULE_PATHNAME', 'mtmcp_jwk_to_pem'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION mtmcp._jwk_to_pem(jsonb) IS 'Converts one public JWK to its algorithm, kid and PEM.';
+
+CREATE FUNCTION mtmcp.import_jwks(issuer text, jwks jsonb)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k jsonb;
+	c record;
+	n integer := 0;
+BEGIN
+	IF jsonb_typeof(jwks -> 'keys') IS DISTINCT FROM 'array' THEN
+		RAISE EXCEPTION 'invalid JWKS' USING ERRCODE = 'invalid_parameter_value',
+			DETAIL = 'A JWK set is an object with a "keys" array.';
+	END IF;
+	FOR k IN SELECT value FROM jsonb_array_elements(jwks -> 'keys')
+	LOOP
+		-- Encryption keys share JWK sets with signing keys; they are not ours.
+		CONTINUE WHEN k ->> 'use' = 'enc';
+		c := mtmcp._jwk_to_pem(k);
+		PERFORM mtmcp.add_key(issuer, c.kid, c.alg, convert_to(c.pem, 'UTF8'));
+		n := n + 1;
+	END LOOP;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION mtmcp.import_jwks(text, jsonb) IS
+'Imports the RSA, EC and OKP (Ed25519) signing keys of a JWK set for an issuer; returns how many.';
+
+CREATE FUNCTION mtmcp.trust_issuer(tenant_id text, issuer text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM mtmcp._tenant_must_exist(tenant_id);
+	IF NOT EXISTS (SELECT 1 FROM mtmcp.issuers i WHERE i.issuer = trust_issuer.issuer) THEN
+		RAISE EXCEPTION 'issuer "%" does not exist', issuer USING ERRCODE = 'undefined_object';
+	END IF;
+	INSERT INTO mtmcp.tenant_issuers (tenant_id, issuer) VALUES (tenant_id, issuer)
+	ON CONFLICT DO NOTHING;
+END
+$$;
+COMMENT ON FUNCTION mtmcp.trust_issuer(text, text) IS 'Lets an issuer vouch for a tenant.';
+
+CREATE FUNCTION mtmcp.untrust_issuer(tenant_id text, issuer text)
+RETURNS void
+LANGUAGE sql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	DELETE FROM mtmcp.tenant_issuers ti WHERE ti.tenant_id = untrust_issuer.tenant_id AND ti.issuer = untrust_issuer.issuer;
+END;
+COMMENT ON FUNCTION mtmcp.untrust_issuer(text, text) IS 'Stops an issuer vouching for a tenant, from the next call on.';
+
+CREATE FUNCTION mtmcp.authenticate(token text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'mtmcp_authenticate'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION mtmcp.authenticate(text) IS
+'Verifies a bearer token and sets the verified tenant for the rest of the transaction; returns the tenant id.';
+
+CREATE FUNCTION mtmcp.current_tenant()
+RETURNS text
+AS 'MODULE_PATHNAME', 'mtmcp_current_tenant'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION mtmcp.current_tenant() IS
+'The verified tenant of this transaction; an error when none is verified (fail closed).';
+
+CREATE FUNCTION mtmcp.current_subject()
+RETURNS text
+AS 'MODULE_PATHNAME', 'mtmcp_current_subject'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION mtmcp.current_subject() IS
+'The verified caller (token subject) of this transaction; an error when none is verified.';
+
+-------------------------------------------------------------------------------
+-- 3. Tenant tables and row-level security
+-------------------------------------------------------------------------------
+
+CREATE TABLE mtmcp.tenant_tables (
+	tbl			regclass PRIMARY KEY,
+	tenant_column name NOT NULL,
+	registered_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE mtmcp.tenant_tables IS
+'Tables holding tenant data: RLS-confined, exported, purged and verified by the lifecycle procedures.';
+
+CREATE FUNCTION mtmcp.register_tenant_table(tbl regclass, tenant_column name DEFAULT 'tenant_id')
+RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	att smallint;
+	typ regtype;
+	other text;
+	part regclass;
+	rels regclass[];
+BEGIN
+	SELECT a.attnum, a.atttypid::regtype INTO att, typ
+	  FROM pg_attribute a
+	 WHERE a.attrelid = tbl AND a.attname = tenant_column AND NOT a.attisdropped AND a.attnum > 0;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'column "%" of relation % does not exist', tenant_column, tbl
+			USING ERRCODE = 'undefined_column';
+	END IF;
+	IF typ NOT IN ('text'::regtype, 'character varying'::regtype) THEN
+		RAISE EXCEPTION 'tenant column "%" of % must be of type text', tenant_column, tbl
+			USING ERRCODE = 'datatype_mismatch', DETAIL = pg_catalog.format('It is of type %s.', typ);
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum = att AND a.attnotnull) THEN
+		RAISE EXCEPTION 'tenant column "%" of % must be NOT NULL', tenant_column, tbl
+			USING ERRCODE = 'invalid_table_definition';
+	END IF;
+	IF (SELECT c.relkind FROM pg_class c WHERE c.oid = tbl) NOT IN ('r', 'p') THEN
+		RAISE EXCEPTION '% is not a table', tbl USING ERRCODE = 'wrong_object_type';
+	END IF;
+	-- Every tenant predicate must be an index scan, never a sequential scan.
+	IF NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = tbl AND i.indkey[0] = att) THEN
+		RAISE EXCEPTION 'table % has no index whose first column is "%"', tbl, tenant_column
+			USING ERRCODE = 'invalid_table_definition',
+				  HINT = pg_catalog.format('Create one, e.g. CREATE INDEX ON %s (%I, ...), or make "%s" the first column of the primary key.',
+										   tbl, tenant_column, tenant_column);
+	END IF;
+	-- Another permissive policy would widen what our policy allows.
+	SELECT p.polname INTO other FROM pg_policy p
+	 WHERE p.polrelid = tbl AND p.polpermissive AND p.polname <> 'mtmcp_tenant_isolation' LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'table % already has the permissive policy "%"', tbl, other
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'Permissive policies are OR-ed together, so it could admit another tenant''s rows.',
+				  HINT = 'Drop it or make it RESTRICTIVE before registering the table.';
+	END IF;
+	-- A partitioned parent's policy does not apply to a partition queried by
+	-- name, so every existing partition gets the same policy.
+	rels := ARRAY[tbl] || coalesce((SELECT array_agg(t.relid::regclass) FROM pg_partition_tree(tbl) t WHERE t.relid <> tbl::oid), '{}');
+	FOREACH part IN ARRAY rels
+	LOOP
+		EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', part);
+		EXECUTE pg_catalog.format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', part);
+		EXECUTE pg_catalog.format('DROP POLICY IF EXISTS mtmcp_tenant_isolation ON %s', part);
+		EXECUTE pg_catalog.format(
+			'CREATE POLICY mtmcp_tenant_isolation ON %s AS PERMISSIVE FOR ALL TO PUBLIC '
+			'USING (%2$I = (SELECT mtmcp.current_tenant())) WITH CHECK (%2$I = (SELECT mtmcp.current_tenant()))',
+			part, tenant_column);
+	END LOOP;
+	INSERT INTO mtmcp.tenant_tables (tbl, tenant_column) VALUES (tbl, tenant_column)
+	ON CONFLICT ON CONSTRAINT tenant_tables_pkey DO UPDATE SET tenant_column = excluded.tenant_column;
+END
+$$;
+COMMENT ON FUNCTION mtmcp.register_tenant_table(regclass, name) IS
+'Confines a table to the verified tenant with a forced RLS policy and enrols it in export, deletion and purge checks.';
+
+-------------------------------------------------------------------------------
+-- 4. Tools
+-------------------------------------------------------------------------------
+
+CREATE TABLE mtmcp.tools (
+	name		text PRIMARY KEY CONSTRAINT tool_name_format CHECK (name ~ '^[A-Za-z0-9_.-]{1,128}$'),
+	description	text NOT NULL,
+	input_schema jsonb NOT NULL CONSTRAINT input_schema_is_object CHECK (jsonb_typeof(input_schema) = 'object'),
+	handler		regprocedure NOT NULL,
+	required_feature text,
+	required_scope text,
+	destructive	boolean NOT NULL DEFAULT false,
+	output_schema jsonb CONSTRAINT output_schema_is_object CHECK (jsonb_typeof(output_schema) = 'object'),
+	annotations	jsonb CONSTRAINT annotations_is_object CHECK (jsonb_typeof(annotations) = 'object'),
+	created_at	timestamptz NOT NULL DEFAULT now(),
+	updated_at	timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE mtmcp.tools IS 'The tool catalog; each tenant sees the subset its plan and the caller''s scopes allow.';
+
+CREATE FUNCTION mtmcp._check_handler(handler regprocedure)
+RETURNS void
+AS 'MODULE_PATHNAME', 'mtmcp_check_handler'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION mtmcp._check_handler(regprocedure) IS
+'Raises an error unless handler is a (jsonb) RETURNS jsonb function mtmcp_tool may run without escaping RLS.';
+
+CREATE FUNCTION mtmcp.register_tool(name text, description text, input_schema jsonb, handler regprocedure,
+									required_feature text DEFAULT NULL, required_scope text DEFAULT NULL,
+									destructive boolean DEFAULT false, output_schema jsonb DEFAULT NULL,
+									annotations jsonb DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF name IS NULL OR description IS NULL OR input_schema IS NULL OR handler IS NULL THEN
+		RAISE EXCEPTION 'name, description, input_schema and handler must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF name !~ '^[A-Za-z0-9_.-]{1,128}$' THEN
+		RAISE EXCEPTION 'invalid tool name "%"', name USING ERRCODE = 'invalid_parameter_value',
+			DETAIL = 'A tool name is 1 to 128 characters: letters, digits, "_", "-" and ".".';
+	END IF;
+	IF jsonb_typeof(input_schema) <> 'object' OR input_schema ->> 'type' IS DISTINCT FROM 'object' THEN
+		RAISE EXCEPTION 'input schema of tool "%" must be a JSON Schema object with "type": "object"', name
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF output_schema IS NOT NULL AND (jsonb_typeof(output_schema) <> 'object' OR output_schema ->> 'type' IS DISTINCT FROM 'object') THEN
+		RAISE EXCEPTION 'output schema of tool "%" must be a JSON Schema object with "type": "object"', name
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF annotations IS NOT NULL AND jsonb_typeof(annotations) <> 'object' THEN
+		RAISE EXCEPTION 'annotations of tool "%" must be a JSON object', name USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM mtmcp._check_handler(handler);
+	INSERT INTO mtmcp.tools (name, description, input_schema, handler, required_feature, required_scope,
+							 destructive, output_schema, annotations)
+	VALUES (name, description, input_schema, handler, required_feature, required_scope,
+			coalesce(destructive, false), output_schema, annotations)
+	ON CONFLICT ON CONSTRAINT tools_pkey DO UPDATE
+	   SET description = excluded.description, input_schema = excluded.input_schema, handler = excluded.handler,
+		   required_feature = excluded.required_feature, required_scope = excluded.required_scope,
+		   destructive = excluded.destructive, output_schema = excluded.output_schema,
+		   annotations = excluded.annotations, updated_at = now();
+END
+$$;
+COMMENT ON FUNCTION mtmcp.register_tool(text, text, jsonb, regprocedure, text, text, boolean, jsonb, jsonb) IS
+'Registers (or replaces) a tool whose handler is a (args jsonb) RETURNS jsonb function run as mtmcp_tool under RLS.';
+
+-------------------------------------------------------------------------------
+-- 5. Dispatch
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION mtmcp.mcp_dispatch(token text, request jsonb)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'mtmcp_mcp_dispatch'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION mtmcp.mcp_dispatch(text, jsonb) IS
+'One MCP JSON-RPC message in, its response out (NULL for a notification): verifies the token first, then routes.';
+
+-------------------------------------------------------------------------------
+-- 6. Privileges and pg_dump
+-------------------------------------------------------------------------------
+
+REVOKE ALL ON ALL ROUTINES IN SCHEMA mtmcp FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA mtmcp FROM PUBLIC;
+GRANT USAGE ON SCHEMA mtmcp TO mtmcp_gateway, mtmcp_tool, mtmcp_admin, mtmcp_tenant;
+
+-- Policies call these as whoever runs the query.
+GRANT EXECUTE ON FUNCTION mtmcp.current_tenant(), mtmcp.current_subject() TO PUBLIC;
+-- The shim's only door.
+GRANT EXECUTE ON FUNCTION mtmcp.mcp_dispatch(text, jsonb) TO mtmcp_gateway;
+-- Tenants prove who they are before reading their views.
+GRANT EXECUTE ON FUNCTION mtmcp.authenticate(text) TO mtmcp_tenant, mtmcp_admin;
+
+-- Administration.
+GRANT SELECT, INSERT, UPDATE, DELETE ON mtmcp.plans, mtmcp.tenants, mtmcp.issuers, mtmcp.signing_keys,
+	mtmcp.tenant_issuers, mtmcp.tenant_tables, mtmcp.tools TO mtmcp_admin;
+GRANT EXECUTE ON FUNCTION
+	mtmcp.create_plan(text, text[], jsonb), mtmcp.update_plan(text, text[], jsonb),
+	mtmcp._tenant_must_exist(text),
+	mtmcp.add_issuer(text, text, text, text, text, interval), mtmcp._validate_key(text, bytea),
+	mtmcp.add_key(text, text, text, bytea), mtmcp._jwk_to_pem(jsonb), mtmcp.import_jwks(text, jsonb),
+	mtmcp.trust_issuer(text, text), mtmcp.untrust_issuer(text, text),
+	mtmcp.register_tenant_table(regclass, name), mtmcp._check_handler(regprocedure),
+	mtmcp.register_tool(text, text, jsonb, regprocedure, text, text, boolean, jsonb, jsonb)
+	TO mtmcp_admin;
+GRANT EXECUTE ON PROCEDURE
+	mtmcp.create_tenant(text, text, text, text[], boolean), mtmcp.activate_tenant(text),
+	mtmcp.suspend_tenant(text, text), mtmcp.resume_tenant(text)
+	TO mtmcp_admin;
+
+-- A DBA's pg_dump must carry every tenant, key and tool.
+SELECT pg_catalog.pg_extension_config_dump('mtmcp.plans', '');
+SELECT pg_catalog.pg_extension_config_dump('mtmcp.tenants', '');
+SELECT pg_catalog.pg_extension_config_dump('mtmcp.issuers', '');
+SELECT pg_catalog.pg_extension_config_dump('mtmcp.signing_keys', '');
+SELECT pg_catalog.pg_extension_config_dump('mtmcp.tenant_issuers', '');
+SELECT pg_catalog.pg_extension_config_dump('mtmcp.tenant_tables', '');
+SELECT pg_catalog.pg_extension_config_dump('mtmcp.tools', '');

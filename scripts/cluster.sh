@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# A scratch PostgreSQL 15 cluster for mtmcp, owned by the postgres OS user,
+# with mtmcp in shared_preload_libraries.
+#
+#   scripts/cluster.sh start     start (initdb on first use)
+#   scripts/cluster.sh fresh     throw away the data directory, then start
+#   scripts/cluster.sh stop      stop if running
+#   scripts/cluster.sh env       print PGHOST/PGPORT/PGUSER exports
+#
+# Data lives in .scratch/ under the repository.  When the postgres user
+# cannot reach the repository (e.g. under /root), .scratch is a symlink to a
+# directory under /tmp.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+BINDIR=$(/usr/lib/postgresql/15/bin/pg_config --bindir 2>/dev/null || pg_config --bindir)
+PORT=${MTMCP_PGPORT:-55432}
+SCRATCH=$REPO/.scratch
+
+as_pg() {
+	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+prepare_scratch() {
+	if [ ! -e "$SCRATCH" ]; then
+		mkdir -p "$SCRATCH"
+		if [ "$(id -u)" = 0 ]; then
+			chown postgres:postgres "$SCRATCH"
+			if ! runuser -u postgres -- test -w "$SCRATCH"; then
+				rmdir "$SCRATCH"
+				local tmp
+				tmp=$(mktemp -d /tmp/mtmcp-scratch.XXXXXX)
+				chown postgres:postgres "$tmp"
+				chmod 755 "$tmp"
+				ln -s "$tmp" "$SCRATCH"
+			fi
+		fi
+	fi
+	DATA=$SCRATCH/pgdata
+	SOCK=$SCRATCH/run
+	LOG=$SCRATCH/postgres.log
+	as_pg mkdir -p "$SOCK"
+}
+
+is_running() {
+	[ -f "$DATA/postmaster.pid" ] && as_pg "$BINDIR/pg_ctl" -D "$DATA" status >/dev/null 2>&1
+}
+
+start() {
+	prepare_scratch
+	if is_running; then return 0; fi
+	if [ ! -f "$DATA/PG_VERSION" ]; then
+		as_pg "$BINDIR/initdb" -D "$DATA" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >/dev/null
+		as_pg tee -a "$DATA/postgresql.conf" >/dev/null <<CONF
+# --- mtmcp scratch cluster ---
+port = $PORT
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$SOCK'
+shared_preload_libraries = 'mtmcp'
+max_connections = 100
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+log_min_messages = warning
+log_line_prefix = '%m [%p] %q%u@%d '
+max_worker_processes = 8
+max_parallel_workers_per_gather = 2
+CONF
+	fi
+	as_pg "$BINDIR/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start >/dev/null
+}
+
+stop() {
+	prepare_scratch
+	if is_running; then
+		as_pg "$BINDIR/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null
+	fi
+}
+
+case "${1:-}" in
+	start) start ;;
+	fresh) stop; prepare_scratch; rm -rf "$DATA"; start ;;
+	stop) stop ;;
+	env) prepare_scratch; echo "export PGHOST=$SOCK PGPORT=$PORT PGUSER=postgres" ;;
+	*) echo "usage: $0 start|fresh|stop|env" >&2; exit 2 ;;
+esac

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# make test: build, install, start a scratch cluster, run every suite, stop.
+# Exits non-zero when any suite fails; prints pg_regress diffs on failure.
+set -uo pipefail
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+cd "$REPO"
+
+passed=0
+failed=0
+failed_names=()
+suite() {
+	local name=$1
+	shift
+	echo
+	echo "=== $name"
+	if "$@"; then
+		passed=$((passed + 1))
+		echo "=== $name: ok"
+	else
+		failed=$((failed + 1))
+		failed_names+=("$name")
+		echo "=== $name: FAILED"
+	fi
+}
+
+set -e
+make -s PG_CFLAGS="-Werror" >/dev/null
+make -s install >/dev/null
+scripts/cluster.sh fresh
+trap 'scripts/cluster.sh stop' EXIT
+eval "$(scripts/cluster.sh env)"
+set +e
+
+regress() {
+	rm -f regression.diffs
+	if ! make -s installcheck; then
+		[ -f regression.diffs ] && cat regression.diffs
+		return 1
+	fi
+}
+
+suite "jwt unit tests" make -s check-jwt
+suite "jwt fuzz corpus replay" make -s fuzz-replay
+suite "pg_regress" regress
+suite "preload required" scripts/check_preload.sh
+
+echo
+if [ "$failed" -gt 0 ]; then
+	echo "failed suites: ${failed_names[*]}"
+fi
+echo "suites: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

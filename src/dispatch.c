@@ -1,0 +1,240 @@
+/*
+ * dispatch.c -- mcp_dispatch: one JSON-RPC message in, its response out
+ *
+ * Order of work for every message, with no exceptions:
+ *
+ *   1. authenticate (src/identity.c): token verified, tenant resolved and
+ *      active.  A refusal is answered with MCP_AUTH_ERROR (-32001) and
+ *      data {"reason", "status"}; a shim maps status to HTTP 401/403.
+ *   2. check the JSON-RPC 2.0 envelope (-32600 malformed or batch).
+ *   3. install the verified identity for this message only (restored when
+ *      the message is done, so nothing outlives it in the session).
+ *   4. route the method (-32601 unknown, -32602 bad params).
+ *
+ * Notifications (no "id") and client responses get NULL.  Error messages
+ * never carry internal detail; server-side detail goes to the server log.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+
+#include "jsonutil.h"
+#include "mtmcp.h"
+
+/* Protocol revisions we speak, newest first. */
+static const char *const supported_versions[] = {
+	"2025-11-25", "2025-06-18", "2025-03-26", NULL
+};
+
+static void
+begin_response(StringInfo out, JsonbValue *id)
+{
+	appendStringInfoString(out, "{\"jsonrpc\":\"2.0\",\"id\":");
+	if (id != NULL)
+		json_append_value(out, id);
+	else
+		appendStringInfoString(out, "null");
+}
+
+/* A complete error response; data is JSON text or NULL. */
+static void
+write_error(StringInfo out, JsonbValue *id, int code, const char *message, const char *data)
+{
+	begin_response(out, id);
+	appendStringInfo(out, ",\"error\":{\"code\":%d,\"message\":", code);
+	json_append_string(out, message);
+	if (data != NULL)
+		appendStringInfo(out, ",\"data\":%s", data);
+	appendStringInfoString(out, "}}");
+}
+
+static Datum
+finish(StringInfo out)
+{
+	PG_RETURN_JSONB_P(json_text_to_jsonb(out->data));
+}
+
+/* initialize: version negotiation, capabilities, server info */
+static void
+handle_initialize(StringInfo result, JsonbContainer *params, const char **rpc_msg)
+{
+	char	   *requested = jsonb_value_cstring(jsonb_object_get(params, "protocolVersion"));
+	const char *version = supported_versions[0];
+	int			i;
+
+	if (requested == NULL)
+	{
+		*rpc_msg = "Invalid params: protocolVersion must be a string";
+		return;
+	}
+	for (i = 0; supported_versions[i] != NULL; i++)
+		if (strcmp(requested, supported_versions[i]) == 0)
+			version = supported_versions[i];
+
+	appendStringInfoString(result, "{\"protocolVersion\":");
+	json_append_string(result, version);
+	appendStringInfoString(result,
+						   ",\"capabilities\":{\"tools\":{\"listChanged\":false}}"
+						   ",\"serverInfo\":{\"name\":\"mtmcp\",\"title\":\"mtmcp multi-tenant MCP server\","
+						   "\"version\":\"" MTMCP_VERSION "\"}}");
+}
+
+PG_FUNCTION_INFO_V1(mtmcp_mcp_dispatch);
+
+/* SQL: mtmcp.mcp_dispatch(token text, request jsonb) RETURNS jsonb */
+Datum
+mtmcp_mcp_dispatch(PG_FUNCTION_ARGS)
+{
+	char	   *token = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Jsonb	   *req = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+	JsonbContainer *root = NULL;
+	JsonbValue *idv = NULL;
+	JsonbValue *v;
+	JsonbContainer *params = NULL;
+	char	   *method;
+	MtmcpIdentity ident;
+	MtmcpAuthError err;
+	StringInfoData out;
+	StringInfoData result;
+	const char *rpc_msg = NULL;
+	int			rpc_code = 0;
+	int			nestlevel;
+
+	mtmcp_require_preloaded();
+	initStringInfo(&out);
+
+	if (req != NULL && JB_ROOT_IS_OBJECT(req))
+	{
+		root = &req->root;
+		idv = jsonb_object_get(root, "id");
+		if (idv != NULL && idv->type != jbvString && idv->type != jbvNumeric)
+			idv = NULL;
+	}
+
+	/* 1. authentication, before anything else about the message */
+	if (!mtmcp_verify_request(token, &ident, &err))
+	{
+		char	   *data = psprintf("{\"reason\":\"%s\",\"status\":%d}", err.reason, err.http_status);
+
+		if (err.detail)
+			ereport(DEBUG1, (errmsg_internal("mtmcp: request refused (%s): %s", err.reason, err.detail)));
+		write_error(&out, idv, MCP_AUTH_ERROR,
+					err.http_status == 401 ? "Unauthorized" : "Forbidden", data);
+		return finish(&out);
+	}
+
+	/* 2. the envelope */
+	if (root == NULL)
+	{
+		write_error(&out, NULL, JSONRPC_INVALID_REQUEST, "Invalid Request",
+					req != NULL && JB_ROOT_IS_ARRAY(req) && !JB_ROOT_IS_SCALAR(req)
+					? "{\"detail\":\"batch requests are not supported\"}" : NULL);
+		return finish(&out);
+	}
+	v = jsonb_object_get(root, "jsonrpc");
+	if (v == NULL || v->type != jbvString || v->val.string.len != 3 ||
+		memcmp(v->val.string.val, "2.0", 3) != 0)
+	{
+		write_error(&out, idv, JSONRPC_INVALID_REQUEST, "Invalid Request",
+					"{\"detail\":\"jsonrpc must be \\\"2.0\\\"\"}");
+		return finish(&out);
+	}
+	v = jsonb_object_get(root, "id");
+	if (v != NULL && idv == NULL)
+	{
+		write_error(&out, NULL, JSONRPC_INVALID_REQUEST, "Invalid Request",
+					"{\"detail\":\"id must be a string or a number\"}");
+		return finish(&out);
+	}
+	v = jsonb_object_get(root, "method");
+	if (v == NULL)
+	{
+		/* a client's response to a server request: nothing to answer */
+		if (jsonb_object_get(root, "result") != NULL || jsonb_object_get(root, "error") != NULL)
+			PG_RETURN_NULL();
+		write_error(&out, idv, JSONRPC_INVALID_REQUEST, "Invalid Request",
+					"{\"detail\":\"method is required\"}");
+		return finish(&out);
+	}
+	method = jsonb_value_cstring(v);
+	if (method == NULL)
+	{
+		write_error(&out, idv, JSONRPC_INVALID_REQUEST, "Invalid Request",
+					"{\"detail\":\"method must be a string\"}");
+		return finish(&out);
+	}
+	v = jsonb_object_get(root, "params");
+	if (v != NULL)
+	{
+		if (!jsonb_value_is_object(v))
+		{
+			write_error(&out, idv, JSONRPC_INVALID_PARAMS, "Invalid params",
+						"{\"detail\":\"params must be an object\"}");
+			return finish(&out);
+		}
+		params = v->val.binary.data;
+	}
+
+	/* a notification: nothing we act on yet, and never an answer */
+	if (idv == NULL)
+		PG_RETURN_NULL();
+
+	/* 3. the verified identity, for this message only */
+	nestlevel = mtmcp_enter_identity(&ident);
+
+	/* 4. route */
+	initStringInfo(&result);
+	if (strcmp(method, "initialize") == 0)
+	{
+		handle_initialize(&result, params, &rpc_msg);
+		if (rpc_msg)
+			rpc_code = JSONRPC_INVALID_PARAMS;
+	}
+	else if (strcmp(method, "ping") == 0)
+		appendStringInfoString(&result, "{}");
+	else if (strcmp(method, "tools/list") == 0)
+		mtmcp_tools_list(&ident, &result);
+	else if (strcmp(method, "tools/call") == 0)
+	{
+		char	   *name = jsonb_value_cstring(jsonb_object_get(params, "name"));
+		JsonbValue *argv = jsonb_object_get(params, "arguments");
+
+		if (name == NULL)
+		{
+			rpc_code = JSONRPC_INVALID_PARAMS;
+			rpc_msg = "Invalid params: name must be a string";
+		}
+		else if (argv != NULL && argv->type != jbvNull && !jsonb_value_is_object(argv))
+		{
+			rpc_code = JSONRPC_INVALID_PARAMS;
+			rpc_msg = "Invalid params: arguments must be an object";
+		}
+		else
+		{
+			Jsonb	   *args = (argv != NULL && argv->type != jbvNull)
+				? jsonb_value_to_jsonb(argv) : json_text_to_jsonb("{}");
+
+			rpc_code = mtmcp_tools_call(&ident, name, args, &result, &rpc_msg);
+		}
+	}
+	else
+	{
+		rpc_code = JSONRPC_METHOD_NOT_FOUND;
+		rpc_msg = "Method not found";
+	}
+
+	mtmcp_leave_identity(nestlevel);
+
+	if (rpc_code != 0)
+		write_error(&out, idv, rpc_code, rpc_msg, NULL);
+	else
+	{
+		begin_response(&out, idv);
+		appendStringInfoString(&out, ",\"result\":");
+		appendBinaryStringInfo(&out, result.data, result.len);
+		appendStringInfoChar(&out, '}');
+	}
+	return finish(&out);
+}

@@ -1,0 +1,57 @@
+/*
+ * mtmcp.c -- module entry point
+ *
+ * mtmcp must be loaded through shared_preload_libraries: it defines the
+ * verified-tenant settings before any session exists, so no session can plant
+ * a placeholder value for them, and reserves the "mtmcp" prefix.  Loaded any
+ * other way (CREATE EXTENSION, LOAD), _PG_init defines nothing and every SQL
+ * entry point refuses to run with a clear error instead of running degraded.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+
+#include "mtmcp.h"
+
+PG_MODULE_MAGIC;
+
+bool		mtmcp_preloaded = false;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	IdentityInit();
+	CacheInit();
+	mtmcp_preloaded = true;
+}
+
+/*
+ * Every SQL-callable function starts here: fail closed when the library was
+ * not preloaded (the settings it relies on would not be protected).
+ */
+void
+mtmcp_require_preloaded(void)
+{
+	if (!mtmcp_preloaded)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("mtmcp must be loaded via \"shared_preload_libraries\""),
+				 errdetail("Without the preload, any session could plant a value for the verified tenant setting."),
+				 errhint("Add mtmcp to shared_preload_libraries in postgresql.conf and restart the server.")));
+}
+
+PG_FUNCTION_INFO_V1(mtmcp_require_preload);
+
+/* SQL: mtmcp._require_preload(), called by the install script. */
+Datum
+mtmcp_require_preload(PG_FUNCTION_ARGS)
+{
+	mtmcp_require_preloaded();
+	PG_RETURN_VOID();
+}
