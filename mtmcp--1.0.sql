@@ -86,6 +86,17 @@ LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	IF plan !~ '^[a-z0-9][a-z0-9_-]{0,62}$' THEN
+		RAISE EXCEPTION 'invalid plan name "%"', plan
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'A plan name is 1 to 63 characters: lower-case letters, digits, "_" and "-".';
+	END IF;
+	IF array_position(features, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION 'plan features must not contain nulls' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF jsonb_typeof(settings) <> 'object' THEN
+		RAISE EXCEPTION 'plan settings must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	IF EXISTS (SELECT 1 FROM mtmcp.plans p WHERE p.plan = create_plan.plan) THEN
 		RAISE EXCEPTION 'plan "%" already exists', plan
 			USING ERRCODE = 'duplicate_object', HINT = 'Use mtmcp.update_plan() to change it.';
@@ -283,16 +294,27 @@ CREATE FUNCTION mtmcp.add_issuer(issuer text, audience text, tenant_claim text D
 								 subject_claim text DEFAULT 'sub', scope_claim text DEFAULT 'scope',
 								 leeway interval DEFAULT '30 seconds')
 RETURNS void
-LANGUAGE sql VOLATILE STRICT
+LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	INSERT INTO mtmcp.issuers (issuer, audience, tenant_claim, subject_claim, scope_claim, leeway)
+AS $$
+BEGIN
+	IF issuer = '' OR audience = '' OR tenant_claim = '' OR subject_claim = '' THEN
+		RAISE EXCEPTION 'issuer, audience, tenant claim and subject claim must not be empty'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF leeway < '0 seconds' OR leeway > '1 hour' THEN
+		RAISE EXCEPTION 'invalid leeway "%"', leeway
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'The leeway for exp, nbf and iat must be between 0 and 1 hour.';
+	END IF;
+	INSERT INTO mtmcp.issuers AS i (issuer, audience, tenant_claim, subject_claim, scope_claim, leeway)
 	VALUES (issuer, audience, tenant_claim, subject_claim, scope_claim, leeway)
 	ON CONFLICT ON CONSTRAINT issuers_pkey DO UPDATE
 	   SET audience = excluded.audience, tenant_claim = excluded.tenant_claim,
 		   subject_claim = excluded.subject_claim, scope_claim = excluded.scope_claim,
 		   leeway = excluded.leeway;
-END;
+END
+$$;
 COMMENT ON FUNCTION mtmcp.add_issuer(text, text, text, text, text, interval) IS
 'Registers (or updates) a token issuer: its audience, and the names of its tenant, subject and scope claims.';
 
@@ -430,6 +452,9 @@ DECLARE
 	part regclass;
 	rels regclass[];
 BEGIN
+	IF (SELECT c.relkind FROM pg_class c WHERE c.oid = tbl) NOT IN ('r', 'p') THEN
+		RAISE EXCEPTION '% is not a table', tbl USING ERRCODE = 'wrong_object_type';
+	END IF;
 	SELECT a.attnum, a.atttypid::regtype INTO att, typ
 	  FROM pg_attribute a
 	 WHERE a.attrelid = tbl AND a.attname = tenant_column AND NOT a.attisdropped AND a.attnum > 0;
@@ -444,9 +469,6 @@ BEGIN
 	IF NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum = att AND a.attnotnull) THEN
 		RAISE EXCEPTION 'tenant column "%" of % must be NOT NULL', tenant_column, tbl
 			USING ERRCODE = 'invalid_table_definition';
-	END IF;
-	IF (SELECT c.relkind FROM pg_class c WHERE c.oid = tbl) NOT IN ('r', 'p') THEN
-		RAISE EXCEPTION '% is not a table', tbl USING ERRCODE = 'wrong_object_type';
 	END IF;
 	-- Every tenant predicate must be an index scan, never a sequential scan.
 	IF NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = tbl AND i.indkey[0] = att) THEN

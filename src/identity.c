@@ -109,16 +109,28 @@ static SPIPlanPtr tenant_plan = NULL;
  * what RESET and a fresh session have, and it fails closed.
  */
 static bool
-check_verified_setting(char **newval, void **extra, GucSource source)
+check_verified_setting(const char *name, char **newval)
 {
 	if (*newval == NULL || (*newval)[0] == '\0')
 		return true;
 	if (in_verified_path || InitializingParallelWorker)
 		return true;
 	GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
-	GUC_check_errmsg("the verified identity settings can only be set by verifying a token");
+	GUC_check_errmsg("parameter \"%s\" can only be set by verifying a token", name);
 	GUC_check_errhint("Call mtmcp.authenticate(token); tools receive the identity from mtmcp.mcp_dispatch().");
 	return false;
+}
+
+static bool
+check_tenant_setting(char **newval, void **extra, GucSource source)
+{
+	return check_verified_setting("mtmcp.tenant_id", newval);
+}
+
+static bool
+check_subject_setting(char **newval, void **extra, GucSource source)
+{
+	return check_verified_setting("mtmcp.subject", newval);
 }
 
 void
@@ -131,7 +143,7 @@ IdentityInit(void)
 							   "",
 							   PGC_SUSET,
 							   GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE | GUC_DISALLOW_IN_AUTO_FILE,
-							   check_verified_setting, NULL, NULL);
+							   check_tenant_setting, NULL, NULL);
 	DefineCustomStringVariable("mtmcp.subject",
 							   gettext_noop("The verified caller (token subject) of the current transaction."),
 							   gettext_noop("Readable by anyone; set only by mtmcp.authenticate() and mtmcp.mcp_dispatch() after verifying a token."),
@@ -139,7 +151,7 @@ IdentityInit(void)
 							   "",
 							   PGC_SUSET,
 							   GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE | GUC_DISALLOW_IN_AUTO_FILE,
-							   check_verified_setting, NULL, NULL);
+							   check_subject_setting, NULL, NULL);
 	DefineCustomIntVariable("mtmcp.max_token_bytes",
 							gettext_noop("Longest bearer token accepted, in bytes."),
 							NULL,
