@@ -428,6 +428,13 @@ LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION mtmcp.current_subject() IS
 'The verified caller (token subject) of this transaction; an error when none is verified.';
 
+CREATE FUNCTION mtmcp._identity_cache_stats(OUT verifications bigint, OUT cache_hits bigint, OUT key_loads bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'mtmcp_identity_cache_stats'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION mtmcp._identity_cache_stats() IS
+'This backend''s counters: full token verifications, verified-token cache hits, key cache loads.';
+
 -------------------------------------------------------------------------------
 -- 3. Tenant tables and row-level security
 -------------------------------------------------------------------------------
@@ -610,7 +617,7 @@ GRANT EXECUTE ON FUNCTION
 	mtmcp._tenant_must_exist(text),
 	mtmcp.add_issuer(text, text, text, text, text, interval), mtmcp._validate_key(text, bytea),
 	mtmcp.add_key(text, text, text, bytea), mtmcp._jwk_to_pem(jsonb), mtmcp.import_jwks(text, jsonb),
-	mtmcp.trust_issuer(text, text), mtmcp.untrust_issuer(text, text),
+	mtmcp.trust_issuer(text, text), mtmcp.untrust_issuer(text, text), mtmcp._identity_cache_stats(),
 	mtmcp.register_tenant_table(regclass, name), mtmcp._check_handler(regprocedure),
 	mtmcp.register_tool(text, text, jsonb, regprocedure, text, text, boolean, jsonb, jsonb)
 	TO mtmcp_admin;

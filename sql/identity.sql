@@ -138,6 +138,23 @@ SELECT reason(sign_hs('{"alg":"HS384","kid":"k1"}', jsonb_build_object('iss', 'h
 		'aud', 'mtmcp-test', 'sub', 's', 'tenant_id', 'globex',
 		'exp', extract(epoch FROM now())::bigint + 60), '\x0102030405'::bytea)) AS foreign_kid;
 
+-- The verified-token cache: a token verified once in this backend is not
+-- verified cryptographically again (tenant status still is, see below).
+SELECT tok('globex', sub => 'cache') AS c \gset
+SELECT verifications AS v0, cache_hits AS h0 FROM mtmcp._identity_cache_stats() \gset
+SELECT reason(:'c') IS NULL AS first, reason(:'c') IS NULL AS second, reason(:'c') IS NULL AS third;
+SELECT verifications - :v0 AS verified, cache_hits - :h0 AS from_cache FROM mtmcp._identity_cache_stats();
+-- A cache entry dies at the token's exp (here the issuer allows no leeway).
+SELECT mtmcp.add_issuer('https://idp.short.test', 'mtmcp-test', leeway => '0 seconds');
+SELECT mtmcp.add_key('https://idp.short.test', NULL, 'HS256', '\x5555'::bytea);
+SELECT mtmcp.trust_issuer('globex', 'https://idp.short.test');
+SELECT sign_hs('{"alg":"HS256"}', jsonb_build_object('iss', 'https://idp.short.test', 'aud', 'mtmcp-test',
+		'sub', 's', 'tenant_id', 'globex', 'exp', floor(extract(epoch FROM clock_timestamp()))::bigint + 2),
+		'\x5555'::bytea) AS short \gset
+SELECT reason(:'short') IS NULL AS fresh, reason(:'short') IS NULL AS cached;
+SELECT pg_sleep(3.1);
+SELECT reason(:'short') AS after_exp;
+
 -- Key rotation takes effect immediately (caches are invalidated), also for a
 -- token that was already verified and cached in this backend.
 SELECT tok('globex', sub => 'rotation') AS rot_token \gset
