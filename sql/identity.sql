@@ -83,8 +83,9 @@ SELECT mtmcp.authenticate(tok('initech'));
 SELECT mtmcp.authenticate(tok('umbrella'));
 
 -- A bit-flipped signature or payload is refused.
-SELECT reason(left(t, -2) || CASE WHEN right(t, 2) = 'AA' THEN 'AB' ELSE 'AA' END) AS flipped_signature,
-	   reason(left(t, -4)) AS truncated_signature
+SELECT reason(left(t, -2) || CASE WHEN right(t, 2) = 'AA' THEN 'AE' ELSE 'AA' END) AS flipped_signature,
+	   -- 40 of 43 characters: whole bytes, so it decodes and must fail on length
+	   reason(left(t, length(t) - 3)) AS truncated_signature
   FROM (SELECT tok('acme') AS t) s;
 SELECT reason(split_part(t, '.', 1) || '.' ||
 			  pgjwt_url_encode(convert_to(replace(convert_from(decode(
