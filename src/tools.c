@@ -41,6 +41,13 @@
 #include "jsonutil.h"
 #include "mtmcp.h"
 
+/* PostgreSQL 16 folded the per-object ACL checks into object_aclcheck() */
+#if PG_VERSION_NUM >= 160000
+#define proc_aclcheck(fn, role, mode) object_aclcheck(ProcedureRelationId, (fn), (role), (mode))
+#else
+#define proc_aclcheck(fn, role, mode) pg_proc_aclcheck((fn), (role), (mode))
+#endif
+
 static SPIPlanPtr list_plan = NULL;
 static SPIPlanPtr lookup_plan = NULL;
 
@@ -110,7 +117,7 @@ check_handler(Oid fn)
 	}
 	ReleaseSysCache(tup);
 
-	if (pg_proc_aclcheck(fn, toolrole, ACL_EXECUTE) != ACLCHECK_OK)
+	if (proc_aclcheck(fn, toolrole, ACL_EXECUTE) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("role \"%s\" may not execute tool handler %s", MTMCP_TOOL_ROLE, fname),
