@@ -9,7 +9,10 @@ OBJS = \
 	src/jwt.o \
 	src/jsonutil.o \
 	src/cache.o \
+	src/counters.o \
 	src/identity.o \
+	src/audit.o \
+	src/cost.o \
 	src/dispatch.o \
 	src/tools.o
 DATA = mtmcp--1.0.sql

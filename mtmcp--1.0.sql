@@ -73,6 +73,8 @@ CREATE TABLE mtmcp.tenants (
 	status		text NOT NULL DEFAULT 'provisioning'
 				CONSTRAINT tenant_status CHECK (status IN ('provisioning', 'active', 'suspended', 'deleted')),
 	status_reason text,
+	settings	jsonb NOT NULL DEFAULT '{}'
+				CONSTRAINT tenant_settings_is_object CHECK (jsonb_typeof(settings) = 'object'),
 	created_at	timestamptz NOT NULL DEFAULT now(),
 	status_changed_at timestamptz NOT NULL DEFAULT now()
 );
@@ -181,6 +183,25 @@ END
 $$;
 COMMENT ON PROCEDURE mtmcp.create_tenant(text, text, text, text[], boolean) IS
 'Creates a tenant atomically; with activate => false it stays provisioning until mtmcp.activate_tenant.';
+
+CREATE FUNCTION mtmcp.set_tenant_setting(tenant_id text, key text, value jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF tenant_id IS NULL OR key IS NULL OR key = '' THEN
+		RAISE EXCEPTION 'tenant id and key must not be null or empty' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM mtmcp._tenant_must_exist(tenant_id);
+	UPDATE mtmcp.tenants t
+	   SET settings = CASE WHEN value IS NULL THEN t.settings - key
+						   ELSE t.settings || jsonb_build_object(key, value) END
+	 WHERE t.tenant_id = set_tenant_setting.tenant_id;
+END
+$$;
+COMMENT ON FUNCTION mtmcp.set_tenant_setting(text, text, jsonb) IS
+'Overrides one plan setting for one tenant (NULL removes the override), e.g. "audit_budget".';
 
 CREATE PROCEDURE mtmcp.activate_tenant(tenant_id text)
 LANGUAGE plpgsql
@@ -527,6 +548,7 @@ CREATE TABLE mtmcp.tools (
 	destructive	boolean NOT NULL DEFAULT false,
 	output_schema jsonb CONSTRAINT output_schema_is_object CHECK (jsonb_typeof(output_schema) = 'object'),
 	annotations	jsonb CONSTRAINT annotations_is_object CHECK (jsonb_typeof(annotations) = 'object'),
+	redact_paths text[],
 	created_at	timestamptz NOT NULL DEFAULT now(),
 	updated_at	timestamptz NOT NULL DEFAULT now()
 );
@@ -542,7 +564,7 @@ COMMENT ON FUNCTION mtmcp._check_handler(regprocedure) IS
 CREATE FUNCTION mtmcp.register_tool(name text, description text, input_schema jsonb, handler regprocedure,
 									required_feature text DEFAULT NULL, required_scope text DEFAULT NULL,
 									destructive boolean DEFAULT false, output_schema jsonb DEFAULT NULL,
-									annotations jsonb DEFAULT NULL)
+									annotations jsonb DEFAULT NULL, redact_paths text[] DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -568,19 +590,22 @@ BEGIN
 		RAISE EXCEPTION 'annotations of tool "%" must be a JSON object', name USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	PERFORM mtmcp._check_handler(handler);
+	IF array_position(redact_paths, NULL) IS NOT NULL OR EXISTS (SELECT 1 FROM unnest(redact_paths) p WHERE p = '') THEN
+		RAISE EXCEPTION 'redaction paths must not be null or empty' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	INSERT INTO mtmcp.tools (name, description, input_schema, handler, required_feature, required_scope,
-							 destructive, output_schema, annotations)
+							 destructive, output_schema, annotations, redact_paths)
 	VALUES (name, description, input_schema, handler, required_feature, required_scope,
-			coalesce(destructive, false), output_schema, annotations)
+			coalesce(destructive, false), output_schema, annotations, redact_paths)
 	ON CONFLICT ON CONSTRAINT tools_pkey DO UPDATE
 	   SET description = excluded.description, input_schema = excluded.input_schema, handler = excluded.handler,
 		   required_feature = excluded.required_feature, required_scope = excluded.required_scope,
 		   destructive = excluded.destructive, output_schema = excluded.output_schema,
-		   annotations = excluded.annotations, updated_at = now();
+		   annotations = excluded.annotations, redact_paths = excluded.redact_paths, updated_at = now();
 END
 $$;
-COMMENT ON FUNCTION mtmcp.register_tool(text, text, jsonb, regprocedure, text, text, boolean, jsonb, jsonb) IS
-'Registers (or replaces) a tool whose handler is a (args jsonb) RETURNS jsonb function run as mtmcp_tool under RLS.';
+COMMENT ON FUNCTION mtmcp.register_tool(text, text, jsonb, regprocedure, text, text, boolean, jsonb, jsonb, text[]) IS
+'Registers (or replaces) a tool whose handler is a (args jsonb) RETURNS jsonb function run as mtmcp_tool under RLS; redact_paths (dotted) never reach the audit trail.';
 
 -------------------------------------------------------------------------------
 -- 5. Dispatch
@@ -594,6 +619,329 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION mtmcp.mcp_dispatch(text, jsonb) IS
 'One MCP JSON-RPC message in, its response out (NULL for a notification): verifies the token first, then routes.';
 
+CREATE FUNCTION mtmcp.mcp_dispatch(token text, request jsonb, session_id text)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'mtmcp_mcp_dispatch_session'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION mtmcp.mcp_dispatch(text, jsonb, text) IS
+'mcp_dispatch for a message of a transport session; the session id is recorded on its audit row.';
+
+-------------------------------------------------------------------------------
+-- 7. Audit trail                                              (src/audit.c)
+-------------------------------------------------------------------------------
+
+-- One row per dispatched message of a verified tenant, in the caller's
+-- transaction.  Range-partitioned by day (UTC); the default partition means
+-- an insert never fails for lack of a partition, and maintain_partitions()
+-- moves rows out of it into their day.
+CREATE TABLE mtmcp.audit_log (
+	event_id	uuid NOT NULL,
+	ts			timestamptz NOT NULL DEFAULT clock_timestamp(),
+	tenant_id	text NOT NULL,
+	session_id	text,
+	subject		text NOT NULL,
+	issuer		text,
+	method		text NOT NULL,
+	target		text,
+	result_kind	text NOT NULL CONSTRAINT audit_result_kind CHECK (result_kind IN
+				('ok', 'tool_error', 'denied', 'invalid', 'not_found', 'rate_limited', 'error')),
+	severity	text NOT NULL CONSTRAINT audit_severity CHECK (severity IN ('info', 'warning', 'security')),
+	arguments	jsonb,
+	error_code	text,
+	request_id	text,
+	trace_id	text NOT NULL,
+	span_id		text NOT NULL,
+	parent_span_id text,
+	duration_us	bigint NOT NULL,
+	detail		text
+) PARTITION BY RANGE (ts);
+CREATE INDEX audit_log_tenant_ts_idx ON mtmcp.audit_log (tenant_id, ts);
+CREATE INDEX audit_log_event_idx ON mtmcp.audit_log (event_id);
+CREATE TABLE mtmcp.audit_log_default PARTITION OF mtmcp.audit_log DEFAULT;
+COMMENT ON TABLE mtmcp.audit_log IS
+'The audit trail: one row per message of a verified tenant, tenant_id on every row, arguments redacted.';
+
+-- Refusals before any tenant was verified.  No tenant column: nobody proved
+-- whose they are, so no tenant's trail can ever include them.
+CREATE TABLE mtmcp.auth_failures (
+	event_id	uuid NOT NULL,
+	ts			timestamptz NOT NULL DEFAULT clock_timestamp(),
+	session_id	text,
+	reason		text NOT NULL,
+	http_status	integer NOT NULL,
+	method		text,
+	request_id	text,
+	trace_id	text NOT NULL,
+	span_id		text NOT NULL,
+	detail		text
+) PARTITION BY RANGE (ts);
+CREATE INDEX auth_failures_ts_idx ON mtmcp.auth_failures (ts);
+CREATE TABLE mtmcp.auth_failures_default PARTITION OF mtmcp.auth_failures DEFAULT;
+COMMENT ON TABLE mtmcp.auth_failures IS
+'Messages refused at the auth boundary (admin only): reason, status, trace; deliberately no tenant.';
+
+CREATE TABLE mtmcp.audit_overflow (
+	tenant_id	text NOT NULL,
+	window_start timestamptz NOT NULL,
+	dropped		bigint NOT NULL,
+	PRIMARY KEY (tenant_id, window_start)
+);
+COMMENT ON TABLE mtmcp.audit_overflow IS
+'Info-level audit rows a tenant produced beyond its observability budget: counted here instead of written.';
+
+CREATE TABLE mtmcp.auth_failure_overflow (
+	window_start timestamptz PRIMARY KEY,
+	dropped		bigint NOT NULL
+);
+COMMENT ON TABLE mtmcp.auth_failure_overflow IS
+'Refusals beyond mtmcp.auth_failure_budget per minute: counted here instead of written.';
+
+-- What a tenant reads, after mtmcp.authenticate(token).  The filter is the
+-- view's own (security_barrier: no caller function runs before it); with no
+-- verified tenant the view raises an error rather than return anything.
+CREATE VIEW mtmcp.tenant_audit WITH (security_barrier) AS
+	SELECT a.event_id, a.ts, a.session_id, a.subject, a.method, a.target, a.result_kind, a.severity,
+		   a.arguments, a.error_code, a.request_id, a.trace_id, a.span_id, a.parent_span_id,
+		   a.duration_us, a.detail
+	  FROM mtmcp.audit_log a
+	 WHERE a.tenant_id = (SELECT mtmcp.current_tenant());
+COMMENT ON VIEW mtmcp.tenant_audit IS
+'The verified tenant''s own audit trail (COPY (SELECT ...) TO STDOUT is the export path).';
+
+CREATE VIEW mtmcp.tenant_audit_overflow WITH (security_barrier) AS
+	SELECT o.window_start, o.dropped
+	  FROM mtmcp.audit_overflow o
+	 WHERE o.tenant_id = (SELECT mtmcp.current_tenant());
+COMMENT ON VIEW mtmcp.tenant_audit_overflow IS
+'How many of the verified tenant''s info-level rows were counted instead of written, per window.';
+
+CREATE FUNCTION mtmcp.redact(args jsonb, paths text[] DEFAULT NULL)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'mtmcp_redact_sql'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION mtmcp.redact(jsonb, text[]) IS
+'Arguments as the audit trail stores them: secret-looking keys and the given dotted paths replaced by "[REDACTED]".';
+
+-------------------------------------------------------------------------------
+-- 8. Cost ledger                                               (src/cost.c)
+-------------------------------------------------------------------------------
+
+CREATE TABLE mtmcp.meters (
+	meter		text PRIMARY KEY CONSTRAINT meter_name_format CHECK (meter ~ '^[A-Za-z0-9_.:-]{1,128}$'),
+	unit_price_micros bigint NOT NULL CONSTRAINT price_not_negative CHECK (unit_price_micros >= 0),
+	mode		text NOT NULL DEFAULT 'per_call' CONSTRAINT meter_mode CHECK (mode IN ('per_call', 'bucketed')),
+	unit		text NOT NULL DEFAULT 'unit',
+	description	text,
+	created_at	timestamptz NOT NULL DEFAULT now(),
+	updated_at	timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE mtmcp.meters IS
+'What costs money: a unit price in integer micro-units, and whether charges are written per call or bucketed per transaction.';
+
+CREATE TABLE mtmcp.cost_ledger (
+	entry_id	uuid NOT NULL DEFAULT gen_random_uuid(),
+	ts			timestamptz NOT NULL DEFAULT clock_timestamp(),
+	tenant_id	text NOT NULL,
+	meter		text NOT NULL,
+	quantity	numeric NOT NULL CONSTRAINT quantity_not_negative CHECK (quantity >= 0),
+	unit_price_micros bigint NOT NULL,
+	amount_micros bigint NOT NULL,
+	mode		text NOT NULL CONSTRAINT ledger_mode CHECK (mode IN ('per_call', 'bucketed', 'background')),
+	subject		text,
+	tool		text,
+	event_id	uuid,
+	reason		text
+) PARTITION BY RANGE (ts);
+CREATE INDEX cost_ledger_tenant_ts_idx ON mtmcp.cost_ledger (tenant_id, ts);
+CREATE TABLE mtmcp.cost_ledger_default PARTITION OF mtmcp.cost_ledger DEFAULT;
+COMMENT ON TABLE mtmcp.cost_ledger IS
+'Every charge, attributed to a tenant: amount = round(quantity * unit price), in micro-units.';
+
+CREATE FUNCTION mtmcp.create_meter(meter text, unit_price_micros bigint, mode text DEFAULT 'per_call',
+								   unit text DEFAULT 'unit', description text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF meter IS NULL OR unit_price_micros IS NULL OR mode IS NULL THEN
+		RAISE EXCEPTION 'meter, unit price and mode must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF meter !~ '^[A-Za-z0-9_.:-]{1,128}$' THEN
+		RAISE EXCEPTION 'invalid meter name "%"', meter USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF unit_price_micros < 0 THEN
+		RAISE EXCEPTION 'invalid unit price %', unit_price_micros
+			USING ERRCODE = 'invalid_parameter_value', DETAIL = 'Prices are micro-units of at least zero.';
+	END IF;
+	IF mode NOT IN ('per_call', 'bucketed') THEN
+		RAISE EXCEPTION 'invalid meter mode "%"', mode
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Use "per_call" or "bucketed".';
+	END IF;
+	IF EXISTS (SELECT 1 FROM mtmcp.meters m WHERE m.meter = create_meter.meter) THEN
+		RAISE EXCEPTION 'meter "%" already exists', meter
+			USING ERRCODE = 'duplicate_object', HINT = 'Use mtmcp.set_meter_price() to change its price.';
+	END IF;
+	INSERT INTO mtmcp.meters (meter, unit_price_micros, mode, unit, description)
+	VALUES (meter, unit_price_micros, mode, coalesce(unit, 'unit'), description);
+END
+$$;
+COMMENT ON FUNCTION mtmcp.create_meter(text, bigint, text, text, text) IS
+'Creates a meter: unit price in integer micro-units, mode per_call or bucketed.';
+
+CREATE FUNCTION mtmcp.set_meter_price(meter text, unit_price_micros bigint)
+RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF unit_price_micros < 0 THEN
+		RAISE EXCEPTION 'invalid unit price %', unit_price_micros USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	UPDATE mtmcp.meters m SET unit_price_micros = set_meter_price.unit_price_micros, updated_at = now()
+	 WHERE m.meter = set_meter_price.meter;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'meter "%" does not exist', meter USING ERRCODE = 'undefined_object';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION mtmcp.set_meter_price(text, bigint) IS
+'Changes a meter''s price for charges from now on (ledger rows keep the price they were made at).';
+
+CREATE FUNCTION mtmcp.charge(meter text, quantity numeric)
+RETURNS void
+AS 'MODULE_PATHNAME', 'mtmcp_charge'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION mtmcp.charge(text, numeric) IS
+'Charges the verified tenant for quantity units of meter; billed even if the calling tool then fails.';
+
+CREATE FUNCTION mtmcp.charge_background(tenant_id text, meter text, quantity numeric, reason text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	price bigint;
+BEGIN
+	IF tenant_id IS NULL OR meter IS NULL OR quantity IS NULL THEN
+		RAISE EXCEPTION 'tenant id, meter and quantity must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF reason IS NULL OR btrim(reason) = '' THEN
+		RAISE EXCEPTION 'a background charge needs a reason' USING ERRCODE = 'null_value_not_allowed',
+			HINT = 'Say what the cost was for, e.g. "re-indexing documents".';
+	END IF;
+	IF quantity < 0 OR quantity = 'NaN' OR quantity = 'Infinity' THEN
+		RAISE EXCEPTION 'invalid charge quantity' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM mtmcp._tenant_must_exist(tenant_id);
+	SELECT m.unit_price_micros INTO price FROM mtmcp.meters m WHERE m.meter = charge_background.meter;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'meter "%" does not exist', meter USING ERRCODE = 'undefined_object';
+	END IF;
+	INSERT INTO mtmcp.cost_ledger (tenant_id, meter, quantity, unit_price_micros, amount_micros, mode, reason)
+	VALUES (tenant_id, meter, quantity, price, round(quantity * price)::bigint, 'background', reason);
+END
+$$;
+COMMENT ON FUNCTION mtmcp.charge_background(text, text, numeric, text) IS
+'Charges a tenant for a cost no call triggered (re-indexing, ingestion): attributed to the tenant whose data it is.';
+
+CREATE VIEW mtmcp.tenant_costs WITH (security_barrier) AS
+	SELECT c.entry_id, c.ts, c.meter, c.quantity, c.unit_price_micros, c.amount_micros, c.mode,
+		   c.subject, c.tool, c.event_id, c.reason
+	  FROM mtmcp.cost_ledger c
+	 WHERE c.tenant_id = (SELECT mtmcp.current_tenant());
+COMMENT ON VIEW mtmcp.tenant_costs IS 'The verified tenant''s own cost ledger.';
+
+CREATE VIEW mtmcp.cost_by_tenant_day AS
+	SELECT c.tenant_id, (c.ts AT TIME ZONE 'UTC')::date AS day, c.meter,
+		   sum(c.quantity) AS quantity, sum(c.amount_micros) AS amount_micros, count(*) AS entries
+	  FROM mtmcp.cost_ledger c
+	 GROUP BY 1, 2, 3;
+COMMENT ON VIEW mtmcp.cost_by_tenant_day IS 'Admin view: cost per tenant, per UTC day, per meter.';
+
+-------------------------------------------------------------------------------
+-- 9. Partition maintenance
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION mtmcp._ensure_day_partition(parent text, day date)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	part text := pg_catalog.format('%s_p%s', parent, to_char(day, 'YYYYMMDD'));
+	lo timestamptz := day::timestamp AT TIME ZONE 'UTC';
+	hi timestamptz := (day + 1)::timestamp AT TIME ZONE 'UTC';
+BEGIN
+	IF to_regclass(pg_catalog.format('mtmcp.%I', part)) IS NOT NULL THEN
+		RETURN false;
+	END IF;
+	-- Rows already in the default partition for that day move with it, so
+	-- the attach finds the default partition consistent.
+	EXECUTE pg_catalog.format('CREATE TABLE mtmcp.%I (LIKE mtmcp.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
+							  part, parent);
+	EXECUTE pg_catalog.format('WITH moved AS (DELETE FROM mtmcp.%I WHERE ts >= %L AND ts < %L RETURNING *) '
+							  'INSERT INTO mtmcp.%I SELECT * FROM moved', parent || '_default', lo, hi, part);
+	EXECUTE pg_catalog.format('ALTER TABLE mtmcp.%I ATTACH PARTITION mtmcp.%I FOR VALUES FROM (%L) TO (%L)',
+							  parent, part, lo, hi);
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION mtmcp._ensure_day_partition(text, date) IS
+'Creates one day''s partition of an mtmcp ledger (UTC), moving that day''s rows out of the default partition.';
+
+CREATE PROCEDURE mtmcp.maintain_partitions(days_ahead integer DEFAULT 7)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	t record;
+	d date;
+	part record;
+	cutoff timestamptz;
+	today date := (now() AT TIME ZONE 'UTC')::date;
+BEGIN
+	IF days_ahead IS NULL OR days_ahead < 0 OR days_ahead > 366 THEN
+		RAISE EXCEPTION 'days_ahead must be between 0 and 366' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	FOR t IN SELECT * FROM (VALUES
+			('audit_log', current_setting('mtmcp.audit_retention')::interval),
+			('auth_failures', current_setting('mtmcp.audit_retention')::interval),
+			('cost_ledger', current_setting('mtmcp.cost_retention')::interval)) AS v(parent, retention)
+	LOOP
+		cutoff := now() - t.retention;
+		-- coming days, and any day that landed in the default partition
+		FOR d IN EXECUTE pg_catalog.format(
+			'SELECT g::date FROM generate_series($1::timestamp, $1::timestamp + $2 * interval ''1 day'', interval ''1 day'') g '
+			'UNION SELECT DISTINCT (ts AT TIME ZONE ''UTC'')::date FROM mtmcp.%I WHERE ts >= $3',
+			t.parent || '_default') USING today, days_ahead, cutoff
+		LOOP
+			PERFORM mtmcp._ensure_day_partition(t.parent, d);
+		END LOOP;
+		-- whole days past retention: every row of such a partition is older
+		-- than the cutoff, so nothing inside retention is ever dropped
+		FOR part IN
+			SELECT c.relname, to_date(right(c.relname, 8), 'YYYYMMDD') AS day
+			  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+			 WHERE i.inhparent = pg_catalog.format('mtmcp.%I', t.parent)::regclass
+			   AND c.relname ~ ('^' || t.parent || '_p[0-9]{8}$')
+		LOOP
+			IF ((part.day + 1)::timestamp AT TIME ZONE 'UTC') <= cutoff THEN
+				EXECUTE pg_catalog.format('DROP TABLE mtmcp.%I', part.relname);
+			END IF;
+		END LOOP;
+		EXECUTE pg_catalog.format('DELETE FROM mtmcp.%I WHERE ts < %L', t.parent || '_default', cutoff);
+	END LOOP;
+	DELETE FROM mtmcp.audit_overflow o WHERE o.window_start < now() - current_setting('mtmcp.audit_retention')::interval;
+	DELETE FROM mtmcp.auth_failure_overflow o WHERE o.window_start < now() - current_setting('mtmcp.audit_retention')::interval;
+END
+$$;
+COMMENT ON PROCEDURE mtmcp.maintain_partitions(integer) IS
+'Creates the coming days'' partitions of the audit and cost ledgers and drops whole days past retention (mtmcp.audit_retention, mtmcp.cost_retention). Safe to run from pg_cron.';
+
 -------------------------------------------------------------------------------
 -- 6. Privileges and pg_dump
 -------------------------------------------------------------------------------
@@ -605,7 +953,7 @@ GRANT USAGE ON SCHEMA mtmcp TO mtmcp_gateway, mtmcp_tool, mtmcp_admin, mtmcp_ten
 -- Policies call these as whoever runs the query.
 GRANT EXECUTE ON FUNCTION mtmcp.current_tenant(), mtmcp.current_subject() TO PUBLIC;
 -- The shim's only door.
-GRANT EXECUTE ON FUNCTION mtmcp.mcp_dispatch(text, jsonb) TO mtmcp_gateway;
+GRANT EXECUTE ON FUNCTION mtmcp.mcp_dispatch(text, jsonb), mtmcp.mcp_dispatch(text, jsonb, text) TO mtmcp_gateway;
 -- Tenants prove who they are before reading their views.
 GRANT EXECUTE ON FUNCTION mtmcp.authenticate(text) TO mtmcp_tenant, mtmcp_admin;
 
@@ -619,14 +967,27 @@ GRANT EXECUTE ON FUNCTION
 	mtmcp.add_key(text, text, text, bytea), mtmcp._jwk_to_pem(jsonb), mtmcp.import_jwks(text, jsonb),
 	mtmcp.trust_issuer(text, text), mtmcp.untrust_issuer(text, text), mtmcp._identity_cache_stats(),
 	mtmcp.register_tenant_table(regclass, name), mtmcp._check_handler(regprocedure),
-	mtmcp.register_tool(text, text, jsonb, regprocedure, text, text, boolean, jsonb, jsonb)
+	mtmcp.register_tool(text, text, jsonb, regprocedure, text, text, boolean, jsonb, jsonb, text[]),
+	mtmcp.set_tenant_setting(text, text, jsonb)
 	TO mtmcp_admin;
 GRANT EXECUTE ON PROCEDURE
 	mtmcp.create_tenant(text, text, text, text[], boolean), mtmcp.activate_tenant(text),
 	mtmcp.suspend_tenant(text, text), mtmcp.resume_tenant(text)
 	TO mtmcp_admin;
 
--- A DBA's pg_dump must carry every tenant, key and tool.
+-- Tenants read their own records; tools may charge.
+GRANT SELECT ON mtmcp.tenant_audit, mtmcp.tenant_audit_overflow, mtmcp.tenant_costs TO mtmcp_tenant, mtmcp_admin;
+GRANT EXECUTE ON FUNCTION mtmcp.charge(text, numeric) TO mtmcp_tool;
+GRANT SELECT ON mtmcp.audit_log, mtmcp.auth_failures, mtmcp.audit_overflow, mtmcp.auth_failure_overflow,
+	mtmcp.cost_ledger, mtmcp.cost_by_tenant_day TO mtmcp_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE ON mtmcp.meters TO mtmcp_admin;
+GRANT INSERT ON mtmcp.cost_ledger TO mtmcp_admin;
+GRANT EXECUTE ON FUNCTION mtmcp.create_meter(text, bigint, text, text, text), mtmcp.set_meter_price(text, bigint),
+	mtmcp.charge_background(text, text, numeric, text), mtmcp.redact(jsonb, text[]),
+	mtmcp._ensure_day_partition(text, date) TO mtmcp_admin;
+GRANT EXECUTE ON PROCEDURE mtmcp.maintain_partitions(integer) TO mtmcp_admin;
+
+-- A DBA's pg_dump must carry every tenant, key, tool, audit row and charge.
 SELECT pg_catalog.pg_extension_config_dump('mtmcp.plans', '');
 SELECT pg_catalog.pg_extension_config_dump('mtmcp.tenants', '');
 SELECT pg_catalog.pg_extension_config_dump('mtmcp.issuers', '');
@@ -634,3 +995,9 @@ SELECT pg_catalog.pg_extension_config_dump('mtmcp.signing_keys', '');
 SELECT pg_catalog.pg_extension_config_dump('mtmcp.tenant_issuers', '');
 SELECT pg_catalog.pg_extension_config_dump('mtmcp.tenant_tables', '');
 SELECT pg_catalog.pg_extension_config_dump('mtmcp.tools', '');
+SELECT pg_catalog.pg_extension_config_dump('mtmcp.meters', '');
+SELECT pg_catalog.pg_extension_config_dump('mtmcp.audit_log_default', '');
+SELECT pg_catalog.pg_extension_config_dump('mtmcp.auth_failures_default', '');
+SELECT pg_catalog.pg_extension_config_dump('mtmcp.cost_ledger_default', '');
+SELECT pg_catalog.pg_extension_config_dump('mtmcp.audit_overflow', '');
+SELECT pg_catalog.pg_extension_config_dump('mtmcp.auth_failure_overflow', '');

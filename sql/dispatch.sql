@@ -2,6 +2,7 @@
 -- dispatch: the JSON-RPC 2.0 envelope and the MCP lifecycle methods
 --
 SET client_min_messages = warning;
+\set SHOW_CONTEXT never
 SELECT tok('acme') AS t \gset
 
 -- initialize: a supported version is echoed, anything else gets the latest.

@@ -2,6 +2,7 @@
 -- guc_attacks: the verified tenant setting cannot be forged
 --
 SET client_min_messages = warning;
+\set SHOW_CONTEXT never
 
 -- The victim's data exists.
 SELECT tenant_id, count(*) FROM app.documents GROUP BY 1 ORDER BY 1;

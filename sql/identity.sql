@@ -2,6 +2,7 @@
 -- identity: token verification and tenant resolution at the boundary
 --
 SET client_min_messages = warning;
+\set SHOW_CONTEXT never
 
 -- Accepted: HS256 with a non-UTF-8 secret, and every asymmetric algorithm.
 SELECT reason(tok('acme')) IS NULL AS hs256_accepted;

@@ -3,6 +3,7 @@
 -- Every probe runs against B's data that really exists.
 --
 SET client_min_messages = warning;
+\set SHOW_CONTEXT never
 
 -- The victim: globex's documents (as the superuser sees them).
 INSERT INTO app.documents VALUES ('globex', 50, 'Globex merger memo', 'Confidential.');

@@ -2,6 +2,7 @@
 -- roles: who may do what; handlers cannot escape row-level security
 --
 SET client_min_messages = warning;
+\set SHOW_CONTEXT never
 
 SELECT rolname, rolsuper, rolbypassrls, rolcanlogin
   FROM pg_roles WHERE rolname IN ('mtmcp_gateway', 'mtmcp_tool', 'mtmcp_admin', 'mtmcp_tenant') ORDER BY 1;

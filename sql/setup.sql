@@ -6,6 +6,7 @@
 CREATE EXTENSION mtmcp;
 SELECT extversion FROM pg_extension WHERE extname = 'mtmcp';
 SET client_min_messages = warning;
+\set SHOW_CONTEXT never
 
 -- pgjwt's sign(payload json, secret text, algorithm), written from its
 -- published algorithm: base64url(header) "." base64url(payload) with the

@@ -2,6 +2,7 @@
 -- tools: listing and calling, filtered by plan feature and token scope
 --
 SET client_min_messages = warning;
+\set SHOW_CONTEXT never
 
 CREATE FUNCTION names(resp jsonb) RETURNS text LANGUAGE sql IMMUTABLE AS $$
 	SELECT string_agg(t ->> 'name', ', ' ORDER BY t ->> 'name') FROM jsonb_array_elements(resp -> 'result' -> 'tools') t

@@ -81,28 +81,52 @@ handle_initialize(StringInfo result, JsonbContainer *params, const char **rpc_ms
 						   "\"version\":\"" MTMCP_VERSION "\"}}");
 }
 
-PG_FUNCTION_INFO_V1(mtmcp_mcp_dispatch);
-
-/* SQL: mtmcp.mcp_dispatch(token text, request jsonb) RETURNS jsonb */
-Datum
-mtmcp_mcp_dispatch(PG_FUNCTION_ARGS)
+/* The JSON-RPC id as text for the audit row. */
+static char *
+id_text(JsonbValue *idv)
 {
-	char	   *token = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
-	Jsonb	   *req = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+	StringInfoData b;
+
+	if (idv == NULL)
+		return NULL;
+	if (idv->type == jbvString)
+		return jsonb_value_cstring(idv);
+	initStringInfo(&b);
+	json_append_value(&b, idv);
+	return b.data;
+}
+
+static void
+set_outcome(MtmcpAuditEvent *ev, const char *kind, const char *severity, int code)
+{
+	ev->result_kind = kind;
+	ev->severity = severity;
+	if (code != 0)
+		ev->error_code = psprintf("%d", code);
+}
+
+/*
+ * One message: authenticate, check the envelope, route, audit.  Every path
+ * that passed authentication writes exactly one audit row; every path that
+ * did not writes one refusal row.
+ */
+static Datum
+dispatch(FunctionCallInfo fcinfo, char *token, Jsonb *req, char *session_id)
+{
 	JsonbContainer *root = NULL;
 	JsonbValue *idv = NULL;
 	JsonbValue *v;
 	JsonbContainer *params = NULL;
-	char	   *method;
+	char	   *method = NULL;
 	MtmcpIdentity ident;
 	MtmcpAuthError err;
+	MtmcpAuditEvent ev;
 	StringInfoData out;
 	StringInfoData result;
 	const char *rpc_msg = NULL;
 	int			rpc_code = 0;
 	int			nestlevel;
 
-	mtmcp_require_preloaded();
 	initStringInfo(&out);
 
 	if (req != NULL && JB_ROOT_IS_OBJECT(req))
@@ -111,15 +135,22 @@ mtmcp_mcp_dispatch(PG_FUNCTION_ARGS)
 		idv = jsonb_object_get(root, "id");
 		if (idv != NULL && idv->type != jbvString && idv->type != jbvNumeric)
 			idv = NULL;
+		v = jsonb_object_get(root, "params");
+		if (jsonb_value_is_object(v))
+			params = v->val.binary.data;
+		method = jsonb_value_cstring(jsonb_object_get(root, "method"));
 	}
+	mtmcp_audit_begin(&ev, params);
+	ev.session_id = session_id;
+	ev.request_id = id_text(idv);
+	ev.method = method;
 
 	/* 1. authentication, before anything else about the message */
 	if (!mtmcp_verify_request(token, &ident, &err))
 	{
 		char	   *data = psprintf("{\"reason\":\"%s\",\"status\":%d}", err.reason, err.http_status);
 
-		if (err.detail)
-			ereport(DEBUG1, (errmsg_internal("mtmcp: request refused (%s): %s", err.reason, err.detail)));
+		mtmcp_audit_auth_failure(&ev, &err);
 		write_error(&out, idv, MCP_AUTH_ERROR,
 					err.http_status == 401 ? "Unauthorized" : "Forbidden", data);
 		return finish(&out);
@@ -128,9 +159,12 @@ mtmcp_mcp_dispatch(PG_FUNCTION_ARGS)
 	/* 2. the envelope */
 	if (root == NULL)
 	{
+		bool		batch = req != NULL && JB_ROOT_IS_ARRAY(req) && !JB_ROOT_IS_SCALAR(req);
+
 		write_error(&out, NULL, JSONRPC_INVALID_REQUEST, "Invalid Request",
-					req != NULL && JB_ROOT_IS_ARRAY(req) && !JB_ROOT_IS_SCALAR(req)
-					? "{\"detail\":\"batch requests are not supported\"}" : NULL);
+					batch ? "{\"detail\":\"batch requests are not supported\"}" : NULL);
+		set_outcome(&ev, "invalid", "warning", JSONRPC_INVALID_REQUEST);
+		mtmcp_audit_write(&ident, &ev);
 		return finish(&out);
 	}
 	v = jsonb_object_get(root, "jsonrpc");
@@ -139,6 +173,8 @@ mtmcp_mcp_dispatch(PG_FUNCTION_ARGS)
 	{
 		write_error(&out, idv, JSONRPC_INVALID_REQUEST, "Invalid Request",
 					"{\"detail\":\"jsonrpc must be \\\"2.0\\\"\"}");
+		set_outcome(&ev, "invalid", "warning", JSONRPC_INVALID_REQUEST);
+		mtmcp_audit_write(&ident, &ev);
 		return finish(&out);
 	}
 	v = jsonb_object_get(root, "id");
@@ -146,6 +182,8 @@ mtmcp_mcp_dispatch(PG_FUNCTION_ARGS)
 	{
 		write_error(&out, NULL, JSONRPC_INVALID_REQUEST, "Invalid Request",
 					"{\"detail\":\"id must be a string or a number\"}");
+		set_outcome(&ev, "invalid", "warning", JSONRPC_INVALID_REQUEST);
+		mtmcp_audit_write(&ident, &ev);
 		return finish(&out);
 	}
 	v = jsonb_object_get(root, "method");
@@ -153,39 +191,50 @@ mtmcp_mcp_dispatch(PG_FUNCTION_ARGS)
 	{
 		/* a client's response to a server request: nothing to answer */
 		if (jsonb_object_get(root, "result") != NULL || jsonb_object_get(root, "error") != NULL)
+		{
+			ev.method = "(response)";
+			set_outcome(&ev, "ok", "info", 0);
+			mtmcp_audit_write(&ident, &ev);
 			PG_RETURN_NULL();
+		}
 		write_error(&out, idv, JSONRPC_INVALID_REQUEST, "Invalid Request",
 					"{\"detail\":\"method is required\"}");
+		set_outcome(&ev, "invalid", "warning", JSONRPC_INVALID_REQUEST);
+		mtmcp_audit_write(&ident, &ev);
 		return finish(&out);
 	}
-	method = jsonb_value_cstring(v);
 	if (method == NULL)
 	{
 		write_error(&out, idv, JSONRPC_INVALID_REQUEST, "Invalid Request",
 					"{\"detail\":\"method must be a string\"}");
+		set_outcome(&ev, "invalid", "warning", JSONRPC_INVALID_REQUEST);
+		mtmcp_audit_write(&ident, &ev);
 		return finish(&out);
 	}
 	v = jsonb_object_get(root, "params");
-	if (v != NULL)
+	if (v != NULL && !jsonb_value_is_object(v))
 	{
-		if (!jsonb_value_is_object(v))
-		{
-			write_error(&out, idv, JSONRPC_INVALID_PARAMS, "Invalid params",
-						"{\"detail\":\"params must be an object\"}");
-			return finish(&out);
-		}
-		params = v->val.binary.data;
+		write_error(&out, idv, JSONRPC_INVALID_PARAMS, "Invalid params",
+					"{\"detail\":\"params must be an object\"}");
+		set_outcome(&ev, "invalid", "warning", JSONRPC_INVALID_PARAMS);
+		mtmcp_audit_write(&ident, &ev);
+		return finish(&out);
 	}
 
 	/* a notification: nothing we act on yet, and never an answer */
 	if (idv == NULL)
+	{
+		set_outcome(&ev, "ok", "info", 0);
+		mtmcp_audit_write(&ident, &ev);
 		PG_RETURN_NULL();
+	}
 
 	/* 3. the verified identity, for this message only */
 	nestlevel = mtmcp_enter_identity(&ident);
 
 	/* 4. route */
 	initStringInfo(&result);
+	set_outcome(&ev, "ok", "info", 0);
 	if (strcmp(method, "initialize") == 0)
 	{
 		handle_initialize(&result, params, &rpc_msg);
@@ -201,6 +250,7 @@ mtmcp_mcp_dispatch(PG_FUNCTION_ARGS)
 		char	   *name = jsonb_value_cstring(jsonb_object_get(params, "name"));
 		JsonbValue *argv = jsonb_object_get(params, "arguments");
 
+		ev.target = name;
 		if (name == NULL)
 		{
 			rpc_code = JSONRPC_INVALID_PARAMS;
@@ -216,19 +266,26 @@ mtmcp_mcp_dispatch(PG_FUNCTION_ARGS)
 			Jsonb	   *args = (argv != NULL && argv->type != jbvNull)
 				? jsonb_value_to_jsonb(argv) : json_text_to_jsonb("{}");
 
-			rpc_code = mtmcp_tools_call(&ident, name, args, &result, &rpc_msg);
+			ev.arguments = args;
+			rpc_code = mtmcp_tools_call(&ident, name, args, &result, &rpc_msg, &ev);
 		}
 	}
 	else
 	{
 		rpc_code = JSONRPC_METHOD_NOT_FOUND;
 		rpc_msg = "Method not found";
+		set_outcome(&ev, "not_found", "warning", 0);
 	}
 
 	mtmcp_leave_identity(nestlevel);
 
 	if (rpc_code != 0)
+	{
 		write_error(&out, idv, rpc_code, rpc_msg, NULL);
+		if (strcmp(ev.result_kind, "ok") == 0)
+			set_outcome(&ev, "invalid", "warning", 0);
+		ev.error_code = psprintf("%d", rpc_code);
+	}
 	else
 	{
 		begin_response(&out, idv);
@@ -236,5 +293,43 @@ mtmcp_mcp_dispatch(PG_FUNCTION_ARGS)
 		appendBinaryStringInfo(&out, result.data, result.len);
 		appendStringInfoChar(&out, '}');
 	}
+
+	/* 5. the records, in this transaction: charges first (paid is paid), then the audit row */
+	mtmcp_cost_flush_calls(ev.event_id, ev.target);
+	mtmcp_audit_write(&ident, &ev);
+
 	return finish(&out);
+}
+
+PG_FUNCTION_INFO_V1(mtmcp_mcp_dispatch);
+
+/* SQL: mtmcp.mcp_dispatch(token text, request jsonb) RETURNS jsonb */
+Datum
+mtmcp_mcp_dispatch(PG_FUNCTION_ARGS)
+{
+	mtmcp_require_preloaded();
+	return dispatch(fcinfo,
+					PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)),
+					PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1),
+					NULL);
+}
+
+PG_FUNCTION_INFO_V1(mtmcp_mcp_dispatch_session);
+
+/* SQL: mtmcp.mcp_dispatch(token text, request jsonb, session_id text) */
+Datum
+mtmcp_mcp_dispatch_session(PG_FUNCTION_ARGS)
+{
+	char	   *session = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
+
+	mtmcp_require_preloaded();
+	if (session != NULL && (strlen(session) == 0 || strlen(session) > 256))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid session id"),
+				 errdetail("A session id is 1 to 256 characters.")));
+	return dispatch(fcinfo,
+					PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)),
+					PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1),
+					session);
 }

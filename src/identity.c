@@ -528,7 +528,8 @@ resolve_tenant(MtmcpIdentity *id, MtmcpAuthError *err)
 		Oid			types[2] = {TEXTOID, TEXTOID};
 		SPIPlanPtr	p = SPI_prepare("SELECT t.status, t.plan, p.features,"
 									"       EXISTS (SELECT 1 FROM mtmcp.tenant_issuers ti"
-									"                WHERE ti.tenant_id = t.tenant_id AND ti.issuer = $2)"
+									"                WHERE ti.tenant_id = t.tenant_id AND ti.issuer = $2),"
+									"       p.settings || t.settings"
 									"  FROM mtmcp.tenants t JOIN mtmcp.plans p ON p.plan = t.plan"
 									" WHERE t.tenant_id = $1", 2, types);
 
@@ -588,6 +589,17 @@ resolve_tenant(MtmcpIdentity *id, MtmcpAuthError *err)
 		for (i = 0; i < n; i++)
 			if (!nulls[i])
 				id->features[id->nfeatures++] = MemoryContextStrdup(outer, TextDatumGetCString(elems[i]));
+	}
+	{
+		Datum		settings = SPI_getbinval(tup, desc, 5, &isnull);
+
+		if (!isnull)
+		{
+			MemoryContext spicxt = MemoryContextSwitchTo(outer);
+
+			id->settings = DatumGetJsonbPCopy(settings);
+			MemoryContextSwitchTo(spicxt);
+		}
 	}
 	SPI_finish();
 	return true;
@@ -663,6 +675,19 @@ mtmcp_has_feature(const MtmcpIdentity *id, const char *feature)
 /* ---------------------------------------------------------------------------
  * The verified settings
  * ------------------------------------------------------------------------- */
+
+/* The verified tenant of this transaction, or NULL. */
+const char *
+mtmcp_verified_tenant(void)
+{
+	return (tenant_setting != NULL && tenant_setting[0] != '\0') ? tenant_setting : NULL;
+}
+
+const char *
+mtmcp_verified_subject(void)
+{
+	return (subject_setting != NULL && subject_setting[0] != '\0') ? subject_setting : "";
+}
 
 static void
 set_verified_settings(const char *tenant, const char *subject, GucAction action)

@@ -11,6 +11,8 @@
 
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
 
 #include "mtmcp.h"
 
@@ -28,6 +30,9 @@ _PG_init(void)
 
 	IdentityInit();
 	CacheInit();
+	CountersInit();
+	AuditInit();
+	CostInit();
 	mtmcp_preloaded = true;
 }
 
@@ -54,4 +59,22 @@ mtmcp_require_preload(PG_FUNCTION_ARGS)
 {
 	mtmcp_require_preloaded();
 	PG_RETURN_VOID();
+}
+
+/* The non-null elements of a text[] as palloc'd C strings; returns the count. */
+int
+mtmcp_text_array(ArrayType *arr, char ***out)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n,
+				i,
+				k = 0;
+
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	*out = palloc(sizeof(char *) * Max(n, 1));
+	for (i = 0; i < n; i++)
+		if (!nulls[i])
+			(*out)[k++] = TextDatumGetCString(elems[i]);
+	return k;
 }

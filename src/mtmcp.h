@@ -7,13 +7,18 @@
  *   cache.c     invalidation of per-backend caches when configuration changes
  *   dispatch.c  the JSON-RPC envelope and method routing (mcp_dispatch)
  *   tools.c     tools/list, tools/call, handler safety
+ *   audit.c     audit rows, redaction, the observability budget
+ *   cost.c      charges: meters, per-call and bucketed ledger rows
+ *   counters.c  per-tenant windowed counters in shared memory
  *   jsonutil.c  small helpers for reading jsonb and writing JSON text
  *   jwt.c       pure C: JWS parsing and verification (no PostgreSQL headers)
  */
 #ifndef MTMCP_H
 #define MTMCP_H
 
+#include "datatype/timestamp.h"
 #include "lib/stringinfo.h"
+#include "utils/array.h"
 #include "utils/jsonb.h"
 
 #define MTMCP_VERSION			"1.0.0"
@@ -24,6 +29,7 @@
 /* mtmcp.c */
 extern bool mtmcp_preloaded;
 extern void mtmcp_require_preloaded(void);
+extern int	mtmcp_text_array(ArrayType *arr, char ***out);
 
 /* cache.c */
 extern void CacheInit(void);
@@ -45,6 +51,7 @@ typedef struct MtmcpIdentity
 	char	   *plan;
 	char	  **features;		/* the plan's features */
 	int			nfeatures;
+	Jsonb	   *settings;		/* plan settings overlaid with the tenant's own */
 } MtmcpIdentity;
 
 typedef struct MtmcpAuthError
@@ -60,11 +67,60 @@ extern int	mtmcp_enter_identity(const MtmcpIdentity *id);
 extern void mtmcp_leave_identity(int nestlevel);
 extern bool mtmcp_has_scope(const MtmcpIdentity *id, const char *scope);
 extern bool mtmcp_has_feature(const MtmcpIdentity *id, const char *feature);
+extern const char *mtmcp_verified_tenant(void);
+extern const char *mtmcp_verified_subject(void);
+
+/* counters.c */
+typedef enum MtmcpCounterResult
+{
+	MTMCP_COUNTER_OK,
+	MTMCP_COUNTER_OVER,
+	MTMCP_COUNTER_UNTRACKED
+} MtmcpCounterResult;
+
+#define MTMCP_COUNTER_AUDIT			1
+#define MTMCP_COUNTER_AUTH_FAILURES	2
+
+extern void CountersInit(void);
+extern MtmcpCounterResult mtmcp_counter_take(int kind, const char *scope, int64 now,
+											 int64 width_secs, int64 limit, int64 *window_start);
+
+/* audit.c: one event per dispatched message */
+typedef struct MtmcpAuditEvent
+{
+	TimestampTz start;
+	char		event_id[37];
+	char		trace_id[33];
+	char		span_id[17];
+	char		parent_span_id[17];	/* "" when the caller sent none */
+	char	   *session_id;
+	char	   *request_id;		/* the JSON-RPC id as text */
+	char	   *method;
+	char	   *target;			/* tool, resource or prompt name */
+	const char *result_kind;	/* ok, tool_error, denied, invalid, not_found, ... */
+	const char *severity;		/* info, warning, security */
+	char	   *error_code;		/* JSON-RPC code or SQLSTATE */
+	char	   *detail;			/* security event kind, for alerting */
+	Jsonb	   *arguments;		/* redacted when written */
+	char	  **redact_paths;
+	int			nredact;
+} MtmcpAuditEvent;
+
+extern void AuditInit(void);
+extern void mtmcp_audit_begin(MtmcpAuditEvent *ev, JsonbContainer *params);
+extern bool mtmcp_audit_write(const MtmcpIdentity *id, MtmcpAuditEvent *ev);
+extern void mtmcp_audit_auth_failure(MtmcpAuditEvent *ev, const MtmcpAuthError *err);
+extern Jsonb *mtmcp_redact(Jsonb *args, char **paths, int npaths);
+
+/* cost.c */
+extern void CostInit(void);
+extern void mtmcp_cost_flush_calls(const char *event_id, const char *tool);
+extern void mtmcp_cost_flush_buckets(void);
 
 /* tools.c */
 extern void mtmcp_tools_list(const MtmcpIdentity *id, StringInfo result);
 extern int	mtmcp_tools_call(const MtmcpIdentity *id, const char *name, Jsonb *args,
-							 StringInfo result, const char **rpc_msg);
+							 StringInfo result, const char **rpc_msg, MtmcpAuditEvent *ev);
 
 /* dispatch.c: JSON-RPC error codes */
 #define JSONRPC_PARSE_ERROR			(-32700)

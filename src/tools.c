@@ -354,7 +354,7 @@ append_tool_result(StringInfo out, Jsonb *res, bool has_output_schema)
  */
 int
 mtmcp_tools_call(const MtmcpIdentity *id, const char *name, Jsonb *args,
-				 StringInfo result, const char **rpc_msg)
+				 StringInfo result, const char **rpc_msg, MtmcpAuditEvent *ev)
 {
 	MemoryContext outer = CurrentMemoryContext;
 	Oid			types[1] = {TEXTOID};
@@ -373,7 +373,8 @@ mtmcp_tools_call(const MtmcpIdentity *id, const char *name, Jsonb *args,
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (lookup_plan == NULL)
-		lookup_plan = keep_plan("SELECT handler::oid, required_feature, required_scope, output_schema IS NOT NULL"
+		lookup_plan = keep_plan("SELECT handler::oid, required_feature, required_scope, output_schema IS NOT NULL,"
+								"       redact_paths"
 								"  FROM mtmcp.tools WHERE name = $1", 1, types);
 	vals[0] = CStringGetTextDatum(name);
 	ret = SPI_execute_plan(lookup_plan, vals, NULL, true, 1);
@@ -383,6 +384,8 @@ mtmcp_tools_call(const MtmcpIdentity *id, const char *name, Jsonb *args,
 	{
 		SPI_finish();
 		*rpc_msg = psprintf("Unknown tool: %s", name);
+		ev->result_kind = "not_found";
+		ev->severity = "warning";
 		return JSONRPC_INVALID_PARAMS;
 	}
 	tup = SPI_tuptable->vals[0];
@@ -391,10 +394,25 @@ mtmcp_tools_call(const MtmcpIdentity *id, const char *name, Jsonb *args,
 	feature = SPI_getvalue(tup, desc, 2);
 	scope = SPI_getvalue(tup, desc, 3);
 	has_output_schema = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+	{
+		Datum		paths = SPI_getbinval(tup, desc, 5, &isnull);
+
+		if (!isnull)
+		{
+			MemoryContext spicxt = MemoryContextSwitchTo(outer);
+
+			ev->nredact = mtmcp_text_array(DatumGetArrayTypeP(paths), &ev->redact_paths);
+			MemoryContextSwitchTo(spicxt);
+		}
+	}
 	if (!tool_visible(id, feature, scope))
 	{
 		SPI_finish();
+		/* answered like a missing tool; recorded as what it is */
 		*rpc_msg = psprintf("Unknown tool: %s", name);
+		ev->result_kind = "denied";
+		ev->severity = "security";
+		ev->detail = "tool_not_in_catalog";
 		return JSONRPC_INVALID_PARAMS;
 	}
 
@@ -403,6 +421,8 @@ mtmcp_tools_call(const MtmcpIdentity *id, const char *name, Jsonb *args,
 		MemoryContext spicxt = MemoryContextSwitchTo(outer);
 
 		append_tool_result(result, res, has_output_schema);
+		ev->result_kind = "ok";
+		ev->severity = "info";
 		MemoryContextSwitchTo(spicxt);
 	}
 	else
@@ -417,6 +437,9 @@ mtmcp_tools_call(const MtmcpIdentity *id, const char *name, Jsonb *args,
 		appendStringInfoString(result, "{\"content\":");
 		append_text_content(result, text);
 		appendStringInfoString(result, ",\"isError\":true}");
+		ev->result_kind = "tool_error";
+		ev->severity = "warning";
+		ev->error_code = pstrdup(unpack_sql_state(edata->sqlerrcode));
 		MemoryContextSwitchTo(spicxt);
 	}
 	SPI_finish();

@@ -1,0 +1,562 @@
+/*
+ * audit.c -- the audit trail: one row per dispatched message
+ *
+ * Where rows go:
+ *   - mtmcp.audit_log: every message that passed authentication, with the
+ *     verified tenant on the row.  Written by mcp_dispatch in the caller's
+ *     transaction, after the handler's subtransaction has ended: a tool whose
+ *     writes commit has its row commit with them; a failing handler's writes
+ *     are rolled back but its row stays.
+ *   - mtmcp.auth_failures: messages refused before any tenant was verified.
+ *     That table has no tenant column at all, so a tenant's "what did our
+ *     agent do" can never include rows nobody proved were theirs.
+ *
+ * Arguments are redacted before they reach a row: the tool's registered
+ * redaction paths, plus every object key that looks like a secret.
+ *
+ * Observability budget: a tenant whose plan (or own settings) sets
+ * "audit_budget": {"rows": N, "window_seconds": S} gets N non-security rows
+ * per window; past that, info rows are only counted (mtmcp.audit_overflow).
+ * Warning rows are written but count; security rows are never dropped nor
+ * counted.  Budgets are per tenant (src/counters.c), so a noisy tenant can
+ * only ever drop its own rows.  Auth failures have one global budget
+ * (mtmcp.auth_failure_budget per minute) since they have no tenant.
+ *
+ * Security events also NOTIFY mtmcp_security (sent at commit) with
+ * {"tenant", "event_id", "kind"} for alerting.
+ */
+#include "postgres.h"
+
+#include <time.h>
+
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "port/pg_bswap.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+
+#include "jsonutil.h"
+#include "mtmcp.h"
+
+static int	auth_failure_budget = 600;
+static char *audit_retention = NULL;
+static char *cost_retention = NULL;
+
+static SPIPlanPtr insert_plan = NULL;
+static SPIPlanPtr overflow_plan = NULL;
+static SPIPlanPtr auth_plan = NULL;
+static SPIPlanPtr auth_overflow_plan = NULL;
+
+/*
+ * Object keys whose values never reach the audit table: a key is split into
+ * words ("clientSecret" -> client, secret; "API-Key" -> api, key) and is
+ * secret when a word, or two adjacent words run together, is one of these.
+ * Whole words only: "max_tokens" or "shipping" are not secrets.
+ */
+static const char *const secret_key_words[] = {
+	"password", "passwd", "pwd", "passphrase", "secret", "token", "apikey",
+	"authorization", "credential", "credentials", "privatekey", "cookie",
+	"cvv", "cvc", "ssn", "pin", "otp", "bearer", NULL
+};
+
+void
+AuditInit(void)
+{
+	DefineCustomIntVariable("mtmcp.auth_failure_budget",
+							gettext_noop("Refused-authentication rows written per minute, across all callers."),
+							gettext_noop("Further refusals in the same minute are only counted, in mtmcp.auth_failure_overflow."),
+							&auth_failure_budget,
+							600, 0, INT_MAX,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	/* read by mtmcp.maintain_partitions() */
+	DefineCustomStringVariable("mtmcp.audit_retention",
+							   gettext_noop("How long audit and refusal rows are kept (an interval)."),
+							   NULL,
+							   &audit_retention,
+							   "90 days",
+							   PGC_SUSET, 0,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("mtmcp.cost_retention",
+							   gettext_noop("How long cost ledger rows are kept (an interval)."),
+							   NULL,
+							   &cost_retention,
+							   "400 days",
+							   PGC_SUSET, 0,
+							   NULL, NULL, NULL);
+}
+
+/* ---------------------------------------------------------------------------
+ * Ids and trace context
+ * ------------------------------------------------------------------------- */
+
+static void
+random_hex(char *out, int nbytes)
+{
+	unsigned char buf[32];
+	static const char hex[] = "0123456789abcdef";
+	int			i;
+
+	Assert(nbytes <= (int) sizeof(buf));
+	if (!pg_strong_random(buf, nbytes))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate random values")));
+	for (i = 0; i < nbytes; i++)
+	{
+		out[2 * i] = hex[buf[i] >> 4];
+		out[2 * i + 1] = hex[buf[i] & 15];
+	}
+	out[2 * nbytes] = '\0';
+}
+
+static bool
+is_lower_hex(const char *s, int n)
+{
+	int			i;
+	bool		nonzero = false;
+
+	for (i = 0; i < n; i++)
+	{
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+		if (s[i] != '0')
+			nonzero = true;
+	}
+	return nonzero;				/* all-zero ids are invalid in W3C trace context */
+}
+
+/*
+ * Start an event: a fresh event id and span id; the trace id and parent span
+ * from a W3C traceparent in params._meta when there is a valid one.
+ */
+void
+mtmcp_audit_begin(MtmcpAuditEvent *ev, JsonbContainer *params)
+{
+	char		uuid_hex[33];
+	char	   *tp = NULL;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->start = GetCurrentTimestamp();
+	random_hex(uuid_hex, 16);
+	/* version 4, variant 10 */
+	uuid_hex[12] = '4';
+	uuid_hex[16] = "89ab"[(uuid_hex[16] >= 'a' ? uuid_hex[16] - 'a' + 10 : uuid_hex[16] - '0') & 3];
+	snprintf(ev->event_id, sizeof(ev->event_id), "%.8s-%.4s-%.4s-%.4s-%.12s",
+			 uuid_hex, uuid_hex + 8, uuid_hex + 12, uuid_hex + 16, uuid_hex + 20);
+	random_hex(ev->span_id, 8);
+
+	if (params != NULL)
+	{
+		JsonbValue *meta = jsonb_object_get(params, "_meta");
+
+		if (jsonb_value_is_object(meta))
+			tp = jsonb_value_cstring(jsonb_object_get(meta->val.binary.data, "traceparent"));
+	}
+	/* version "00": 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags> */
+	if (tp != NULL && strlen(tp) == 55 && tp[2] == '-' && tp[35] == '-' && tp[52] == '-' &&
+		strncmp(tp, "00", 2) == 0 && is_lower_hex(tp + 3, 32) && is_lower_hex(tp + 36, 16))
+	{
+		memcpy(ev->trace_id, tp + 3, 32);
+		ev->trace_id[32] = '\0';
+		memcpy(ev->parent_span_id, tp + 36, 16);
+		ev->parent_span_id[16] = '\0';
+	}
+	else
+		random_hex(ev->trace_id, 16);
+}
+
+/* ---------------------------------------------------------------------------
+ * Redaction
+ * ------------------------------------------------------------------------- */
+
+static bool
+is_secret_word(const char *w)
+{
+	int			i;
+
+	for (i = 0; secret_key_words[i] != NULL; i++)
+		if (strcmp(w, secret_key_words[i]) == 0)
+			return true;
+	return false;
+}
+
+static bool
+key_looks_secret(const char *key, int len)
+{
+	char		words[16][32];
+	int			nwords = 0;
+	int			wlen = 0;
+	int			i;
+
+	for (i = 0; i <= len && nwords < 16; i++)
+	{
+		char		c = i < len ? key[i] : '\0';
+		bool		alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		bool		upper = c >= 'A' && c <= 'Z';
+		bool		prev_lower = i > 0 && ((key[i - 1] >= 'a' && key[i - 1] <= 'z') ||
+										   (key[i - 1] >= '0' && key[i - 1] <= '9'));
+
+		/* a word ends at a separator, the end, or a lower-to-upper step */
+		if ((!alnum || (upper && prev_lower)) && wlen > 0)
+		{
+			words[nwords][wlen] = '\0';
+			nwords++;
+			wlen = 0;
+			if (nwords >= 16)
+				break;
+		}
+		if (alnum && wlen < 31)
+			words[nwords][wlen++] = upper ? c - 'A' + 'a' : c;
+	}
+	for (i = 0; i < nwords; i++)
+	{
+		char		pair[64];
+
+		if (is_secret_word(words[i]))
+			return true;
+		if (i + 1 < nwords)
+		{
+			snprintf(pair, sizeof(pair), "%s%s", words[i], words[i + 1]);
+			if (is_secret_word(pair))
+				return true;
+		}
+	}
+	return false;
+}
+
+static bool
+path_is_redacted(const char *path, char **paths, int npaths)
+{
+	int			i;
+
+	for (i = 0; i < npaths; i++)
+		if (strcmp(path, paths[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Rebuild v with redacted values replaced by "[REDACTED]".  path is the dotted
+ * path of v ("" at the root); array elements do not add to the path, so a
+ * registered path "cards.number" covers every element of "cards".
+ */
+static JsonbValue *
+redact_value(JsonbParseState **state, JsonbValue *v, const char *path, char **paths, int npaths,
+			 JsonbIteratorToken as)
+{
+	JsonbIterator *it;
+	JsonbValue	jv;
+	JsonbIteratorToken tok;
+	JsonbValue *res = NULL;
+
+	if (v->type != jbvBinary)
+		return pushJsonbValue(state, as, v);
+
+	it = JsonbIteratorInit(v->val.binary.data);
+	tok = JsonbIteratorNext(&it, &jv, false);
+	if (tok == WJB_BEGIN_ARRAY && jv.val.array.rawScalar)
+	{
+		/* a scalar wrapped as a one-element array */
+		tok = JsonbIteratorNext(&it, &jv, true);
+		return pushJsonbValue(state, as, &jv);
+	}
+	res = pushJsonbValue(state, tok, NULL);
+	while ((tok = JsonbIteratorNext(&it, &jv, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+		{
+			char	   *key = pnstrdup(jv.val.string.val, jv.val.string.len);
+			char	   *child = path[0] ? psprintf("%s.%s", path, key) : key;
+			JsonbValue	val;
+
+			pushJsonbValue(state, WJB_KEY, &jv);
+			(void) JsonbIteratorNext(&it, &val, true);
+			if (key_looks_secret(key, strlen(key)) || path_is_redacted(child, paths, npaths))
+			{
+				JsonbValue	r;
+
+				r.type = jbvString;
+				r.val.string.val = "[REDACTED]";
+				r.val.string.len = strlen("[REDACTED]");
+				pushJsonbValue(state, WJB_VALUE, &r);
+			}
+			else
+				redact_value(state, &val, child, paths, npaths, WJB_VALUE);
+		}
+		else if (tok == WJB_ELEM)
+			redact_value(state, &jv, path, paths, npaths, WJB_ELEM);
+		else
+			res = pushJsonbValue(state, tok, NULL);
+	}
+	return res;
+}
+
+Jsonb *
+mtmcp_redact(Jsonb *args, char **paths, int npaths)
+{
+	JsonbParseState *state = NULL;
+	JsonbValue	root;
+	JsonbValue *res;
+
+	if (args == NULL)
+		return NULL;
+	if (JB_ROOT_IS_SCALAR(args))
+		return args;
+	root.type = jbvBinary;
+	root.val.binary.data = &args->root;
+	root.val.binary.len = VARSIZE(args) - VARHDRSZ;
+	res = redact_value(&state, &root, "", paths, npaths, WJB_VALUE);
+	return JsonbValueToJsonb(res);
+}
+
+PG_FUNCTION_INFO_V1(mtmcp_redact_sql);
+
+/* SQL: mtmcp.redact(args jsonb, paths text[]) -- what the audit table would store */
+Datum
+mtmcp_redact_sql(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *args = PG_GETARG_JSONB_P(0);
+	char	  **paths = NULL;
+	int			npaths = 0;
+
+	if (!PG_ARGISNULL(1))
+		npaths = mtmcp_text_array(PG_GETARG_ARRAYTYPE_P(1), &paths);
+	PG_RETURN_JSONB_P(mtmcp_redact(args, paths, npaths));
+}
+
+/* ---------------------------------------------------------------------------
+ * Budgets
+ * ------------------------------------------------------------------------- */
+
+/* "audit_budget": {"rows": N, "window_seconds": S} from the tenant's settings */
+static bool
+tenant_budget(const MtmcpIdentity *id, int64 *rows, int64 *window)
+{
+	JsonbValue *b;
+	JsonbValue *v;
+
+	if (id->settings == NULL)
+		return false;
+	b = jsonb_object_get(&id->settings->root, "audit_budget");
+	if (!jsonb_value_is_object(b))
+		return false;
+	v = jsonb_object_get(b->val.binary.data, "rows");
+	if (v == NULL || v->type != jbvNumeric)
+		return false;
+	*rows = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v->val.numeric)));
+	v = jsonb_object_get(b->val.binary.data, "window_seconds");
+	*window = (v != NULL && v->type == jbvNumeric)
+		? DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v->val.numeric))) : 60;
+	return true;
+}
+
+static SPIPlanPtr
+prepare_kept(const char *sql, int nargs, Oid *types)
+{
+	SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
+
+	if (p == NULL)
+		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+	SPI_keepplan(p);
+	return p;
+}
+
+static void
+notify_security(const char *tenant, const char *event_id, const char *kind)
+{
+	StringInfoData p;
+
+	initStringInfo(&p);
+	appendStringInfoString(&p, "{\"tenant\":");
+	if (tenant)
+		json_append_string(&p, tenant);
+	else
+		appendStringInfoString(&p, "null");
+	appendStringInfo(&p, ",\"event_id\":\"%s\",\"kind\":", event_id);
+	json_append_string(&p, kind);
+	appendStringInfoChar(&p, '}');
+	Async_Notify("mtmcp_security", p.data);
+}
+
+static Datum
+text_or_null(const char *s, char *nulls, int i)
+{
+	if (s == NULL)
+	{
+		nulls[i] = 'n';
+		return (Datum) 0;
+	}
+	return CStringGetTextDatum(s);
+}
+
+/* ---------------------------------------------------------------------------
+ * Writing rows
+ * ------------------------------------------------------------------------- */
+
+/*
+ * Write the audit row of one message of a verified tenant (or count it in the
+ * overflow when the tenant's budget is spent).  Returns true when written.
+ */
+bool
+mtmcp_audit_write(const MtmcpIdentity *id, MtmcpAuditEvent *ev)
+{
+	Datum		vals[17];
+	char		nulls[17];
+	int64		rows,
+				window,
+				window_start;
+	bool		security = strcmp(ev->severity, "security") == 0;
+	int			ret;
+	long		secs;
+	int			usecs;
+
+	memset(nulls, ' ', sizeof(nulls));
+	if (!security && tenant_budget(id, &rows, &window))
+	{
+		MtmcpCounterResult r = mtmcp_counter_take(MTMCP_COUNTER_AUDIT, id->tenant, (int64) time(NULL),
+												  window, rows, &window_start);
+
+		if (r == MTMCP_COUNTER_OVER && strcmp(ev->severity, "info") == 0)
+		{
+			Datum		ovals[2];
+
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "SPI_connect failed");
+			if (overflow_plan == NULL)
+			{
+				Oid			types[2] = {TEXTOID, INT8OID};
+
+				overflow_plan = prepare_kept("INSERT INTO mtmcp.audit_overflow AS o (tenant_id, window_start, dropped)"
+											 " VALUES ($1, to_timestamp($2), 1)"
+											 " ON CONFLICT (tenant_id, window_start)"
+											 " DO UPDATE SET dropped = o.dropped + 1", 2, types);
+			}
+			ovals[0] = CStringGetTextDatum(id->tenant);
+			ovals[1] = Int64GetDatum(window_start);
+			ret = SPI_execute_plan(overflow_plan, ovals, NULL, false, 0);
+			if (ret != SPI_OK_INSERT)
+				elog(ERROR, "could not count an overflowing audit row: %s", SPI_result_code_string(ret));
+			SPI_finish();
+			return false;
+		}
+	}
+
+	TimestampDifference(ev->start, GetCurrentTimestamp(), &secs, &usecs);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (insert_plan == NULL)
+	{
+		Oid			types[17] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+			TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID};
+
+		insert_plan = prepare_kept("INSERT INTO mtmcp.audit_log (event_id, tenant_id, session_id, subject, method,"
+								   " target, result_kind, severity, arguments, error_code, request_id, trace_id,"
+								   " span_id, parent_span_id, duration_us, issuer, detail)"
+								   " VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
+								   " $16, $17)", 17, types);
+	}
+	vals[0] = CStringGetTextDatum(ev->event_id);
+	vals[1] = CStringGetTextDatum(id->tenant);
+	vals[2] = text_or_null(ev->session_id, nulls, 2);
+	vals[3] = CStringGetTextDatum(id->subject);
+	vals[4] = text_or_null(ev->method ? ev->method : "(none)", nulls, 4);
+	vals[5] = text_or_null(ev->target, nulls, 5);
+	vals[6] = CStringGetTextDatum(ev->result_kind);
+	vals[7] = CStringGetTextDatum(ev->severity);
+	if (ev->arguments != NULL)
+		vals[8] = JsonbPGetDatum(mtmcp_redact(ev->arguments, ev->redact_paths, ev->nredact));
+	else
+	{
+		vals[8] = (Datum) 0;
+		nulls[8] = 'n';
+	}
+	vals[9] = text_or_null(ev->error_code, nulls, 9);
+	vals[10] = text_or_null(ev->request_id, nulls, 10);
+	vals[11] = CStringGetTextDatum(ev->trace_id);
+	vals[12] = CStringGetTextDatum(ev->span_id);
+	vals[13] = text_or_null(ev->parent_span_id[0] ? ev->parent_span_id : NULL, nulls, 13);
+	vals[14] = Int64GetDatum((int64) secs * 1000000 + usecs);
+	vals[15] = text_or_null(id->issuer, nulls, 15);
+	vals[16] = text_or_null(ev->detail, nulls, 16);
+	ret = SPI_execute_plan(insert_plan, vals, nulls, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "could not write the audit row: %s", SPI_result_code_string(ret));
+	SPI_finish();
+
+	if (security)
+		notify_security(id->tenant, ev->event_id, ev->detail ? ev->detail : ev->result_kind);
+	return true;
+}
+
+/*
+ * A message refused before any tenant was verified.  Goes to
+ * mtmcp.auth_failures, which has no tenant column.
+ */
+void
+mtmcp_audit_auth_failure(MtmcpAuditEvent *ev, const MtmcpAuthError *err)
+{
+	Datum		vals[9];
+	char		nulls[9];
+	int64		window_start;
+	int			ret;
+
+	memset(nulls, ' ', sizeof(nulls));
+	if (mtmcp_counter_take(MTMCP_COUNTER_AUTH_FAILURES, "", (int64) time(NULL), 60,
+						   auth_failure_budget, &window_start) == MTMCP_COUNTER_OVER)
+	{
+		Datum		ovals[1];
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (auth_overflow_plan == NULL)
+		{
+			Oid			types[1] = {INT8OID};
+
+			auth_overflow_plan = prepare_kept("INSERT INTO mtmcp.auth_failure_overflow AS o (window_start, dropped)"
+											  " VALUES (to_timestamp($1), 1)"
+											  " ON CONFLICT (window_start) DO UPDATE SET dropped = o.dropped + 1",
+											  1, types);
+		}
+		ovals[0] = Int64GetDatum(window_start);
+		ret = SPI_execute_plan(auth_overflow_plan, ovals, NULL, false, 0);
+		if (ret != SPI_OK_INSERT)
+			elog(ERROR, "could not count an overflowing refusal: %s", SPI_result_code_string(ret));
+		SPI_finish();
+		return;
+	}
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (auth_plan == NULL)
+	{
+		Oid			types[9] = {TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+
+		auth_plan = prepare_kept("INSERT INTO mtmcp.auth_failures (event_id, session_id, reason, http_status,"
+								 " method, request_id, trace_id, span_id, detail)"
+								 " VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9)", 9, types);
+	}
+	vals[0] = CStringGetTextDatum(ev->event_id);
+	vals[1] = text_or_null(ev->session_id, nulls, 1);
+	vals[2] = CStringGetTextDatum(err->reason);
+	vals[3] = Int32GetDatum(err->http_status);
+	vals[4] = text_or_null(ev->method, nulls, 4);
+	vals[5] = text_or_null(ev->request_id, nulls, 5);
+	vals[6] = CStringGetTextDatum(ev->trace_id);
+	vals[7] = CStringGetTextDatum(ev->span_id);
+	vals[8] = text_or_null(err->detail, nulls, 8);
+	ret = SPI_execute_plan(auth_plan, vals, nulls, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "could not write the refusal row: %s", SPI_result_code_string(ret));
+	SPI_finish();
+	notify_security(NULL, ev->event_id, err->reason);
+}
