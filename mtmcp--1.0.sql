@@ -656,8 +656,6 @@ CREATE TABLE mtmcp.audit_log (
 	duration_us	bigint NOT NULL,
 	detail		text
 ) PARTITION BY RANGE (ts);
-CREATE INDEX audit_log_tenant_ts_idx ON mtmcp.audit_log (tenant_id, ts);
-CREATE INDEX audit_log_event_idx ON mtmcp.audit_log (event_id);
 CREATE TABLE mtmcp.audit_log_default PARTITION OF mtmcp.audit_log DEFAULT;
 COMMENT ON TABLE mtmcp.audit_log IS
 'The audit trail: one row per message of a verified tenant, tenant_id on every row, arguments redacted.';
@@ -676,7 +674,6 @@ CREATE TABLE mtmcp.auth_failures (
 	span_id		text NOT NULL,
 	detail		text
 ) PARTITION BY RANGE (ts);
-CREATE INDEX auth_failures_ts_idx ON mtmcp.auth_failures (ts);
 CREATE TABLE mtmcp.auth_failures_default PARTITION OF mtmcp.auth_failures DEFAULT;
 COMMENT ON TABLE mtmcp.auth_failures IS
 'Messages refused at the auth boundary (admin only): reason, status, trace; deliberately no tenant.';
@@ -753,7 +750,6 @@ CREATE TABLE mtmcp.cost_ledger (
 	event_id	uuid,
 	reason		text
 ) PARTITION BY RANGE (ts);
-CREATE INDEX cost_ledger_tenant_ts_idx ON mtmcp.cost_ledger (tenant_id, ts);
 CREATE TABLE mtmcp.cost_ledger_default PARTITION OF mtmcp.cost_ledger DEFAULT;
 COMMENT ON TABLE mtmcp.cost_ledger IS
 'Every charge, attributed to a tenant: amount = round(quantity * unit price), in micro-units.';
@@ -865,6 +861,31 @@ COMMENT ON VIEW mtmcp.cost_by_tenant_day IS 'Admin view: cost per tenant, per UT
 -- 9. Partition maintenance
 -------------------------------------------------------------------------------
 
+-- The ledgers' parents carry no indexes: every partition gets its own
+-- (the planner uses them the same way).  Indexes on the extension-owned
+-- parents would be re-created on every partition a restore attaches, and
+-- then collide with the partition indexes pg_dump also restores.
+CREATE FUNCTION mtmcp._index_partition(parent text, part text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF parent IN ('audit_log', 'cost_ledger') THEN
+		EXECUTE pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON mtmcp.%I (tenant_id, ts)', part || '_tenant_ts', part);
+		EXECUTE pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON mtmcp.%I (event_id)', part || '_event', part);
+	ELSIF parent = 'auth_failures' THEN
+		EXECUTE pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON mtmcp.%I (ts)', part || '_ts', part);
+	ELSE
+		RAISE EXCEPTION 'unknown ledger "%"', parent USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION mtmcp._index_partition(text, text) IS
+'Creates the indexes of one ledger partition: (tenant_id, ts) and (event_id), or (ts) for refusals.';
+
+SELECT mtmcp._index_partition(p, p || '_default') FROM unnest(ARRAY['audit_log', 'auth_failures', 'cost_ledger']) p;
+
 CREATE FUNCTION mtmcp._ensure_day_partition(parent text, day date)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE STRICT
@@ -886,6 +907,7 @@ BEGIN
 							  'INSERT INTO mtmcp.%I SELECT * FROM moved', parent || '_default', lo, hi, part);
 	EXECUTE pg_catalog.format('ALTER TABLE mtmcp.%I ATTACH PARTITION mtmcp.%I FOR VALUES FROM (%L) TO (%L)',
 							  parent, part, lo, hi);
+	PERFORM mtmcp._index_partition(parent, part);
 	RETURN true;
 END
 $$;
@@ -984,7 +1006,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON mtmcp.meters TO mtmcp_admin;
 GRANT INSERT ON mtmcp.cost_ledger TO mtmcp_admin;
 GRANT EXECUTE ON FUNCTION mtmcp.create_meter(text, bigint, text, text, text), mtmcp.set_meter_price(text, bigint),
 	mtmcp.charge_background(text, text, numeric, text), mtmcp.redact(jsonb, text[]),
-	mtmcp._ensure_day_partition(text, date) TO mtmcp_admin;
+	mtmcp._ensure_day_partition(text, date), mtmcp._index_partition(text, text) TO mtmcp_admin;
 GRANT EXECUTE ON PROCEDURE mtmcp.maintain_partitions(integer) TO mtmcp_admin;
 
 -- A DBA's pg_dump must carry every tenant, key, tool, audit row and charge.

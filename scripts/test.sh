@@ -43,6 +43,10 @@ regress() {
 suite "jwt unit tests" make -s check-jwt
 suite "jwt fuzz corpus replay" make -s fuzz-replay
 suite "pg_regress" regress
+# shell-level checks against the database pg_regress left behind
+for t in test/shell/*.sh; do
+	suite "shell: $(basename "$t" .sh)" "$t" contrib_regression
+done
 suite "preload required" scripts/check_preload.sh
 
 echo

@@ -27,6 +27,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
+#include "utils/snapmgr.h"
 
 #include "mtmcp.h"
 
@@ -56,9 +57,13 @@ cost_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
 			if (pending != NULL)
+			{
+				/* the statement's snapshot is gone by now; writes need one */
+				PushActiveSnapshot(GetTransactionSnapshot());
 				mtmcp_cost_flush_calls(NULL, NULL);
-			if (pending != NULL)
 				mtmcp_cost_flush_buckets();
+				PopActiveSnapshot();
+			}
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_ABORT:

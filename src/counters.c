@@ -31,6 +31,7 @@
 
 typedef struct CounterKey
 {
+	Oid			dbid;			/* tenants are per database */
 	int			kind;
 	char		scope[COUNTER_SCOPE_LEN];
 } CounterKey;
@@ -128,6 +129,7 @@ mtmcp_counter_take(int kind, const char *scope, int64 now, int64 width_secs, int
 	*window_start = start;
 
 	memset(&key, 0, sizeof(key));
+	key.dbid = MyDatabaseId;
 	key.kind = kind;
 	strlcpy(key.scope, scope, sizeof(key.scope));
 

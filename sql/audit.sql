@@ -1,0 +1,155 @@
+--
+-- audit: one row per dispatched message, atomic with the work, redacted,
+-- tenant-scoped, budgeted
+--
+SET client_min_messages = warning;
+\set SHOW_CONTEXT never
+
+-- Messages of one session, in order.
+CREATE FUNCTION d(token text, req jsonb, session text) RETURNS jsonb LANGUAGE sql VOLATILE AS $$
+	SELECT mtmcp.mcp_dispatch(token, req, session)
+$$;
+CREATE FUNCTION trail(session text) RETURNS TABLE (method text, target text, result_kind text, severity text,
+		error_code text, tenant_id text, subject text) LANGUAGE sql STABLE AS $$
+	SELECT method, target, result_kind, severity, error_code, tenant_id, subject
+	  FROM mtmcp.audit_log WHERE session_id = session ORDER BY ts, event_id
+$$;
+
+SELECT tok('acme', sub => 'alice', scope => 'tools docs:write') AS a \gset
+SELECT d(:'a', '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25"}}', 's1') IS NOT NULL;
+SELECT d(:'a', '{"jsonrpc":"2.0","method":"notifications/initialized"}', 's1') IS NULL;
+SELECT d(:'a', '{"jsonrpc":"2.0","id":2,"method":"ping"}', 's1') IS NOT NULL;
+SELECT d(:'a', '{"jsonrpc":"2.0","id":3,"method":"tools/list"}', 's1') IS NOT NULL;
+SELECT d(:'a', '{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"get_document","arguments":{"doc_id":1}}}', 's1') IS NOT NULL;
+SELECT d(:'a', '{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"get_document","arguments":{"doc_id":404}}}', 's1') IS NOT NULL;
+SELECT d(:'a', '{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"nope"}}', 's1') IS NOT NULL;
+SELECT d(:'a', '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"cohort_analysis"}}', 's1') IS NOT NULL;
+SELECT d(:'a', '{"jsonrpc":"2.0","id":8,"method":"no/such"}', 's1') IS NOT NULL;
+SELECT d(:'a', '{"jsonrpc":"1.0","id":9,"method":"ping"}', 's1') IS NOT NULL;
+SELECT d(:'a', '[1]', 's1') IS NOT NULL;
+SELECT d(:'a', '{"jsonrpc":"2.0","id":10,"result":{}}', 's1') IS NULL;
+-- exactly one row each, in order
+SELECT * FROM trail('s1');
+-- every row carries the trace and timing fields
+SELECT count(*) AS rows, count(*) FILTER (WHERE trace_id ~ '^[0-9a-f]{32}$' AND span_id ~ '^[0-9a-f]{16}$'
+		AND duration_us >= 0 AND event_id IS NOT NULL AND issuer = 'https://idp.test') AS complete
+  FROM mtmcp.audit_log WHERE session_id = 's1';
+SELECT request_id FROM mtmcp.audit_log WHERE session_id = 's1' AND method = 'tools/list';
+
+-- A W3C traceparent in params._meta is honoured; an invalid one is not.
+SELECT d(:'a', '{"jsonrpc":"2.0","id":1,"method":"ping","params":{"_meta":{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}}', 's2') IS NOT NULL;
+SELECT d(:'a', '{"jsonrpc":"2.0","id":2,"method":"ping","params":{"_meta":{"traceparent":"00-00000000000000000000000000000000-00f067aa0ba902b7-01"}}}', 's2') IS NOT NULL;
+SELECT request_id, trace_id = '4bf92f3577b34da6a3ce929d0e0e4736' AS from_caller, parent_span_id,
+	   span_id <> '00f067aa0ba902b7' AS own_span
+  FROM mtmcp.audit_log WHERE session_id = 's2' ORDER BY request_id;
+
+-- Atomic with the work: a rolled-back transaction leaves neither the
+-- document nor its audit row; a committed one leaves both; a failing
+-- handler's writes roll back while its audit row stays.
+BEGIN;
+SELECT call(:'a', 'add_document', '{"title": "rolled back"}') -> 'result' ->> 'isError' AS is_error;
+ROLLBACK;
+SELECT (SELECT count(*) FROM app.documents WHERE title = 'rolled back') AS docs,
+	   (SELECT count(*) FROM mtmcp.audit_log WHERE arguments ->> 'title' = 'rolled back') AS audit_rows;
+SELECT call(:'a', 'add_document', '{"title": "kept"}') -> 'result' ->> 'isError' AS is_error;
+SELECT (SELECT count(*) FROM app.documents WHERE title = 'kept') AS docs,
+	   (SELECT count(*) FROM mtmcp.audit_log WHERE arguments ->> 'title' = 'kept' AND result_kind = 'ok') AS audit_rows;
+SELECT d(:'a', '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add_document",
+	"arguments":{"title":"fail after insert"}}}', 's8') -> 'result' ->> 'isError' AS is_error;
+SELECT (SELECT count(*) FROM app.documents WHERE title = 'fail after insert') AS docs,
+	   (SELECT string_agg(result_kind || '/' || error_code, ',') FROM mtmcp.audit_log
+		 WHERE session_id = 's8') AS audit;
+
+-- Refusals before a verified tenant go to auth_failures, which has no
+-- tenant column; audit_log never gets them.
+SELECT d('not a token', '{"jsonrpc":"2.0","id":1,"method":"tools/list"}', 's3') -> 'error' -> 'data' ->> 'reason';
+SELECT d(tok('initech'), '{"jsonrpc":"2.0","id":2,"method":"ping"}', 's3') -> 'error' -> 'data' ->> 'reason';
+SELECT reason, http_status, method, request_id FROM mtmcp.auth_failures WHERE session_id = 's3' ORDER BY ts;
+SELECT count(*) AS in_audit_log FROM mtmcp.audit_log WHERE session_id = 's3';
+SELECT column_name FROM information_schema.columns
+ WHERE table_schema = 'mtmcp' AND table_name = 'auth_failures' AND column_name LIKE '%tenant%';
+
+-- Redaction: registered paths and secret-looking keys never reach the table.
+CREATE FUNCTION app.pay(args jsonb) RETURNS jsonb LANGUAGE sql AS $$ SELECT '{"paid": true}'::jsonb $$;
+GRANT EXECUTE ON FUNCTION app.pay(jsonb) TO mtmcp_tool;
+SELECT mtmcp.register_tool('pay', 'Pay.', '{"type":"object"}', 'app.pay(jsonb)', redact_paths => ARRAY['card.number', 'note']);
+SELECT call(:'a', 'pay', '{"card": {"number": "4111111111111111", "expiry": "12/30"}, "note": "hunter2-note",
+	"password": "hunter2", "apiKey": "sk-live-123", "client_secret": "cs-456", "Authorization": "Bearer xyz",
+	"items": [{"access_token": "at-789", "sku": "A1"}], "max_tokens": 5, "shipping": "express"}') -> 'result' ->> 'isError';
+SELECT jsonb_pretty(arguments) FROM mtmcp.audit_log WHERE target = 'pay';
+SELECT count(*) AS leaked FROM mtmcp.audit_log
+ WHERE arguments::text ~ '(4111111111111111|hunter2|sk-live-123|cs-456|Bearer xyz|at-789)';
+SELECT mtmcp.redact('{"a": {"b": 1, "c": 2}, "list": [{"b": 3}], "Pwd": "x"}', ARRAY['a.b', 'list.b']);
+SELECT mtmcp.register_tool('pay', 'Pay.', '{"type":"object"}', 'app.pay(jsonb)', redact_paths => ARRAY['']);
+
+-- Tenants read their own trail through the view, after authenticating;
+-- the other tenant's rows really exist.
+SELECT d(tok('globex', sub => 'gina'), '{"jsonrpc":"2.0","id":1,"method":"ping"}', 's4') IS NOT NULL;
+SELECT tenant_id, count(*) > 0 AS has_rows FROM mtmcp.audit_log GROUP BY 1 ORDER BY 1;
+SET SESSION AUTHORIZATION regress_tenant;
+SELECT count(*) FROM mtmcp.tenant_audit;
+BEGIN;
+SELECT mtmcp.authenticate(tok('globex'));
+SELECT count(*) > 0 AS own_rows, count(*) FILTER (WHERE subject <> 'gina' AND session_id = 's1') AS acme_rows
+  FROM mtmcp.tenant_audit;
+COPY (SELECT session_id, subject, method, result_kind FROM mtmcp.tenant_audit WHERE session_id = 's4') TO STDOUT;
+COMMIT;
+-- partitions and the base tables are not readable directly
+SELECT count(*) FROM mtmcp.audit_log;
+SELECT count(*) FROM mtmcp.audit_log_default;
+SELECT count(*) FROM mtmcp.auth_failures;
+RESET SESSION AUTHORIZATION;
+
+-- Observability budget: globex may write 3 non-security rows per window.
+-- Its further info rows are counted, its security rows still written, and
+-- acme (the other tenant) loses nothing.
+SELECT mtmcp.set_tenant_setting('globex', 'audit_budget', '{"rows": 3, "window_seconds": 1000000000}');
+SELECT tok('globex', sub => 'noisy') AS g \gset
+SELECT count(*) FROM generate_series(1, 8) i,
+	LATERAL d(:'g', jsonb_build_object('jsonrpc', '2.0', 'id', i, 'method', 'ping'), 's5') r;
+SELECT count(*) FROM generate_series(1, 2) i,
+	LATERAL d(:'g', jsonb_build_object('jsonrpc', '2.0', 'id', i, 'method', 'tools/call',
+		'params', '{"name": "cohort_analysis"}'::jsonb), 's5') r;
+SELECT count(*) FROM generate_series(1, 8) i,
+	LATERAL d(:'a', jsonb_build_object('jsonrpc', '2.0', 'id', i, 'method', 'ping'), 's6') r;
+SELECT session_id, severity, count(*) FROM mtmcp.audit_log WHERE session_id IN ('s5', 's6') GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT tenant_id, sum(dropped) FROM mtmcp.audit_overflow GROUP BY 1;
+SET SESSION AUTHORIZATION regress_tenant;
+BEGIN;
+SELECT mtmcp.authenticate(:'g');
+SELECT sum(dropped) AS my_dropped FROM mtmcp.tenant_audit_overflow;
+COMMIT;
+RESET SESSION AUTHORIZATION;
+SELECT mtmcp.set_tenant_setting('globex', 'audit_budget', NULL);
+SELECT settings FROM mtmcp.tenants WHERE tenant_id = 'globex';
+SELECT mtmcp.set_tenant_setting('nobody', 'audit_budget', '{}');
+
+-- Partition maintenance: coming days are created, rows parked in the
+-- default partition move to their day, whole days past retention go, and
+-- a day that still holds rows inside retention stays.
+INSERT INTO mtmcp.audit_log (event_id, ts, tenant_id, subject, method, result_kind, severity, trace_id, span_id, duration_us)
+VALUES (gen_random_uuid(), now() - interval '200 days', 'acme', 'old', 'ping', 'ok', 'info', 't', 's', 0),
+	   (gen_random_uuid(), now() - interval '10 days', 'acme', 'recent', 'ping', 'ok', 'info', 't', 's', 0);
+SET mtmcp.audit_retention = '90 days';
+CALL mtmcp.maintain_partitions(3);
+SELECT count(*) AS day_partitions FROM pg_inherits WHERE inhparent = 'mtmcp.audit_log'::regclass
+   AND inhrelid::regclass::text ~ '_p[0-9]{8}$';
+SELECT to_regclass('mtmcp.audit_log_p' || to_char((now() AT TIME ZONE 'UTC')::date + 3, 'YYYYMMDD')) IS NOT NULL AS ahead,
+	   to_regclass('mtmcp.audit_log_p' || to_char((now() AT TIME ZONE 'UTC')::date - 10, 'YYYYMMDD')) IS NOT NULL AS recent_day,
+	   to_regclass('mtmcp.audit_log_p' || to_char((now() AT TIME ZONE 'UTC')::date - 200, 'YYYYMMDD')) IS NOT NULL AS expired_day;
+SELECT subject, tableoid::regclass::text ~ '_p[0-9]{8}$' AS in_day_partition FROM mtmcp.audit_log
+ WHERE subject IN ('old', 'recent');
+SELECT count(*) AS left_in_default FROM mtmcp.audit_log_default;
+-- an expired day partition is dropped, a day inside retention is kept
+SELECT mtmcp._ensure_day_partition('audit_log', (now() AT TIME ZONE 'UTC')::date - 120);
+CALL mtmcp.maintain_partitions(3);
+SELECT to_regclass('mtmcp.audit_log_p' || to_char((now() AT TIME ZONE 'UTC')::date - 120, 'YYYYMMDD')) IS NULL AS dropped,
+	   to_regclass('mtmcp.audit_log_p' || to_char((now() AT TIME ZONE 'UTC')::date - 10, 'YYYYMMDD')) IS NOT NULL AS kept;
+SELECT count(*) AS recent_row_kept FROM mtmcp.audit_log WHERE subject = 'recent';
+-- the trail still works after maintenance, into today's partition
+SELECT d(:'a', '{"jsonrpc":"2.0","id":1,"method":"ping"}', 's7') IS NOT NULL;
+SELECT tableoid::regclass::text ~ '_p[0-9]{8}$' AS in_day_partition FROM mtmcp.audit_log WHERE session_id = 's7';
+CALL mtmcp.maintain_partitions(-1);
+SET mtmcp.audit_retention = 'forever';
+CALL mtmcp.maintain_partitions(1);
+RESET mtmcp.audit_retention;
