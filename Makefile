@@ -8,17 +8,20 @@ OBJS = \
 	src/mtmcp.o \
 	src/jwt.o \
 	src/jsonutil.o \
+	src/jsonschema.o \
 	src/cache.o \
 	src/counters.o \
 	src/identity.o \
 	src/audit.o \
 	src/cost.o \
+	src/catalog.o \
+	src/cursor.o \
 	src/dispatch.o \
 	src/tools.o
 DATA = mtmcp--1.0.sql
 
 # One regression file per concern; order matters (setup first).
-REGRESS = setup identity guc_attacks roles dispatch tools isolation audit cost
+REGRESS = setup jsonschema identity guc_attacks roles dispatch tools isolation audit cost catalog
 REGRESS_OPTS = --load-extension=pgcrypto
 
 PG_CPPFLAGS = $(shell pkg-config --cflags json-c 2>/dev/null || echo -I/usr/include/json-c)

@@ -41,8 +41,8 @@ SELECT tok('acme', sub => 'alice') AS a \gset
 SELECT tok('globex', sub => 'bob') AS g \gset
 
 -- Per call: one row per charge, linked to the audit event, attributed to the
--- verified tenant even when the arguments name another.
-SELECT call(:'a', 'web_search', '{"q": "anvils", "tenant_id": "globex"}') -> 'result' ->> 'isError' AS is_error;
+-- verified tenant and subject (arguments cannot even name a tenant).
+SELECT call(:'a', 'web_search', '{"q": "anvils"}') -> 'result' ->> 'isError' AS is_error;
 SELECT tenant_id, subject, meter, quantity, unit_price_micros, amount_micros, mode, tool,
 	   event_id = (SELECT event_id FROM mtmcp.audit_log WHERE target = 'web_search' ORDER BY ts DESC LIMIT 1) AS linked
   FROM mtmcp.cost_ledger ORDER BY ts;

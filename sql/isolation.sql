@@ -18,7 +18,7 @@ SELECT result_text(call(:'a', 'search_documents', '{"query": "Hammock"}')) AS se
 SELECT result_text(call(:'a', 'get_document', '{"doc_id": 1}')) AS doc_1_for_acme;
 SELECT result_text(call(tok('globex'), 'get_document', '{"doc_id": 1}')) AS doc_1_for_globex;
 SELECT result_text(call(:'a', 'get_document', '{"doc_id": 3}')) AS doc_3_for_acme;
--- A tenant id in the arguments changes nothing: identity comes from the token.
+-- A tenant id in the arguments is refused outright: identity comes from the token.
 SELECT result_text(call(:'a', 'search_documents', '{"query": "", "tenant_id": "globex"}')) AS with_tenant_arg;
 
 -- Write attacks through a generic tool that runs the agent's own SQL as

@@ -59,8 +59,11 @@ END $$;
 GRANT EXECUTE ON FUNCTION app.broken(jsonb) TO mtmcp_tool;
 SELECT mtmcp.register_tool('broken', 'Broken.', '{"type":"object"}', 'app.broken(jsonb)');
 SELECT call(:'w', 'broken') -> 'result' AS broken;
--- data errors and deliberate RAISEs are shown
-SELECT call(:'w', 'get_document', '{"doc_id": "seven"}') -> 'result' AS data_error;
+-- data errors and deliberate RAISEs are shown (a lax schema lets "seven" through)
+CREATE FUNCTION app.parse_int(args jsonb) RETURNS jsonb LANGUAGE sql AS $$ SELECT to_jsonb((args ->> 'n')::integer) $$;
+GRANT EXECUTE ON FUNCTION app.parse_int(jsonb) TO mtmcp_tool;
+SELECT mtmcp.register_tool('parse_int', 'Parse.', '{"type":"object"}', 'app.parse_int(jsonb)');
+SELECT call(:'w', 'parse_int', '{"n": "seven"}') -> 'result' AS data_error;
 SELECT call(:'w', 'get_document', '{"doc_id": 404}') -> 'result' AS raised;
 
 -- Result shapes: a string, a scalar, an array, NULL, a CallToolResult.

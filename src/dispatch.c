@@ -244,7 +244,7 @@ dispatch(FunctionCallInfo fcinfo, char *token, Jsonb *req, char *session_id)
 	else if (strcmp(method, "ping") == 0)
 		appendStringInfoString(&result, "{}");
 	else if (strcmp(method, "tools/list") == 0)
-		mtmcp_tools_list(&ident, &result);
+		rpc_code = mtmcp_tools_list(&ident, params, &result, &rpc_msg);
 	else if (strcmp(method, "tools/call") == 0)
 	{
 		char	   *name = jsonb_value_cstring(jsonb_object_get(params, "name"));

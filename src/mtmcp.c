@@ -33,6 +33,8 @@ _PG_init(void)
 	CountersInit();
 	AuditInit();
 	CostInit();
+	CatalogInit();
+	CursorInit();
 	mtmcp_preloaded = true;
 }
 

@@ -117,8 +117,52 @@ extern void CostInit(void);
 extern void mtmcp_cost_flush_calls(const char *event_id, const char *tool);
 extern void mtmcp_cost_flush_buckets(void);
 
+/*
+ * jsonschema.c: JSON Schema 2020-12 (the subset tools need), over jsonb.
+ * mtmcp_schema_check raises ERRCODE_INVALID_PARAMETER_VALUE for a malformed
+ * schema.  mtmcp_schema_validate returns true, or false with *error set to
+ * "<path>: <message>" (palloc'd) for the first violation found.
+ */
+extern void mtmcp_schema_check(Jsonb *schema);
+extern bool mtmcp_schema_validate(Jsonb *schema, Jsonb *instance, char **error);
+
+/* catalog.c: registered tools, and what each tenant and caller may see */
+typedef struct MtmcpTool
+{
+	int			index;
+	char	   *name;
+	char	   *description;
+	Oid			handler;
+	char	   *feature;
+	char	   *scope;
+	bool		destructive;
+	Jsonb	   *input_schema;
+	Jsonb	   *output_schema;	/* NULL when none */
+	char	  **redact_paths;
+	int			nredact;
+	char	   *listing_tail;	/* the listing after the description */
+	char	   *listing;		/* the tools/list entry with the registered description */
+} MtmcpTool;
+
+extern void CatalogInit(void);
+extern int	mtmcp_catalog_tools(MtmcpTool **out);
+extern MtmcpTool *mtmcp_catalog_find(const char *name);
+extern bool mtmcp_tenant_has_feature(const MtmcpIdentity *id, const char *feature);
+extern bool mtmcp_tool_visible(const MtmcpIdentity *id, const MtmcpTool *t);
+extern const char *mtmcp_tool_listing(const MtmcpIdentity *id, const MtmcpTool *t);
+extern Jsonb *mtmcp_tool_defaults(const MtmcpIdentity *id, const MtmcpTool *t);
+extern char *mtmcp_apply_tenant_terms(const MtmcpIdentity *id, const char *text);
+extern char *mtmcp_reserved_argument(JsonbContainer *c);
+
+/* cursor.c: opaque, caller-bound pagination cursors */
+extern char *mtmcp_cursor_make(const char *kind, const MtmcpIdentity *id, const char *position);
+extern bool mtmcp_cursor_read(const char *cursor, const char *kind, const MtmcpIdentity *id, char **position);
+extern int	mtmcp_page_size;
+extern void CursorInit(void);
+
 /* tools.c */
-extern void mtmcp_tools_list(const MtmcpIdentity *id, StringInfo result);
+extern int	mtmcp_tools_list(const MtmcpIdentity *id, JsonbContainer *params, StringInfo result,
+							 const char **rpc_msg);
 extern int	mtmcp_tools_call(const MtmcpIdentity *id, const char *name, Jsonb *args,
 							 StringInfo result, const char **rpc_msg, MtmcpAuditEvent *ev);
 

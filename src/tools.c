@@ -48,9 +48,6 @@
 #define proc_aclcheck(fn, role, mode) pg_proc_aclcheck((fn), (role), (mode))
 #endif
 
-static SPIPlanPtr list_plan = NULL;
-static SPIPlanPtr lookup_plan = NULL;
-
 static bool
 role_escapes_rls(Oid roleid)
 {
@@ -135,69 +132,86 @@ mtmcp_check_handler(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-static bool
-tool_visible(const MtmcpIdentity *id, const char *feature, const char *scope)
+/*
+ * tools/list: the caller's catalog in name order, a page at a time.  Returns
+ * 0, or -32602 for a cursor that is not one we gave this caller.
+ */
+int
+mtmcp_tools_list(const MtmcpIdentity *id, JsonbContainer *params, StringInfo result,
+				 const char **rpc_msg)
 {
-	if (feature != NULL && !mtmcp_has_feature(id, feature))
-		return false;
-	if (scope != NULL && !mtmcp_has_scope(id, scope))
-		return false;
-	return true;
-}
+	MtmcpTool  *tools;
+	int			n = mtmcp_catalog_tools(&tools);
+	JsonbValue *cv = jsonb_object_get(params, "cursor");
+	char	   *after = NULL;
+	int			i;
+	int			emitted = 0;
+	const char *last = NULL;
+	bool		more = false;
 
-static SPIPlanPtr
-keep_plan(const char *sql, int nargs, Oid *types)
-{
-	SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
+	if (cv != NULL && cv->type != jbvNull)
+	{
+		char	   *cursor = jsonb_value_cstring(cv);
 
-	if (p == NULL)
-		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
-	SPI_keepplan(p);
-	return p;
+		if (cursor == NULL || !mtmcp_cursor_read(cursor, "tools/list", id, &after))
+		{
+			*rpc_msg = "Invalid params: invalid cursor";
+			return JSONRPC_INVALID_PARAMS;
+		}
+	}
+
+	appendStringInfoString(result, "{\"tools\":[");
+	for (i = 0; i < n; i++)
+	{
+		MtmcpTool  *t = &tools[i];
+
+		if (after != NULL && strcmp(t->name, after) <= 0)
+			continue;
+		if (!mtmcp_tool_visible(id, t))
+			continue;
+		if (emitted == mtmcp_page_size)
+		{
+			more = true;
+			break;
+		}
+		if (emitted > 0)
+			appendStringInfoChar(result, ',');
+		appendStringInfoString(result, mtmcp_tool_listing(id, t));
+		last = t->name;
+		emitted++;
+	}
+	appendStringInfoChar(result, ']');
+	if (more)
+	{
+		appendStringInfoString(result, ",\"nextCursor\":");
+		json_append_string(result, mtmcp_cursor_make("tools/list", id, last));
+	}
+	appendStringInfoChar(result, '}');
+	return 0;
 }
 
 /*
- * tools/list: the caller's catalog, in name order, as {"tools": [...]}.
- * Each entry is assembled by SQL from the registration; destructiveHint
- * always reflects the registration's destructive flag.
+ * Why a handler's result breaks the tool's output schema, or NULL.  The
+ * structured result is the handler's object, or the structuredContent of a
+ * CallToolResult it built itself.
  */
-void
-mtmcp_tools_list(const MtmcpIdentity *id, StringInfo result)
+static char *
+output_mismatch(Jsonb *schema, Jsonb *res)
 {
-	uint64		r;
-	int			ret;
-	bool		first = true;
+	Jsonb	   *structured = res;
+	char	   *err = NULL;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (list_plan == NULL)
-		list_plan = keep_plan("SELECT required_feature, required_scope,"
-							  "       jsonb_build_object('name', name, 'description', description,"
-							  "                          'inputSchema', input_schema,"
-							  "                          'annotations', coalesce(annotations, '{}')"
-							  "                                         || jsonb_build_object('destructiveHint', destructive))"
-							  "       || CASE WHEN output_schema IS NULL THEN '{}'::jsonb"
-							  "               ELSE jsonb_build_object('outputSchema', output_schema) END"
-							  "  FROM mtmcp.tools ORDER BY name COLLATE \"C\"", 0, NULL);
-	ret = SPI_execute_plan(list_plan, NULL, NULL, true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not list tools: %s", SPI_result_code_string(ret));
-
-	appendStringInfoString(result, "{\"tools\":[");
-	for (r = 0; r < SPI_processed; r++)
+	if (res != NULL && JB_ROOT_IS_OBJECT(res) && jsonb_value_is_array(jsonb_object_get(&res->root, "content")))
 	{
-		HeapTuple	tup = SPI_tuptable->vals[r];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
+		JsonbValue *sc = jsonb_object_get(&res->root, "structuredContent");
 
-		if (!tool_visible(id, SPI_getvalue(tup, desc, 1), SPI_getvalue(tup, desc, 2)))
-			continue;
-		if (!first)
-			appendStringInfoChar(result, ',');
-		appendStringInfoString(result, SPI_getvalue(tup, desc, 3));
-		first = false;
+		structured = sc != NULL ? jsonb_value_to_jsonb(sc) : NULL;
 	}
-	appendStringInfoString(result, "]}");
-	SPI_finish();
+	if (structured == NULL || !JB_ROOT_IS_OBJECT(structured))
+		return pstrdup("$: the tool declares an output schema but returned no JSON object");
+	if (!mtmcp_schema_validate(schema, structured, &err))
+		return err;
+	return NULL;
 }
 
 /*
@@ -207,7 +221,8 @@ mtmcp_tools_list(const MtmcpIdentity *id, StringInfo result)
  * are not the tool's to swallow and are re-thrown.
  */
 static bool
-run_handler(Oid fn, Jsonb *args, Jsonb **result, ErrorData **error)
+run_handler(Oid fn, Jsonb *args, Jsonb *output_schema, Jsonb **result, ErrorData **error,
+			char **output_error)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -219,6 +234,7 @@ run_handler(Oid fn, Jsonb *args, Jsonb **result, ErrorData **error)
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	*result = NULL;
 	*error = NULL;
+	*output_error = NULL;
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcxt);
@@ -240,10 +256,18 @@ run_handler(Oid fn, Jsonb *args, Jsonb **result, ErrorData **error)
 			*result = DatumGetJsonbPCopy(d);
 		SetUserIdAndSecContext(save_userid, save_sec);
 
-		ReleaseCurrentSubTransaction();
+		/* a result that breaks the output schema is not passed through */
+		if (output_schema != NULL)
+			*output_error = output_mismatch(output_schema, *result);
+		if (*output_error == NULL)
+		{
+			ReleaseCurrentSubTransaction();
+			ok = true;
+		}
+		else
+			RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
-		ok = true;
 	}
 	PG_CATCH();
 	{
@@ -347,67 +371,45 @@ append_tool_result(StringInfo out, Jsonb *res, bool has_output_schema)
 	appendStringInfoString(out, ",\"isError\":false}");
 }
 
+static void
+append_tool_error(StringInfo result, const char *text)
+{
+	appendStringInfoString(result, "{\"content\":");
+	append_text_content(result, text);
+	appendStringInfoString(result, ",\"isError\":true}");
+}
+
 /*
  * tools/call.  Returns 0 with a CallToolResult in result, or a JSON-RPC
- * error code with *errmsg set (a tool outside the caller's catalog answers
- * exactly like one that does not exist).
+ * error code with *rpc_msg set (a tool outside the caller's catalog answers
+ * exactly like one that does not exist).  Records the outcome in ev.
  */
 int
 mtmcp_tools_call(const MtmcpIdentity *id, const char *name, Jsonb *args,
 				 StringInfo result, const char **rpc_msg, MtmcpAuditEvent *ev)
 {
-	MemoryContext outer = CurrentMemoryContext;
-	Oid			types[1] = {TEXTOID};
-	Datum		vals[1];
-	int			ret;
-	bool		isnull;
-	Oid			handler;
-	char	   *feature;
-	char	   *scope;
-	bool		has_output_schema;
+	MtmcpTool  *tools;
+	MtmcpTool  *t;
+	Jsonb	   *defaults;
+	char	   *bad;
+	char	   *err = NULL;
 	Jsonb	   *res;
 	ErrorData  *edata;
-	HeapTuple	tup;
-	TupleDesc	desc;
+	char	   *output_error;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (lookup_plan == NULL)
-		lookup_plan = keep_plan("SELECT handler::oid, required_feature, required_scope, output_schema IS NOT NULL,"
-								"       redact_paths"
-								"  FROM mtmcp.tools WHERE name = $1", 1, types);
-	vals[0] = CStringGetTextDatum(name);
-	ret = SPI_execute_plan(lookup_plan, vals, NULL, true, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not look up tool: %s", SPI_result_code_string(ret));
-	if (SPI_processed == 0)
+	(void) mtmcp_catalog_tools(&tools);
+	t = mtmcp_catalog_find(name);
+	if (t == NULL)
 	{
-		SPI_finish();
 		*rpc_msg = psprintf("Unknown tool: %s", name);
 		ev->result_kind = "not_found";
 		ev->severity = "warning";
 		return JSONRPC_INVALID_PARAMS;
 	}
-	tup = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-	handler = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
-	feature = SPI_getvalue(tup, desc, 2);
-	scope = SPI_getvalue(tup, desc, 3);
-	has_output_schema = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+	ev->redact_paths = t->redact_paths;
+	ev->nredact = t->nredact;
+	if (!mtmcp_tool_visible(id, t))
 	{
-		Datum		paths = SPI_getbinval(tup, desc, 5, &isnull);
-
-		if (!isnull)
-		{
-			MemoryContext spicxt = MemoryContextSwitchTo(outer);
-
-			ev->nredact = mtmcp_text_array(DatumGetArrayTypeP(paths), &ev->redact_paths);
-			MemoryContextSwitchTo(spicxt);
-		}
-	}
-	if (!tool_visible(id, feature, scope))
-	{
-		SPI_finish();
 		/* answered like a missing tool; recorded as what it is */
 		*rpc_msg = psprintf("Unknown tool: %s", name);
 		ev->result_kind = "denied";
@@ -416,32 +418,57 @@ mtmcp_tools_call(const MtmcpIdentity *id, const char *name, Jsonb *args,
 		return JSONRPC_INVALID_PARAMS;
 	}
 
-	if (run_handler(handler, args, &res, &edata))
+	/* the tenant never travels in arguments, whatever the schema allows */
+	bad = mtmcp_reserved_argument(&args->root);
+	if (bad != NULL)
 	{
-		MemoryContext spicxt = MemoryContextSwitchTo(outer);
+		append_tool_error(result, psprintf("Argument \"%s\" is not accepted: the tenant and the session come from the verified token.", bad));
+		ev->result_kind = "denied";
+		ev->severity = "security";
+		ev->detail = "reserved_argument";
+		ev->error_code = "reserved_argument";
+		return 0;
+	}
 
-		append_tool_result(result, res, has_output_schema);
+	/* defaults for what the caller left out: plan, then tenant, then the call */
+	defaults = mtmcp_tool_defaults(id, t);
+	if (defaults != NULL)
+		args = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(defaults), JsonbPGetDatum(args)));
+	ev->arguments = args;
+
+	if (!mtmcp_schema_validate(t->input_schema, args, &err))
+	{
+		append_tool_error(result, psprintf("Invalid arguments: %s", err));
+		ev->result_kind = "invalid";
+		ev->severity = "warning";
+		ev->error_code = "input_schema";
+		return 0;
+	}
+
+	if (run_handler(t->handler, args, t->output_schema, &res, &edata, &output_error))
+	{
+		append_tool_result(result, res, t->output_schema != NULL);
 		ev->result_kind = "ok";
 		ev->severity = "info";
-		MemoryContextSwitchTo(spicxt);
+	}
+	else if (output_error != NULL)
+	{
+		append_tool_error(result, psprintf("Tool \"%s\" returned a result that does not match its output schema: %s",
+										   name, output_error));
+		ev->result_kind = "tool_error";
+		ev->severity = "warning";
+		ev->error_code = "output_schema";
 	}
 	else
 	{
-		MemoryContext spicxt = MemoryContextSwitchTo(outer);
-		char	   *text = tool_error_text(name, edata);
-
 		ereport(LOG,
 				(errmsg("tool \"%s\" failed for tenant \"%s\": %s", name, id->tenant,
 						edata->message ? edata->message : "?"),
 				 errhidestmt(true)));
-		appendStringInfoString(result, "{\"content\":");
-		append_text_content(result, text);
-		appendStringInfoString(result, ",\"isError\":true}");
+		append_tool_error(result, tool_error_text(name, edata));
 		ev->result_kind = "tool_error";
 		ev->severity = "warning";
 		ev->error_code = pstrdup(unpack_sql_state(edata->sqlerrcode));
-		MemoryContextSwitchTo(spicxt);
 	}
-	SPI_finish();
 	return 0;
 }

@@ -1,0 +1,182 @@
+/*
+ * cursor.c -- opaque, caller-bound pagination cursors
+ *
+ * A cursor is base64url(position) "." base64url(MAC), the MAC an
+ * HMAC-SHA-256 (truncated to 128 bits) under the database's own random key
+ * (mtmcp.cursor_secret) over the list kind, the verified tenant and subject,
+ * and the position.  A cursor that was altered, made up, taken from another
+ * list, or minted for another tenant or caller does not verify; callers
+ * answer it with -32602.  Positions are the last name of the previous page,
+ * so pages stay stable while the catalog does.
+ */
+#include "postgres.h"
+
+#include "common/base64.h"
+#include "common/hmac.h"
+#include "common/sha2.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+
+#include "mtmcp.h"
+
+#define MAC_BYTES 16
+
+int			mtmcp_page_size = 100;
+
+static char *secret = NULL;
+static int	secret_len = 0;
+static uint64 secret_generation = 0;
+
+void
+CursorInit(void)
+{
+	DefineCustomIntVariable("mtmcp.page_size",
+							gettext_noop("Entries per page of tools/list and the other list methods."),
+							NULL,
+							&mtmcp_page_size,
+							100, 1, 10000,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+}
+
+static void
+load_secret(void)
+{
+	uint64		gen = mtmcp_config_generation();
+	bool		isnull;
+	bytea	   *b;
+
+	if (secret != NULL && secret_generation == gen)
+		return;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute("SELECT secret FROM mtmcp.cursor_secret", true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("mtmcp.cursor_secret must hold exactly one row")));
+	b = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (secret != NULL)
+		pfree(secret);
+	secret_len = VARSIZE_ANY_EXHDR(b);
+	secret = MemoryContextAlloc(TopMemoryContext, secret_len);
+	memcpy(secret, VARDATA_ANY(b), secret_len);
+	SPI_finish();
+	secret_generation = gen;
+}
+
+static void
+cursor_mac(const char *kind, const MtmcpIdentity *id, const char *position, uint8 *out)
+{
+	pg_hmac_ctx *ctx = pg_hmac_create(PG_SHA256);
+	uint8		full[PG_SHA256_DIGEST_LENGTH];
+	const char *parts[5] = {"mtmcp-cursor-v1", kind, id->tenant, id->subject, position};
+	int			i;
+
+	load_secret();
+	if (ctx == NULL || pg_hmac_init(ctx, (uint8 *) secret, secret_len) < 0)
+		elog(ERROR, "could not initialize HMAC");
+	for (i = 0; i < 5; i++)
+		if (pg_hmac_update(ctx, (const uint8 *) parts[i], strlen(parts[i]) + 1) < 0)
+			elog(ERROR, "could not compute HMAC");
+	if (pg_hmac_final(ctx, full, sizeof(full)) < 0)
+		elog(ERROR, "could not compute HMAC");
+	pg_hmac_free(ctx);
+	memcpy(out, full, MAC_BYTES);
+}
+
+static char *
+b64url_encode(const uint8 *data, int len)
+{
+	int			n = pg_b64_enc_len(len);
+	char	   *buf = palloc(n + 1);
+	int			m = pg_b64_encode((const char *) data, len, buf, n);
+	int			i,
+				j = 0;
+
+	if (m < 0)
+		elog(ERROR, "could not encode a cursor");
+	for (i = 0; i < m; i++)
+	{
+		if (buf[i] == '=')
+			break;
+		buf[j++] = buf[i] == '+' ? '-' : buf[i] == '/' ? '_' : buf[i];
+	}
+	buf[j] = '\0';
+	return buf;
+}
+
+/* Decode strict unpadded base64url; NULL when it is not. */
+static uint8 *
+b64url_decode(const char *s, int len, int *outlen)
+{
+	char	   *buf;
+	int			i;
+	int			padded = len + (4 - len % 4) % 4;
+	uint8	   *out;
+	int			n;
+
+	if (len % 4 == 1)
+		return NULL;
+	buf = palloc(padded + 1);
+	for (i = 0; i < len; i++)
+	{
+		char		c = s[i];
+
+		if (c == '-')
+			c = '+';
+		else if (c == '_')
+			c = '/';
+		else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+			return NULL;
+		buf[i] = c;
+	}
+	for (; i < padded; i++)
+		buf[i] = '=';
+	buf[padded] = '\0';
+	out = palloc(pg_b64_dec_len(padded) + 1);
+	n = pg_b64_decode(buf, padded, (char *) out, pg_b64_dec_len(padded));
+	if (n < 0)
+		return NULL;
+	/* canonical only: the unused trailing bits must be zero */
+	if (strcmp(b64url_encode(out, n), pnstrdup(s, len)) != 0)
+		return NULL;
+	out[n] = '\0';
+	*outlen = n;
+	return out;
+}
+
+char *
+mtmcp_cursor_make(const char *kind, const MtmcpIdentity *id, const char *position)
+{
+	uint8		mac[MAC_BYTES];
+
+	cursor_mac(kind, id, position, mac);
+	return psprintf("%s.%s", b64url_encode((const uint8 *) position, strlen(position)),
+					b64url_encode(mac, MAC_BYTES));
+}
+
+/* True with *position set when the cursor is one we made for this caller and list. */
+bool
+mtmcp_cursor_read(const char *cursor, const char *kind, const MtmcpIdentity *id, char **position)
+{
+	const char *dot = strchr(cursor, '.');
+	uint8	   *pos;
+	uint8	   *mac;
+	uint8		want[MAC_BYTES];
+	int			poslen,
+				maclen;
+
+	if (dot == NULL || strlen(cursor) > 1024)
+		return false;
+	pos = b64url_decode(cursor, dot - cursor, &poslen);
+	mac = b64url_decode(dot + 1, strlen(dot + 1), &maclen);
+	if (pos == NULL || mac == NULL || maclen != MAC_BYTES || memchr(pos, '\0', poslen) != NULL)
+		return false;
+	cursor_mac(kind, id, (char *) pos, want);
+	if (timingsafe_bcmp(want, mac, MAC_BYTES) != 0)
+		return false;
+	*position = (char *) pos;
+	return true;
+}
