@@ -43,7 +43,7 @@ SELECT mtmcp.mcp_dispatch(:'t', '{"jsonrpc":"2.0","id":true,"method":"ping"}');
 SELECT mtmcp.mcp_dispatch(:'t', '{"jsonrpc":"2.0","id":1,"method":"ping","params":[1,2]}');
 SELECT mtmcp.mcp_dispatch(:'t', '{"jsonrpc":"2.0","id":1,"method":"ping","params":"x"}');
 SELECT mtmcp.mcp_dispatch(:'t', '{"jsonrpc":"2.0","id":1,"method":"no/such/method"}');
-SELECT mtmcp.mcp_dispatch(:'t', '{"jsonrpc":"2.0","id":1,"method":"resources/list"}');
+SELECT mtmcp.mcp_dispatch(:'t', '{"jsonrpc":"2.0","id":1,"method":"sampling/createMessage"}');
 
 -- Authentication comes first: a bad token gets the auth error whatever the
 -- message says, with the request id echoed when there is one.

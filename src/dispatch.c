@@ -16,6 +16,8 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -27,6 +29,11 @@
 static const char *const supported_versions[] = {
 	"2025-11-25", "2025-06-18", "2025-03-26", NULL
 };
+
+static int	handle_complete(const MtmcpIdentity *id, JsonbContainer *params, StringInfo result,
+							const char **rpc_msg, MtmcpAuditEvent *ev);
+static int	handle_set_level(const MtmcpIdentity *id, JsonbContainer *params, const char *session_id,
+							 StringInfo result, const char **rpc_msg);
 
 static void
 begin_response(StringInfo out, JsonbValue *id)
@@ -76,7 +83,10 @@ handle_initialize(StringInfo result, JsonbContainer *params, const char **rpc_ms
 	appendStringInfoString(result, "{\"protocolVersion\":");
 	json_append_string(result, version);
 	appendStringInfoString(result,
-						   ",\"capabilities\":{\"tools\":{\"listChanged\":false}}"
+						   ",\"capabilities\":{\"tools\":{\"listChanged\":false},"
+						   "\"resources\":{\"subscribe\":true,\"listChanged\":false},"
+						   "\"prompts\":{\"listChanged\":false},"
+						   "\"completions\":{},\"logging\":{}}"
 						   ",\"serverInfo\":{\"name\":\"mtmcp\",\"title\":\"mtmcp multi-tenant MCP server\","
 						   "\"version\":\"" MTMCP_VERSION "\"}}");
 }
@@ -124,6 +134,7 @@ dispatch(FunctionCallInfo fcinfo, char *token, Jsonb *req, char *session_id)
 	StringInfoData out;
 	StringInfoData result;
 	const char *rpc_msg = NULL;
+	char	   *rpc_data = NULL;
 	int			rpc_code = 0;
 	int			nestlevel;
 
@@ -270,6 +281,23 @@ dispatch(FunctionCallInfo fcinfo, char *token, Jsonb *req, char *session_id)
 			rpc_code = mtmcp_tools_call(&ident, name, args, &result, &rpc_msg, &ev);
 		}
 	}
+	else if (strcmp(method, "resources/read") == 0)
+		rpc_code = mtmcp_resources_read(&ident, params, &result, &rpc_msg, &rpc_data, &ev);
+	else if (strcmp(method, "resources/list") == 0)
+		rpc_code = mtmcp_resources_list(&ident, params, &result, &rpc_msg, &ev);
+	else if (strcmp(method, "resources/templates/list") == 0)
+		rpc_code = mtmcp_resource_templates_list(&ident, params, &result, &rpc_msg);
+	else if (strcmp(method, "resources/subscribe") == 0 || strcmp(method, "resources/unsubscribe") == 0)
+		rpc_code = mtmcp_resources_subscribe(&ident, params, strcmp(method, "resources/subscribe") == 0,
+											 session_id, &result, &rpc_msg, &rpc_data, &ev);
+	else if (strcmp(method, "prompts/list") == 0)
+		rpc_code = mtmcp_prompts_list(&ident, params, &result, &rpc_msg);
+	else if (strcmp(method, "prompts/get") == 0)
+		rpc_code = mtmcp_prompts_get(&ident, params, &result, &rpc_msg, &ev);
+	else if (strcmp(method, "completion/complete") == 0)
+		rpc_code = handle_complete(&ident, params, &result, &rpc_msg, &ev);
+	else if (strcmp(method, "logging/setLevel") == 0)
+		rpc_code = handle_set_level(&ident, params, session_id, &result, &rpc_msg);
 	else
 	{
 		rpc_code = JSONRPC_METHOD_NOT_FOUND;
@@ -281,7 +309,7 @@ dispatch(FunctionCallInfo fcinfo, char *token, Jsonb *req, char *session_id)
 
 	if (rpc_code != 0)
 	{
-		write_error(&out, idv, rpc_code, rpc_msg, NULL);
+		write_error(&out, idv, rpc_code, rpc_msg, rpc_data);
 		if (strcmp(ev.result_kind, "ok") == 0)
 			set_outcome(&ev, "invalid", "warning", 0);
 		ev.error_code = psprintf("%d", rpc_code);
@@ -299,6 +327,101 @@ dispatch(FunctionCallInfo fcinfo, char *token, Jsonb *req, char *session_id)
 	mtmcp_audit_write(&ident, &ev);
 
 	return finish(&out);
+}
+
+/* completion/complete: route to the prompt or the resource template */
+static int
+handle_complete(const MtmcpIdentity *id, JsonbContainer *params, StringInfo result,
+				const char **rpc_msg, MtmcpAuditEvent *ev)
+{
+	JsonbValue *ref = jsonb_object_get(params, "ref");
+	JsonbValue *arg = jsonb_object_get(params, "argument");
+	char	   *type;
+	char	   *name;
+	char	   *value;
+	Jsonb	   *request;
+	StringInfoData text;
+
+	if (!jsonb_value_is_object(ref) || !jsonb_value_is_object(arg))
+	{
+		*rpc_msg = "Invalid params: ref and argument must be objects";
+		return JSONRPC_INVALID_PARAMS;
+	}
+	type = jsonb_value_cstring(jsonb_object_get(ref->val.binary.data, "type"));
+	name = jsonb_value_cstring(jsonb_object_get(arg->val.binary.data, "name"));
+	value = jsonb_value_cstring(jsonb_object_get(arg->val.binary.data, "value"));
+	if (type == NULL || name == NULL || value == NULL)
+	{
+		*rpc_msg = "Invalid params: ref.type, argument.name and argument.value must be strings";
+		return JSONRPC_INVALID_PARAMS;
+	}
+	/* the completer gets the whole request: ref, argument and context */
+	initStringInfo(&text);
+	(void) JsonbToCString(&text, params, -1);
+	request = json_text_to_jsonb(text.data);
+	if (strcmp(type, "ref/prompt") == 0)
+	{
+		char	   *prompt = jsonb_value_cstring(jsonb_object_get(ref->val.binary.data, "name"));
+
+		if (prompt == NULL)
+		{
+			*rpc_msg = "Invalid params: ref.name must be a string";
+			return JSONRPC_INVALID_PARAMS;
+		}
+		ev->target = prompt;
+		return mtmcp_complete_prompt(id, prompt, name, value, request, result, rpc_msg, ev);
+	}
+	if (strcmp(type, "ref/resource") == 0)
+	{
+		char	   *uri = jsonb_value_cstring(jsonb_object_get(ref->val.binary.data, "uri"));
+
+		if (uri == NULL)
+		{
+			*rpc_msg = "Invalid params: ref.uri must be a string";
+			return JSONRPC_INVALID_PARAMS;
+		}
+		ev->target = uri;
+		return mtmcp_complete_resource(id, uri, name, value, request, result, rpc_msg);
+	}
+	*rpc_msg = "Invalid params: ref.type must be \"ref/prompt\" or \"ref/resource\"";
+	return JSONRPC_INVALID_PARAMS;
+}
+
+/* logging/setLevel: the level of log notifications this caller's session wants */
+static int
+handle_set_level(const MtmcpIdentity *id, JsonbContainer *params, const char *session_id,
+				 StringInfo result, const char **rpc_msg)
+{
+	static const char *const levels[] = {
+		"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency", NULL
+	};
+	char	   *level = jsonb_value_cstring(jsonb_object_get(params, "level"));
+	Datum		args[4];
+	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	int			i;
+
+	for (i = 0; level != NULL && levels[i] != NULL; i++)
+		if (strcmp(level, levels[i]) == 0)
+			break;
+	if (level == NULL || levels[i] == NULL)
+	{
+		*rpc_msg = "Invalid params: level must be one of debug, info, notice, warning, error, critical, alert, emergency";
+		return JSONRPC_INVALID_PARAMS;
+	}
+	args[0] = CStringGetTextDatum(id->tenant);
+	args[1] = CStringGetTextDatum(id->subject);
+	args[2] = CStringGetTextDatum(session_id ? session_id : "");
+	args[3] = CStringGetTextDatum(level);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("INSERT INTO mtmcp.log_levels AS l (tenant_id, subject, session_id, level)"
+							  " VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, subject, session_id)"
+							  " DO UPDATE SET level = excluded.level, updated_at = now()",
+							  4, types, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not record the log level");
+	SPI_finish();
+	appendStringInfoString(result, "{}");
+	return 0;
 }
 
 PG_FUNCTION_INFO_V1(mtmcp_mcp_dispatch);

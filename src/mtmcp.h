@@ -19,6 +19,7 @@
 #include "datatype/timestamp.h"
 #include "lib/stringinfo.h"
 #include "utils/array.h"
+#include "utils/elog.h"
 #include "utils/jsonb.h"
 
 #define MTMCP_VERSION			"1.0.0"
@@ -161,6 +162,33 @@ extern int	mtmcp_page_size;
 extern void CursorInit(void);
 
 /* tools.c */
+extern bool mtmcp_run_as_tool(Oid fn, Jsonb *args, Jsonb *output_schema, Jsonb **result,
+							  ErrorData **error, char **output_error);
+extern char *mtmcp_tool_error_text(const char *tool, ErrorData *edata);
+
+/* resources.c */
+extern int	mtmcp_resources_read(const MtmcpIdentity *id, JsonbContainer *params, StringInfo result,
+								 const char **rpc_msg, char **rpc_data, MtmcpAuditEvent *ev);
+extern int	mtmcp_resources_list(const MtmcpIdentity *id, JsonbContainer *params, StringInfo result,
+								 const char **rpc_msg, MtmcpAuditEvent *ev);
+extern int	mtmcp_resource_templates_list(const MtmcpIdentity *id, JsonbContainer *params, StringInfo result,
+										  const char **rpc_msg);
+extern int	mtmcp_resources_subscribe(const MtmcpIdentity *id, JsonbContainer *params, bool subscribe,
+									  const char *session_id, StringInfo result, const char **rpc_msg,
+									  char **rpc_data, MtmcpAuditEvent *ev);
+extern int	mtmcp_complete_resource(const MtmcpIdentity *id, const char *uri_template, const char *arg,
+									const char *value, Jsonb *request, StringInfo result, const char **rpc_msg);
+
+/* prompts.c */
+extern int	mtmcp_prompts_list(const MtmcpIdentity *id, JsonbContainer *params, StringInfo result,
+							   const char **rpc_msg);
+extern int	mtmcp_prompts_get(const MtmcpIdentity *id, JsonbContainer *params, StringInfo result,
+							  const char **rpc_msg, MtmcpAuditEvent *ev);
+extern int	mtmcp_complete_prompt(const MtmcpIdentity *id, const char *prompt, const char *arg,
+								  const char *value, Jsonb *request, StringInfo result, const char **rpc_msg,
+								  MtmcpAuditEvent *ev);
+extern void mtmcp_append_completion(StringInfo result, Jsonb *res, const char *prefix_only);
+#define MCP_RESOURCE_NOT_FOUND		(-32002)
 extern int	mtmcp_tools_list(const MtmcpIdentity *id, JsonbContainer *params, StringInfo result,
 							 const char **rpc_msg);
 extern int	mtmcp_tools_call(const MtmcpIdentity *id, const char *name, Jsonb *args,

@@ -215,14 +215,15 @@ output_mismatch(Jsonb *schema, Jsonb *res)
 }
 
 /*
- * Run a handler as mtmcp_tool in a subtransaction.  Returns true with the
+ * Run a handler (a tool, or a resource reader, lister, prompt renderer or
+ * completer) as mtmcp_tool in a subtransaction.  Returns true with the
  * result (NULL for SQL NULL) or false with the error, the handler's writes
  * rolled back.  Errors of class 57 (operator intervention: cancel, shutdown)
  * are not the tool's to swallow and are re-thrown.
  */
-static bool
-run_handler(Oid fn, Jsonb *args, Jsonb *output_schema, Jsonb **result, ErrorData **error,
-			char **output_error)
+bool
+mtmcp_run_as_tool(Oid fn, Jsonb *args, Jsonb *output_schema, Jsonb **result, ErrorData **error,
+				  char **output_error)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -294,8 +295,8 @@ run_handler(Oid fn, Jsonb *args, Jsonb *output_schema, Jsonb **result, ErrorData
  * rest (permissions, RLS violations, missing objects, internals) could
  * describe the schema or other tenants and are replaced by a generic text.
  */
-static char *
-tool_error_text(const char *tool, ErrorData *edata)
+char *
+mtmcp_tool_error_text(const char *tool, ErrorData *edata)
 {
 	int			category = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
 
@@ -445,7 +446,7 @@ mtmcp_tools_call(const MtmcpIdentity *id, const char *name, Jsonb *args,
 		return 0;
 	}
 
-	if (run_handler(t->handler, args, t->output_schema, &res, &edata, &output_error))
+	if (mtmcp_run_as_tool(t->handler, args, t->output_schema, &res, &edata, &output_error))
 	{
 		append_tool_result(result, res, t->output_schema != NULL);
 		ev->result_kind = "ok";
@@ -465,7 +466,7 @@ mtmcp_tools_call(const MtmcpIdentity *id, const char *name, Jsonb *args,
 				(errmsg("tool \"%s\" failed for tenant \"%s\": %s", name, id->tenant,
 						edata->message ? edata->message : "?"),
 				 errhidestmt(true)));
-		append_tool_error(result, tool_error_text(name, edata));
+		append_tool_error(result, mtmcp_tool_error_text(name, edata));
 		ev->result_kind = "tool_error";
 		ev->severity = "warning";
 		ev->error_code = pstrdup(unpack_sql_state(edata->sqlerrcode));
