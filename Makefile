@@ -19,11 +19,12 @@ OBJS = \
 	src/dispatch.o \
 	src/tools.o \
 	src/resources.o \
-	src/prompts.o
+	src/prompts.o \
+	src/notify.o
 DATA = mtmcp--1.0.sql
 
 # One regression file per concern; order matters (setup first).
-REGRESS = setup jsonschema identity guc_attacks roles dispatch tools isolation audit cost catalog resources prompts
+REGRESS = setup jsonschema identity guc_attacks roles dispatch tools isolation audit cost catalog resources prompts sessions
 REGRESS_OPTS = --load-extension=pgcrypto
 
 PG_CPPFLAGS = $(shell pkg-config --cflags json-c 2>/dev/null || echo -I/usr/include/json-c)

@@ -19,17 +19,35 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "utils/guc.h"
+#include "funcapi.h"
+#include "utils/memutils.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
 #include "jsonutil.h"
 #include "mtmcp.h"
 
+int			mtmcp_session_idle_timeout = 1800;
+
+void
+DispatchInit(void)
+{
+	DefineCustomIntVariable("mtmcp.session_idle_timeout",
+							gettext_noop("Seconds after which an idle MCP session expires."),
+							NULL,
+							&mtmcp_session_idle_timeout,
+							1800, 10, 7 * 24 * 3600,
+							PGC_SUSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+}
+
 /* Protocol revisions we speak, newest first. */
 static const char *const supported_versions[] = {
 	"2025-11-25", "2025-06-18", "2025-03-26", NULL
 };
 
+typedef struct HttpOutcome HttpOutcome;
 static int	handle_complete(const MtmcpIdentity *id, JsonbContainer *params, StringInfo result,
 							const char **rpc_msg, MtmcpAuditEvent *ev);
 static int	handle_set_level(const MtmcpIdentity *id, JsonbContainer *params, const char *session_id,
@@ -57,15 +75,15 @@ write_error(StringInfo out, JsonbValue *id, int code, const char *message, const
 	appendStringInfoString(out, "}}");
 }
 
-static Datum
+static Jsonb *
 finish(StringInfo out)
 {
-	PG_RETURN_JSONB_P(json_text_to_jsonb(out->data));
+	return json_text_to_jsonb(out->data);
 }
 
 /* initialize: version negotiation, capabilities, server info */
 static void
-handle_initialize(StringInfo result, JsonbContainer *params, const char **rpc_msg)
+handle_initialize(StringInfo result, JsonbContainer *params, const char **rpc_msg, const char **chosen)
 {
 	char	   *requested = jsonb_value_cstring(jsonb_object_get(params, "protocolVersion"));
 	const char *version = supported_versions[0];
@@ -79,6 +97,7 @@ handle_initialize(StringInfo result, JsonbContainer *params, const char **rpc_ms
 	for (i = 0; supported_versions[i] != NULL; i++)
 		if (strcmp(requested, supported_versions[i]) == 0)
 			version = supported_versions[i];
+	*chosen = version;
 
 	appendStringInfoString(result, "{\"protocolVersion\":");
 	json_append_string(result, version);
@@ -115,13 +134,152 @@ set_outcome(MtmcpAuditEvent *ev, const char *kind, const char *severity, int cod
 		ev->error_code = psprintf("%d", code);
 }
 
+/* What mcp_http answers besides the body. */
+struct HttpOutcome
+{
+	int			status;
+	char	   *session_id;
+};
+
+static Jsonb *
+http_reply(HttpOutcome *http, int status, StringInfo out)
+{
+	if (http != NULL)
+		http->status = status;
+	return finish(out);
+}
+
+static Jsonb *
+http_none(HttpOutcome *http, int status)
+{
+	if (http != NULL)
+		http->status = status;
+	return NULL;
+}
+
+/*
+ * Open a session for a caller that just initialized: an unguessable id
+ * (192 random bits), bound to the verified tenant and subject.
+ */
+static char *
+session_open(const MtmcpIdentity *id, const char *version, JsonbContainer *params)
+{
+	unsigned char raw[24];
+	char	   *sid = palloc(sizeof(raw) * 2 + 1);
+	static const char hex[] = "0123456789abcdef";
+	Datum		args[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID};
+	JsonbValue *ci = jsonb_object_get(params, "clientInfo");
+	int			i;
+
+	if (!pg_strong_random(raw, sizeof(raw)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a session id")));
+	for (i = 0; i < (int) sizeof(raw); i++)
+	{
+		sid[2 * i] = hex[raw[i] >> 4];
+		sid[2 * i + 1] = hex[raw[i] & 15];
+	}
+	sid[sizeof(raw) * 2] = '\0';
+
+	args[0] = CStringGetTextDatum(sid);
+	args[1] = CStringGetTextDatum(id->tenant);
+	args[2] = CStringGetTextDatum(id->subject);
+	args[3] = CStringGetTextDatum(version);
+	if (jsonb_value_is_object(ci))
+		args[4] = JsonbPGetDatum(jsonb_value_to_jsonb(ci));
+	else
+		nulls[4] = 'n';
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("INSERT INTO mtmcp.sessions (session_id, tenant_id, subject, protocol_version, client_info)"
+							  " VALUES ($1, $2, $3, $4, $5)", 5, types, args, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not open a session");
+	SPI_finish();
+	return sid;
+}
+
+/*
+ * 200 when session_id is a live session of this caller (and touch it), 400
+ * when there is none, 404 when it is unknown, ended, idle too long, or
+ * another tenant's or subject's -- the last recorded as a security event.
+ * Also returns the session's log level.
+ */
+static int
+session_check(const MtmcpIdentity *id, const char *session_id, char **log_level, MtmcpAuditEvent *ev)
+{
+	Datum		args[2];
+	Oid			types[2] = {TEXTOID, INT4OID};
+	int			status;
+
+	if (session_id == NULL)
+	{
+		ev->result_kind = "invalid";
+		ev->severity = "warning";
+		ev->error_code = "no_session";
+		return 400;
+	}
+	args[0] = CStringGetTextDatum(session_id);
+	args[1] = Int32GetDatum(mtmcp_session_idle_timeout);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT s.tenant_id, s.subject,"
+							  "       s.ended_at IS NULL AND s.last_seen_at > now() - make_interval(secs => $2),"
+							  "       (SELECT l.level FROM mtmcp.log_levels l WHERE l.tenant_id = s.tenant_id"
+							  "           AND l.subject = s.subject AND l.session_id = s.session_id)"
+							  "  FROM mtmcp.sessions s WHERE s.session_id = $1 FOR UPDATE",
+							  2, types, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up the session");
+	if (SPI_processed == 0)
+		status = 404;
+	else
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *tenant = SPI_getvalue(tup, desc, 1);
+		char	   *subject = SPI_getvalue(tup, desc, 2);
+		bool		live = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+
+		if (strcmp(tenant, id->tenant) != 0 || strcmp(subject, id->subject) != 0)
+		{
+			ev->result_kind = "denied";
+			ev->severity = "security";
+			ev->detail = "foreign_session";
+			status = 404;
+		}
+		else if (!live)
+			status = 404;
+		else
+		{
+			char	   *lvl = SPI_getvalue(tup, desc, 4);
+
+			*log_level = lvl ? MemoryContextStrdup(TopTransactionContext, lvl) : NULL;
+			if (SPI_execute_with_args("UPDATE mtmcp.sessions SET last_seen_at = now() WHERE session_id = $1",
+									  1, types, args, NULL, false, 0) != SPI_OK_UPDATE)
+				elog(ERROR, "could not touch the session");
+			status = 200;
+		}
+	}
+	SPI_finish();
+	if (status == 404 && ev->result_kind == NULL)
+	{
+		ev->result_kind = "not_found";
+		ev->severity = "warning";
+		ev->error_code = "session_not_found";
+	}
+	return status;
+}
+
 /*
  * One message: authenticate, check the envelope, route, audit.  Every path
  * that passed authentication writes exactly one audit row; every path that
  * did not writes one refusal row.
  */
-static Datum
-dispatch(FunctionCallInfo fcinfo, char *token, Jsonb *req, char *session_id)
+static Jsonb *
+dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, HttpOutcome *http)
 {
 	JsonbContainer *root = NULL;
 	JsonbValue *idv = NULL;
@@ -137,6 +295,9 @@ dispatch(FunctionCallInfo fcinfo, char *token, Jsonb *req, char *session_id)
 	char	   *rpc_data = NULL;
 	int			rpc_code = 0;
 	int			nestlevel;
+	const char *version = NULL;
+	char	   *log_level = NULL;
+	char	   *new_session = NULL;
 
 	initStringInfo(&out);
 
@@ -164,7 +325,7 @@ dispatch(FunctionCallInfo fcinfo, char *token, Jsonb *req, char *session_id)
 		mtmcp_audit_auth_failure(&ev, &err);
 		write_error(&out, idv, MCP_AUTH_ERROR,
 					err.http_status == 401 ? "Unauthorized" : "Forbidden", data);
-		return finish(&out);
+		return http_reply(http, err.http_status, &out);
 	}
 
 	/* 2. the envelope */
@@ -176,7 +337,7 @@ dispatch(FunctionCallInfo fcinfo, char *token, Jsonb *req, char *session_id)
 					batch ? "{\"detail\":\"batch requests are not supported\"}" : NULL);
 		set_outcome(&ev, "invalid", "warning", JSONRPC_INVALID_REQUEST);
 		mtmcp_audit_write(&ident, &ev);
-		return finish(&out);
+		return http_reply(http, 400, &out);
 	}
 	v = jsonb_object_get(root, "jsonrpc");
 	if (v == NULL || v->type != jbvString || v->val.string.len != 3 ||
@@ -186,7 +347,7 @@ dispatch(FunctionCallInfo fcinfo, char *token, Jsonb *req, char *session_id)
 					"{\"detail\":\"jsonrpc must be \\\"2.0\\\"\"}");
 		set_outcome(&ev, "invalid", "warning", JSONRPC_INVALID_REQUEST);
 		mtmcp_audit_write(&ident, &ev);
-		return finish(&out);
+		return http_reply(http, 400, &out);
 	}
 	v = jsonb_object_get(root, "id");
 	if (v != NULL && idv == NULL)
@@ -195,7 +356,7 @@ dispatch(FunctionCallInfo fcinfo, char *token, Jsonb *req, char *session_id)
 					"{\"detail\":\"id must be a string or a number\"}");
 		set_outcome(&ev, "invalid", "warning", JSONRPC_INVALID_REQUEST);
 		mtmcp_audit_write(&ident, &ev);
-		return finish(&out);
+		return http_reply(http, 400, &out);
 	}
 	v = jsonb_object_get(root, "method");
 	if (v == NULL)
@@ -206,13 +367,13 @@ dispatch(FunctionCallInfo fcinfo, char *token, Jsonb *req, char *session_id)
 			ev.method = "(response)";
 			set_outcome(&ev, "ok", "info", 0);
 			mtmcp_audit_write(&ident, &ev);
-			PG_RETURN_NULL();
+			return http_none(http, 202);
 		}
 		write_error(&out, idv, JSONRPC_INVALID_REQUEST, "Invalid Request",
 					"{\"detail\":\"method is required\"}");
 		set_outcome(&ev, "invalid", "warning", JSONRPC_INVALID_REQUEST);
 		mtmcp_audit_write(&ident, &ev);
-		return finish(&out);
+		return http_reply(http, 400, &out);
 	}
 	if (method == NULL)
 	{
@@ -220,7 +381,7 @@ dispatch(FunctionCallInfo fcinfo, char *token, Jsonb *req, char *session_id)
 					"{\"detail\":\"method must be a string\"}");
 		set_outcome(&ev, "invalid", "warning", JSONRPC_INVALID_REQUEST);
 		mtmcp_audit_write(&ident, &ev);
-		return finish(&out);
+		return http_reply(http, 400, &out);
 	}
 	v = jsonb_object_get(root, "params");
 	if (v != NULL && !jsonb_value_is_object(v))
@@ -229,7 +390,26 @@ dispatch(FunctionCallInfo fcinfo, char *token, Jsonb *req, char *session_id)
 					"{\"detail\":\"params must be an object\"}");
 		set_outcome(&ev, "invalid", "warning", JSONRPC_INVALID_PARAMS);
 		mtmcp_audit_write(&ident, &ev);
-		return finish(&out);
+		return http_reply(http, 400, &out);
+	}
+
+	/*
+	 * Over HTTP every message but initialize belongs to a session, and the
+	 * session to this caller.  A foreign session answers exactly like an
+	 * unknown one.
+	 */
+	if (http != NULL && strcmp(method, "initialize") != 0)
+	{
+		int			st = session_check(&ident, session_id, &log_level, &ev);
+
+		if (st != 200)
+		{
+			write_error(&out, idv, st == 400 ? JSONRPC_INVALID_REQUEST : MCP_SESSION_NOT_FOUND,
+						st == 400 ? "Bad Request: Mcp-Session-Id header is required" : "Session not found",
+						NULL);
+			mtmcp_audit_write(&ident, &ev);
+			return http_reply(http, st, &out);
+		}
 	}
 
 	/* a notification: nothing we act on yet, and never an answer */
@@ -237,20 +417,27 @@ dispatch(FunctionCallInfo fcinfo, char *token, Jsonb *req, char *session_id)
 	{
 		set_outcome(&ev, "ok", "info", 0);
 		mtmcp_audit_write(&ident, &ev);
-		PG_RETURN_NULL();
+		return http_none(http, 202);
 	}
 
 	/* 3. the verified identity, for this message only */
 	nestlevel = mtmcp_enter_identity(&ident);
+	mtmcp_call_begin(notify_key, params, log_level);
 
 	/* 4. route */
 	initStringInfo(&result);
 	set_outcome(&ev, "ok", "info", 0);
 	if (strcmp(method, "initialize") == 0)
 	{
-		handle_initialize(&result, params, &rpc_msg);
+		handle_initialize(&result, params, &rpc_msg, &version);
 		if (rpc_msg)
 			rpc_code = JSONRPC_INVALID_PARAMS;
+		else if (http != NULL)
+		{
+			/* a successful initialize over HTTP opens a session bound to this caller */
+			new_session = session_open(&ident, version, params);
+			ev.session_id = new_session;
+		}
 	}
 	else if (strcmp(method, "ping") == 0)
 		appendStringInfoString(&result, "{}");
@@ -305,6 +492,7 @@ dispatch(FunctionCallInfo fcinfo, char *token, Jsonb *req, char *session_id)
 		set_outcome(&ev, "not_found", "warning", 0);
 	}
 
+	mtmcp_call_end();
 	mtmcp_leave_identity(nestlevel);
 
 	if (rpc_code != 0)
@@ -326,7 +514,9 @@ dispatch(FunctionCallInfo fcinfo, char *token, Jsonb *req, char *session_id)
 	mtmcp_cost_flush_calls(ev.event_id, ev.target);
 	mtmcp_audit_write(&ident, &ev);
 
-	return finish(&out);
+	if (http != NULL)
+		http->session_id = new_session ? new_session : session_id;
+	return http_reply(http, 200, &out);
 }
 
 /* completion/complete: route to the prompt or the resource template */
@@ -430,11 +620,28 @@ PG_FUNCTION_INFO_V1(mtmcp_mcp_dispatch);
 Datum
 mtmcp_mcp_dispatch(PG_FUNCTION_ARGS)
 {
+	Jsonb	   *res;
+
 	mtmcp_require_preloaded();
-	return dispatch(fcinfo,
-					PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)),
-					PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1),
-					NULL);
+	res = dispatch(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)),
+				   PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1),
+				   NULL, NULL, NULL);
+	if (res == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_JSONB_P(res);
+}
+
+static char *
+session_arg(FunctionCallInfo fcinfo, int n)
+{
+	char	   *session = PG_ARGISNULL(n) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(n));
+
+	if (session != NULL && (strlen(session) == 0 || strlen(session) > 256))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid session id"),
+				 errdetail("A session id is 1 to 256 characters.")));
+	return session;
 }
 
 PG_FUNCTION_INFO_V1(mtmcp_mcp_dispatch_session);
@@ -443,16 +650,115 @@ PG_FUNCTION_INFO_V1(mtmcp_mcp_dispatch_session);
 Datum
 mtmcp_mcp_dispatch_session(PG_FUNCTION_ARGS)
 {
-	char	   *session = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	Jsonb	   *res;
 
 	mtmcp_require_preloaded();
-	if (session != NULL && (strlen(session) == 0 || strlen(session) > 256))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid session id"),
-				 errdetail("A session id is 1 to 256 characters.")));
-	return dispatch(fcinfo,
-					PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)),
-					PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1),
-					session);
+	res = dispatch(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)),
+				   PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1),
+				   session_arg(fcinfo, 2), NULL, NULL);
+	if (res == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_JSONB_P(res);
+}
+
+PG_FUNCTION_INFO_V1(mtmcp_mcp_http);
+
+/*
+ * SQL: mtmcp.mcp_http(token, request, session_id, notify_key)
+ *   RETURNS TABLE (http_status int, session_id text, response jsonb)
+ * The HTTP shim's door: dispatch plus sessions, with the HTTP status to answer.
+ */
+Datum
+mtmcp_mcp_http(PG_FUNCTION_ARGS)
+{
+	HttpOutcome http = {500, NULL};
+	Jsonb	   *res;
+	TupleDesc	tupdesc;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+
+	mtmcp_require_preloaded();
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	res = dispatch(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)),
+				   PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1),
+				   session_arg(fcinfo, 2),
+				   PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)),
+				   &http);
+	values[0] = Int32GetDatum(http.status);
+	if (http.session_id != NULL)
+		values[1] = CStringGetTextDatum(http.session_id);
+	else
+		nulls[1] = true;
+	if (res != NULL)
+		values[2] = JsonbPGetDatum(res);
+	else
+		nulls[2] = true;
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
+
+/*
+ * Shared by mcp_http_end and mcp_http_check: authenticate, then find the
+ * caller's own live session.  Returns the HTTP status.
+ */
+static int
+session_request(FunctionCallInfo fcinfo, bool end)
+{
+	char	   *token = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *session = session_arg(fcinfo, 1);
+	MtmcpIdentity ident;
+	MtmcpAuthError err;
+	MtmcpAuditEvent ev;
+	char	   *log_level = NULL;
+	int			st;
+
+	mtmcp_require_preloaded();
+	mtmcp_audit_begin(&ev, NULL);
+	ev.session_id = session;
+	ev.method = end ? "session/end" : "session/stream";
+	if (!mtmcp_verify_request(token, &ident, &err))
+	{
+		mtmcp_audit_auth_failure(&ev, &err);
+		return err.http_status;
+	}
+	st = session_check(&ident, session, &log_level, &ev);
+	if (st == 200 && end)
+	{
+		Datum		args[1];
+		Oid			types[1] = {TEXTOID};
+
+		args[0] = CStringGetTextDatum(session);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (SPI_execute_with_args("UPDATE mtmcp.sessions SET ended_at = now() WHERE session_id = $1",
+								  1, types, args, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not end the session");
+		SPI_finish();
+		st = 204;
+	}
+	if (ev.result_kind == NULL)
+	{
+		ev.result_kind = "ok";
+		ev.severity = "info";
+	}
+	mtmcp_audit_write(&ident, &ev);
+	return st;
+}
+
+PG_FUNCTION_INFO_V1(mtmcp_mcp_http_end);
+
+/* SQL: mtmcp.mcp_http_end(token, session_id) -> 204, 400, 401, 403 or 404 */
+Datum
+mtmcp_mcp_http_end(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(session_request(fcinfo, true));
+}
+
+PG_FUNCTION_INFO_V1(mtmcp_mcp_http_check);
+
+/* SQL: mtmcp.mcp_http_check(token, session_id) -> 200, 400, 401, 403 or 404 */
+Datum
+mtmcp_mcp_http_check(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(session_request(fcinfo, false));
 }

@@ -54,6 +54,7 @@ static char *tenant_setting = NULL;
 static char *subject_setting = NULL;
 static int	max_token_bytes = JWT_DEFAULT_MAX_TOKEN_LEN;
 static int	token_cache_size = 256;
+static char *access_scope = NULL;
 
 /* true only while this file sets the verified settings */
 static bool in_verified_path = false;
@@ -171,6 +172,13 @@ IdentityInit(void)
 							256, 0, 65536,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
+	DefineCustomStringVariable("mtmcp.access_scope",
+							   gettext_noop("A scope every token must carry to use the server at all (empty: none)."),
+							   gettext_noop("A token without it is refused with reason insufficient_scope (HTTP 403)."),
+							   &access_scope,
+							   "",
+							   PGC_SUSET, 0,
+							   NULL, NULL, NULL);
 	MarkGUCPrefixReserved("mtmcp");
 
 	mtmcp_track_config_relation("issuers");
@@ -570,6 +578,13 @@ resolve_tenant(MtmcpIdentity *id, MtmcpAuthError *err)
 
 		SPI_finish();
 		return auth_fail(err, reason, 403, detail);
+	}
+
+	if (access_scope != NULL && access_scope[0] != '\0' && !mtmcp_has_scope(id, access_scope))
+	{
+		SPI_finish();
+		return auth_fail(err, "insufficient_scope", 403,
+						 psprintf("The token lacks the scope \"%s\".", access_scope));
 	}
 
 	id->plan = MemoryContextStrdup(outer, SPI_getvalue(tup, desc, 2));

@@ -35,6 +35,8 @@ _PG_init(void)
 	CostInit();
 	CatalogInit();
 	CursorInit();
+	DispatchInit();
+	NotifyInit();
 	mtmcp_preloaded = true;
 }
 

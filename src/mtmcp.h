@@ -201,5 +201,15 @@ extern int	mtmcp_tools_call(const MtmcpIdentity *id, const char *name, Jsonb *ar
 #define JSONRPC_INVALID_PARAMS		(-32602)
 #define JSONRPC_INTERNAL_ERROR		(-32603)
 #define MCP_AUTH_ERROR				(-32001)
+#define MCP_SESSION_NOT_FOUND		(-32000)
+
+extern int	mtmcp_session_idle_timeout;
+extern void DispatchInit(void);
+
+/* notify.c: live progress and log notifications */
+extern void NotifyInit(void);
+extern void mtmcp_call_begin(const char *key, JsonbContainer *params, const char *log_level);
+extern void mtmcp_call_end(void);
+extern int	mtmcp_log_level_rank(const char *level);
 
 #endif							/* MTMCP_H */

@@ -19,6 +19,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "commands/async.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
@@ -837,4 +838,60 @@ mtmcp_complete_resource(const MtmcpIdentity *id, const char *uri_template, const
 		mtmcp_append_completion(result, res, NULL);
 	}
 	return 0;
+}
+
+PG_FUNCTION_INFO_V1(mtmcp_resource_updated);
+
+/*
+ * SQL: mtmcp.resource_updated(uri).  Only a resource of the verified tenant
+ * (or of a public template) can be announced; the announcement is an event
+ * row plus a NOTIFY carrying only its id, so a forged NOTIFY tells the shim
+ * nothing it will act on.
+ */
+Datum
+mtmcp_resource_updated(PG_FUNCTION_ARGS)
+{
+	const char *tenant = mtmcp_verified_tenant();
+	char	   *uri = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Template   *ts;
+	int			n,
+				i;
+	char	   *values[MAX_TEMPLATE_VARS];
+	Datum		args[2];
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	bool		isnull;
+	int64		event_id;
+
+	mtmcp_require_preloaded();
+	if (tenant == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("no verified tenant in this transaction")));
+	ts = load_templates(&n);
+	for (i = 0; i < n; i++)
+	{
+		memset(values, 0, sizeof(values));
+		if (match_from(&ts[i], uri, 0, values))
+			break;
+	}
+	if (i == n)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("\"%s\" matches no resource template", uri)));
+	if (ts[i].tenant_var >= 0 && strcmp(values[ts[i].tenant_var], tenant) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("resource \"%s\" is not a resource of tenant \"%s\"", uri, tenant)));
+
+	args[0] = CStringGetTextDatum(tenant);
+	args[1] = CStringGetTextDatum(uri);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("INSERT INTO mtmcp.resource_events (tenant_id, uri) VALUES ($1, $2) RETURNING event_id",
+							  2, types, args, NULL, false, 1) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "could not record the resource update");
+	event_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	Async_Notify("mtmcp_resource_updated", psprintf(INT64_FORMAT, event_id));
+	PG_RETURN_VOID();
 }
