@@ -1619,6 +1619,10 @@ SELECT pg_catalog.pg_extension_config_dump('mtmcp.tenant_prompts', '');
 SELECT pg_catalog.pg_extension_config_dump('mtmcp.resource_subscriptions', '');
 SELECT pg_catalog.pg_extension_config_dump('mtmcp.log_levels', '');
 SELECT pg_catalog.pg_extension_config_dump('mtmcp.sessions', '');
+SELECT pg_catalog.pg_extension_config_dump('mtmcp.resource_events', '');
+-- identity sequences too, or the first insert after a restore collides
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('mtmcp.signing_keys', 'key_id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('mtmcp.resource_events', 'event_id'), '');
 SELECT pg_catalog.pg_extension_config_dump('mtmcp.audit_log_default', '');
 SELECT pg_catalog.pg_extension_config_dump('mtmcp.auth_failures_default', '');
 SELECT pg_catalog.pg_extension_config_dump('mtmcp.cost_ledger_default', '');

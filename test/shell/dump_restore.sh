@@ -40,4 +40,7 @@ c=$(psql -X -At -d "$SRC" -c "SELECT count(*) FROM mtmcp.cost_ledger")
 # the restored database still verifies tokens and confines tenants
 r=$(psql -X -At -d "$DST" -c "SELECT result_text(call(tok('globex'), 'get_document', '{\"doc_id\": 1}'))")
 grep -q 'Globex secret plans' <<<"$r" || { echo "FAIL: restored database does not serve globex: $r"; exit 1; }
+# and can be written to: identity sequences came back with the rows
+psql -X -q -v ON_ERROR_STOP=1 -d "$DST" -c "SELECT mtmcp.add_key('https://idp.test', 'after-restore', 'HS256', '\\x01'::bytea)" >/dev/null \
+	|| { echo "FAIL: cannot add a key after restore"; exit 1; }
 echo "dump/restore: ok"
