@@ -52,6 +52,8 @@ static const char *const reserved_names[] = {
 typedef struct ToolOverride
 {
 	int			enabled;		/* -1 unset, 0 off, 1 on */
+	char	   *description;	/* the tenant's override, or NULL */
+	bool		listing_ready;	/* listing computed (on first tools/list) */
 	char	   *listing;		/* tenant-specific listing, or NULL for the tool's own */
 	Jsonb	   *defaults;
 } ToolOverride;
@@ -445,6 +447,8 @@ load_tenant_conf(TenantConf *tc)
 	for (r = 0; r < (uint64) ntools; r++)
 	{
 		tc->overrides[r].enabled = -1;
+		tc->overrides[r].description = NULL;
+		tc->overrides[r].listing_ready = false;
 		tc->overrides[r].listing = NULL;
 		tc->overrides[r].defaults = NULL;
 	}
@@ -510,26 +514,10 @@ load_tenant_conf(TenantConf *tc)
 			o->enabled = DatumGetBool(d) ? 1 : 0;
 		description = SPI_getvalue(tup, desc, 3);
 		if (description != NULL)
-			o->listing = render_listing(t, apply_terms(tc, description));
+			o->description = description;
 		d = SPI_getbinval(tup, desc, 4, &isnull);
 		if (!isnull)
 			o->defaults = DatumGetJsonbPCopy(d);
-	}
-	/* terms apply to every description the tenant sees */
-	if (tc->nterms > 0)
-	{
-		int			i;
-
-		for (i = 0; i < ntools; i++)
-		{
-			char	   *d2;
-
-			if (tc->overrides[i].listing != NULL)
-				continue;
-			d2 = apply_terms(tc, tools[i].description);
-			if (strcmp(d2, tools[i].description) != 0)
-				tc->overrides[i].listing = render_listing(&tools[i], d2);
-		}
 	}
 	MemoryContextSwitchTo(old);
 	SPI_finish();
@@ -629,13 +617,29 @@ mtmcp_tool_visible(const MtmcpIdentity *id, const MtmcpTool *t)
 	return true;
 }
 
-/* The tool's tools/list entry as this tenant sees it. */
+/*
+ * The tool's tools/list entry as this tenant sees it: its description
+ * override and terms applied.  Rendered on first use and kept, so tools a
+ * tenant never lists cost it nothing.
+ */
 const char *
 mtmcp_tool_listing(const MtmcpIdentity *id, const MtmcpTool *t)
 {
 	TenantConf *tc = tenant_conf(id->tenant);
+	ToolOverride *o = &tc->overrides[t->index];
 
-	return tc->overrides[t->index].listing ? tc->overrides[t->index].listing : t->listing;
+	if (!o->listing_ready)
+	{
+		MemoryContext old = MemoryContextSwitchTo(catalog_cxt);
+		const char *base = o->description ? o->description : t->description;
+		char	   *d = apply_terms(tc, base);
+
+		if (o->description != NULL || strcmp(d, t->description) != 0)
+			o->listing = render_listing(t, d);
+		o->listing_ready = true;
+		MemoryContextSwitchTo(old);
+	}
+	return o->listing ? o->listing : t->listing;
 }
 
 /*
