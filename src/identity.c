@@ -573,7 +573,7 @@ resolve_tenant(MtmcpIdentity *id, MtmcpAuthError *err)
 	{
 		const char *reason = strcmp(status, "suspended") == 0 ? "tenant_suspended" :
 			strcmp(status, "provisioning") == 0 ? "tenant_provisioning" :
-			strcmp(status, "deleted") == 0 ? "tenant_deleted" : "tenant_inactive";
+			(strcmp(status, "deleted") == 0 || strcmp(status, "purged") == 0) ? "tenant_deleted" : "tenant_inactive";
 		char	   *detail = MemoryContextStrdup(outer, psprintf("Tenant \"%s\" is %s.", id->tenant, status));
 
 		SPI_finish();
