@@ -132,3 +132,19 @@ SELECT status FROM http(:'g', '{"jsonrpc":"2.0","id":1,"method":"ping"}', :'sg2'
 SELECT count(*) FROM mtmcp.sessions;
 SELECT mtmcp.notify_progress(1);
 RESET SESSION AUTHORIZATION;
+
+-- Rate limits: a tenant's request budget per window (plan setting, tenant
+-- override), counted across backends; the other tenant is unaffected.
+SELECT mtmcp.set_tenant_setting('globex', 'rate_limit', '{"requests": 3, "window_seconds": 1000000000}');
+SELECT i, r.http_status, r.response -> 'error' ->> 'code' AS code, r.response -> 'error' ->> 'message' AS message,
+	   (r.response -> 'error' -> 'data' ->> 'retryAfter')::bigint > 0 AS retry_after
+  FROM generate_series(1, 5) i,
+	   LATERAL mtmcp.mcp_http(:'g', jsonb_build_object('jsonrpc', '2.0', 'id', i, 'method', 'ping'), :'sg2') r;
+SELECT count(*) AS acme_ok FROM generate_series(1, 5) i,
+	   LATERAL mtmcp.mcp_http(:'a', jsonb_build_object('jsonrpc', '2.0', 'id', i, 'method', 'ping'), :'sp') r
+ WHERE r.http_status = 200;
+SELECT result_kind, severity, error_code, count(*) FROM mtmcp.audit_log
+ WHERE tenant_id = 'globex' AND result_kind = 'rate_limited' GROUP BY 1, 2, 3;
+-- notifications are not requests: never limited
+SELECT http_status FROM mtmcp.mcp_http(:'g', '{"jsonrpc":"2.0","method":"notifications/initialized"}', :'sg2');
+SELECT mtmcp.set_tenant_setting('globex', 'rate_limit', NULL);

@@ -16,10 +16,13 @@
  */
 #include "postgres.h"
 
+#include <time.h>
+
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/guc.h"
+#include "utils/numeric.h"
 #include "funcapi.h"
 #include "utils/memutils.h"
 #include "utils/builtins.h"
@@ -274,6 +277,41 @@ session_check(const MtmcpIdentity *id, const char *session_id, char **log_level,
 }
 
 /*
+ * The tenant's request budget: settings "rate_limit": {"requests": N,
+ * "window_seconds": S} from its plan, overridden by its own settings.
+ * Counted per tenant across all backends (src/counters.c).  Returns 0, or
+ * the seconds until the window ends when the budget is spent.
+ */
+static int
+rate_limited(const MtmcpIdentity *id)
+{
+	JsonbValue *rl;
+	JsonbValue *v;
+	int64		limit,
+				window = 60,
+				start,
+				now = (int64) time(NULL);
+
+	if (id->settings == NULL)
+		return 0;
+	rl = jsonb_object_get(&id->settings->root, "rate_limit");
+	if (!jsonb_value_is_object(rl))
+		return 0;
+	v = jsonb_object_get(rl->val.binary.data, "requests");
+	if (v == NULL || v->type != jbvNumeric)
+		return 0;
+	limit = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v->val.numeric)));
+	v = jsonb_object_get(rl->val.binary.data, "window_seconds");
+	if (v != NULL && v->type == jbvNumeric)
+		window = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v->val.numeric)));
+	if (window <= 0)
+		window = 60;
+	if (mtmcp_counter_take(MTMCP_COUNTER_RATE, id->tenant, now, window, limit, &start) != MTMCP_COUNTER_OVER)
+		return 0;
+	return (int) Max(1, start + window - now);
+}
+
+/*
  * One message: authenticate, check the envelope, route, audit.  Every path
  * that passed authentication writes exactly one audit row; every path that
  * did not writes one refusal row.
@@ -409,6 +447,21 @@ dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, Http
 						NULL);
 			mtmcp_audit_write(&ident, &ev);
 			return http_reply(http, st, &out);
+		}
+	}
+
+	/* a request over the tenant's rate limit is refused before any work */
+	if (idv != NULL)
+	{
+		int			retry = rate_limited(&ident);
+
+		if (retry > 0)
+		{
+			write_error(&out, idv, MCP_RATE_LIMITED, "Rate limit exceeded",
+						psprintf("{\"retryAfter\":%d}", retry));
+			set_outcome(&ev, "rate_limited", "warning", MCP_RATE_LIMITED);
+			mtmcp_audit_write(&ident, &ev);
+			return http_reply(http, 429, &out);
 		}
 	}
 

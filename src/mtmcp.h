@@ -81,6 +81,7 @@ typedef enum MtmcpCounterResult
 
 #define MTMCP_COUNTER_AUDIT			1
 #define MTMCP_COUNTER_AUTH_FAILURES	2
+#define MTMCP_COUNTER_RATE			3
 
 extern void CountersInit(void);
 extern MtmcpCounterResult mtmcp_counter_take(int kind, const char *scope, int64 now,
@@ -202,6 +203,7 @@ extern int	mtmcp_tools_call(const MtmcpIdentity *id, const char *name, Jsonb *ar
 #define JSONRPC_INTERNAL_ERROR		(-32603)
 #define MCP_AUTH_ERROR				(-32001)
 #define MCP_SESSION_NOT_FOUND		(-32000)
+#define MCP_RATE_LIMITED			(-32029)
 
 extern int	mtmcp_session_idle_timeout;
 extern void DispatchInit(void);
