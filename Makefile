@@ -24,7 +24,7 @@ OBJS = \
 DATA = mtmcp--1.0.sql
 
 # One regression file per concern; order matters (setup first).
-REGRESS = setup jsonschema identity guc_attacks roles dispatch tools isolation audit cost catalog resources prompts sessions lifecycle
+REGRESS = setup jsonschema identity guc_attacks roles dispatch tools isolation audit cost catalog resources prompts sessions lifecycle drill
 REGRESS_OPTS = --load-extension=pgcrypto
 
 PG_CPPFLAGS = $(shell pkg-config --cflags json-c 2>/dev/null || echo -I/usr/include/json-c)

@@ -45,6 +45,9 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "jsonutil.h"
 #include "jwt.h"
 #include "mtmcp.h"
@@ -906,4 +909,64 @@ mtmcp_identity_cache_stats(PG_FUNCTION_ARGS)
 	values[1] = Int64GetDatum(stat_cache_hits);
 	values[2] = Int64GetDatum(stat_key_loads);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
+
+static void
+append_b64url(StringInfo out, const unsigned char *data, size_t len)
+{
+	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	size_t		i;
+
+	for (i = 0; i + 2 < len; i += 3)
+	{
+		appendStringInfoChar(out, tbl[data[i] >> 2]);
+		appendStringInfoChar(out, tbl[((data[i] & 3) << 4) | (data[i + 1] >> 4)]);
+		appendStringInfoChar(out, tbl[((data[i + 1] & 15) << 2) | (data[i + 2] >> 6)]);
+		appendStringInfoChar(out, tbl[data[i + 2] & 63]);
+	}
+	if (len - i == 1)
+	{
+		appendStringInfoChar(out, tbl[data[i] >> 2]);
+		appendStringInfoChar(out, tbl[(data[i] & 3) << 4]);
+	}
+	else if (len - i == 2)
+	{
+		appendStringInfoChar(out, tbl[data[i] >> 2]);
+		appendStringInfoChar(out, tbl[((data[i] & 3) << 4) | (data[i + 1] >> 4)]);
+		appendStringInfoChar(out, tbl[(data[i + 1] & 15) << 2]);
+	}
+}
+
+PG_FUNCTION_INFO_V1(mtmcp_hs256_token);
+
+/*
+ * SQL: mtmcp._hs256_token(claims jsonb, secret bytea) -- an HS256 JWS.
+ * For the blast-radius drill, which attacks through the real verification
+ * path with tokens of its own throwaway issuer.  Administrators only.
+ */
+Datum
+mtmcp_hs256_token(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *claims = PG_GETARG_JSONB_P(0);
+	bytea	   *secret = PG_GETARG_BYTEA_PP(1);
+	StringInfoData tok;
+	StringInfoData payload;
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int maclen = 0;
+	const char *header = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+
+	initStringInfo(&payload);
+	json_append_jsonb(&payload, claims);
+	initStringInfo(&tok);
+	append_b64url(&tok, (const unsigned char *) header, strlen(header));
+	appendStringInfoChar(&tok, '.');
+	append_b64url(&tok, (const unsigned char *) payload.data, payload.len);
+	if (HMAC(EVP_sha256(), VARDATA_ANY(secret), VARSIZE_ANY_EXHDR(secret),
+			 (const unsigned char *) tok.data, tok.len, mac, &maclen) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not compute an HMAC")));
+	appendStringInfoChar(&tok, '.');
+	append_b64url(&tok, mac, maclen);
+	PG_RETURN_TEXT_P(cstring_to_text(tok.data));
 }
