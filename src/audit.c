@@ -358,17 +358,6 @@ tenant_budget(const MtmcpIdentity *id, int64 *rows, int64 *window)
 	return true;
 }
 
-static SPIPlanPtr
-prepare_kept(const char *sql, int nargs, Oid *types)
-{
-	SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
-
-	if (p == NULL)
-		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
-	SPI_keepplan(p);
-	return p;
-}
-
 static void
 notify_security(const char *tenant, const char *event_id, const char *kind)
 {
@@ -434,7 +423,7 @@ mtmcp_audit_write(const MtmcpIdentity *id, MtmcpAuditEvent *ev)
 			{
 				Oid			types[2] = {TEXTOID, INT8OID};
 
-				overflow_plan = prepare_kept("INSERT INTO mtmcp.audit_overflow AS o (tenant_id, window_start, dropped)"
+				overflow_plan = mtmcp_keep_plan("INSERT INTO mtmcp.audit_overflow AS o (tenant_id, window_start, dropped)"
 											 " VALUES ($1, to_timestamp($2), 1)"
 											 " ON CONFLICT (tenant_id, window_start)"
 											 " DO UPDATE SET dropped = o.dropped + 1", 2, types);
@@ -459,7 +448,7 @@ mtmcp_audit_write(const MtmcpIdentity *id, MtmcpAuditEvent *ev)
 			TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID,
 		TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID};
 
-		insert_plan = prepare_kept("INSERT INTO mtmcp.audit_log (event_id, tenant_id, session_id, subject, method,"
+		insert_plan = mtmcp_keep_plan("INSERT INTO mtmcp.audit_log (event_id, tenant_id, session_id, subject, method,"
 								   " target, result_kind, severity, arguments, error_code, request_id, trace_id,"
 								   " span_id, parent_span_id, duration_us, issuer, detail)"
 								   " VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
@@ -522,7 +511,7 @@ mtmcp_audit_auth_failure(MtmcpAuditEvent *ev, const MtmcpAuthError *err)
 		{
 			Oid			types[1] = {INT8OID};
 
-			auth_overflow_plan = prepare_kept("INSERT INTO mtmcp.auth_failure_overflow AS o (window_start, dropped)"
+			auth_overflow_plan = mtmcp_keep_plan("INSERT INTO mtmcp.auth_failure_overflow AS o (window_start, dropped)"
 											  " VALUES (to_timestamp($1), 1)"
 											  " ON CONFLICT (window_start) DO UPDATE SET dropped = o.dropped + 1",
 											  1, types);
@@ -541,7 +530,7 @@ mtmcp_audit_auth_failure(MtmcpAuditEvent *ev, const MtmcpAuthError *err)
 	{
 		Oid			types[9] = {TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 
-		auth_plan = prepare_kept("INSERT INTO mtmcp.auth_failures (event_id, session_id, reason, http_status,"
+		auth_plan = mtmcp_keep_plan("INSERT INTO mtmcp.auth_failures (event_id, session_id, reason, http_status,"
 								 " method, request_id, trace_id, span_id, detail)"
 								 " VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9)", 9, types);
 	}

@@ -83,17 +83,6 @@ CostInit(void)
 	RegisterXactCallback(cost_xact_callback, NULL);
 }
 
-static SPIPlanPtr
-prepare_kept(const char *sql, int nargs, Oid *types)
-{
-	SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
-
-	if (p == NULL)
-		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
-	SPI_keepplan(p);
-	return p;
-}
-
 static void
 insert_ledger_row(PendingCharge *c, const char *mode, const char *event_id)
 {
@@ -106,7 +95,7 @@ insert_ledger_row(PendingCharge *c, const char *mode, const char *event_id)
 	{
 		Oid			types[8] = {TEXTOID, TEXTOID, TEXTOID, NUMERICOID, INT8OID, TEXTOID, TEXTOID, TEXTOID};
 
-		ledger_plan = prepare_kept("INSERT INTO mtmcp.cost_ledger (tenant_id, subject, meter, quantity,"
+		ledger_plan = mtmcp_keep_plan("INSERT INTO mtmcp.cost_ledger (tenant_id, subject, meter, quantity,"
 								   " unit_price_micros, amount_micros, mode, tool, event_id)"
 								   " VALUES ($1, $2, $3, $4, $5, round($4 * $5)::bigint, $6, $7, $8::uuid)",
 								   8, types);
@@ -227,7 +216,7 @@ mtmcp_charge(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (meter_plan == NULL)
-		meter_plan = prepare_kept("SELECT unit_price_micros, mode = 'bucketed' FROM mtmcp.meters WHERE meter = $1",
+		meter_plan = mtmcp_keep_plan("SELECT unit_price_micros, mode = 'bucketed' FROM mtmcp.meters WHERE meter = $1",
 								  1, types);
 	args[0] = CStringGetTextDatum(meter);
 	ret = SPI_execute_plan(meter_plan, args, NULL, true, 1);

@@ -19,6 +19,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
+#include "jsonutil.h"
 #include "mtmcp.h"
 
 #define MAC_BYTES 16
@@ -179,4 +180,69 @@ mtmcp_cursor_read(const char *cursor, const char *kind, const MtmcpIdentity *id,
 		return false;
 	*position = (char *) pos;
 	return true;
+}
+
+/*
+ * Paging a list answer: mtmcp_pager_begin reads the caller's cursor (0, or
+ * -32602 for one we did not give this caller and list) and opens
+ * {"<key>": [; for each candidate in stable name order, mtmcp_pager_skip
+ * says whether it lies before the cursor, mtmcp_pager_next admits it (false
+ * once the page is full); mtmcp_pager_end closes the array and adds
+ * nextCursor when there is more.
+ */
+int
+mtmcp_pager_begin(MtmcpPager *pg, const char *kind, const MtmcpIdentity *id, JsonbContainer *params,
+				  StringInfo out, const char *key, const char **rpc_msg)
+{
+	JsonbValue *cv = jsonb_object_get(params, "cursor");
+
+	memset(pg, 0, sizeof(*pg));
+	pg->kind = kind;
+	pg->id = id;
+	pg->out = out;
+	if (cv != NULL && cv->type != jbvNull)
+	{
+		char	   *cursor = jsonb_value_cstring(cv);
+
+		if (cursor == NULL || !mtmcp_cursor_read(cursor, kind, id, &pg->after))
+		{
+			*rpc_msg = "Invalid params: invalid cursor";
+			return JSONRPC_INVALID_PARAMS;
+		}
+	}
+	appendStringInfo(out, "{\"%s\":[", key);
+	return 0;
+}
+
+bool
+mtmcp_pager_skip(MtmcpPager *pg, const char *name)
+{
+	return pg->after != NULL && strcmp(name, pg->after) <= 0;
+}
+
+bool
+mtmcp_pager_next(MtmcpPager *pg, const char *name)
+{
+	if (pg->emitted == mtmcp_page_size)
+	{
+		pg->more = true;
+		return false;
+	}
+	if (pg->emitted > 0)
+		appendStringInfoChar(pg->out, ',');
+	pg->last = name;
+	pg->emitted++;
+	return true;
+}
+
+void
+mtmcp_pager_end(MtmcpPager *pg)
+{
+	appendStringInfoChar(pg->out, ']');
+	if (pg->more)
+	{
+		appendStringInfoString(pg->out, ",\"nextCursor\":");
+		json_append_string(pg->out, mtmcp_cursor_make(pg->kind, pg->id, pg->last));
+	}
+	appendStringInfoChar(pg->out, '}');
 }

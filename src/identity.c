@@ -537,17 +537,13 @@ resolve_tenant(MtmcpIdentity *id, MtmcpAuthError *err)
 	if (tenant_plan == NULL)
 	{
 		Oid			types[2] = {TEXTOID, TEXTOID};
-		SPIPlanPtr	p = SPI_prepare("SELECT t.status, t.plan, p.features,"
+
+		tenant_plan = mtmcp_keep_plan("SELECT t.status, t.plan, p.features,"
 									"       EXISTS (SELECT 1 FROM mtmcp.tenant_issuers ti"
 									"                WHERE ti.tenant_id = t.tenant_id AND ti.issuer = $2),"
 									"       p.settings || t.settings"
 									"  FROM mtmcp.tenants t JOIN mtmcp.plans p ON p.plan = t.plan"
 									" WHERE t.tenant_id = $1", 2, types);
-
-		if (p == NULL)
-			elog(ERROR, "could not prepare tenant lookup: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(p);
-		tenant_plan = p;
 	}
 	args[0] = CStringGetTextDatum(id->tenant);
 	args[1] = CStringGetTextDatum(id->issuer);

@@ -12,6 +12,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "utils/builtins.h"
 
 #include "mtmcp.h"
@@ -81,4 +82,16 @@ mtmcp_text_array(ArrayType *arr, char ***out)
 		if (!nulls[i])
 			(*out)[k++] = TextDatumGetCString(elems[i]);
 	return k;
+}
+
+/* A prepared statement kept for the backend's lifetime (call inside SPI). */
+SPIPlanPtr
+mtmcp_keep_plan(const char *sql, int nargs, Oid *types)
+{
+	SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
+
+	if (p == NULL)
+		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+	SPI_keepplan(p);
+	return p;
 }

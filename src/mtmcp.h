@@ -31,6 +31,7 @@
 extern bool mtmcp_preloaded;
 extern void mtmcp_require_preloaded(void);
 extern int	mtmcp_text_array(ArrayType *arr, char ***out);
+extern struct _SPI_plan *mtmcp_keep_plan(const char *sql, int nargs, Oid *types);
 
 /* cache.c */
 extern void CacheInit(void);
@@ -161,6 +162,23 @@ extern char *mtmcp_cursor_make(const char *kind, const MtmcpIdentity *id, const 
 extern bool mtmcp_cursor_read(const char *cursor, const char *kind, const MtmcpIdentity *id, char **position);
 extern int	mtmcp_page_size;
 extern void CursorInit(void);
+
+typedef struct MtmcpPager
+{
+	const char *kind;
+	const MtmcpIdentity *id;
+	StringInfo	out;
+	char	   *after;			/* the cursor's position, or NULL */
+	const char *last;
+	int			emitted;
+	bool		more;
+} MtmcpPager;
+
+extern int	mtmcp_pager_begin(MtmcpPager *pg, const char *kind, const MtmcpIdentity *id, JsonbContainer *params,
+							  StringInfo out, const char *key, const char **rpc_msg);
+extern bool mtmcp_pager_skip(MtmcpPager *pg, const char *name);
+extern bool mtmcp_pager_next(MtmcpPager *pg, const char *name);
+extern void mtmcp_pager_end(MtmcpPager *pg);
 
 /* tools.c */
 extern bool mtmcp_run_as_tool(Oid fn, Jsonb *args, Jsonb *output_schema, Jsonb **result,

@@ -50,17 +50,12 @@ load_prompts(const MtmcpIdentity *id, int *n)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (prompts_plan == NULL)
-	{
-		prompts_plan = SPI_prepare("SELECT p.name, p.title, coalesce(tp.description, p.description), p.arguments,"
+		prompts_plan = mtmcp_keep_plan("SELECT p.name, p.title, coalesce(tp.description, p.description), p.arguments,"
 								   "       p.renderer::oid, p.template, p.completer::oid, p.required_feature,"
 								   "       p.required_scope"
 								   "  FROM mtmcp.prompts p LEFT JOIN mtmcp.tenant_prompts tp"
 								   "       ON tp.prompt = p.name AND tp.tenant_id = $1"
 								   " ORDER BY p.name COLLATE \"C\"", 1, types);
-		if (prompts_plan == NULL)
-			elog(ERROR, "could not prepare the prompt lookup");
-		SPI_keepplan(prompts_plan);
-	}
 	args[0] = CStringGetTextDatum(id->tenant);
 	if (SPI_execute_plan(prompts_plan, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read prompts");
@@ -138,40 +133,21 @@ mtmcp_prompts_list(const MtmcpIdentity *id, JsonbContainer *params, StringInfo r
 {
 	int			n,
 				i,
-				emitted = 0;
+				rc;
 	Prompt	   *ps;
-	JsonbValue *cv = jsonb_object_get(params, "cursor");
-	char	   *after = NULL;
-	const char *last = NULL;
-	bool		more = false;
+	MtmcpPager	pg;
 
-	if (cv != NULL && cv->type != jbvNull)
-	{
-		char	   *cursor = jsonb_value_cstring(cv);
-
-		if (cursor == NULL || !mtmcp_cursor_read(cursor, "prompts/list", id, &after))
-		{
-			*rpc_msg = "Invalid params: invalid cursor";
-			return JSONRPC_INVALID_PARAMS;
-		}
-	}
+	if ((rc = mtmcp_pager_begin(&pg, "prompts/list", id, params, result, "prompts", rpc_msg)) != 0)
+		return rc;
 	ps = load_prompts(id, &n);
-	appendStringInfoString(result, "{\"prompts\":[");
 	for (i = 0; i < n; i++)
 	{
 		Prompt	   *p = &ps[i];
 
-		if (after != NULL && strcmp(p->name, after) <= 0)
+		if (mtmcp_pager_skip(&pg, p->name) || !prompt_visible(id, p))
 			continue;
-		if (!prompt_visible(id, p))
-			continue;
-		if (emitted == mtmcp_page_size)
-		{
-			more = true;
+		if (!mtmcp_pager_next(&pg, p->name))
 			break;
-		}
-		if (emitted > 0)
-			appendStringInfoChar(result, ',');
 		appendStringInfoString(result, "{\"name\":");
 		json_append_string(result, p->name);
 		if (p->title)
@@ -184,16 +160,8 @@ mtmcp_prompts_list(const MtmcpIdentity *id, JsonbContainer *params, StringInfo r
 		appendStringInfoString(result, ",\"arguments\":");
 		json_append_jsonb(result, p->arguments);
 		appendStringInfoChar(result, '}');
-		last = p->name;
-		emitted++;
 	}
-	appendStringInfoChar(result, ']');
-	if (more)
-	{
-		appendStringInfoString(result, ",\"nextCursor\":");
-		json_append_string(result, mtmcp_cursor_make("prompts/list", id, last));
-	}
-	appendStringInfoChar(result, '}');
+	mtmcp_pager_end(&pg);
 	return 0;
 }
 

@@ -532,26 +532,18 @@ mtmcp_resources_list(const MtmcpIdentity *id, JsonbContainer *params, StringInfo
 {
 	Template   *ts;
 	int			n,
-				i;
-	JsonbValue *cv = jsonb_object_get(params, "cursor");
-	char	   *after = NULL;
+				i,
+				rc;
 	ListedResource *items = NULL;
 	int			nitems = 0,
-				cap = 0,
-				emitted = 0;
-	const char *last = NULL;
-	bool		more = false;
+				cap = 0;
+	MtmcpPager	pg;
+	StringInfoData page;
 
-	if (cv != NULL && cv->type != jbvNull)
-	{
-		char	   *cursor = jsonb_value_cstring(cv);
-
-		if (cursor == NULL || !mtmcp_cursor_read(cursor, "resources/list", id, &after))
-		{
-			*rpc_msg = "Invalid params: invalid cursor";
-			return JSONRPC_INVALID_PARAMS;
-		}
-	}
+	/* the page is written aside: listers may fail, and then nothing is answered */
+	initStringInfo(&page);
+	if ((rc = mtmcp_pager_begin(&pg, "resources/list", id, params, &page, "resources", rpc_msg)) != 0)
+		return rc;
 
 	ts = load_templates(&n);
 	for (i = 0; i < n; i++)
@@ -604,7 +596,7 @@ mtmcp_resources_list(const MtmcpIdentity *id, JsonbContainer *params, StringInfo
 								t->name, uri, id->tenant)));
 				continue;
 			}
-			if (after != NULL && strcmp(uri, after) <= 0)
+			if (mtmcp_pager_skip(&pg, uri))
 				continue;
 			initStringInfo(&e);
 			appendStringInfoString(&e, "{\"uri\":");
@@ -646,29 +638,16 @@ mtmcp_resources_list(const MtmcpIdentity *id, JsonbContainer *params, StringInfo
 	if (nitems > 1)
 		qsort(items, nitems, sizeof(ListedResource), cmp_listed);
 
-	appendStringInfoString(result, "{\"resources\":[");
 	for (i = 0; i < nitems; i++)
 	{
 		if (i > 0 && strcmp(items[i].uri, items[i - 1].uri) == 0)
 			continue;
-		if (emitted == mtmcp_page_size)
-		{
-			more = true;
+		if (!mtmcp_pager_next(&pg, items[i].uri))
 			break;
-		}
-		if (emitted > 0)
-			appendStringInfoChar(result, ',');
-		appendStringInfoString(result, items[i].json);
-		last = items[i].uri;
-		emitted++;
+		appendStringInfoString(&page, items[i].json);
 	}
-	appendStringInfoChar(result, ']');
-	if (more)
-	{
-		appendStringInfoString(result, ",\"nextCursor\":");
-		json_append_string(result, mtmcp_cursor_make("resources/list", id, last));
-	}
-	appendStringInfoChar(result, '}');
+	mtmcp_pager_end(&pg);
+	appendBinaryStringInfo(result, page.data, page.len);
 	return 0;
 }
 
@@ -679,39 +658,21 @@ mtmcp_resource_templates_list(const MtmcpIdentity *id, JsonbContainer *params, S
 	Template   *ts;
 	int			n,
 				i,
-				emitted = 0;
-	JsonbValue *cv = jsonb_object_get(params, "cursor");
-	char	   *after = NULL;
-	const char *last = NULL;
-	bool		more = false;
+				rc;
+	MtmcpPager	pg;
 
-	if (cv != NULL && cv->type != jbvNull)
-	{
-		char	   *cursor = jsonb_value_cstring(cv);
-
-		if (cursor == NULL || !mtmcp_cursor_read(cursor, "resources/templates/list", id, &after))
-		{
-			*rpc_msg = "Invalid params: invalid cursor";
-			return JSONRPC_INVALID_PARAMS;
-		}
-	}
+	if ((rc = mtmcp_pager_begin(&pg, "resources/templates/list", id, params, result, "resourceTemplates",
+								rpc_msg)) != 0)
+		return rc;
 	ts = load_templates(&n);
-	appendStringInfoString(result, "{\"resourceTemplates\":[");
 	for (i = 0; i < n; i++)
 	{
 		Template   *t = &ts[i];
 
-		if (after != NULL && strcmp(t->name, after) <= 0)
+		if (mtmcp_pager_skip(&pg, t->name) || !template_visible(id, t))
 			continue;
-		if (!template_visible(id, t))
-			continue;
-		if (emitted == mtmcp_page_size)
-		{
-			more = true;
+		if (!mtmcp_pager_next(&pg, t->name))
 			break;
-		}
-		if (emitted > 0)
-			appendStringInfoChar(result, ',');
 		appendStringInfoString(result, "{\"uriTemplate\":");
 		json_append_string(result, t->uri_template);
 		appendStringInfoString(result, ",\"name\":");
@@ -726,16 +687,8 @@ mtmcp_resource_templates_list(const MtmcpIdentity *id, JsonbContainer *params, S
 		appendStringInfoString(result, ",\"mimeType\":");
 		json_append_string(result, t->mime_type);
 		appendStringInfoChar(result, '}');
-		last = t->name;
-		emitted++;
 	}
-	appendStringInfoChar(result, ']');
-	if (more)
-	{
-		appendStringInfoString(result, ",\"nextCursor\":");
-		json_append_string(result, mtmcp_cursor_make("resources/templates/list", id, last));
-	}
-	appendStringInfoChar(result, '}');
+	mtmcp_pager_end(&pg);
 	return 0;
 }
 

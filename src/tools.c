@@ -142,51 +142,21 @@ mtmcp_tools_list(const MtmcpIdentity *id, JsonbContainer *params, StringInfo res
 {
 	MtmcpTool  *tools;
 	int			n = mtmcp_catalog_tools(&tools);
-	JsonbValue *cv = jsonb_object_get(params, "cursor");
-	char	   *after = NULL;
-	int			i;
-	int			emitted = 0;
-	const char *last = NULL;
-	bool		more = false;
+	MtmcpPager	pg;
+	int			i,
+				rc;
 
-	if (cv != NULL && cv->type != jbvNull)
-	{
-		char	   *cursor = jsonb_value_cstring(cv);
-
-		if (cursor == NULL || !mtmcp_cursor_read(cursor, "tools/list", id, &after))
-		{
-			*rpc_msg = "Invalid params: invalid cursor";
-			return JSONRPC_INVALID_PARAMS;
-		}
-	}
-
-	appendStringInfoString(result, "{\"tools\":[");
+	if ((rc = mtmcp_pager_begin(&pg, "tools/list", id, params, result, "tools", rpc_msg)) != 0)
+		return rc;
 	for (i = 0; i < n; i++)
 	{
-		MtmcpTool  *t = &tools[i];
-
-		if (after != NULL && strcmp(t->name, after) <= 0)
+		if (mtmcp_pager_skip(&pg, tools[i].name) || !mtmcp_tool_visible(id, &tools[i]))
 			continue;
-		if (!mtmcp_tool_visible(id, t))
-			continue;
-		if (emitted == mtmcp_page_size)
-		{
-			more = true;
+		if (!mtmcp_pager_next(&pg, tools[i].name))
 			break;
-		}
-		if (emitted > 0)
-			appendStringInfoChar(result, ',');
-		appendStringInfoString(result, mtmcp_tool_listing(id, t));
-		last = t->name;
-		emitted++;
+		appendStringInfoString(result, mtmcp_tool_listing(id, &tools[i]));
 	}
-	appendStringInfoChar(result, ']');
-	if (more)
-	{
-		appendStringInfoString(result, ",\"nextCursor\":");
-		json_append_string(result, mtmcp_cursor_make("tools/list", id, last));
-	}
-	appendStringInfoChar(result, '}');
+	mtmcp_pager_end(&pg);
 	return 0;
 }
 
