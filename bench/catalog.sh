@@ -79,19 +79,34 @@ for db in bench_catalog_small bench_catalog_large; do
 	echo "$db: caller sees $n tools"
 done
 
-echo 'SELECT mtmcp.mcp_dispatch(:tok, '"'"'{"jsonrpc":"2.0","id":1,"method":"tools/list"}'"'"');' > "$work/list.sql"
+# Every transaction checks its answer: a benchmark of refusals is worthless.
+cat > "$work/list.sql" <<'SQL'
+SELECT (jsonb_array_length(r -> 'result' -> 'tools') > 0)::int AS ok
+  FROM mtmcp.mcp_dispatch(:tok, '{"jsonrpc":"2.0","id":1,"method":"tools/list"}') r \gset
+\if :ok = 1
+\else
+SELECT 'tools/list was refused'::int;
+\endif
+SQL
 cat > "$work/any.sql" <<'SQL'
 \set n random(1, 1000)
-SELECT mtmcp.mcp_dispatch((SELECT token FROM bench.tokens WHERE n = :n), '{"jsonrpc":"2.0","id":1,"method":"tools/list"}');
+SELECT (jsonb_array_length(r -> 'result' -> 'tools') > 0)::int AS ok
+  FROM mtmcp.mcp_dispatch((SELECT token FROM bench.tokens WHERE n = :n), '{"jsonrpc":"2.0","id":1,"method":"tools/list"}') r \gset
+\if :ok = 1
+\else
+SELECT 'tools/list was refused'::int;
+\endif
 SQL
 
 declare -A results
 run() {	# label db script [token]
 	local out
 	if [ -n "${4:-}" ]; then
-		out=$(pgbench -n -M prepared -c "$CLIENTS" -j "$CLIENTS" -T "$SECS" -f "$3" -D "tok='$4'" "$2" 2>&1)
+		out=$(pgbench -n -M prepared -c "$CLIENTS" -j "$CLIENTS" -T "$SECS" -f "$3" -D "tok=$4" "$2" 2>&1) \
+			|| { echo "bench: pgbench failed for $1:" >&2; echo "$out" >&2; exit 1; }
 	else
-		out=$(pgbench -n -M prepared -c "$CLIENTS" -j "$CLIENTS" -T "$SECS" -f "$3" "$2" 2>&1)
+		out=$(pgbench -n -M prepared -c "$CLIENTS" -j "$CLIENTS" -T "$SECS" -f "$3" "$2" 2>&1) \
+			|| { echo "bench: pgbench failed for $1:" >&2; echo "$out" >&2; exit 1; }
 	fi
 	results[$1]+="$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out") "
 }

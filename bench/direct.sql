@@ -1,0 +1,2 @@
+-- A: the tool handler called directly (no token, no dispatch).
+SELECT bench.noop('{}'::jsonb);
