@@ -22,11 +22,12 @@
 #   F  same, a different RS256 token every call (full verification)
 #   G  same, a different ES256 token every call (full verification; not run by default)
 #   P  mcp_dispatch ping, HS256 cached token    authentication and envelope only (not by default)
+#   H  the handler + a hand-written audit INSERT, one transaction (issue 3's yardstick for B)
 #
 # Every dispatched transaction checks its own response and aborts the run unless
 # it is a successful result, so refusals are never benchmarked by mistake.
 #
-# Settings (environment): BENCH_VARIANTS (default "A B C D T E F", about 4 minutes),
+# Settings (environment): BENCH_VARIANTS (default "A H B C D T E F", about 5 minutes),
 # BENCH_ROUNDS (5), BENCH_SECONDS (6 per round and variant: many short rounds beat
 # a few long ones on a noisy machine), BENCH_CLIENTS (2), BENCH_NTOK (2000 tokens
 # per algorithm for E/F/G).  The database is left in place for poking at; the
@@ -36,7 +37,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO"
 
-VARIANTS=${BENCH_VARIANTS:-A B C D T E F}
+VARIANTS=${BENCH_VARIANTS:-A H B C D T E F}
 ROUNDS=${BENCH_ROUNDS:-5}
 SECS=${BENCH_SECONDS:-6}
 CLIENTS=${BENCH_CLIENTS:-2}
@@ -60,6 +61,7 @@ declare -A TITLE=(
 	[F]="dispatch, RS256, new token each call"
 	[G]="dispatch, ES256, new token each call"
 	[P]="dispatch ping (no tool), HS256, cached"
+	[H]="handler + hand-written audit INSERT"
 )
 for v in $VARIANTS; do
 	[ -n "${TITLE[$v]:-}" ] || { echo "bench: unknown variant '$v'" >&2; exit 2; }
@@ -148,6 +150,7 @@ pgb() {	# $1: variant; prints its TPS
 		F) args+=(-f bench/dispatch_fresh.sql -D alg=RS256 -D "ntok=$NTOK" -D i=0) ;;
 		G) args+=(-f bench/dispatch_fresh.sql -D alg=ES256 -D "ntok=$NTOK" -D i=0) ;;
 		P) args+=(-f bench/ping.sql -D "tok=$TOK_HS") ;;
+		H) args+=(-f bench/handler_audit.sql) ;;
 	esac
 	local out
 	# (pgbench takes the database name last: its -d means --debug)
@@ -207,6 +210,11 @@ if [ -n "${MED[B]:-}" ] && [ -n "${MED[A]:-}" ]; then
 	verdict=$(awk -v a="${MED[A]}" -v b="${MED[B]}" 'BEGIN { print (b / a >= 0.5) ? "meets the target (>= 0.50)" : "BELOW the target of 0.50" }')
 	ratio B A "dispatch vs the bare handler: $verdict"
 fi
+if [ -n "${MED[B]:-}" ] && [ -n "${MED[H]:-}" ]; then
+	verdict=$(awk -v a="${MED[H]}" -v b="${MED[B]}" 'BEGIN { print (b / a >= 0.7) ? "meets the target (>= 0.70)" : "BELOW the target of 0.70" }')
+	ratio B H "audited dispatch vs handler + hand-written audit INSERT: $verdict"
+fi
+ratio H A "the bare handler + one audit INSERT vs the bare handler: the write every audited call shares"
 ratio C B "RS256 vs HS256, both served from the verified-token cache"
 ratio D B "ES256 vs HS256, both served from the verified-token cache"
 ratio T B "cost of fetching the token from a table (E/F do this too)"
