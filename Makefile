@@ -45,6 +45,7 @@ all:
 endif
 
 -include test/jwt.mk
+-include src/shim/shim.mk
 
 .PHONY: run test deps stop unit
 deps:
@@ -57,6 +58,7 @@ test: deps
 	scripts/test.sh
 
 stop:
+	-@[ -s .scratch/shim.pid ] && kill -TERM $$(cat .scratch/shim.pid) 2>/dev/null; rm -f .scratch/shim.pid
 	scripts/cluster.sh stop
 
 # pure-C unit tests and the fuzz corpus replay (no server needed)

@@ -7,15 +7,16 @@
 #   scripts/cluster.sh stop      stop if running
 #   scripts/cluster.sh env       print PGHOST/PGPORT/PGUSER exports
 #
-# Data lives in .scratch/ under the repository.  When the postgres user
-# cannot reach the repository (e.g. under /root), .scratch is a symlink to a
-# directory under /tmp.
+# Data lives in .scratch/ under the repository (MTMCP_SCRATCH overrides;
+# make test uses .scratch/test on its own port, so it never touches the
+# make-run demo).  When the postgres user cannot reach the directory (e.g.
+# under /root), it is a symlink to a directory under /tmp.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 BINDIR=$(/usr/lib/postgresql/15/bin/pg_config --bindir 2>/dev/null || pg_config --bindir)
 PORT=${MTMCP_PGPORT:-55432}
-SCRATCH=$REPO/.scratch
+SCRATCH=${MTMCP_SCRATCH:-$REPO/.scratch}
 
 as_pg() {
 	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
@@ -23,6 +24,7 @@ as_pg() {
 
 prepare_scratch() {
 	if [ ! -e "$SCRATCH" ]; then
+		mkdir -p "$(dirname "$SCRATCH")"
 		mkdir -p "$SCRATCH"
 		if [ "$(id -u)" = 0 ]; then
 			chown postgres:postgres "$SCRATCH"

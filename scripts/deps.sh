@@ -3,9 +3,13 @@
 # Installs only what is missing; needs root (or sudo) when something is.
 set -euo pipefail
 
-PKGS=(make gcc clang libclang-rt-14-dev pkg-config openssl
+PKGS=(make gcc clang libclang-rt-14-dev pkg-config openssl curl
       postgresql-15 postgresql-client-15 postgresql-server-dev-15
       libssl-dev libjson-c-dev libmicrohttpd-dev libpq-dev)
+# Node.js and npm drive the end-to-end tests; a machine that has them
+# (from anywhere) keeps its own.
+command -v node >/dev/null || PKGS+=(nodejs)
+command -v npm >/dev/null || PKGS+=(npm)
 
 missing=()
 for p in "${PKGS[@]}"; do

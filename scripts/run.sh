@@ -29,6 +29,7 @@ psql -X -Atq -d postgres -c 'SELECT 1' >/dev/null 2>&1 && was_running=true
 
 make -s
 make -s install
+make -s shim
 scripts/cluster.sh start
 
 # mtmcp is preloaded into the postmaster, so a cluster that was already running
@@ -37,12 +38,9 @@ scripts/cluster.sh start
 # instead of failing halfway through the demo.
 lib_after=$(sha256sum "$LIB" | cut -d' ' -f1)
 if $was_running && [ "$lib_before" != "$lib_after" ]; then
-	cat >&2 <<'EOF'
-run: this run installed a new build of mtmcp.so, but the scratch cluster was
-     already running with the previous build preloaded.  Restart it, then run again:
-         make stop && make run
-EOF
-	exit 1
+	echo "run: a new build of mtmcp.so was installed; restarting the demo cluster to load it"
+	scripts/cluster.sh stop
+	scripts/cluster.sh start
 fi
 
 # ---------------------------------------------------------------------------
@@ -72,7 +70,7 @@ if ! psql -X -q -v ON_ERROR_STOP=1 -v secret_hex="$SECRET_HEX" -d "$DB" -f demo/
 fi
 
 # ---------------------------------------------------------------------------
-# Tokens and the connection the HTTP shim would use.
+# Tokens and the connection the HTTP shim uses.
 # ---------------------------------------------------------------------------
 mint() { MTMCP_SECRET_HEX=$SECRET_HEX scripts/mint-token.sh -t "$1" -s "$2" -S documents -l "$TTL"; }
 export MTMCP_DEMO="host=$PGHOST port=$PGPORT dbname=$DB user=mtmcp_shim"
@@ -143,12 +141,61 @@ run_shown "initech is suspended: refused before any tool runs" <<'CMD'
 psql "$MTMCP_DEMO" -XAt -c "SELECT mtmcp.mcp_dispatch('$INITECH_TOKEN', '{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/list\"}')"
 CMD
 
+# ---------------------------------------------------------------------------
+# The HTTP shim, on 127.0.0.1 (restarted on every run).
+# ---------------------------------------------------------------------------
+HTTP_PORT=${MTMCP_HTTP_PORT:-8080}
+SHIM_PID=$REPO/.scratch/shim.pid
+if [ -s "$SHIM_PID" ] && kill -0 "$(cat "$SHIM_PID")" 2>/dev/null; then
+	kill -TERM "$(cat "$SHIM_PID")"
+	for _ in $(seq 50); do kill -0 "$(cat "$SHIM_PID")" 2>/dev/null || break; sleep 0.2; done
+fi
+nohup build/mtmcp-http --db "$MTMCP_DEMO" --listen "127.0.0.1:$HTTP_PORT" \
+	>"$REPO/.scratch/shim.log" 2>&1 &
+echo $! >"$SHIM_PID"
+for _ in $(seq 50); do
+	curl -fsS "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null 2>&1 && break
+	sleep 0.2
+done
+curl -fsS "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null || {
+	echo "run: the HTTP shim did not come up; see .scratch/shim.log" >&2
+	tail -20 "$REPO/.scratch/shim.log" >&2
+	exit 1
+}
+echo "export MTMCP_URL=http://127.0.0.1:$HTTP_PORT/mcp" >>"$ENV_FILE"
+export MTMCP_URL=http://127.0.0.1:$HTTP_PORT/mcp
+INIT='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}'
+export INIT
+
 cat <<EOF
+
+================================================================================
+ The same over MCP Streamable HTTP: mtmcp-http on $MTMCP_URL
+================================================================================
+EOF
+
+run_shown "acme opens an MCP session (the Mcp-Session-Id header comes back)" <<'CMD'
+curl -sS -D - -o /dev/null "$MTMCP_URL" -H "Authorization: Bearer $ACME_TOKEN" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d "$INIT" | grep -i -e '^HTTP' -e '^mcp-session-id'
+CMD
+
+run_shown "with a session, acme calls get_document (the answer streams as SSE)" <<'CMD'
+SID=$(curl -sS -D - -o /dev/null "$MTMCP_URL" -H "Authorization: Bearer $ACME_TOKEN" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d "$INIT" | tr -d '\r' | sed -n 's/^[Mm]cp-[Ss]ession-[Ii]d: //p'); curl -sS "$MTMCP_URL" -H "Authorization: Bearer $ACME_TOKEN" -H "Mcp-Session-Id: $SID" -H 'MCP-Protocol-Version: 2025-11-25' -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_document","arguments":{"doc_id":1}}}'
+CMD
+
+run_shown "initech's token is refused over HTTP too (403)" <<'CMD'
+curl -sS -w '\nHTTP %{http_code}\n' "$MTMCP_URL" -H "Authorization: Bearer $INITECH_TOKEN" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d "$INIT"
+CMD
+
+cat <<EOF
+
+Any MCP client can connect to $MTMCP_URL with an "Authorization: Bearer <token>"
+header, for example the MCP Inspector's CLI (needs Node.js 22):
+  npx @modelcontextprotocol/inspector --cli "$MTMCP_URL" --transport http \\
+      --header "Authorization: Bearer \$ACME_TOKEN" --method tools/list
 
 More:
   scripts/mint-token.sh -t globex -s carol -l 600     another token (demo secret, issuer and audience by default)
   psql "host=$PGHOST port=$PGPORT dbname=$DB user=postgres"     as the DBA (superuser)
-  make stop                                           stop the scratch cluster
-
-The HTTP shim (mtmcp-http) is not built yet (a later issue); until then, call mtmcp.mcp_dispatch() through psql as above.
+  make stop                                           stop the HTTP shim and the scratch cluster
+  .scratch/shim.log                                   the shim's request log
 EOF

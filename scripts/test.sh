@@ -5,6 +5,9 @@ set -uo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO"
+# a cluster of its own: the make-run demo (.scratch, port 55432) is left alone
+export MTMCP_SCRATCH=${MTMCP_SCRATCH:-$REPO/.scratch/test}
+export MTMCP_PGPORT=${MTMCP_TEST_PGPORT:-55433}
 
 passed=0
 failed=0
@@ -27,6 +30,7 @@ suite() {
 set -e
 make -s PG_CFLAGS="-Werror" >/dev/null
 make -s install >/dev/null
+make -s shim SHIM_CFLAGS="-O2 -g -Wall -Wextra -Werror" >/dev/null
 scripts/cluster.sh fresh
 trap 'scripts/cluster.sh stop' EXIT
 eval "$(scripts/cluster.sh env)"
@@ -47,6 +51,7 @@ suite "pg_regress" regress
 for t in test/shell/*.sh; do
 	suite "shell: $(basename "$t" .sh)" "$t" contrib_regression
 done
+suite "e2e: MCP SDK client and conformance suite through mtmcp-http" test/e2e/run.sh
 suite "preload required" scripts/check_preload.sh
 
 echo

@@ -1,0 +1,1028 @@
+/*
+ * http.c -- the HTTP side: libmicrohttpd callbacks, routing, header checks,
+ *           and the mapping from the database's answer to an HTTP response
+ *
+ * Threading.  libmicrohttpd runs in thread-per-connection mode: every HTTP
+ * connection has its own thread (at most --max-connections of them), which
+ * may block -- waiting for its database job (pool.c) or, inside an event
+ * stream's content reader, for the next event (sse.c).  A blocked
+ * connection therefore never delays another one, and database connections
+ * are a separate, smaller pool that requests borrow only for the length of
+ * their SQL call.
+ *
+ * Routes:
+ *   POST   /mcp      one JSON-RPC message -> mtmcp.mcp_http -> JSON, 202, or
+ *                    an SSE stream (tools/call, resources/read, prompts/get)
+ *   GET    /mcp      mtmcp.mcp_http_check, then an SSE stream that holds no
+ *                    database connection (resource update notifications)
+ *   DELETE /mcp      mtmcp.mcp_http_end; closes the session's GET streams
+ *   OPTIONS /mcp     CORS preflight, for allowed origins only
+ *   GET    /.well-known/oauth-protected-resource[/<path>]  RFC 9728 metadata
+ *   GET    /healthz  SELECT 1 through the pool
+ *   GET    /metrics  Prometheus text
+ *
+ * Checks on /mcp (and /metrics), in this order, before any SQL: Host and
+ * Origin against the allow-lists (DNS rebinding, 403), MCP-Protocol-Version
+ * (400), then for POST the Accept header (406), Content-Type (415) and the
+ * declared body size (413, answered before the body is read).  A body sent
+ * chunked that outgrows the limit is discarded as it arrives and answered
+ * 413 at its end.  Accept matching follows HTTP media ranges, so wildcard
+ * ranges (any type, or any application subtype) count; an absent Accept
+ * header does not.
+ *
+ * Nothing here decides about tenants, tokens or sessions: the bearer token,
+ * the session header and the body go to the database untouched, and its
+ * http_status is the answer.  Tokens, header values and bodies are never
+ * logged.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <json.h>
+#include <microhttpd.h>
+
+#include "shim.h"
+
+typedef enum Route
+{
+	R_MCP,
+	R_HEALTH,
+	R_METRICS,
+	R_METADATA,
+	R_NOTFOUND
+} Route;
+
+typedef struct Req
+{
+	Route		route;
+	const char *method;			/* POST, GET, DELETE or OTHER (metrics) */
+	char		method_log[16];
+	char		path_log[96];
+	double		start;
+	StrBuf		body;
+	bool		too_large;
+	bool		queued;			/* a response has been queued */
+	int			status;
+	const char *rpc;			/* metrics label */
+	bool		stream;			/* a GET event stream (no latency sample) */
+	const char *cors_origin;	/* an allowed Origin to echo */
+} Req;
+
+static struct MHD_Daemon *daemon_handle;
+static int	in_flight;
+
+static const char *const sse_methods[] = {"tools/call", "resources/read", "prompts/get", NULL};
+
+/* ---------------------------------------------------------------- helpers */
+
+static bool
+list_has(const ShimList *l, const char *v)
+{
+	int			i;
+
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->items[i], "*") == 0 || strcasecmp(l->items[i], v) == 0)
+			return true;
+	return false;
+}
+
+static const char *
+header(struct MHD_Connection *c, const char *name)
+{
+	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
+/* Does the Accept header admit this media type?  (Ranges with q=0 do not.) */
+static bool
+accepts(const char *accept, const char *type)
+{
+	const char *slash = strchr(type, '/');
+	size_t		major = (size_t) (slash - type);
+	const char *p = accept;
+
+	if (accept == NULL)
+		return false;
+	while (*p)
+	{
+		const char *end = p + strcspn(p, ",");
+		const char *semi;
+		const char *q;
+		size_t		n;
+		bool		zero = false;
+
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+		semi = memchr(p, ';', (size_t) (end - p));
+		n = (size_t) ((semi ? semi : end) - p);
+		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		for (q = semi; q != NULL && q < end; q = memchr(q + 1, ';', (size_t) (end - q - 1)))
+		{
+			const char *v = q + 1;
+
+			while (v < end && (*v == ' ' || *v == '\t'))
+				v++;
+			if (end - v >= 2 && (v[0] == 'q' || v[0] == 'Q') && v[1] == '=')
+			{
+				double		qv = strtod(v + 2, NULL);
+
+				zero = (qv <= 0.0);
+			}
+		}
+		if (!zero &&
+			((n == strlen(type) && strncasecmp(p, type, n) == 0) ||
+			 (n == 3 && strncmp(p, "*/*", 3) == 0) ||
+			 (n == major + 2 && strncasecmp(p, type, major + 1) == 0 && p[major + 1] == '*')))
+			return true;
+		p = *end ? end + 1 : end;
+	}
+	return false;
+}
+
+/* Is the Content-Type application/json (parameters such as charset allowed)? */
+static bool
+is_json_content_type(const char *ct)
+{
+	size_t		n;
+
+	if (ct == NULL)
+		return false;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	n = strcspn(ct, ";");
+	while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+		n--;
+	return n == strlen("application/json") && strncasecmp(ct, "application/json", n) == 0;
+}
+
+/* MCP session ids are 1..256 visible ASCII characters (0x21-0x7E). */
+static bool
+valid_session_id(const char *s)
+{
+	size_t		n = 0;
+
+	for (; s[n]; n++)
+		if ((unsigned char) s[n] < 0x21 || (unsigned char) s[n] > 0x7e)
+			return false;
+	return n >= 1 && n <= 256;
+}
+
+/* The token of "Authorization: Bearer <token>", or NULL. */
+static char *
+bearer_token(struct MHD_Connection *c)
+{
+	const char *h = header(c, MHD_HTTP_HEADER_AUTHORIZATION);
+	size_t		n;
+
+	if (h == NULL)
+		return NULL;
+	while (*h == ' ')
+		h++;
+	if (strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\t'))
+		return NULL;
+	h += 6;
+	while (*h == ' ' || *h == '\t')
+		h++;
+	n = strlen(h);
+	while (n > 0 && (h[n - 1] == ' ' || h[n - 1] == '\t'))
+		n--;
+	return n > 0 ? xstrndup(h, n) : NULL;
+}
+
+/* {"jsonrpc":"2.0","id":<id>,"error":{"code":..,"message":..[,"data":..]}} */
+static char *
+rpc_error(const char *id_json, int code, const char *message, const char *data_json)
+{
+	StrBuf		b;
+
+	sb_init(&b);
+	sb_printf(&b, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"error\":{\"code\":%d,\"message\":",
+			  id_json ? id_json : "null", code);
+	sb_json_string(&b, message);
+	if (data_json)
+		sb_printf(&b, ",\"data\":%s", data_json);
+	sb_puts(&b, "}}");
+	return sb_steal(&b);
+}
+
+/* ---------------------------------------------------------------- responses */
+
+static enum MHD_Result
+send_response(struct MHD_Connection *c, Req *r, int status, struct MHD_Response *resp)
+{
+	enum MHD_Result ret;
+
+	if (r->cors_origin)
+	{
+		MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->cors_origin);
+		MHD_add_response_header(resp, "Access-Control-Expose-Headers",
+								"Mcp-Session-Id, WWW-Authenticate");
+		MHD_add_response_header(resp, "Vary", "Origin");
+	}
+	if (shim_draining)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	ret = MHD_queue_response(c, (unsigned) status, resp);
+	MHD_destroy_response(resp);
+	r->status = status;
+	r->queued = true;
+	return ret;
+}
+
+/* A response with a body (copied); ctype NULL for an empty body. */
+static struct MHD_Response *
+make_response(const char *body, const char *ctype)
+{
+	struct MHD_Response *resp;
+
+	resp = MHD_create_response_from_buffer(body ? strlen(body) : 0, (void *) (body ? body : ""),
+										   MHD_RESPMEM_MUST_COPY);
+	if (ctype)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	return resp;
+}
+
+static enum MHD_Result
+send_body(struct MHD_Connection *c, Req *r, int status, const char *body, const char *ctype)
+{
+	return send_response(c, r, status, make_response(body, ctype));
+}
+
+static enum MHD_Result
+send_json(struct MHD_Connection *c, Req *r, int status, const char *json)
+{
+	struct MHD_Response *resp = make_response(json, "application/json");
+
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	return send_response(c, r, status, resp);
+}
+
+/* A JSON-RPC error body without an id (transport-level refusals). */
+static enum MHD_Result
+send_rpc_error(struct MHD_Connection *c, Req *r, int status, int code, const char *message,
+			   const char *data_json)
+{
+	char	   *body = rpc_error(NULL, code, message, data_json);
+	enum MHD_Result ret = send_json(c, r, status, body);
+
+	free(body);
+	return ret;
+}
+
+static enum MHD_Result
+send_not_allowed(struct MHD_Connection *c, Req *r, const char *allow)
+{
+	struct MHD_Response *resp = make_response("method not allowed\n", "text/plain");
+
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	return send_response(c, r, 405, resp);
+}
+
+static enum MHD_Result
+send_unavailable(struct MHD_Connection *c, Req *r, JobOutcome out, const char *id_json)
+{
+	struct MHD_Response *resp;
+	char	   *body;
+	int			status = 503;
+
+	if (out == OUT_BAD_INPUT)
+	{
+		body = rpc_error(NULL, -32700, "Parse error", NULL);
+		status = 400;
+	}
+	else if (out == OUT_DB_ERROR)
+	{
+		body = rpc_error(id_json, -32603, "Internal error", NULL);
+		status = 500;
+	}
+	else
+		body = rpc_error(id_json, -32603,
+						 shim_draining ? "Service unavailable: the server is shutting down"
+						 : out == OUT_BUSY ? "Service busy: no database connection is free"
+						 : "Service unavailable: the database cannot be reached", NULL);
+	resp = make_response(body, "application/json");
+	free(body);
+	if (status == 503)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+	return send_response(c, r, status, resp);
+}
+
+/* A string member of error.data, if it is made of the allowed characters only. */
+static char *
+data_word(json_object *data, const char *key, const char *allowed)
+{
+	json_object *v;
+	const char *s;
+	size_t		n;
+
+	if (data == NULL || !json_object_object_get_ex(data, key, &v) ||
+		!json_object_is_type(v, json_type_string))
+		return NULL;
+	s = json_object_get_string(v);
+	n = strlen(s);
+	return (n > 0 && n <= 256 && strspn(s, allowed) == n) ? xstrdup(s) : NULL;
+}
+
+/*
+ * What a 401/403 body says: error.data.reason (a plain word) and, if the
+ * database names it, error.data.scope (the scope that would do).
+ */
+static void
+auth_details(const char *body, char **reason, char **scope)
+{
+	json_object *root;
+	json_object *v;
+	json_object *data = NULL;
+
+	*reason = *scope = NULL;
+	if (body == NULL || (root = json_tokener_parse(body)) == NULL)
+		return;
+	if (json_object_object_get_ex(root, "error", &v) &&
+		json_object_object_get_ex(v, "data", &data) &&
+		json_object_is_type(data, json_type_object))
+	{
+		*reason = data_word(data, "reason",
+							"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-");
+		/* RFC 6749 scope-token characters, and spaces between tokens */
+		*scope = data_word(data, "scope",
+						   " !#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`"
+						   "abcdefghijklmnopqrstuvwxyz{|}~");
+	}
+	json_object_put(root);
+}
+
+/*
+ * The WWW-Authenticate challenge (RFC 6750 section 3, RFC 9728 section 5.1).
+ * reason is the database's refusal reason, NULL when unknown; scope the
+ * scope it names, else --required-scope.
+ */
+static char *
+www_authenticate(int status, const char *reason, const char *scope, bool had_token)
+{
+	StrBuf		b;
+	const char *rs = scope ? scope : shim_config.required_scope;
+
+	sb_init(&b);
+	if (status == 403 && reason && strcmp(reason, "insufficient_scope") == 0)
+	{
+		sb_puts(&b, "Bearer error=\"insufficient_scope\"");
+		if (rs)
+			sb_printf(&b, ", scope=\"%s\"", rs);
+		sb_printf(&b, ", resource_metadata=\"%s\"", shim_config.resource_metadata_url);
+	}
+	else if (status == 401)
+	{
+		sb_printf(&b, "Bearer resource_metadata=\"%s\"", shim_config.resource_metadata_url);
+		/* no token at all: no error code (RFC 6750 section 3.1) */
+		if (reason ? strcmp(reason, "missing_token") != 0 : had_token)
+		{
+			sb_puts(&b, ", error=\"invalid_token\"");
+			if (reason)
+				sb_printf(&b, ", error_description=\"%s\"", reason);
+		}
+		if (rs)
+			sb_printf(&b, ", scope=\"%s\"", rs);
+	}
+	else if (reason)
+		sb_printf(&b, "Bearer error=\"invalid_token\", error_description=\"%s\", resource_metadata=\"%s\"",
+				  reason, shim_config.resource_metadata_url);
+	else
+		sb_printf(&b, "Bearer resource_metadata=\"%s\"", shim_config.resource_metadata_url);
+	return sb_steal(&b);
+}
+
+/* 401/403 with its challenge; body is the database's, or one of ours. */
+static enum MHD_Result
+send_auth_refusal(struct MHD_Connection *c, Req *r, int status, const char *body, bool had_token)
+{
+	struct MHD_Response *resp;
+	char	   *reason;
+	char	   *scope;
+	char	   *challenge;
+	char	   *own = NULL;
+
+	auth_details(body, &reason, &scope);
+	challenge = www_authenticate(status, reason, scope, had_token);
+
+	if (body == NULL)
+	{
+		char		data[32];
+
+		snprintf(data, sizeof(data), "{\"status\":%d}", status);
+		own = rpc_error(NULL, -32001, status == 401 ? "Unauthorized" : "Forbidden", data);
+	}
+	resp = make_response(body ? body : own, "application/json");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, challenge);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	free(own);
+	free(challenge);
+	free(reason);
+	free(scope);
+	return send_response(c, r, status, resp);
+}
+
+/* A bare status from mcp_http_check / mcp_http_end, as an HTTP answer. */
+static enum MHD_Result
+send_status_only(struct MHD_Connection *c, Req *r, int status, bool had_token)
+{
+	switch (status)
+	{
+		case 401:
+		case 403:
+			return send_auth_refusal(c, r, status, NULL, had_token);
+		case 400:
+			return send_rpc_error(c, r, 400, -32000,
+								  "Bad Request: a valid Mcp-Session-Id header is required", NULL);
+		case 404:
+			return send_rpc_error(c, r, 404, -32001, "Session not found", NULL);
+		default:
+			return send_body(c, r, status, NULL, NULL);
+	}
+}
+
+/* An SSE response reading from the stream (takes one reference to it). */
+static enum MHD_Result
+send_stream(struct MHD_Connection *c, Req *r, SseStream *s)
+{
+	struct MHD_Response *resp;
+
+	sse_ref(s);
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, sse_reader, s,
+											 sse_reader_free);
+	if (resp == NULL)
+	{
+		sse_unref(s);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+	return send_response(c, r, 200, resp);
+}
+
+/* ---------------------------------------------------------------- /mcp */
+
+/* Host and Origin (DNS rebinding protection); false when answered 403. */
+static bool
+check_host_origin(struct MHD_Connection *c, Req *r)
+{
+	const char *host = header(c, MHD_HTTP_HEADER_HOST);
+	const char *origin = header(c, "Origin");
+
+	if (origin != NULL && !list_has(&shim_config.allowed_origins, origin))
+	{
+		send_rpc_error(c, r, 403, -32000, "Forbidden: origin not allowed", NULL);
+		return false;
+	}
+	if (host == NULL || !list_has(&shim_config.allowed_hosts, host))
+	{
+		send_rpc_error(c, r, 403, -32000, "Forbidden: host not allowed", NULL);
+		return false;
+	}
+	r->cors_origin = origin;
+	return true;
+}
+
+/* MCP-Protocol-Version, when present, must be one we speak. */
+static bool
+check_protocol_version(struct MHD_Connection *c, Req *r)
+{
+	const char *v = header(c, "MCP-Protocol-Version");
+	int			i;
+
+	if (v == NULL)
+		return true;
+	for (i = 0; shim_protocol_versions[i]; i++)
+		if (strcmp(v, shim_protocol_versions[i]) == 0)
+			return true;
+	send_rpc_error(c, r, 400, -32000, "Bad Request: unsupported MCP-Protocol-Version",
+				   "{\"supported\":[\"2025-11-25\",\"2025-06-18\",\"2025-03-26\"]}");
+	return false;
+}
+
+/* The session header: absent (NULL, ok) or well-formed; false when answered. */
+static bool
+session_header(struct MHD_Connection *c, Req *r, const char **out)
+{
+	const char *s = header(c, "Mcp-Session-Id");
+
+	*out = NULL;
+	if (s == NULL)
+		return true;
+	if (!valid_session_id(s))
+	{
+		send_rpc_error(c, r, 400, -32000, "Bad Request: invalid Mcp-Session-Id header", NULL);
+		return false;
+	}
+	*out = s;
+	return true;
+}
+
+/* First call of a POST: everything that can be refused before the body. */
+static enum MHD_Result
+post_headers(struct MHD_Connection *c, Req *r)
+{
+	const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *session;
+
+	if (!check_protocol_version(c, r))
+		return MHD_YES;
+	if (!accepts(header(c, MHD_HTTP_HEADER_ACCEPT), "application/json") ||
+		!accepts(header(c, MHD_HTTP_HEADER_ACCEPT), "text/event-stream"))
+		return send_rpc_error(c, r, 406, -32000,
+							  "Not Acceptable: Accept must list application/json and text/event-stream", NULL);
+	if (!is_json_content_type(header(c, MHD_HTTP_HEADER_CONTENT_TYPE)))
+		return send_rpc_error(c, r, 415, -32000,
+							  "Unsupported Media Type: Content-Type must be application/json", NULL);
+	if (cl != NULL && strtoull(cl, NULL, 10) > shim_config.max_body)
+		return send_rpc_error(c, r, 413, -32000, "Payload Too Large", NULL);
+	(void) session_header(c, r, &session);	/* answers 400 itself */
+	return MHD_YES;				/* if nothing was answered, read the body */
+}
+
+static bool
+is_sse_method(const char *m)
+{
+	int			i;
+
+	for (i = 0; m && sse_methods[i]; i++)
+		if (strcmp(m, sse_methods[i]) == 0)
+			return true;
+	return false;
+}
+
+/* The whole body is here: parse just enough, call mcp_http, answer. */
+static enum MHD_Result
+post_message(struct MHD_Connection *c, Req *r)
+{
+	struct json_tokener *tok;
+	json_object *root;
+	json_object *v;
+	const char *method = NULL;
+	char	   *id_json = NULL;
+	const char *session;
+	char	   *token;
+	bool		is_request = false;
+	bool		streaming;
+	bool		events,
+				done;
+	Job		   *job;
+	enum MHD_Result ret;
+
+	if (r->body.len == 0 || memchr(r->body.data, '\0', r->body.len) != NULL)
+		return send_rpc_error(c, r, 400, -32700, "Parse error", NULL);
+
+	tok = json_tokener_new_ex(256);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	root = json_tokener_parse_ex(tok, r->body.data, (int) r->body.len + 1);
+	if (root == NULL || json_tokener_get_error(tok) != json_tokener_success)
+	{
+		json_object_put(root);
+		json_tokener_free(tok);
+		return send_rpc_error(c, r, 400, -32700, "Parse error", NULL);
+	}
+	json_tokener_free(tok);
+	if (json_object_is_type(root, json_type_array))
+	{
+		json_object_put(root);
+		return send_rpc_error(c, r, 400, -32600, "Invalid Request",
+							  "{\"detail\":\"batch requests are not supported\"}");
+	}
+	if (!json_object_is_type(root, json_type_object))
+	{
+		json_object_put(root);
+		return send_rpc_error(c, r, 400, -32600, "Invalid Request",
+							  "{\"detail\":\"a message is a JSON object\"}");
+	}
+	if (json_object_object_get_ex(root, "method", &v) && json_object_is_type(v, json_type_string))
+		method = json_object_get_string(v);
+	if (json_object_object_get_ex(root, "id", &v) &&
+		(json_object_is_type(v, json_type_string) || json_object_is_type(v, json_type_int) ||
+		 json_object_is_type(v, json_type_double)))
+	{
+		id_json = xstrdup(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
+														 JSON_C_TO_STRING_NOSLASHESCAPE));
+		is_request = method != NULL;
+	}
+	r->rpc = rpc_label(method);
+	streaming = is_request && is_sse_method(method);
+
+	(void) session_header(c, r, &session);	/* validated on the first call */
+	token = bearer_token(c);
+	job = job_new(JOB_RPC, token, r->body.data, session);
+	job->rpc_id = id_json;
+	if (streaming)
+		job->stream = sse_new(NULL, false);
+	job_submit(job, shim_config.queue_timeout_ms);
+	job_wait(job, streaming);
+
+	pthread_mutex_lock(&job->lock);
+	events = job->has_events;
+	done = job->done;
+	pthread_mutex_unlock(&job->lock);
+
+	if (events || (done && streaming && job->outcome == OUT_OK && job->http_status == 200 &&
+				   job->response != NULL))
+		ret = send_stream(c, r, job->stream);	/* the worker may still be writing */
+	else if (job->outcome != OUT_OK)
+		ret = send_unavailable(c, r, job->outcome, id_json);
+	else
+	{
+		int			st = job->http_status;
+
+		switch (st)
+		{
+			case 200:
+				if (job->response == NULL)
+					ret = send_unavailable(c, r, OUT_DB_ERROR, id_json);
+				else
+				{
+					struct MHD_Response *resp = make_response(job->response, "application/json");
+
+					MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+					if (method && strcmp(method, "initialize") == 0 && job->out_session_id)
+					{
+						if (valid_session_id(job->out_session_id))
+							MHD_add_response_header(resp, "Mcp-Session-Id", job->out_session_id);
+						else
+							shim_log("the database returned a session id that is not 1..256 visible ASCII characters; not sent");
+					}
+					ret = send_response(c, r, 200, resp);
+				}
+				break;
+			case 202:
+				ret = send_body(c, r, 202, NULL, NULL);
+				break;
+			case 401:
+			case 403:
+				ret = send_auth_refusal(c, r, st, job->response, token != NULL);
+				break;
+			default:
+				if (job->response)
+					ret = send_json(c, r, st, job->response);
+				else
+					ret = send_status_only(c, r, st, token != NULL);
+				break;
+		}
+	}
+	json_object_put(root);		/* method pointed into it */
+	if (token)
+	{
+		explicit_bzero(token, strlen(token));
+		free(token);
+	}
+	job_unref(job);
+	return ret;
+}
+
+/* GET /mcp: may this caller listen on the session?  Then a stream. */
+static enum MHD_Result
+get_stream(struct MHD_Connection *c, Req *r)
+{
+	const char *session;
+	char	   *token;
+	Job		   *job;
+	enum MHD_Result ret;
+
+	(void) session_header(c, r, &session);	/* checked by precheck */
+	token = bearer_token(c);
+	job = job_new(JOB_CHECK, token, NULL, session);
+	job_submit(job, shim_config.queue_timeout_ms);
+	job_wait(job, false);
+	if (job->outcome != OUT_OK)
+		ret = send_unavailable(c, r, job->outcome, NULL);
+	else if (job->http_status == 200 && session != NULL)
+	{
+		SseStream  *s = sse_new(session, true);
+
+		sse_register(s);
+		r->stream = true;
+		ret = send_stream(c, r, s);
+		sse_unref(s);			/* the reader holds it now */
+	}
+	else
+		ret = send_status_only(c, r, job->http_status == 200 ? 400 : job->http_status, token != NULL);
+	if (token)
+	{
+		explicit_bzero(token, strlen(token));
+		free(token);
+	}
+	job_unref(job);
+	return ret;
+}
+
+/* DELETE /mcp: end the session; its GET streams end with it. */
+static enum MHD_Result
+delete_session(struct MHD_Connection *c, Req *r)
+{
+	const char *session;
+	char	   *token;
+	Job		   *job;
+	enum MHD_Result ret;
+
+	(void) session_header(c, r, &session);	/* checked by precheck */
+	token = bearer_token(c);
+	job = job_new(JOB_END, token, NULL, session);
+	job_submit(job, shim_config.queue_timeout_ms);
+	job_wait(job, false);
+	if (job->outcome != OUT_OK)
+		ret = send_unavailable(c, r, job->outcome, NULL);
+	else if (job->http_status == 204 || job->http_status == 200)
+	{
+		if (session)
+			sse_close_session(session);
+		ret = send_body(c, r, job->http_status, NULL, NULL);
+	}
+	else
+		ret = send_status_only(c, r, job->http_status, token != NULL);
+	if (token)
+	{
+		explicit_bzero(token, strlen(token));
+		free(token);
+	}
+	job_unref(job);
+	return ret;
+}
+
+/* CORS preflight from an allowed origin (checked already). */
+static enum MHD_Result
+preflight(struct MHD_Connection *c, Req *r)
+{
+	struct MHD_Response *resp;
+
+	if (r->cors_origin == NULL || header(c, "Access-Control-Request-Method") == NULL)
+		return send_not_allowed(c, r, "GET, POST, DELETE");
+	resp = make_response(NULL, NULL);
+	MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, POST, DELETE");
+	MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+							"Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID");
+	MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+	return send_response(c, r, 204, resp);
+}
+
+/* ---------------------------------------------------------------- other routes */
+
+static enum MHD_Result
+healthz(struct MHD_Connection *c, Req *r)
+{
+	Job		   *job = job_new(JOB_PING, NULL, NULL, NULL);
+	bool		ok;
+	struct MHD_Response *resp;
+
+	job_submit(job, shim_config.queue_timeout_ms < 2000 ? shim_config.queue_timeout_ms : 2000);
+	job_wait(job, false);
+	ok = job->outcome == OUT_OK;
+	job_unref(job);
+	resp = make_response(ok ? "ok\n" : "database unavailable\n", "text/plain");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	return send_response(c, r, ok ? 200 : 503, resp);
+}
+
+static enum MHD_Result
+metrics(struct MHD_Connection *c, Req *r)
+{
+	char	   *text = metrics_render();
+	enum MHD_Result ret = send_body(c, r, 200, text, "text/plain; version=0.0.4; charset=utf-8");
+
+	free(text);
+	return ret;
+}
+
+static enum MHD_Result
+metadata(struct MHD_Connection *c, Req *r)
+{
+	struct MHD_Response *resp = make_response(shim_config.metadata_json, "application/json");
+
+	/* public by design: browser-based clients fetch it cross-origin */
+	MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
+	return send_response(c, r, 200, resp);
+}
+
+static Route
+route_of(const char *url)
+{
+	int			i;
+
+	if (strcmp(url, shim_config.mcp_path) == 0)
+		return R_MCP;
+	if (strcmp(url, "/healthz") == 0)
+		return R_HEALTH;
+	if (strcmp(url, "/metrics") == 0)
+		return R_METRICS;
+	for (i = 0; shim_config.metadata_paths[i]; i++)
+		if (strcmp(url, shim_config.metadata_paths[i]) == 0)
+			return R_METADATA;
+	return R_NOTFOUND;
+}
+
+/* ---------------------------------------------------------------- callbacks */
+
+/*
+ * First call, headers only: refuse what can be refused before the body.
+ * Answering here makes libmicrohttpd close the connection afterwards (it
+ * has not read the body), which is what a refusal wants; requests that pass
+ * are served on the last call (serve), keeping the connection reusable.
+ */
+static enum MHD_Result
+precheck(struct MHD_Connection *c, Req *r, const char *method)
+{
+	bool		get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+	const char *session;
+
+	if (shim_draining)
+	{
+		struct MHD_Response *resp = make_response("shutting down\n", "text/plain");
+
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+		return send_response(c, r, 503, resp);
+	}
+	switch (r->route)
+	{
+		case R_MCP:
+			if (!check_host_origin(c, r))
+				return MHD_YES;
+			if (strcmp(method, "POST") == 0)
+				return post_headers(c, r);
+			if (strcmp(method, "GET") == 0)
+			{
+				if (!accepts(header(c, MHD_HTTP_HEADER_ACCEPT), "text/event-stream"))
+					return send_not_allowed(c, r, "GET, POST, DELETE");
+				if (check_protocol_version(c, r))
+					(void) session_header(c, r, &session);
+				return MHD_YES;
+			}
+			if (strcmp(method, "DELETE") == 0)
+			{
+				if (check_protocol_version(c, r))
+					(void) session_header(c, r, &session);
+				return MHD_YES;
+			}
+			if (strcmp(method, "OPTIONS") == 0)
+				return MHD_YES;
+			return send_not_allowed(c, r, "GET, POST, DELETE");
+		case R_METRICS:
+			if (!check_host_origin(c, r))
+				return MHD_YES;
+			r->cors_origin = NULL;
+			return get ? MHD_YES : send_not_allowed(c, r, "GET");
+		case R_HEALTH:
+		case R_METADATA:
+			return get ? MHD_YES : send_not_allowed(c, r, "GET");
+		default:
+			return send_body(c, r, 404, "not found\n", "text/plain");
+	}
+}
+
+/* Last call: the request (and body) passed precheck; do the work. */
+static enum MHD_Result
+serve(struct MHD_Connection *c, Req *r, const char *method)
+{
+	switch (r->route)
+	{
+		case R_MCP:
+			if (strcmp(method, "POST") == 0)
+				return post_message(c, r);
+			if (strcmp(method, "GET") == 0)
+				return get_stream(c, r);
+			if (strcmp(method, "DELETE") == 0)
+				return delete_session(c, r);
+			return preflight(c, r);
+		case R_HEALTH:
+			return healthz(c, r);
+		case R_METRICS:
+			return metrics(c, r);
+		case R_METADATA:
+			return metadata(c, r);
+		default:
+			return send_body(c, r, 404, "not found\n", "text/plain");
+	}
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+		   const char *version, const char *upload_data, size_t *upload_data_size,
+		   void **req_cls)
+{
+	Req		   *r = *req_cls;
+
+	(void) cls;
+	(void) version;
+	if (r == NULL)
+	{
+		r = xcalloc(1, sizeof(Req));
+		r->start = now_mono();
+		r->route = route_of(url);
+		r->rpc = "-";
+		r->method = strcmp(method, "POST") == 0 ? "POST" : strcmp(method, "GET") == 0 ? "GET" :
+			strcmp(method, "DELETE") == 0 ? "DELETE" : "OTHER";
+		safe_label(r->method_log, sizeof(r->method_log), method);
+		safe_label(r->path_log, sizeof(r->path_log), url);
+		sb_init(&r->body);
+		*req_cls = r;
+		__atomic_add_fetch(&in_flight, 1, __ATOMIC_SEQ_CST);
+		return precheck(c, r, method);
+	}
+	if (r->queued)
+	{
+		*upload_data_size = 0;	/* answered already: discard */
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0)
+	{
+		if (!r->too_large && r->body.len + *upload_data_size > shim_config.max_body)
+		{
+			r->too_large = true;
+			sb_free(&r->body);
+		}
+		if (!r->too_large)
+			sb_append(&r->body, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	/* the whole request is in */
+	if (r->too_large)
+		return send_rpc_error(c, r, 413, -32000, "Payload Too Large", NULL);
+	return serve(c, r, method);
+}
+
+/* The request is over: one log line, the metrics, free. */
+static void
+on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	Req		   *r = *req_cls;
+	double		secs;
+
+	(void) cls;
+	(void) c;
+	if (r == NULL)
+		return;
+	secs = now_mono() - r->start;
+	if (r->queued)
+		metrics_request(r->method, r->rpc, r->status, secs, !r->stream);
+	shim_log("%s %s rpc=%s status=%d %.1fms%s%s", r->method_log, r->path_log, r->rpc,
+			 r->status, secs * 1000.0, r->stream ? " stream" : "",
+			 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection closed early)");
+	sb_free(&r->body);
+	free(r);
+	*req_cls = NULL;
+	__atomic_sub_fetch(&in_flight, 1, __ATOMIC_SEQ_CST);
+}
+
+static void
+mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+	char		msg[512];
+	size_t		n;
+
+	(void) cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	shim_log("libmicrohttpd: %s", msg);
+}
+
+bool
+http_start(int listen_fd, bool ipv6)
+{
+	unsigned	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+		MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_AUTO;
+
+	if (ipv6)
+		flags |= MHD_USE_IPv6;
+	daemon_handle = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL,
+									 MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+									 MHD_OPTION_LISTEN_SOCKET, listen_fd,
+									 MHD_OPTION_CONNECTION_LIMIT, (unsigned) shim_config.max_connections,
+									 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) shim_config.idle_timeout_s,
+									 MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+									 MHD_OPTION_THREAD_STACK_SIZE, (size_t) (256 * 1024),
+									 MHD_OPTION_END);
+	return daemon_handle != NULL;
+}
+
+/*
+ * Stop accepting; connections already open go on.  True when the listening
+ * socket is ours again (to close after http_stop); otherwise libmicrohttpd
+ * closes it.
+ */
+bool
+http_quiesce(void)
+{
+	return daemon_handle != NULL && MHD_quiesce_daemon(daemon_handle) != MHD_INVALID_SOCKET;
+}
+
+void
+http_stop(void)
+{
+	if (daemon_handle)
+		MHD_stop_daemon(daemon_handle);
+	daemon_handle = NULL;
+}
+
+int
+http_in_flight(void)
+{
+	return __atomic_load_n(&in_flight, __ATOMIC_SEQ_CST);
+}

@@ -1,0 +1,779 @@
+/*
+ * pool.c -- the database side: N worker threads, each owning one PGconn
+ *
+ * Design.  HTTP threads never touch a PGconn.  They describe the SQL call as
+ * a Job, put it on one FIFO queue and wait on the job.  N workers (N = the
+ * pool size) take jobs off the queue; each owns exactly one connection for
+ * its whole life.  So:
+ *
+ *   - a request waits for *a* free connection, never for a particular one
+ *     (no head-of-line blocking behind a slow tool call); if none frees up
+ *     within the queue timeout it gets 503;
+ *   - a connection is busy exactly as long as its SQL call runs.  The worker
+ *     never writes to a client: live notifications and the final response go
+ *     into the job's SseStream buffer (sse.c), so a slow or vanished client
+ *     cannot hold a database connection past its own query;
+ *   - GET streams never submit jobs except the one mcp_http_check that opens
+ *     them: they hold no connection.
+ *
+ * Queries run asynchronously (PQsendQueryParams, then poll on PQsocket with
+ * PQconsumeInput/PQisBusy) so that NOTICE messages are parsed the moment
+ * they arrive.  The notice receiver forwards only notices whose primary
+ * message is "mtmcp notification" and whose detail carries this call's
+ * random notify key and a JSON-RPC notification (method, no id): tool code
+ * can RAISE NOTICE too, but cannot know the key, so it cannot inject
+ * messages into a client's stream.
+ *
+ * Failure handling.  Before each job the worker reads whatever the server
+ * sent on the idle connection (PQconsumeInput); a connection the server
+ * closed (restart, pg_terminate_backend) is dropped and a new one made.
+ * While the server cannot be reached, connection attempts are gated by a
+ * shared exponential backoff (100 ms doubling to 2 s) and jobs fail fast
+ * with 503; the first job after the backoff window reconnects.  A job whose
+ * connection broke mid-call is answered 503 and is never retried (it may
+ * have run).  Nothing here needs a restart of the shim.
+ *
+ * Locks: pool.lock guards the queue, the backoff state and the counters;
+ * job->lock guards a job's result.  Never hold both.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json.h>
+#include <libpq-fe.h>
+
+#include "shim.h"
+
+#define SQL_RPC "SELECT http_status, session_id, response::text " \
+	"FROM mtmcp.mcp_http($1::text, $2::jsonb, $3::text, $4::text)"
+#define SQL_END "SELECT mtmcp.mcp_http_end($1::text, $2::text)"
+#define SQL_CHECK "SELECT mtmcp.mcp_http_check($1::text, $2::text)"
+#define SQL_PING "SELECT 1"
+
+typedef struct Worker
+{
+	pthread_t	thread;
+	int			id;
+	PGconn	   *conn;
+	Job		   *job;			/* the job running now (worker thread only) */
+	atomic_int	cancel;			/* hard stop: cancel the running query */
+} Worker;
+
+static struct
+{
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	Job		   *head,
+			   *tail;
+	int			queued;
+	bool		stopping;		/* workers exit once the queue is empty */
+	bool		cancelling;		/* hard stop: cancel running and queued calls */
+	int			size;
+	Worker	   *workers;
+	int			in_use;
+	int			open;
+	double		down_until;		/* monotonic; no connection attempts before */
+	double		backoff;
+	bool		down_logged;
+}			pool = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* ---------------------------------------------------------------- jobs */
+
+Job *
+job_new(JobKind kind, const char *token, const char *body, const char *session_id)
+{
+	Job		   *job = xcalloc(1, sizeof(Job));
+
+	job->kind = kind;
+	job->token = xstrdup(token);
+	job->body = xstrdup(body);
+	job->session_id = xstrdup(session_id);
+	random_hex(job->notify_key, 16);
+	job->outcome = OUT_PENDING;
+	job->refs = 1;
+	pthread_mutex_init(&job->lock, NULL);
+	cond_init_mono(&job->cond);
+	return job;
+}
+
+static void
+job_free(Job *job)
+{
+	if (job->token)
+	{
+		/* do not leave bearer tokens lying around in freed memory */
+		explicit_bzero(job->token, strlen(job->token));
+		free(job->token);
+	}
+	free(job->body);
+	free(job->session_id);
+	free(job->rpc_id);
+	free(job->out_session_id);
+	free(job->response);
+	if (job->stream)
+		sse_unref(job->stream);
+	pthread_cond_destroy(&job->cond);
+	pthread_mutex_destroy(&job->lock);
+	free(job);
+}
+
+void
+job_unref(Job *job)
+{
+	bool		last;
+
+	pthread_mutex_lock(&job->lock);
+	last = (--job->refs == 0);
+	pthread_mutex_unlock(&job->lock);
+	if (last)
+		job_free(job);
+}
+
+void
+job_submit(Job *job, int timeout_ms)
+{
+	job->deadline = now_mono() + timeout_ms / 1000.0;
+	pthread_mutex_lock(&job->lock);
+	job->refs++;				/* the queue's (then the worker's) reference */
+	pthread_mutex_unlock(&job->lock);
+
+	pthread_mutex_lock(&pool.lock);
+	job->next = NULL;
+	if (pool.tail)
+		pool.tail->next = job;
+	else
+		pool.head = job;
+	pool.tail = job;
+	pool.queued++;
+	pthread_cond_signal(&pool.cond);
+	pthread_mutex_unlock(&pool.lock);
+}
+
+/* Take a job back off the queue if no worker has it yet. */
+static bool
+withdraw(Job *job)
+{
+	Job		  **pp;
+	Job		   *prev = NULL;
+	bool		found = false;
+
+	pthread_mutex_lock(&pool.lock);
+	for (pp = &pool.head; *pp; prev = *pp, pp = &(*pp)->next)
+	{
+		if (*pp == job)
+		{
+			*pp = job->next;
+			if (pool.tail == job)
+				pool.tail = prev;
+			pool.queued--;
+			found = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&pool.lock);
+	return found;
+}
+
+/*
+ * Wait until the job is done, or (until_event) until it has pushed its first
+ * live notification.  A job still queued at its deadline is withdrawn and
+ * answered OUT_BUSY.
+ */
+void
+job_wait(Job *job, bool until_event)
+{
+	pthread_mutex_lock(&job->lock);
+	for (;;)
+	{
+		struct timespec ts;
+		double		left;
+
+		if (job->done || (until_event && job->has_events))
+			break;
+		left = job->deadline - now_mono();
+		if (left <= 0)
+		{
+			pthread_mutex_unlock(&job->lock);
+			if (withdraw(job))
+			{
+				pthread_mutex_lock(&job->lock);
+				job->outcome = OUT_BUSY;
+				job->done = true;
+				job->refs--;	/* the queue's reference */
+				if (job->stream)
+					sse_finish(job->stream);
+				break;
+			}
+			pthread_mutex_lock(&job->lock);
+			/* a worker has it: from now on wait for the worker */
+			job->deadline = now_mono() + 3600.0 * 24 * 365;
+			continue;
+		}
+		abstime_after(&ts, left > 1.0 ? 1.0 : left);
+		pthread_cond_timedwait(&job->cond, &job->lock, &ts);
+	}
+	pthread_mutex_unlock(&job->lock);
+}
+
+/* ---------------------------------------------------------------- connections */
+
+/*
+ * A new connection with client_min_messages = notice (so progress notices
+ * reach us whatever the role's defaults say).  NULL and a message on failure.
+ */
+PGconn *
+db_connect(const char *application_name, char *err, size_t errsz)
+{
+	const char *keys[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
+	const char *vals[] = {"5", application_name, shim_config.db, NULL};
+	PGconn	   *conn;
+	PGresult   *res;
+
+	conn = PQconnectdbParams(keys, vals, 1);
+	if (conn == NULL || PQstatus(conn) != CONNECTION_OK)
+	{
+		const char *msg = conn ? PQerrorMessage(conn) : "out of memory";
+		char	   *line = xstrndup(msg, strcspn(msg, "\n"));
+
+		/* its first line: enough for the log, and one line */
+		safe_text(err, errsz, line);
+		free(line);
+		PQfinish(conn);
+		return NULL;
+	}
+	res = PQexec(conn, "SET client_min_messages = notice");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	{
+		safe_text(err, errsz, PQresultErrorMessage(res));
+		PQclear(res);
+		PQfinish(conn);
+		return NULL;
+	}
+	PQclear(res);
+	return conn;
+}
+
+/*
+ * Run one statement asynchronously; notices are delivered (through the
+ * connection's notice receiver) as soon as they arrive.  Returns the last
+ * result (NULL if the query could not even be sent, or was abandoned).
+ * When *cancel_flag becomes non-zero the query is cancelled; if it is still
+ * running two seconds later it is abandoned, and the caller must close the
+ * connection (it is no longer idle).
+ */
+PGresult *
+db_exec(PGconn *conn, const char *sql, int nparams, const char *const *values,
+		atomic_int *cancel_flag)
+{
+	PGresult   *last = NULL;
+	PGresult   *res;
+	double		cancelled_at = 0;
+
+	if (!PQsendQueryParams(conn, sql, nparams, NULL, values, NULL, NULL, 0))
+		return NULL;
+	for (;;)
+	{
+		while (PQisBusy(conn))
+		{
+			struct pollfd p;
+			int			rc;
+
+			p.fd = PQsocket(conn);
+			p.events = POLLIN;
+			p.revents = 0;
+			if (p.fd < 0)
+				break;
+			rc = poll(&p, 1, 250);
+			if (rc < 0 && errno != EINTR)
+				break;
+			if (cancel_flag && atomic_load(cancel_flag) && cancelled_at == 0)
+			{
+				PGcancel   *c = PQgetCancel(conn);
+				char		errbuf[256];
+
+				if (c)
+				{
+					(void) PQcancel(c, errbuf, sizeof(errbuf));
+					PQfreeCancel(c);
+				}
+				cancelled_at = now_mono();
+			}
+			else if (cancelled_at > 0 && now_mono() - cancelled_at > 2.0)
+			{
+				/* the server ignores the cancel: abandon the connection */
+				PQclear(last);
+				return NULL;
+			}
+			if (!PQconsumeInput(conn))
+				break;			/* broken: PQgetResult reports it */
+		}
+		res = PQgetResult(conn);
+		if (res == NULL)
+			break;
+		PQclear(last);
+		last = res;
+		if (PQstatus(conn) == CONNECTION_BAD)
+		{
+			/* drain whatever libpq still holds, without waiting */
+			while ((res = PQgetResult(conn)) != NULL)
+				PQclear(res);
+			break;
+		}
+	}
+	return last;
+}
+
+/* ---------------------------------------------------------------- notices */
+
+/*
+ * A NOTICE arrived while this worker's call runs.  Forward it to the
+ * client's event stream only if it is ours (see the file header).
+ */
+static void
+notice_receiver(void *arg, const PGresult *res)
+{
+	Worker	   *w = arg;
+	Job		   *job = w->job;
+	const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+	struct json_tokener *tok;
+	json_object *root = NULL;
+	json_object *key;
+	json_object *msg;
+	json_object *v;
+	bool		ok = false;
+
+	if (job == NULL || job->kind != JOB_RPC || primary == NULL || detail == NULL ||
+		strcmp(primary, "mtmcp notification") != 0)
+	{
+		metrics_count("notices_ignored", 1);
+		return;
+	}
+	tok = json_tokener_new_ex(64);
+	if (tok == NULL)
+		return;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	root = json_tokener_parse_ex(tok, detail, (int) strlen(detail));
+	if (root != NULL && json_tokener_get_error(tok) == json_tokener_success &&
+		json_object_is_type(root, json_type_object) &&
+		json_object_object_get_ex(root, "key", &key) &&
+		json_object_is_type(key, json_type_string) &&
+		strcmp(json_object_get_string(key), job->notify_key) == 0 &&
+		json_object_object_get_ex(root, "message", &msg) &&
+		json_object_is_type(msg, json_type_object) &&
+		json_object_object_get_ex(msg, "method", &v) &&
+		json_object_is_type(v, json_type_string) &&
+		!json_object_object_get_ex(msg, "id", NULL) &&
+		json_object_object_get_ex(msg, "jsonrpc", &v) &&
+		json_object_is_type(v, json_type_string) &&
+		strcmp(json_object_get_string(v), "2.0") == 0)
+		ok = true;
+
+	if (!ok)
+		metrics_count("notices_ignored", 1);
+	else if (job->stream == NULL)
+		metrics_count("notifications_unstreamed", 1);	/* a JSON-mode call */
+	else if (sse_push_message(job->stream,
+							  json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN |
+															 JSON_C_TO_STRING_NOSLASHESCAPE)))
+	{
+		metrics_count("notifications_forwarded", 1);
+		pthread_mutex_lock(&job->lock);
+		job->has_events = true;
+		pthread_cond_broadcast(&job->cond);
+		pthread_mutex_unlock(&job->lock);
+	}
+	json_object_put(root);
+	json_tokener_free(tok);
+}
+
+/* ---------------------------------------------------------------- workers */
+
+static void
+drop_conn(Worker *w)
+{
+	if (w->conn == NULL)
+		return;
+	PQfinish(w->conn);
+	w->conn = NULL;
+	pthread_mutex_lock(&pool.lock);
+	pool.open--;
+	pthread_mutex_unlock(&pool.lock);
+}
+
+/*
+ * Is this idle connection still usable?  A server that shut down or
+ * terminated the backend sent a FATAL message and closed the socket while we
+ * were idle: reading until nothing is left finds the end of file.  (One read
+ * is not enough: it returns the message and leaves the EOF for the next.)
+ */
+static bool
+idle_conn_alive(PGconn *conn)
+{
+	int			i;
+
+	for (i = 0; i < 8; i++)
+	{
+		struct pollfd p;
+
+		p.fd = PQsocket(conn);
+		p.events = POLLIN;
+		p.revents = 0;
+		if (p.fd < 0)
+			return false;
+		if (poll(&p, 1, 0) <= 0)
+			break;
+		if (!PQconsumeInput(conn))
+			return false;
+	}
+	return PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE;
+}
+
+/* A usable connection, or false (the server is down: answer 503). */
+static bool
+ensure_conn(Worker *w)
+{
+	char		err[256];
+	char		name[64];
+	PGconn	   *conn;
+	double		now;
+
+	if (w->conn != NULL)
+	{
+		if (idle_conn_alive(w->conn))
+			return true;
+		drop_conn(w);
+	}
+
+	now = now_mono();
+	pthread_mutex_lock(&pool.lock);
+	if (now < pool.down_until)
+	{
+		pthread_mutex_unlock(&pool.lock);
+		return false;
+	}
+	pthread_mutex_unlock(&pool.lock);
+
+	snprintf(name, sizeof(name), "mtmcp-http worker %d", w->id);
+	conn = db_connect(name, err, sizeof(err));
+	pthread_mutex_lock(&pool.lock);
+	if (conn == NULL)
+	{
+		bool		log_it = !pool.down_logged;
+
+		pool.backoff = pool.backoff > 0 ? pool.backoff * 2 : 0.1;
+		if (pool.backoff > 2.0)
+			pool.backoff = 2.0;
+		pool.down_until = now_mono() + pool.backoff;
+		pool.down_logged = true;
+		pthread_mutex_unlock(&pool.lock);
+		metrics_count("db_connect_failures", 1);
+		if (log_it)
+			shim_log("database unavailable: %s", err);
+		return false;
+	}
+	if (pool.down_logged)
+		shim_log("database reachable again");
+	pool.backoff = 0;
+	pool.down_until = 0;
+	pool.down_logged = false;
+	pool.open++;
+	pthread_mutex_unlock(&pool.lock);
+	metrics_count("db_connects", 1);
+	PQsetNoticeReceiver(conn, notice_receiver, w);
+	w->conn = conn;
+	return true;
+}
+
+/* Sort an SQL failure into the HTTP outcome. */
+static JobOutcome
+classify_error(Worker *w, const PGresult *res)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	char		text[200];
+
+	if (w->conn == NULL || PQstatus(w->conn) != CONNECTION_OK || state == NULL ||
+		strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0 ||
+		strncmp(state, "53", 2) == 0 || strcmp(state, "57014") == 0)
+	{
+		metrics_count("db_errors_unavailable", 1);
+		return OUT_DB_DOWN;
+	}
+	/* the request text is not JSON PostgreSQL accepts: the client's error */
+	if (strcmp(state, "22P02") == 0 || strcmp(state, "22P05") == 0 || strcmp(state, "22021") == 0)
+	{
+		metrics_count("requests_rejected_by_jsonb", 1);
+		return OUT_BAD_INPUT;
+	}
+	/* the primary message never carries parameter values (detail might) */
+	safe_text(text, sizeof(text), msg ? msg : "");
+	shim_log("database error %s: %s", state, text);
+	metrics_count("db_errors", 1);
+	return OUT_DB_ERROR;
+}
+
+static int
+int_value(const PGresult *res, int row, int col, bool *ok)
+{
+	const char *s;
+	char	   *end;
+	long		v;
+
+	if (PQgetisnull(res, row, col))
+	{
+		*ok = false;
+		return 0;
+	}
+	s = PQgetvalue(res, row, col);
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < 100 || v > 599)
+	{
+		*ok = false;
+		return 0;
+	}
+	return (int) v;
+}
+
+static void
+run_job(Worker *w, Job *job)
+{
+	const char *values[4];
+	const char *sql;
+	int			n;
+	PGresult   *res;
+	bool		ok = true;
+
+	if (atomic_load(&w->cancel) || !ensure_conn(w))
+	{
+		job->outcome = OUT_DB_DOWN;
+		return;
+	}
+	switch (job->kind)
+	{
+		case JOB_RPC:
+			sql = SQL_RPC;
+			values[0] = job->token;
+			values[1] = job->body;
+			values[2] = job->session_id;
+			values[3] = job->notify_key;
+			n = 4;
+			break;
+		case JOB_END:
+		case JOB_CHECK:
+			sql = job->kind == JOB_END ? SQL_END : SQL_CHECK;
+			values[0] = job->token;
+			values[1] = job->session_id;
+			n = 2;
+			break;
+		default:
+			sql = SQL_PING;
+			n = 0;
+			break;
+	}
+
+	w->job = job;
+	res = db_exec(w->conn, sql, n, values, &w->cancel);
+	w->job = NULL;
+
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
+		job->outcome = classify_error(w, res);
+	else if (PQntuples(res) != 1 || PQnfields(res) != (job->kind == JOB_RPC ? 3 : 1))
+	{
+		shim_log("database answered %d rows of %d columns; expected one row", PQntuples(res), PQnfields(res));
+		job->outcome = OUT_DB_ERROR;
+	}
+	else if (job->kind == JOB_PING)
+	{
+		job->outcome = OUT_OK;
+		job->http_status = 200;
+	}
+	else
+	{
+		job->http_status = int_value(res, 0, 0, &ok);
+		if (!ok)
+		{
+			shim_log("database answered an invalid http_status");
+			job->outcome = OUT_DB_ERROR;
+		}
+		else
+		{
+			job->outcome = OUT_OK;
+			if (job->kind == JOB_RPC)
+			{
+				if (!PQgetisnull(res, 0, 1))
+					job->out_session_id = xstrdup(PQgetvalue(res, 0, 1));
+				if (!PQgetisnull(res, 0, 2))
+					job->response = xstrdup(PQgetvalue(res, 0, 2));
+			}
+		}
+	}
+	PQclear(res);
+
+	/* a connection that broke, or (never expected) was left in a transaction */
+	if (PQstatus(w->conn) != CONNECTION_OK || PQtransactionStatus(w->conn) != PQTRANS_IDLE)
+		drop_conn(w);
+}
+
+/* The stream gets the final message (or an error, if streaming had begun). */
+static void
+finish_stream(Job *job)
+{
+	bool		events;
+
+	pthread_mutex_lock(&job->lock);
+	events = job->has_events;
+	pthread_mutex_unlock(&job->lock);
+
+	if (job->outcome == OUT_OK && job->response != NULL &&
+		(job->http_status == 200 || events))
+		sse_push_message(job->stream, job->response);
+	else if (events)
+	{
+		StrBuf		b;
+
+		sb_init(&b);
+		sb_printf(&b, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"error\":{\"code\":-32603,"
+				  "\"message\":\"Internal error: the call failed after it had started streaming\"}}",
+				  job->rpc_id ? job->rpc_id : "null");
+		sse_push_message(job->stream, b.data);
+		sb_free(&b);
+	}
+	sse_finish(job->stream);
+}
+
+static void *
+worker_main(void *arg)
+{
+	Worker	   *w = arg;
+
+	for (;;)
+	{
+		Job		   *job;
+
+		pthread_mutex_lock(&pool.lock);
+		while (pool.head == NULL && !pool.stopping)
+			pthread_cond_wait(&pool.cond, &pool.lock);
+		if (pool.head == NULL)
+		{
+			pthread_mutex_unlock(&pool.lock);
+			break;
+		}
+		job = pool.head;
+		pool.head = job->next;
+		if (pool.head == NULL)
+			pool.tail = NULL;
+		pool.queued--;
+		pool.in_use++;
+		atomic_store(&w->cancel, pool.cancelling ? 1 : 0);
+		pthread_mutex_unlock(&pool.lock);
+
+		run_job(w, job);
+		if (job->stream)
+			finish_stream(job);
+
+		pthread_mutex_lock(&job->lock);
+		job->done = true;
+		pthread_cond_broadcast(&job->cond);
+		pthread_mutex_unlock(&job->lock);
+		job_unref(job);
+
+		pthread_mutex_lock(&pool.lock);
+		pool.in_use--;
+		pthread_mutex_unlock(&pool.lock);
+	}
+	drop_conn(w);
+	return NULL;
+}
+
+bool
+pool_start(int size)
+{
+	int			i;
+
+	cond_init_mono(&pool.cond);
+	pool.size = size;
+	pool.workers = xcalloc((size_t) size, sizeof(Worker));
+	for (i = 0; i < size; i++)
+	{
+		pthread_attr_t attr;
+
+		pool.workers[i].id = i + 1;
+		pthread_attr_init(&attr);
+		pthread_attr_setstacksize(&attr, 512 * 1024);
+		if (pthread_create(&pool.workers[i].thread, &attr, worker_main, &pool.workers[i]) != 0)
+		{
+			pthread_attr_destroy(&attr);
+			shim_log("could not start database worker threads");
+			return false;
+		}
+		pthread_attr_destroy(&attr);
+	}
+	return true;
+}
+
+void
+pool_cancel_all(void)
+{
+	int			i;
+
+	pthread_mutex_lock(&pool.lock);
+	pool.cancelling = true;
+	for (i = 0; i < pool.size; i++)
+		atomic_store(&pool.workers[i].cancel, 1);
+	pthread_cond_broadcast(&pool.cond);
+	pthread_mutex_unlock(&pool.lock);
+}
+
+/* Let the workers finish the queue, then close every connection. */
+void
+pool_stop(void)
+{
+	int			i;
+
+	pthread_mutex_lock(&pool.lock);
+	pool.stopping = true;
+	pthread_cond_broadcast(&pool.cond);
+	pthread_mutex_unlock(&pool.lock);
+	for (i = 0; i < pool.size; i++)
+		pthread_join(pool.workers[i].thread, NULL);
+	free(pool.workers);
+	pool.workers = NULL;
+	pthread_cond_destroy(&pool.cond);
+}
+
+int
+pool_in_use(void)
+{
+	int			n;
+
+	pthread_mutex_lock(&pool.lock);
+	n = pool.in_use;
+	pthread_mutex_unlock(&pool.lock);
+	return n;
+}
+
+int
+pool_open(void)
+{
+	int			n;
+
+	pthread_mutex_lock(&pool.lock);
+	n = pool.open;
+	pthread_mutex_unlock(&pool.lock);
+	return n;
+}
+
+int
+pool_queue_length(void)
+{
+	int			n;
+
+	pthread_mutex_lock(&pool.lock);
+	n = pool.queued;
+	pthread_mutex_unlock(&pool.lock);
+	return n;
+}

@@ -1,0 +1,210 @@
+/*
+ * shim.h -- mtmcp-http: the Streamable HTTP shim in front of mtmcp
+ *
+ * The shim owns no tenant logic.  Every MCP message becomes exactly one SQL
+ * call (mtmcp.mcp_http and friends); the database decides identity, tenant,
+ * session and status.  The shim only speaks HTTP: header checks, status and
+ * header mapping, event streams, and moving bytes between sockets and
+ * PostgreSQL connections.
+ *
+ * Modules (one concern each):
+ *   main.c     flags and environment, startup, signals, graceful shutdown
+ *   http.c     libmicrohttpd callbacks: routing, header checks, responses
+ *   pool.c     the database workers: one thread per PGconn, a job queue,
+ *              live NOTICE forwarding, reconnects
+ *   sse.c      event streams: buffered SSE bodies and the per-session
+ *              registry of open GET streams
+ *   notify.c   the LISTEN connection: resource update notifications
+ *   metrics.c  Prometheus counters, histogram and gauges
+ *   util.c     growable buffers, clock, logging, random keys
+ */
+#ifndef MTMCP_SHIM_H
+#define MTMCP_SHIM_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <libpq-fe.h>
+
+#define SHIM_VERSION "1.0"
+
+/* MCP protocol revisions whose MCP-Protocol-Version header we accept. */
+extern const char *const shim_protocol_versions[];
+
+/* ---------------------------------------------------------------- config */
+
+typedef struct ShimList
+{
+	int			n;
+	char	  **items;
+} ShimList;
+
+typedef struct ShimConfig
+{
+	char	   *db;				/* libpq conninfo or URL ("" = libpq defaults) */
+	char	   *listen;			/* host:port as given */
+	int			port;			/* the bound port (after bind) */
+	char	   *mcp_path;		/* "/mcp" */
+	int			pool;			/* database connections (= worker threads) */
+	int			max_connections;	/* HTTP connections (= HTTP threads) */
+	size_t		max_body;		/* bytes */
+	int			queue_timeout_ms;	/* wait for a free database connection */
+	int			keepalive_s;	/* SSE comment interval */
+	int			idle_timeout_s; /* idle HTTP keep-alive connections */
+	int			shutdown_grace_s;
+	ShimList	allowed_origins;	/* "*" = any */
+	ShimList	allowed_hosts;	/* "*" = any */
+	ShimList	authorization_servers;
+	ShimList	scopes;
+	char	   *required_scope; /* for the 403 insufficient_scope challenge */
+	char	   *resource_url;	/* public URL of the MCP endpoint */
+	char	   *resource_metadata_url;	/* derived from resource_url */
+	char	   *metadata_json;	/* the RFC 9728 document, prebuilt */
+	char	  **metadata_paths; /* paths that serve it, NULL-terminated */
+} ShimConfig;
+
+extern ShimConfig shim_config;
+
+/* Set once by main on SIGTERM/SIGINT; read everywhere. */
+extern atomic_int shim_draining;
+
+/* ---------------------------------------------------------------- util.c */
+
+typedef struct StrBuf
+{
+	char	   *data;
+	size_t		len;
+	size_t		cap;
+} StrBuf;
+
+void		sb_init(StrBuf *sb);
+void		sb_free(StrBuf *sb);
+void		sb_reserve(StrBuf *sb, size_t extra);
+void		sb_append(StrBuf *sb, const char *s, size_t n);
+void		sb_puts(StrBuf *sb, const char *s);
+void		sb_printf(StrBuf *sb, const char *fmt,...) __attribute__((format(printf, 2, 3)));
+void		sb_json_string(StrBuf *sb, const char *s);
+char	   *sb_steal(StrBuf *sb);
+
+void	   *xmalloc(size_t n);
+void	   *xcalloc(size_t n, size_t size);
+char	   *xstrdup(const char *s);
+char	   *xstrndup(const char *s, size_t n);
+
+double		now_mono(void);		/* seconds, CLOCK_MONOTONIC */
+void		abstime_after(struct timespec *ts, double seconds);	/* CLOCK_MONOTONIC */
+void		cond_init_mono(pthread_cond_t *cond);
+
+void		shim_log(const char *fmt,...) __attribute__((format(printf, 1, 2)));
+void		random_hex(char *out, size_t nbytes);	/* out: 2*nbytes+1 */
+void		safe_label(char *out, size_t outsz, const char *in);	/* printable, for logs */
+void		safe_text(char *out, size_t outsz, const char *in); /* same, spaces kept */
+
+/* ---------------------------------------------------------------- sse.c */
+
+typedef struct SseStream SseStream;
+
+SseStream  *sse_new(const char *session_id, bool greet);	/* refs = 1 */
+void		sse_ref(SseStream *s);
+void		sse_unref(SseStream *s);
+bool		sse_push_message(SseStream *s, const char *json);	/* false: dropped */
+void		sse_finish(SseStream *s);
+ssize_t		sse_reader(void *cls, uint64_t pos, char *buf, size_t max);
+void		sse_reader_free(void *cls);	/* drops the reader's ref */
+
+/* GET streams, by session id */
+void		sse_register(SseStream *s);
+int			sse_deliver(const char *session_id, const char *json);	/* 1 if delivered */
+int			sse_close_session(const char *session_id);
+void		sse_finish_all(bool include_post);
+int			sse_open_count(void);
+
+/* ---------------------------------------------------------------- pool.c */
+
+typedef enum JobKind
+{
+	JOB_RPC,					/* mtmcp.mcp_http */
+	JOB_END,					/* mtmcp.mcp_http_end */
+	JOB_CHECK,					/* mtmcp.mcp_http_check */
+	JOB_PING					/* SELECT 1 */
+} JobKind;
+
+typedef enum JobOutcome
+{
+	OUT_PENDING,
+	OUT_OK,						/* the database answered: http_status is set */
+	OUT_DB_DOWN,				/* no connection, or it broke: 503 */
+	OUT_BUSY,					/* no connection free within the queue timeout: 503 */
+	OUT_BAD_INPUT,				/* the server refused the request text: 400 */
+	OUT_DB_ERROR				/* any other SQL error: 500 */
+} JobOutcome;
+
+typedef struct Job
+{
+	/* inputs, owned by the job */
+	JobKind		kind;
+	char	   *token;
+	char	   *body;
+	char	   *session_id;
+	char	   *rpc_id;			/* JSON text of the request id, for error events */
+	char		notify_key[33];
+	SseStream  *stream;			/* non-NULL: forward live notifications here */
+
+	/* results; read them only once job_wait returned */
+	JobOutcome	outcome;
+	int			http_status;
+	char	   *out_session_id;
+	char	   *response;
+
+	/* private */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int			refs;
+	bool		done;
+	bool		has_events;
+	double		deadline;		/* monotonic: give up waiting for a worker */
+	struct Job *next;
+} Job;
+
+bool		pool_start(int size);
+void		pool_stop(void);	/* after the HTTP side has stopped */
+void		pool_cancel_all(void);	/* cancel running queries (hard stop) */
+Job		   *job_new(JobKind kind, const char *token, const char *body, const char *session_id);
+void		job_submit(Job *job, int timeout_ms);
+void		job_wait(Job *job, bool until_event);	/* until done (or a first event) */
+void		job_unref(Job *job);
+int			pool_in_use(void);
+int			pool_open(void);
+int			pool_queue_length(void);
+
+/* shared with notify.c */
+PGconn	   *db_connect(const char *application_name, char *err, size_t errsz);
+PGresult   *db_exec(PGconn *conn, const char *sql, int nparams, const char *const *values,
+					atomic_int *cancel_flag);
+
+/* ---------------------------------------------------------------- notify.c */
+
+void		notify_start(void);
+void		notify_stop(void);
+
+/* ---------------------------------------------------------------- metrics.c */
+
+void		metrics_request(const char *method, const char *rpc, int status, double seconds,
+							bool observe_latency);
+void		metrics_count(const char *name, long delta);
+char	   *metrics_render(void);
+const char *rpc_label(const char *method);	/* bounded label set */
+
+/* ---------------------------------------------------------------- http.c */
+
+bool		http_start(int listen_fd, bool ipv6);
+bool		http_quiesce(void);
+void		http_stop(void);
+int			http_in_flight(void);
+
+#endif							/* MTMCP_SHIM_H */
