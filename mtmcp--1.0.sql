@@ -1481,7 +1481,8 @@ CREATE FUNCTION mtmcp.mcp_http(token text, request jsonb, session_id text, notif
 RETURNS record
 AS 'MODULE_PATHNAME', 'mtmcp_mcp_http'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = notice;	-- live notifications are NOTICEs, whatever the session says
 COMMENT ON FUNCTION mtmcp.mcp_http(text, jsonb, text, text) IS
 'The HTTP shim''s door: one message, its HTTP status, the (new) session id and the response; progress and log notifications arrive meanwhile as NOTICEs carrying notify_key.';
 

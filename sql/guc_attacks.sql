@@ -113,3 +113,52 @@ SELECT t AS tool, result_text(r) AS refused_with
 SELECT result_text(call(tok('acme'), 'evil_set_role', '{"role":"mtmcp_admin"}')) AS set_role_admin;
 SELECT tenant_id, count(*) FROM app.documents GROUP BY 1 ORDER BY 1;
 DELETE FROM mtmcp.tools WHERE name LIKE 'evil%';
+
+-- Nothing a handler does to its session outlives its call: one tenant's call
+-- must not leave state for the next call on the same connection, which may be
+-- another tenant's (a pooled gateway connection).  Probe: acme's handler tries
+-- to leave a session setting, a temp table, a held cursor and a LISTEN;
+-- globex's call on the same connection looks for them.
+CREATE FUNCTION app.leave_state(args jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+	res jsonb := '{}';
+BEGIN
+	PERFORM set_config('app.planted', 'acme was here', false);
+	PERFORM set_config('client_min_messages', 'error', false);
+	BEGIN
+		EXECUTE 'CREATE TEMP TABLE planted (note text)';
+		EXECUTE 'INSERT INTO planted VALUES (''acme secret'')';
+		res := res || '{"temp_table": "created"}';
+	EXCEPTION WHEN OTHERS THEN
+		res := res || jsonb_build_object('temp_table', SQLERRM);
+	END;
+	BEGIN
+		EXECUTE 'DECLARE held CURSOR WITH HOLD FOR SELECT 1';
+		res := res || '{"held_cursor": "declared"}';
+	EXCEPTION WHEN OTHERS THEN
+		res := res || jsonb_build_object('held_cursor', SQLERRM);
+	END;
+	BEGIN
+		EXECUTE 'LISTEN planted_channel';
+		res := res || '{"listen": "listening"}';
+	EXCEPTION WHEN OTHERS THEN
+		res := res || jsonb_build_object('listen', SQLERRM);
+	END;
+	RETURN res;
+END $$;
+CREATE FUNCTION app.find_state(args jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN jsonb_build_object('setting', current_setting('app.planted', true),
+		'client_min_messages', current_setting('client_min_messages'),
+		'temp_table', to_regclass('pg_temp.planted') IS NOT NULL);
+END $$;
+GRANT EXECUTE ON FUNCTION app.leave_state(jsonb), app.find_state(jsonb) TO mtmcp_tool;
+SELECT mtmcp.register_tool('leave_state', 'x', '{"type":"object"}', 'app.leave_state(jsonb)');
+SELECT mtmcp.register_tool('find_state', 'x', '{"type":"object"}', 'app.find_state(jsonb)');
+SELECT jsonb_pretty((result_text(call(tok('acme'), 'leave_state')))::jsonb) AS acme_tried;
+SELECT result_text(call(tok('globex'), 'find_state')) AS globex_found;
+SELECT current_setting('app.planted', true) AS session_setting, current_setting('client_min_messages') AS session_level,
+	   to_regclass('pg_temp.planted') AS session_temp_table,
+	   (SELECT count(*) FROM pg_cursors WHERE name = 'held') AS held_cursors,
+	   (SELECT count(*) FROM pg_listening_channels() c WHERE c = 'planted_channel') AS listening;
+DELETE FROM mtmcp.tools WHERE name IN ('leave_state', 'find_state');

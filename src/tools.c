@@ -5,6 +5,11 @@
  *   - as the role mtmcp_tool (no SUPERUSER, no BYPASSRLS), whoever called
  *     mcp_dispatch, with SECURITY_LOCAL_USERID_CHANGE so it cannot SET ROLE
  *     or SET SESSION AUTHORIZATION its way out;
+ *   - as a security-restricted operation, and with every setting it changes
+ *     (session-level ones included) discarded when it returns: the gateway's
+ *     connections are pooled, so a call must leave nothing -- no setting, temp
+ *     table, held cursor or LISTEN -- for the next call, which may be another
+ *     tenant's;
  *   - with the verified tenant in mtmcp.tenant_id, so the RLS policy on every
  *     registered tenant table confines it;
  *   - in a subtransaction: a handler error rolls back the handler's writes
@@ -31,6 +36,7 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -201,6 +207,7 @@ mtmcp_run_as_tool(Oid fn, Jsonb *args, Jsonb *output_schema, Jsonb **result, Err
 	int			save_sec;
 	Oid			toolrole = tool_role_oid();
 	volatile bool ok = false;
+	int			gucnest;
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	*result = NULL;
@@ -217,7 +224,9 @@ mtmcp_run_as_tool(Oid fn, Jsonb *args, Jsonb *output_schema, Jsonb **result, Err
 
 		/* ownership or SECURITY DEFINER may have changed since registration */
 		check_handler(fn);
-		SetUserIdAndSecContext(toolrole, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+		SetUserIdAndSecContext(toolrole,
+							   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+		gucnest = NewGUCNestLevel();
 		fmgr_info(fn, &flinfo);
 		InitFunctionCallInfoData(*fcinfo, &flinfo, 1, InvalidOid, NULL, NULL);
 		fcinfo->args[0].value = JsonbPGetDatum(args);
@@ -225,6 +234,8 @@ mtmcp_run_as_tool(Oid fn, Jsonb *args, Jsonb *output_schema, Jsonb **result, Err
 		d = FunctionCallInvoke(fcinfo);
 		if (!fcinfo->isnull)
 			*result = DatumGetJsonbPCopy(d);
+		/* as if the handler had never touched a setting, SET (not LOCAL) included */
+		AtEOXact_GUC(false, gucnest);
 		SetUserIdAndSecContext(save_userid, save_sec);
 
 		/* a result that breaks the output schema is not passed through */
