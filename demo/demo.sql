@@ -39,6 +39,9 @@ BEGIN
 	END IF;
 	-- Whatever it was before, it is an ordinary login now: no way around RLS.
 	ALTER ROLE mtmcp_shim LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+	-- bearer tokens travel as statement parameters: keep them out of the server log
+	ALTER ROLE mtmcp_shim SET log_parameter_max_length = 0;
+	ALTER ROLE mtmcp_shim SET log_parameter_max_length_on_error = 0;
 	IF NOT pg_has_role('mtmcp_shim', 'mtmcp_gateway', 'MEMBER') THEN
 		GRANT mtmcp_gateway TO mtmcp_shim;
 	END IF;

@@ -51,6 +51,7 @@ suite "pg_regress" regress
 for t in test/shell/*.sh; do
 	suite "shell: $(basename "$t" .sh)" "$t" contrib_regression
 done
+suite "shim: HTTP smoke test (mock contract, then the demo)" make -s shim-check
 suite "e2e: MCP SDK client and conformance suite through mtmcp-http" test/e2e/run.sh
 suite "preload required" scripts/check_preload.sh
 

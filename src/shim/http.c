@@ -421,6 +421,31 @@ send_auth_refusal(struct MHD_Connection *c, Req *r, int status, const char *body
 	return send_response(c, r, status, resp);
 }
 
+/* 429: over the tenant's rate limit; Retry-After from error.data.retryAfter. */
+static enum MHD_Result
+send_rate_limited(struct MHD_Connection *c, Req *r, const char *body)
+{
+	struct MHD_Response *resp = make_response(body, "application/json");
+	json_object *root = body ? json_tokener_parse(body) : NULL;
+	json_object *err,
+			   *data,
+			   *retry;
+
+	if (root && json_object_object_get_ex(root, "error", &err) &&
+		json_object_object_get_ex(err, "data", &data) &&
+		json_object_object_get_ex(data, "retryAfter", &retry) &&
+		json_object_is_type(retry, json_type_int))
+	{
+		char		buf[24];
+
+		snprintf(buf, sizeof(buf), "%d", json_object_get_int(retry));
+		MHD_add_response_header(resp, "Retry-After", buf);
+	}
+	json_object_put(root);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	return send_response(c, r, 429, resp);
+}
+
 /* A bare status from mcp_http_check / mcp_http_end, as an HTTP answer. */
 static enum MHD_Result
 send_status_only(struct MHD_Connection *c, Req *r, int status, bool had_token)
@@ -656,6 +681,9 @@ post_message(struct MHD_Connection *c, Req *r)
 			case 401:
 			case 403:
 				ret = send_auth_refusal(c, r, st, job->response, token != NULL);
+				break;
+			case 429:
+				ret = send_rate_limited(c, r, job->response);
 				break;
 			default:
 				if (job->response)

@@ -89,6 +89,8 @@ static OptSpec opts[] = {
 	"SSE keep-alive comment interval (default 15; at most half the idle timeout)"},
 	{"idle-timeout", "MTMCP_IDLE_TIMEOUT", OPT_INT, &shim_config.idle_timeout_s, 0, 86400, "SECONDS",
 	"close HTTP connections idle this long; 0 = never (default 120)"},
+	{"reset-query", "MTMCP_RESET_QUERY", OPT_STR, &shim_config.reset_query, 0, 0, "SQL",
+	"run on a connection after every call, so no session state outlives it (\"\" = none; default below)"},
 	{"shutdown-grace", "MTMCP_SHUTDOWN_GRACE", OPT_INT, &shim_config.shutdown_grace_s, 0, 3600, "SECONDS",
 	"on SIGTERM, let in-flight requests run this long (default 10)"},
 	{NULL, NULL, OPT_STR, NULL, 0, 0, NULL, NULL}
@@ -114,8 +116,10 @@ usage(FILE *f)
 	}
 	fprintf(f, "  %-34s %s\n  %-34s %s\n\n"
 			"Lists are comma separated.  Endpoints: POST/GET/DELETE PATH, GET /healthz,\n"
-			"GET /metrics, GET /.well-known/oauth-protected-resource[PATH].\n",
-			"--help", "print this and exit", "--version", "print the version and exit");
+			"GET /metrics, GET /.well-known/oauth-protected-resource[PATH].\n\n"
+			"Default --reset-query:\n  %s\n",
+			"--help", "print this and exit", "--version", "print the version and exit",
+			SHIM_DEFAULT_RESET);
 }
 
 static void
@@ -226,6 +230,7 @@ parse_config(int argc, char **argv)
 	int			idx;
 
 	shim_config.db = xstrdup("");
+	shim_config.reset_query = xstrdup(SHIM_DEFAULT_RESET);
 	shim_config.listen = xstrdup("127.0.0.1:8080");
 	shim_config.mcp_path = xstrdup("/mcp");
 	shim_config.pool = 8;
@@ -509,6 +514,7 @@ free_config(void)
 	free(shim_config.listen);
 	free(shim_config.mcp_path);
 	free(shim_config.required_scope);
+	free(shim_config.reset_query);
 	free(shim_config.resource_url);
 	free(shim_config.resource_metadata_url);
 	free(shim_config.metadata_json);

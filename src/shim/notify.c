@@ -13,7 +13,7 @@
  * With several shim processes each runs the same query and delivers to the
  * streams it holds.
  *
- * The connection is remade with backoff (0.5 s doubling to 30 s) whenever it
+ * The connection is remade with backoff (0.25 s doubling to 5 s) whenever it
  * breaks.  NOTIFY is not durable: events raised while this connection is
  * down are not seen; the log says when that may have happened.
  */
@@ -129,7 +129,7 @@ static void *
 notify_main(void *arg)
 {
 	PGconn	   *conn = NULL;
-	double		backoff = 0.5;
+	double		backoff = 0.25;
 	bool		was_down = false;
 
 	(void) arg;
@@ -145,13 +145,13 @@ notify_main(void *arg)
 			{
 				was_down = true;
 				nap(backoff);
-				backoff = backoff * 2 > 30 ? 30 : backoff * 2;
+				backoff = backoff * 2 > 5 ? 5 : backoff * 2;
 				continue;
 			}
 			if (was_down)
 				shim_log("listener: listening again (updates raised meanwhile were missed)");
 			was_down = false;
-			backoff = 0.5;
+			backoff = 0.25;
 		}
 		p.fd = PQsocket(conn);
 		p.events = POLLIN;

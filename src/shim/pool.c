@@ -16,13 +16,20 @@
  *   - GET streams never submit jobs except the one mcp_http_check that opens
  *     them: they hold no connection.
  *
- * Queries run asynchronously (PQsendQueryParams, then poll on PQsocket with
+ * Queries run asynchronously (PQsendQueryPrepared -- each statement is
+ * prepared once per connection -- then poll on PQsocket with
  * PQconsumeInput/PQisBusy) so that NOTICE messages are parsed the moment
  * they arrive.  The notice receiver forwards only notices whose primary
  * message is "mtmcp notification" and whose detail carries this call's
  * random notify key and a JSON-RPC notification (method, no id): tool code
  * can RAISE NOTICE too, but cannot know the key, so it cannot inject
  * messages into a client's stream.
+ *
+ * Session hygiene.  Connections are shared by all tenants, so after every
+ * call (once its answer is out) the worker runs --reset-query, which undoes
+ * any session state tool code left behind: settings, temporary tables and
+ * the like.  Without it one tenant's handler could leave a temp table for
+ * the next tenant's handler to read, or mute NOTICE delivery for everyone.
  *
  * Failure handling.  Before each job the worker reads whatever the server
  * sent on the idle connection (PQconsumeInput); a connection the server
@@ -52,11 +59,17 @@
 #define SQL_CHECK "SELECT mtmcp.mcp_http_check($1::text, $2::text)"
 #define SQL_PING "SELECT 1"
 
+/* Prepared once per connection, by job kind (JobKind order). */
+static const char *const stmt_sql[] = {SQL_RPC, SQL_END, SQL_CHECK, SQL_PING};
+static const char *const stmt_name[] = {"mtmcp_http_rpc", "mtmcp_http_end", "mtmcp_http_check", "mtmcp_http_ping"};
+static const int stmt_nparams[] = {4, 2, 2, 0};
+
 typedef struct Worker
 {
 	pthread_t	thread;
 	int			id;
 	PGconn	   *conn;
+	bool		prepared[4];	/* stmt_name[kind] exists on conn */
 	Job		   *job;			/* the job running now (worker thread only) */
 	atomic_int	cancel;			/* hard stop: cancel the running query */
 } Worker;
@@ -78,6 +91,8 @@ static struct
 	double		backoff;
 	bool		down_logged;
 }			pool = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static PGresult *db_wait(PGconn *conn, atomic_int *cancel_flag);
 
 /* ---------------------------------------------------------------- jobs */
 
@@ -267,12 +282,19 @@ PGresult *
 db_exec(PGconn *conn, const char *sql, int nparams, const char *const *values,
 		atomic_int *cancel_flag)
 {
+	if (!PQsendQueryParams(conn, sql, nparams, NULL, values, NULL, NULL, 0))
+		return NULL;
+	return db_wait(conn, cancel_flag);
+}
+
+/* The rest of db_exec: wait for the query sent on conn, as described there. */
+static PGresult *
+db_wait(PGconn *conn, atomic_int *cancel_flag)
+{
 	PGresult   *last = NULL;
 	PGresult   *res;
 	double		cancelled_at = 0;
 
-	if (!PQsendQueryParams(conn, sql, nparams, NULL, values, NULL, NULL, 0))
-		return NULL;
 	for (;;)
 	{
 		while (PQisBusy(conn))
@@ -326,6 +348,7 @@ db_exec(PGconn *conn, const char *sql, int nparams, const char *const *values,
 }
 
 /* ---------------------------------------------------------------- notices */
+
 
 /*
  * A NOTICE arrived while this worker's call runs.  Forward it to the
@@ -398,6 +421,7 @@ drop_conn(Worker *w)
 		return;
 	PQfinish(w->conn);
 	w->conn = NULL;
+	memset(w->prepared, 0, sizeof(w->prepared));
 	pthread_mutex_lock(&pool.lock);
 	pool.open--;
 	pthread_mutex_unlock(&pool.lock);
@@ -538,12 +562,46 @@ int_value(const PGresult *res, int row, int col, bool *ok)
 	return (int) v;
 }
 
+/*
+ * Run the job's statement, prepared on first use on this connection (the
+ * server then skips parsing and planning on every later call).  A prepared
+ * statement that has vanished (a pooler in between, DISCARD) is prepared
+ * again and the call retried once: it never ran.
+ */
+static PGresult *
+exec_prepared(Worker *w, JobKind kind, const char *const *values)
+{
+	int			attempt;
+
+	for (attempt = 0; attempt < 2; attempt++)
+	{
+		PGresult   *res;
+		const char *state;
+
+		if (!w->prepared[kind])
+		{
+			res = PQprepare(w->conn, stmt_name[kind], stmt_sql[kind], stmt_nparams[kind], NULL);
+			if (PQresultStatus(res) != PGRES_COMMAND_OK)
+				return res;		/* e.g. the extension is not installed */
+			PQclear(res);
+			w->prepared[kind] = true;
+		}
+		if (!PQsendQueryPrepared(w->conn, stmt_name[kind], stmt_nparams[kind], values, NULL, NULL, 0))
+			return NULL;
+		res = db_wait(w->conn, &w->cancel);
+		state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+		if (attempt > 0 || state == NULL || strcmp(state, "26000") != 0)
+			return res;
+		PQclear(res);
+		w->prepared[kind] = false;
+	}
+	return NULL;
+}
+
 static void
 run_job(Worker *w, Job *job)
 {
-	const char *values[4];
-	const char *sql;
-	int			n;
+	const char *values[4] = {NULL, NULL, NULL, NULL};
 	PGresult   *res;
 	bool		ok = true;
 
@@ -552,31 +610,18 @@ run_job(Worker *w, Job *job)
 		job->outcome = OUT_DB_DOWN;
 		return;
 	}
-	switch (job->kind)
+	values[0] = job->kind == JOB_PING ? NULL : job->token;
+	if (job->kind == JOB_RPC)
 	{
-		case JOB_RPC:
-			sql = SQL_RPC;
-			values[0] = job->token;
-			values[1] = job->body;
-			values[2] = job->session_id;
-			values[3] = job->notify_key;
-			n = 4;
-			break;
-		case JOB_END:
-		case JOB_CHECK:
-			sql = job->kind == JOB_END ? SQL_END : SQL_CHECK;
-			values[0] = job->token;
-			values[1] = job->session_id;
-			n = 2;
-			break;
-		default:
-			sql = SQL_PING;
-			n = 0;
-			break;
+		values[1] = job->body;
+		values[2] = job->session_id;
+		values[3] = job->notify_key;
 	}
+	else
+		values[1] = job->session_id;
 
 	w->job = job;
-	res = db_exec(w->conn, sql, n, values, &w->cancel);
+	res = exec_prepared(w, job->kind, values);
 	w->job = NULL;
 
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
@@ -616,6 +661,41 @@ run_job(Worker *w, Job *job)
 	/* a connection that broke, or (never expected) was left in a transaction */
 	if (PQstatus(w->conn) != CONNECTION_OK || PQtransactionStatus(w->conn) != PQTRANS_IDLE)
 		drop_conn(w);
+}
+
+/*
+ * Clear the session state the call's tool code may have left (see
+ * SHIM_DEFAULT_RESET).  If that fails the connection is closed: a fresh one
+ * is clean by construction.
+ */
+static void
+reset_session(Worker *w)
+{
+	PGresult   *res;
+	bool		ok;
+
+	if (w->conn == NULL || shim_config.reset_query == NULL || shim_config.reset_query[0] == '\0')
+		return;
+	res = PQexec(w->conn, shim_config.reset_query);
+	ok = PQresultStatus(res) == PGRES_TUPLES_OK || PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!ok && PQstatus(w->conn) == CONNECTION_OK)
+	{
+		char		text[200];
+
+		safe_text(text, sizeof(text), PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+		shim_log("the reset query failed (%s); closing the connection", text);
+	}
+	PQclear(res);
+	if (!ok || PQtransactionStatus(w->conn) != PQTRANS_IDLE)
+		drop_conn(w);
+	else
+	{
+		PGnotify   *n;
+
+		/* a handler's LISTEN got NOTIFYs meanwhile: nobody reads them here */
+		while ((n = PQnotifies(w->conn)) != NULL)
+			PQfreemem(n);
+	}
 }
 
 /* The stream gets the final message (or an error, if streaming had begun). */
@@ -679,6 +759,8 @@ worker_main(void *arg)
 		job->done = true;
 		pthread_cond_broadcast(&job->cond);
 		pthread_mutex_unlock(&job->lock);
+		if (job->kind == JOB_RPC)
+			reset_session(w);	/* after the answer: costs no latency */
 		job_unref(job);
 
 		pthread_mutex_lock(&pool.lock);

@@ -33,6 +33,15 @@
 
 #define SHIM_VERSION "1.0"
 
+/*
+ * Run on a pooled connection after every call: whatever session state tool
+ * code left behind (settings, temporary tables, sequence state, LISTENs,
+ * advisory locks) must not reach the next call, which may be another
+ * tenant's.  Prepared statements stay (the shim's own).
+ */
+#define SHIM_DEFAULT_RESET "RESET ALL; SET client_min_messages = notice; DISCARD TEMP; " \
+	"DISCARD SEQUENCES; UNLISTEN *; SELECT pg_advisory_unlock_all()"
+
 /* MCP protocol revisions whose MCP-Protocol-Version header we accept. */
 extern const char *const shim_protocol_versions[];
 
@@ -62,6 +71,7 @@ typedef struct ShimConfig
 	ShimList	authorization_servers;
 	ShimList	scopes;
 	char	   *required_scope; /* for the 403 insufficient_scope challenge */
+	char	   *reset_query;	/* run after every call ("" = none) */
 	char	   *resource_url;	/* public URL of the MCP endpoint */
 	char	   *resource_metadata_url;	/* derived from resource_url */
 	char	   *metadata_json;	/* the RFC 9728 document, prebuilt */

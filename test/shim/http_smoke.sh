@@ -274,6 +274,16 @@ check "the deleted session is 404" 404
 req GET "$URL" -H 'Accept: text/event-stream' "${AUTH[@]}" "${SH[@]}"
 check "GET on the deleted session is 404" 404
 
+# a tenant over its rate limit: 429 with Retry-After (real extension only)
+if [ "${SHIM_MOCK:-0}" != 1 ]; then
+	psql -X -q -d "$SHIM_DB" -c "SELECT mtmcp.set_tenant_setting('acme', 'rate_limit', '{\"requests\": 1, \"window_seconds\": 3600}')" >/dev/null
+	post "$INIT" "${AUTH[@]}"
+	post "$INIT" "${AUTH[@]}"
+	check "over the tenant's rate limit is 429 with Retry-After" 429 \
+		json_has '"code": ?-32029' && [ -n "$(hdr Retry-After)" ] && [ "$(hdr Retry-After)" -gt 0 ]
+	psql -X -q -d "$SHIM_DB" -c "SELECT mtmcp.set_tenant_setting('acme', 'rate_limit', NULL)" >/dev/null
+fi
+
 # ---------------------------------------------------------------- the other endpoints
 
 req GET "$BASE/healthz"
