@@ -52,6 +52,7 @@ for t in test/shell/*.sh; do
 	suite "shell: $(basename "$t" .sh)" "$t" contrib_regression
 done
 suite "shim: HTTP smoke test (mock contract, then the demo)" make -s shim-check
+suite "shim: database restart, pinned connections" test/shim/restart.sh
 suite "e2e: MCP SDK client and conformance suite through mtmcp-http" test/e2e/run.sh
 suite "preload required" scripts/check_preload.sh
 
