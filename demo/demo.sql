@@ -166,5 +166,32 @@ SELECT mtmcp.register_tool(
 	required_feature => 'documents',
 	annotations => '{"readOnlyHint": true}');
 
+-- Resources: every document is also a resource whose URI names its tenant;
+-- a URI naming another tenant is refused before any reader runs.
+CREATE FUNCTION app.read_document(vars jsonb) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+	SELECT to_jsonb('# ' || d.title || E'\n\n' || d.body)
+	  FROM app.documents d WHERE d.doc_id = (vars ->> 'doc_id')::integer
+$$;
+CREATE FUNCTION app.list_document_resources(params jsonb) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+	SELECT coalesce(jsonb_agg(jsonb_build_object(
+		'uri', 'kb://tenants/' || d.tenant_id || '/documents/' || d.doc_id, 'name', d.title) ORDER BY d.doc_id), '[]')
+	  FROM app.documents d
+$$;
+REVOKE EXECUTE ON FUNCTION app.read_document(jsonb), app.list_document_resources(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION app.read_document(jsonb), app.list_document_resources(jsonb) TO mtmcp_tool;
+SELECT mtmcp.register_resource_template('documents', 'kb://tenants/{tenant}/documents/{doc_id}',
+	'One of your documents, as Markdown.', 'text/markdown', 'app.read_document(jsonb)',
+	lister => 'app.list_document_resources(jsonb)', required_feature => 'documents', title => 'Documents');
+
+-- A prompt.
+SELECT mtmcp.register_prompt('summarize_document', 'Summarize one of your documents for a busy reader.',
+	'[{"name": "doc_id", "description": "The document id", "required": true},
+	  {"name": "style", "description": "\"bullets\" or \"prose\""}]',
+	template => '[{"role": "user", "content": {"type": "text",
+		"text": "Summarize document {{doc_id}} (read it with get_document) as {{style}}."}}]',
+	required_feature => 'documents');
+
 \o
 RESET client_min_messages;

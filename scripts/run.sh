@@ -137,6 +137,10 @@ run_shown "globex fetches document 1: a different document" <<'CMD'
 psql "$MTMCP_DEMO" -XAt -c "SELECT mtmcp.mcp_dispatch('$GLOBEX_TOKEN', '{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"get_document\",\"arguments\":{\"doc_id\":1}}}')"
 CMD
 
+run_shown "acme reads its document 1 as a resource; asking for globex's is \"not found\", exactly like a missing one" <<'CMD'
+psql "$MTMCP_DEMO" -XAt -c "SELECT mtmcp.mcp_dispatch('$ACME_TOKEN', '{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"resources/read\",\"params\":{\"uri\":\"kb://tenants/acme/documents/1\"}}')" -c "SELECT mtmcp.mcp_dispatch('$ACME_TOKEN', '{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"resources/read\",\"params\":{\"uri\":\"kb://tenants/globex/documents/1\"}}')"
+CMD
+
 run_shown "initech is suspended: refused before any tool runs" <<'CMD'
 psql "$MTMCP_DEMO" -XAt -c "SELECT mtmcp.mcp_dispatch('$INITECH_TOKEN', '{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/list\"}')"
 CMD
