@@ -481,18 +481,6 @@ shown(JsonbValue *v)
 	return buf.data;
 }
 
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * The JSON Pointer of a local reference ("#" -> "", "#/a~1b/%25" ->
  * "/a~1b/%"), or NULL when ref is not of that form (remote, or an anchor).
@@ -516,8 +504,8 @@ ref_pointer(const char *ref, int len)
 
 			if (i + 2 >= len)
 				return NULL;
-			hi = hex_value(ref[i + 1]);
-			lo = hex_value(ref[i + 2]);
+			hi = hex_digit_value(ref[i + 1]);
+			lo = hex_digit_value(ref[i + 2]);
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 				return NULL;
 			appendStringInfoChar(&buf, (char) (hi * 16 + lo));

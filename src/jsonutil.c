@@ -101,3 +101,16 @@ jsonb_value_to_jsonb(JsonbValue *v)
 {
 	return JsonbValueToJsonb(v);
 }
+
+/* The value of a hexadecimal digit, or -1. */
+int
+hex_digit_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

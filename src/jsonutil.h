@@ -22,4 +22,7 @@ extern void json_append_jsonb(StringInfo buf, Jsonb *jb);
 extern Jsonb *json_text_to_jsonb(const char *text);
 extern Jsonb *jsonb_value_to_jsonb(JsonbValue *v);
 
+/* escapes in JSON, JSON Pointers and URIs */
+extern int	hex_digit_value(char c);
+
 #endif							/* MTMCP_JSONUTIL_H */

@@ -123,18 +123,6 @@ is_value_char(char c)
 		c == '-' || c == '.' || c == '_' || c == '~' || c == '%';
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decode a variable value; NULL when malformed or not UTF-8. */
 static char *
 pct_decode(const char *s, int len)
@@ -152,8 +140,8 @@ pct_decode(const char *s, int len)
 
 			if (i + 2 >= len)
 				return NULL;
-			h = hexval(s[i + 1]);
-			l = hexval(s[i + 2]);
+			h = hex_digit_value(s[i + 1]);
+			l = hex_digit_value(s[i + 2]);
 			if (h < 0 || l < 0 || (h == 0 && l == 0))
 				return NULL;
 			out[j++] = (char) (h * 16 + l);

@@ -421,6 +421,18 @@ send_auth_refusal(struct MHD_Connection *c, Req *r, int status, const char *body
 	return send_response(c, r, status, resp);
 }
 
+/* Done with a database job: wipe the caller's token from memory, drop the job. */
+static void
+finish_job(Job *job, char *token)
+{
+	if (token)
+	{
+		explicit_bzero(token, strlen(token));
+		free(token);
+	}
+	job_unref(job);
+}
+
 /* 429: over the tenant's rate limit; Retry-After from error.data.retryAfter. */
 static enum MHD_Result
 send_rate_limited(struct MHD_Connection *c, Req *r, const char *body)
@@ -694,12 +706,7 @@ post_message(struct MHD_Connection *c, Req *r)
 		}
 	}
 	json_object_put(root);		/* method pointed into it */
-	if (token)
-	{
-		explicit_bzero(token, strlen(token));
-		free(token);
-	}
-	job_unref(job);
+	finish_job(job, token);
 	return ret;
 }
 
@@ -730,12 +737,7 @@ get_stream(struct MHD_Connection *c, Req *r)
 	}
 	else
 		ret = send_status_only(c, r, job->http_status == 200 ? 400 : job->http_status, token != NULL);
-	if (token)
-	{
-		explicit_bzero(token, strlen(token));
-		free(token);
-	}
-	job_unref(job);
+	finish_job(job, token);
 	return ret;
 }
 
@@ -763,12 +765,7 @@ delete_session(struct MHD_Connection *c, Req *r)
 	}
 	else
 		ret = send_status_only(c, r, job->http_status, token != NULL);
-	if (token)
-	{
-		explicit_bzero(token, strlen(token));
-		free(token);
-	}
-	job_unref(job);
+	finish_job(job, token);
 	return ret;
 }
 
