@@ -18,8 +18,8 @@ BINDIR=$(/usr/lib/postgresql/15/bin/pg_config --bindir 2>/dev/null || pg_config 
 PORT=${MTMCP_PGPORT:-55432}
 SCRATCH=${MTMCP_SCRATCH:-$REPO/.scratch}
 
-as_pg() {
-	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+as_pg() {	# from /, which postgres can always enter
+	if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 prepare_scratch() {
@@ -38,6 +38,8 @@ prepare_scratch() {
 			fi
 		fi
 	fi
+	# the real path: postgres may not be able to walk through the link's directory
+	SCRATCH=$(readlink -f "$SCRATCH")
 	DATA=$SCRATCH/pgdata
 	SOCK=$SCRATCH/run
 	LOG=$SCRATCH/postgres.log
