@@ -151,10 +151,10 @@ SELECT mtmcp.add_issuer('https://idp.short.test', 'mtmcp-test', leeway => '0 sec
 SELECT mtmcp.add_key('https://idp.short.test', NULL, 'HS256', '\x5555'::bytea);
 SELECT mtmcp.trust_issuer('globex', 'https://idp.short.test');
 SELECT sign_hs('{"alg":"HS256"}', jsonb_build_object('iss', 'https://idp.short.test', 'aud', 'mtmcp-test',
-		'sub', 's', 'tenant_id', 'globex', 'exp', floor(extract(epoch FROM clock_timestamp()))::bigint + 2),
+		'sub', 's', 'tenant_id', 'globex', 'exp', floor(extract(epoch FROM clock_timestamp()))::bigint + 5),
 		'\x5555'::bytea) AS short \gset
 SELECT reason(:'short') IS NULL AS fresh, reason(:'short') IS NULL AS cached;
-SELECT pg_sleep(3.1);
+SELECT pg_sleep(6.1);
 SELECT reason(:'short') AS after_exp;
 
 -- Key rotation takes effect immediately (caches are invalidated), also for a
