@@ -11,7 +11,6 @@
  */
 #include "postgres.h"
 
-#include "common/base64.h"
 #include "common/hmac.h"
 #include "common/sha2.h"
 #include "executor/spi.h"
@@ -87,75 +86,18 @@ cursor_mac(const char *kind, const MtmcpIdentity *id, const char *position, uint
 	memcpy(out, full, MAC_BYTES);
 }
 
-static char *
-b64url_encode(const uint8 *data, int len)
-{
-	int			n = pg_b64_enc_len(len);
-	char	   *buf = palloc(n + 1);
-	int			m = pg_b64_encode((const char *) data, len, buf, n);
-	int			i,
-				j = 0;
-
-	if (m < 0)
-		elog(ERROR, "could not encode a cursor");
-	for (i = 0; i < m; i++)
-	{
-		if (buf[i] == '=')
-			break;
-		buf[j++] = buf[i] == '+' ? '-' : buf[i] == '/' ? '_' : buf[i];
-	}
-	buf[j] = '\0';
-	return buf;
-}
-
-/* Decode strict unpadded base64url; NULL when it is not. */
-static uint8 *
-b64url_decode(const char *s, int len, int *outlen)
-{
-	char	   *buf;
-	int			i;
-	int			padded = len + (4 - len % 4) % 4;
-	uint8	   *out;
-	int			n;
-
-	if (len % 4 == 1)
-		return NULL;
-	buf = palloc(padded + 1);
-	for (i = 0; i < len; i++)
-	{
-		char		c = s[i];
-
-		if (c == '-')
-			c = '+';
-		else if (c == '_')
-			c = '/';
-		else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
-			return NULL;
-		buf[i] = c;
-	}
-	for (; i < padded; i++)
-		buf[i] = '=';
-	buf[padded] = '\0';
-	out = palloc(pg_b64_dec_len(padded) + 1);
-	n = pg_b64_decode(buf, padded, (char *) out, pg_b64_dec_len(padded));
-	if (n < 0)
-		return NULL;
-	/* canonical only: the unused trailing bits must be zero */
-	if (strcmp(b64url_encode(out, n), pnstrdup(s, len)) != 0)
-		return NULL;
-	out[n] = '\0';
-	*outlen = n;
-	return out;
-}
-
 char *
 mtmcp_cursor_make(const char *kind, const MtmcpIdentity *id, const char *position)
 {
 	uint8		mac[MAC_BYTES];
+	StringInfoData buf;
 
 	cursor_mac(kind, id, position, mac);
-	return psprintf("%s.%s", b64url_encode((const uint8 *) position, strlen(position)),
-					b64url_encode(mac, MAC_BYTES));
+	initStringInfo(&buf);
+	mtmcp_append_b64url(&buf, position, strlen(position));
+	appendStringInfoChar(&buf, '.');
+	mtmcp_append_b64url(&buf, mac, MAC_BYTES);
+	return buf.data;
 }
 
 /* True with *position set when the cursor is one we made for this caller and list. */
@@ -166,13 +108,13 @@ mtmcp_cursor_read(const char *cursor, const char *kind, const MtmcpIdentity *id,
 	uint8	   *pos;
 	uint8	   *mac;
 	uint8		want[MAC_BYTES];
-	int			poslen,
+	size_t		poslen,
 				maclen;
 
 	if (dot == NULL || strlen(cursor) > 1024)
 		return false;
-	pos = b64url_decode(cursor, dot - cursor, &poslen);
-	mac = b64url_decode(dot + 1, strlen(dot + 1), &maclen);
+	pos = mtmcp_b64url_decode(cursor, dot - cursor, &poslen);
+	mac = mtmcp_b64url_decode(dot + 1, strlen(dot + 1), &maclen);
 	if (pos == NULL || mac == NULL || maclen != MAC_BYTES || memchr(pos, '\0', poslen) != NULL)
 		return false;
 	cursor_mac(kind, id, (char *) pos, want);

@@ -907,30 +907,32 @@ mtmcp_identity_cache_stats(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }
 
-static void
-append_b64url(StringInfo out, const unsigned char *data, size_t len)
+/* jwt.c's base64url in backend memory: append the encoding of data to out. */
+void
+mtmcp_append_b64url(StringInfo out, const void *data, size_t len)
 {
-	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	size_t		i;
+	enlargeStringInfo(out, JWT_B64URL_ENCODED_LEN(len) + 1);
+	out->len += jwt_b64url_encode(data, len, out->data + out->len);
+}
 
-	for (i = 0; i + 2 < len; i += 3)
-	{
-		appendStringInfoChar(out, tbl[data[i] >> 2]);
-		appendStringInfoChar(out, tbl[((data[i] & 3) << 4) | (data[i + 1] >> 4)]);
-		appendStringInfoChar(out, tbl[((data[i + 1] & 15) << 2) | (data[i + 2] >> 6)]);
-		appendStringInfoChar(out, tbl[data[i + 2] & 63]);
-	}
-	if (len - i == 1)
-	{
-		appendStringInfoChar(out, tbl[data[i] >> 2]);
-		appendStringInfoChar(out, tbl[(data[i] & 3) << 4]);
-	}
-	else if (len - i == 2)
-	{
-		appendStringInfoChar(out, tbl[data[i] >> 2]);
-		appendStringInfoChar(out, tbl[((data[i] & 3) << 4) | (data[i + 1] >> 4)]);
-		appendStringInfoChar(out, tbl[(data[i + 1] & 15) << 2]);
-	}
+/* ... and decode canonical base64url into palloc'd, NUL-terminated bytes; NULL when it is not. */
+uint8 *
+mtmcp_b64url_decode(const char *s, size_t len, size_t *outlen)
+{
+	unsigned char *raw;
+	uint8	   *out;
+	jwt_status	st = jwt_b64url_decode(s, len, &raw, outlen);
+
+	if (st == JWT_ERR_NOMEM)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	if (st != JWT_OK)
+		return NULL;
+	out = palloc(*outlen + 1);
+	memcpy(out, raw, *outlen + 1);
+	free(raw);
+	return out;
 }
 
 PG_FUNCTION_INFO_V1(mtmcp_hs256_token);
@@ -954,15 +956,15 @@ mtmcp_hs256_token(PG_FUNCTION_ARGS)
 	initStringInfo(&payload);
 	json_append_jsonb(&payload, claims);
 	initStringInfo(&tok);
-	append_b64url(&tok, (const unsigned char *) header, strlen(header));
+	mtmcp_append_b64url(&tok, (const unsigned char *) header, strlen(header));
 	appendStringInfoChar(&tok, '.');
-	append_b64url(&tok, (const unsigned char *) payload.data, payload.len);
+	mtmcp_append_b64url(&tok, (const unsigned char *) payload.data, payload.len);
 	if (HMAC(EVP_sha256(), VARDATA_ANY(secret), VARSIZE_ANY_EXHDR(secret),
 			 (const unsigned char *) tok.data, tok.len, mac, &maclen) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not compute an HMAC")));
 	appendStringInfoChar(&tok, '.');
-	append_b64url(&tok, mac, maclen);
+	mtmcp_append_b64url(&tok, mac, maclen);
 	PG_RETURN_TEXT_P(cstring_to_text(tok.data));
 }

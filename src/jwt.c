@@ -344,12 +344,38 @@ b64url_val(unsigned char c)
 	return -1;
 }
 
-/*
- * Decode unpadded, canonical base64url.  *out is malloc'd (at least 1 byte,
- * and one spare byte is always allocated so callers may NUL-terminate).
- */
-static jwt_status
-b64url_decode(const char *in, size_t len, unsigned char **out, size_t *outlen)
+size_t
+jwt_b64url_encode(const unsigned char *in, size_t len, char *out)
+{
+	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	size_t		i,
+				o = 0;
+
+	for (i = 0; i + 2 < len; i += 3)
+	{
+		out[o++] = tbl[in[i] >> 2];
+		out[o++] = tbl[((in[i] & 3) << 4) | (in[i + 1] >> 4)];
+		out[o++] = tbl[((in[i + 1] & 15) << 2) | (in[i + 2] >> 6)];
+		out[o++] = tbl[in[i + 2] & 63];
+	}
+	if (len - i == 1)
+	{
+		out[o++] = tbl[in[i] >> 2];
+		out[o++] = tbl[(in[i] & 3) << 4];
+	}
+	else if (len - i == 2)
+	{
+		out[o++] = tbl[in[i] >> 2];
+		out[o++] = tbl[((in[i] & 3) << 4) | (in[i + 1] >> 4)];
+		out[o++] = tbl[(in[i + 1] & 15) << 2];
+	}
+	out[o] = '\0';
+	return o;
+}
+
+/* Canonical unpadded base64url only (see jwt.h). */
+jwt_status
+jwt_b64url_decode(const char *in, size_t len, unsigned char **out, size_t *outlen)
 {
 	size_t		full = len / 4;
 	size_t		rem = len % 4;
@@ -909,7 +935,7 @@ jwt_parse(const char *token, size_t len, size_t max_len, jwt_token **out)
 		return JWT_ERR_NOMEM;
 
 	/* header */
-	st = b64url_decode(token, hlen, &buf, &blen);
+	st = jwt_b64url_decode(token, hlen, &buf, &blen);
 	if (st != JWT_OK)
 		goto fail;
 	st = parse_json_object(buf, blen, &t->header);
@@ -922,7 +948,7 @@ jwt_parse(const char *token, size_t len, size_t max_len, jwt_token **out)
 		goto fail;
 
 	/* claims */
-	st = b64url_decode(d1 + 1, plen, &buf, &blen);
+	st = jwt_b64url_decode(d1 + 1, plen, &buf, &blen);
 	if (st != JWT_OK)
 		goto fail;
 	st = parse_json_object(buf, blen, &t->claims);
@@ -938,7 +964,7 @@ jwt_parse(const char *token, size_t len, size_t max_len, jwt_token **out)
 	}
 
 	/* signature */
-	st = b64url_decode(d2 + 1, slen, &t->sig, &t->sig_len);
+	st = jwt_b64url_decode(d2 + 1, slen, &t->sig, &t->sig_len);
 	if (st != JWT_OK)
 		goto fail;
 
@@ -1219,7 +1245,7 @@ jwk_b64_member(struct json_object *jwk, const char *name,
 	s = plain_string(v, &slen);
 	if (s == NULL || slen == 0)
 		return JWT_ERR_KEY;
-	st = b64url_decode(s, slen, out, outlen);
+	st = jwt_b64url_decode(s, slen, out, outlen);
 	return st;
 }
 

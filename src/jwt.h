@@ -96,6 +96,17 @@ typedef struct jwt_identity
 	int64_t		exp;			/* the token's exp claim */
 } jwt_identity;
 
+/*
+ * Unpadded base64url (RFC 4648 section 5).  jwt_b64url_encode writes
+ * JWT_B64URL_ENCODED_LEN(len) characters and a NUL into out and returns the
+ * length.  jwt_b64url_decode accepts only the canonical form (no padding, no
+ * other alphabet, unused trailing bits zero); *out is malloc'd with one spare
+ * byte, NUL-terminated.
+ */
+#define JWT_B64URL_ENCODED_LEN(len)	(((len) * 4 + 2) / 3)
+size_t		jwt_b64url_encode(const unsigned char *in, size_t len, char *out);
+jwt_status	jwt_b64url_decode(const char *in, size_t len, unsigned char **out, size_t *outlen);
+
 /* names and reasons */
 const char *jwt_status_reason(jwt_status st);
 const char *jwt_alg_name(jwt_alg alg);			/* "HS256" ... "EdDSA"; NULL for INVALID */

@@ -2179,6 +2179,59 @@ test_names(void)
 	}
 }
 
+/* the exported codec: RFC 4648 vectors, the independent encoder, strictness */
+static void
+test_b64url(void)
+{
+	static const char *const vec[][2] = {
+		{"", ""}, {"f", "Zg"}, {"fo", "Zm8"}, {"foo", "Zm9v"},
+		{"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"},
+	};
+	static const char *const bad[] = {
+		"Zm9vY", "Zg==", "Zm8=", "Zm+v", "Zm/v", "Zm9 v", "Zh", "Zm9", "Z",
+	};
+	unsigned char bytes[64];
+	char		enc[JWT_B64URL_ENCODED_LEN(sizeof(bytes)) + 1];
+	unsigned char *dec;
+	size_t		i,
+				n,
+				declen;
+
+	for (i = 0; i < sizeof(vec) / sizeof(vec[0]); i++)
+	{
+		n = jwt_b64url_encode((const unsigned char *) vec[i][0], strlen(vec[i][0]), enc);
+		CHECK_STR(enc, vec[i][1]);
+		CHECK(n == strlen(vec[i][1]) && n == JWT_B64URL_ENCODED_LEN(strlen(vec[i][0])));
+		CHECK_ST(jwt_b64url_decode(vec[i][1], strlen(vec[i][1]), &dec, &declen), JWT_OK);
+		if (dec != NULL)
+		{
+			CHECK(declen == strlen(vec[i][0]) && dec[declen] == '\0');
+			CHECK_STR((char *) dec, vec[i][0]);
+			free(dec);
+		}
+	}
+	/* every byte value at every length up to 64, against the test's own encoder */
+	for (i = 0; i < sizeof(bytes); i++)
+		bytes[i] = (unsigned char) (i * 37 + 251);
+	for (n = 0; n <= sizeof(bytes); n++)
+	{
+		char	   *want = b64e(bytes, n);
+
+		jwt_b64url_encode(bytes, n, enc);
+		CHECK_STR(enc, want);
+		CHECK_ST(jwt_b64url_decode(enc, strlen(enc), &dec, &declen), JWT_OK);
+		CHECK(dec != NULL && declen == n && memcmp(dec, bytes, n) == 0);
+		free(dec);
+		free(want);
+	}
+	/* padding, the other alphabet, whitespace, a lone char, non-zero trailing bits */
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	{
+		CHECK_ST(jwt_b64url_decode(bad[i], strlen(bad[i]), &dec, &declen), JWT_ERR_BASE64);
+		CHECK(dec == NULL);
+	}
+}
+
 int
 main(void)
 {
@@ -2198,6 +2251,7 @@ main(void)
 	test_json();
 	test_keys();
 	test_names();
+	test_b64url();
 
 	jwt_key_free(hs_key);
 	free_keys();
