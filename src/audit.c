@@ -97,8 +97,9 @@ AuditInit(void)
  * Ids and trace context
  * ------------------------------------------------------------------------- */
 
-static void
-random_hex(char *out, int nbytes)
+/* nbytes (at most 32) strong random bytes as lower-case hex into out (2 * nbytes + 1). */
+void
+mtmcp_random_hex(char *out, int nbytes)
 {
 	unsigned char buf[32];
 	static const char hex[] = "0123456789abcdef";
@@ -145,13 +146,13 @@ mtmcp_audit_begin(MtmcpAuditEvent *ev, JsonbContainer *params)
 
 	memset(ev, 0, sizeof(*ev));
 	ev->start = GetCurrentTimestamp();
-	random_hex(uuid_hex, 16);
+	mtmcp_random_hex(uuid_hex, 16);
 	/* version 4, variant 10 */
 	uuid_hex[12] = '4';
 	uuid_hex[16] = "89ab"[(uuid_hex[16] >= 'a' ? uuid_hex[16] - 'a' + 10 : uuid_hex[16] - '0') & 3];
 	snprintf(ev->event_id, sizeof(ev->event_id), "%.8s-%.4s-%.4s-%.4s-%.12s",
 			 uuid_hex, uuid_hex + 8, uuid_hex + 12, uuid_hex + 16, uuid_hex + 20);
-	random_hex(ev->span_id, 8);
+	mtmcp_random_hex(ev->span_id, 8);
 
 	if (params != NULL)
 	{
@@ -170,7 +171,7 @@ mtmcp_audit_begin(MtmcpAuditEvent *ev, JsonbContainer *params)
 		ev->parent_span_id[16] = '\0';
 	}
 	else
-		random_hex(ev->trace_id, 16);
+		mtmcp_random_hex(ev->trace_id, 16);
 }
 
 /* ---------------------------------------------------------------------------

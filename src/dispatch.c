@@ -160,6 +160,8 @@ http_none(HttpOutcome *http, int status)
 	return NULL;
 }
 
+#define SESSION_ID_BYTES 24
+
 /*
  * Open a session for a caller that just initialized: an unguessable id
  * (192 random bits), bound to the verified tenant and subject.
@@ -167,25 +169,13 @@ http_none(HttpOutcome *http, int status)
 static char *
 session_open(const MtmcpIdentity *id, const char *version, JsonbContainer *params)
 {
-	unsigned char raw[24];
-	char	   *sid = palloc(sizeof(raw) * 2 + 1);
-	static const char hex[] = "0123456789abcdef";
+	char	   *sid = palloc(SESSION_ID_BYTES * 2 + 1);
 	Datum		args[5];
 	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID};
 	JsonbValue *ci = jsonb_object_get(params, "clientInfo");
-	int			i;
 
-	if (!pg_strong_random(raw, sizeof(raw)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate a session id")));
-	for (i = 0; i < (int) sizeof(raw); i++)
-	{
-		sid[2 * i] = hex[raw[i] >> 4];
-		sid[2 * i + 1] = hex[raw[i] & 15];
-	}
-	sid[sizeof(raw) * 2] = '\0';
+	mtmcp_random_hex(sid, SESSION_ID_BYTES);
 
 	args[0] = CStringGetTextDatum(sid);
 	args[1] = CStringGetTextDatum(id->tenant);

@@ -115,6 +115,7 @@ extern void AuditInit(void);
 extern void mtmcp_audit_begin(MtmcpAuditEvent *ev, JsonbContainer *params);
 extern bool mtmcp_audit_write(const MtmcpIdentity *id, MtmcpAuditEvent *ev);
 extern void mtmcp_audit_auth_failure(MtmcpAuditEvent *ev, const MtmcpAuthError *err);
+extern void mtmcp_random_hex(char *out, int nbytes);
 extern Jsonb *mtmcp_redact(Jsonb *args, char **paths, int npaths);
 
 /* cost.c */
