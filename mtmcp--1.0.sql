@@ -1098,7 +1098,7 @@ COMMENT ON FUNCTION mtmcp.mcp_dispatch(text, jsonb) IS
 
 CREATE FUNCTION mtmcp.mcp_dispatch(token text, request jsonb, session_id text)
 RETURNS jsonb
-AS 'MODULE_PATHNAME', 'mtmcp_mcp_dispatch_session'
+AS 'MODULE_PATHNAME', 'mtmcp_mcp_dispatch'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION mtmcp.mcp_dispatch(text, jsonb, text) IS

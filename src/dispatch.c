@@ -657,23 +657,6 @@ handle_set_level(const MtmcpIdentity *id, JsonbContainer *params, const char *se
 	return 0;
 }
 
-PG_FUNCTION_INFO_V1(mtmcp_mcp_dispatch);
-
-/* SQL: mtmcp.mcp_dispatch(token text, request jsonb) RETURNS jsonb */
-Datum
-mtmcp_mcp_dispatch(PG_FUNCTION_ARGS)
-{
-	Jsonb	   *res;
-
-	mtmcp_require_preloaded();
-	res = dispatch(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)),
-				   PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1),
-				   NULL, NULL, NULL);
-	if (res == NULL)
-		PG_RETURN_NULL();
-	PG_RETURN_JSONB_P(res);
-}
-
 static char *
 session_arg(FunctionCallInfo fcinfo, int n)
 {
@@ -687,18 +670,21 @@ session_arg(FunctionCallInfo fcinfo, int n)
 	return session;
 }
 
-PG_FUNCTION_INFO_V1(mtmcp_mcp_dispatch_session);
+PG_FUNCTION_INFO_V1(mtmcp_mcp_dispatch);
 
-/* SQL: mtmcp.mcp_dispatch(token text, request jsonb, session_id text) */
+/*
+ * SQL: mtmcp.mcp_dispatch(token text, request jsonb [, session_id text])
+ * RETURNS jsonb -- both signatures.
+ */
 Datum
-mtmcp_mcp_dispatch_session(PG_FUNCTION_ARGS)
+mtmcp_mcp_dispatch(PG_FUNCTION_ARGS)
 {
 	Jsonb	   *res;
 
 	mtmcp_require_preloaded();
 	res = dispatch(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)),
 				   PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1),
-				   session_arg(fcinfo, 2), NULL, NULL);
+				   PG_NARGS() > 2 ? session_arg(fcinfo, 2) : NULL, NULL, NULL);
 	if (res == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_JSONB_P(res);
