@@ -479,24 +479,13 @@ finish_config(const char *host)
 	sb_init(&b);
 	sb_puts(&b, "{\"resource\":");
 	sb_json_string(&b, shim_config.resource_url);
-	sb_puts(&b, ",\"authorization_servers\":[");
-	for (i = 0; i < shim_config.authorization_servers.n; i++)
-	{
-		if (i)
-			sb_puts(&b, ",");
-		sb_json_string(&b, shim_config.authorization_servers.items[i]);
-	}
-	sb_puts(&b, "],\"bearer_methods_supported\":[\"header\"]");
+	sb_puts(&b, ",\"authorization_servers\":");
+	sb_json_string_array(&b, &shim_config.authorization_servers);
+	sb_puts(&b, ",\"bearer_methods_supported\":[\"header\"]");
 	if (shim_config.scopes.n > 0)
 	{
-		sb_puts(&b, ",\"scopes_supported\":[");
-		for (i = 0; i < shim_config.scopes.n; i++)
-		{
-			if (i)
-				sb_puts(&b, ",");
-			sb_json_string(&b, shim_config.scopes.items[i]);
-		}
-		sb_puts(&b, "]");
+		sb_puts(&b, ",\"scopes_supported\":");
+		sb_json_string_array(&b, &shim_config.scopes);
 	}
 	sb_puts(&b, ",\"resource_name\":\"mtmcp\"}");
 	shim_config.metadata_json = sb_steal(&b);

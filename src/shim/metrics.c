@@ -164,11 +164,12 @@ metrics_render(void)
 	StrBuf		b;
 	int			i,
 				m;
-	int			in_use = pool_in_use();
-	int			open = pool_open();
-	int			queued = pool_queue_length();
+	int			in_use,
+				open,
+				queued;
 	int			streams = sse_open_count();
 
+	pool_snapshot(&in_use, &open, &queued);
 	sb_init(&b);
 	pthread_mutex_lock(&lock);
 	sb_puts(&b, "# HELP mtmcp_http_requests_total HTTP requests answered, by method, JSON-RPC method and status.\n"

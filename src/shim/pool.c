@@ -827,35 +827,12 @@ pool_stop(void)
 	pthread_cond_destroy(&pool.cond);
 }
 
-int
-pool_in_use(void)
+void
+pool_snapshot(int *in_use, int *open, int *queued)
 {
-	int			n;
-
 	pthread_mutex_lock(&pool.lock);
-	n = pool.in_use;
+	*in_use = pool.in_use;
+	*open = pool.open;
+	*queued = pool.queued;
 	pthread_mutex_unlock(&pool.lock);
-	return n;
-}
-
-int
-pool_open(void)
-{
-	int			n;
-
-	pthread_mutex_lock(&pool.lock);
-	n = pool.open;
-	pthread_mutex_unlock(&pool.lock);
-	return n;
-}
-
-int
-pool_queue_length(void)
-{
-	int			n;
-
-	pthread_mutex_lock(&pool.lock);
-	n = pool.queued;
-	pthread_mutex_unlock(&pool.lock);
-	return n;
 }

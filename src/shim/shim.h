@@ -99,6 +99,7 @@ void		sb_append(StrBuf *sb, const char *s, size_t n);
 void		sb_puts(StrBuf *sb, const char *s);
 void		sb_printf(StrBuf *sb, const char *fmt,...) __attribute__((format(printf, 2, 3)));
 void		sb_json_string(StrBuf *sb, const char *s);
+void		sb_json_string_array(StrBuf *sb, const ShimList *l);
 char	   *sb_steal(StrBuf *sb);
 
 void	   *xmalloc(size_t n);
@@ -188,9 +189,7 @@ Job		   *job_new(JobKind kind, const char *token, const char *body, const char *
 void		job_submit(Job *job, int timeout_ms);
 void		job_wait(Job *job, bool until_event);	/* until done (or a first event) */
 void		job_unref(Job *job);
-int			pool_in_use(void);
-int			pool_open(void);
-int			pool_queue_length(void);
+void		pool_snapshot(int *in_use, int *open, int *queued);	/* one consistent reading */
 
 /* shared with notify.c */
 PGconn	   *db_connect(const char *application_name, char *err, size_t errsz);

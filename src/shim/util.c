@@ -166,6 +166,22 @@ sb_json_string(StrBuf *sb, const char *s)
 	sb_append(sb, "\"", 1);
 }
 
+/* A JSON array of the list's strings. */
+void
+sb_json_string_array(StrBuf *sb, const ShimList *l)
+{
+	int			i;
+
+	sb_append(sb, "[", 1);
+	for (i = 0; i < l->n; i++)
+	{
+		if (i)
+			sb_append(sb, ",", 1);
+		sb_json_string(sb, l->items[i]);
+	}
+	sb_append(sb, "]", 1);
+}
+
 /* The buffer's text, now owned by the caller ("" when empty). */
 char *
 sb_steal(StrBuf *sb)
