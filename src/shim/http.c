@@ -710,6 +710,20 @@ post_message(struct MHD_Connection *c, Req *r)
 	return ret;
 }
 
+/* GET and DELETE: run a session job of kind for the caller's token and Mcp-Session-Id, to the end. */
+static Job *
+session_job(struct MHD_Connection *c, Req *r, JobKind kind, const char **session, char **token)
+{
+	Job		   *job;
+
+	(void) session_header(c, r, session);	/* checked by precheck */
+	*token = bearer_token(c);
+	job = job_new(kind, *token, NULL, *session);
+	job_submit(job, shim_config.queue_timeout_ms);
+	job_wait(job, false);
+	return job;
+}
+
 /* GET /mcp: may this caller listen on the session?  Then a stream. */
 static enum MHD_Result
 get_stream(struct MHD_Connection *c, Req *r)
@@ -719,11 +733,7 @@ get_stream(struct MHD_Connection *c, Req *r)
 	Job		   *job;
 	enum MHD_Result ret;
 
-	(void) session_header(c, r, &session);	/* checked by precheck */
-	token = bearer_token(c);
-	job = job_new(JOB_CHECK, token, NULL, session);
-	job_submit(job, shim_config.queue_timeout_ms);
-	job_wait(job, false);
+	job = session_job(c, r, JOB_CHECK, &session, &token);
 	if (job->outcome != OUT_OK)
 		ret = send_unavailable(c, r, job->outcome, NULL);
 	else if (job->http_status == 200 && session != NULL)
@@ -750,11 +760,7 @@ delete_session(struct MHD_Connection *c, Req *r)
 	Job		   *job;
 	enum MHD_Result ret;
 
-	(void) session_header(c, r, &session);	/* checked by precheck */
-	token = bearer_token(c);
-	job = job_new(JOB_END, token, NULL, session);
-	job_submit(job, shim_config.queue_timeout_ms);
-	job_wait(job, false);
+	job = session_job(c, r, JOB_END, &session, &token);
 	if (job->outcome != OUT_OK)
 		ret = send_unavailable(c, r, job->outcome, NULL);
 	else if (job->http_status == 204 || job->http_status == 200)
