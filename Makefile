@@ -4,6 +4,7 @@
 
 EXTENSION = mtmcp
 MODULE_big = mtmcp
+EXTVERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" mtmcp.control)
 OBJS = \
 	src/mtmcp.o \
 	src/jwt.o \
@@ -21,10 +22,17 @@ OBJS = \
 	src/resources.o \
 	src/prompts.o \
 	src/notify.o
-DATA = mtmcp--1.0.sql
+# The install script of the current version is assembled from section files
+# that mirror the C modules (src/sql/*.sql, in this order); released install
+# scripts and the hand-written upgrade scripts (mtmcp--A--B.sql) are frozen.
+SQL_SECTIONS = $(addprefix src/sql/,$(addsuffix .sql, \
+	mtmcp tenants identity tenant_tables tools catalog resources dispatch \
+	audit cost partitions sessions lifecycle drill privileges))
+EXTSQL = mtmcp--$(EXTVERSION).sql
+DATA = $(sort $(wildcard mtmcp--*.sql) $(EXTSQL))
 
 # One regression file per concern; order matters (setup first).
-REGRESS = setup jsonschema identity guc_attacks roles dispatch tools isolation audit cost catalog resources prompts sessions lifecycle drill
+REGRESS = upgrade setup jsonschema identity guc_attacks roles dispatch tools isolation audit cost catalog resources prompts sessions lifecycle drill
 REGRESS_OPTS = --load-extension=pgcrypto
 
 PG_CPPFLAGS = $(shell pkg-config --cflags json-c 2>/dev/null || echo -I/usr/include/json-c)
@@ -43,6 +51,10 @@ all:
 	@echo "PostgreSQL server development files not found; run 'make test' or 'make run' (they install them)" >&2
 	@exit 1
 endif
+
+all: $(EXTSQL)
+$(EXTSQL): scripts/assemble-sql.sh $(SQL_SECTIONS) mtmcp.control
+	scripts/assemble-sql.sh $(EXTVERSION) $(SQL_SECTIONS) > $@.tmp && mv $@.tmp $@
 
 -include test/jwt.mk
 -include src/shim/shim.mk
@@ -63,3 +75,8 @@ stop:
 
 # pure-C unit tests and the fuzz corpus replay (no server needed)
 unit: check-jwt fuzz-replay
+
+# the committed install script must be what the section files assemble to
+check-sql:
+	@scripts/assemble-sql.sh $(EXTVERSION) $(SQL_SECTIONS) | cmp -s - $(EXTSQL) || \
+		{ echo "$(EXTSQL) is stale: run make and commit it" >&2; exit 1; }

@@ -44,6 +44,7 @@ regress() {
 	fi
 }
 
+suite "install script assembled from its sections" make -s check-sql
 suite "jwt unit tests" make -s check-jwt
 suite "jwt fuzz corpus replay" make -s fuzz-replay
 suite "pg_regress" regress

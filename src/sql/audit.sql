@@ -1,0 +1,106 @@
+-------------------------------------------------------------------------------
+-- Audit trail (src/audit.c)
+-------------------------------------------------------------------------------
+
+-- One row per dispatched message of a verified tenant, in the caller's
+-- transaction.  Range-partitioned by day (UTC); the default partition means
+-- an insert never fails for lack of a partition, and maintain_partitions()
+-- moves rows out of it into their day.
+CREATE TABLE mtmcp.audit_log (
+	event_id	uuid NOT NULL,
+	ts			timestamptz NOT NULL DEFAULT clock_timestamp(),
+	tenant_id	text NOT NULL,
+	session_id	text,
+	subject		text NOT NULL,
+	issuer		text,
+	method		text NOT NULL,
+	target		text,
+	result_kind	text NOT NULL CONSTRAINT audit_result_kind CHECK (result_kind IN
+				('ok', 'tool_error', 'denied', 'invalid', 'not_found', 'rate_limited', 'error')),
+	severity	text NOT NULL CONSTRAINT audit_severity CHECK (severity IN ('info', 'warning', 'security')),
+	arguments	jsonb,
+	error_code	text,
+	request_id	text,
+	trace_id	text NOT NULL,
+	span_id		text NOT NULL,
+	parent_span_id text,
+	duration_us	bigint NOT NULL,
+	detail		text
+) PARTITION BY RANGE (ts);
+CREATE TABLE mtmcp.audit_log_default PARTITION OF mtmcp.audit_log DEFAULT;
+COMMENT ON TABLE mtmcp.audit_log IS
+'The audit trail: one row per message of a verified tenant, tenant_id on every row, arguments redacted.';
+
+-- Refusals before any tenant was verified.  No tenant column: nobody proved
+-- whose they are, so no tenant's trail can ever include them.
+CREATE TABLE mtmcp.auth_failures (
+	event_id	uuid NOT NULL,
+	ts			timestamptz NOT NULL DEFAULT clock_timestamp(),
+	session_id	text,
+	reason		text NOT NULL,
+	http_status	integer NOT NULL,
+	method		text,
+	request_id	text,
+	trace_id	text NOT NULL,
+	span_id		text NOT NULL,
+	detail		text
+) PARTITION BY RANGE (ts);
+CREATE TABLE mtmcp.auth_failures_default PARTITION OF mtmcp.auth_failures DEFAULT;
+COMMENT ON TABLE mtmcp.auth_failures IS
+'Messages refused at the auth boundary (admin only): reason, status, trace; deliberately no tenant.';
+
+CREATE TABLE mtmcp.audit_overflow (
+	tenant_id	text NOT NULL,
+	window_start timestamptz NOT NULL,
+	dropped		bigint NOT NULL,
+	PRIMARY KEY (tenant_id, window_start)
+);
+COMMENT ON TABLE mtmcp.audit_overflow IS
+'Info-level audit rows a tenant produced beyond its observability budget: counted here instead of written.';
+
+CREATE TABLE mtmcp.auth_failure_overflow (
+	window_start timestamptz PRIMARY KEY,
+	dropped		bigint NOT NULL
+);
+COMMENT ON TABLE mtmcp.auth_failure_overflow IS
+'Refusals beyond mtmcp.auth_failure_budget per minute: counted here instead of written.';
+
+-- What a tenant reads, after mtmcp.authenticate(token).  The filter is the
+-- view's own (security_barrier: no caller function runs before it); with no
+-- verified tenant the view raises an error rather than return anything.
+CREATE VIEW mtmcp.tenant_audit WITH (security_barrier) AS
+	SELECT a.event_id, a.ts, a.session_id, a.subject, a.method, a.target, a.result_kind, a.severity,
+		   a.arguments, a.error_code, a.request_id, a.trace_id, a.span_id, a.parent_span_id,
+		   a.duration_us, a.detail
+	  FROM mtmcp.audit_log a
+	 WHERE a.tenant_id = (SELECT mtmcp.current_tenant());
+COMMENT ON VIEW mtmcp.tenant_audit IS
+'The verified tenant''s own audit trail (COPY (SELECT ...) TO STDOUT is the export path).';
+
+CREATE VIEW mtmcp.tenant_audit_overflow WITH (security_barrier) AS
+	SELECT o.window_start, o.dropped
+	  FROM mtmcp.audit_overflow o
+	 WHERE o.tenant_id = (SELECT mtmcp.current_tenant());
+COMMENT ON VIEW mtmcp.tenant_audit_overflow IS
+'How many of the verified tenant''s info-level rows were counted instead of written, per window.';
+
+CREATE FUNCTION mtmcp.redact(args jsonb, paths text[] DEFAULT NULL)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'mtmcp_redact_sql'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION mtmcp.redact(jsonb, text[]) IS
+'Arguments as the audit trail stores them: secret-looking keys and the given dotted paths replaced by "[REDACTED]".';
+
+-- Privileges and pg_dump marks of this section
+GRANT SELECT ON mtmcp.tenant_audit, mtmcp.tenant_audit_overflow TO mtmcp_tenant, mtmcp_admin;
+GRANT SELECT ON
+	mtmcp.audit_log,
+	mtmcp.auth_failures,
+	mtmcp.audit_overflow,
+	mtmcp.auth_failure_overflow
+	TO mtmcp_admin;
+GRANT EXECUTE ON FUNCTION mtmcp.redact(jsonb, text[]) TO mtmcp_admin;
+SELECT pg_catalog.pg_extension_config_dump('mtmcp.audit_log_default', '');
+SELECT pg_catalog.pg_extension_config_dump('mtmcp.auth_failures_default', '');
+SELECT pg_catalog.pg_extension_config_dump('mtmcp.audit_overflow', '');
+SELECT pg_catalog.pg_extension_config_dump('mtmcp.auth_failure_overflow', '');
