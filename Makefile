@@ -27,12 +27,12 @@ OBJS = \
 # scripts and the hand-written upgrade scripts (mtmcp--A--B.sql) are frozen.
 SQL_SECTIONS = $(addprefix src/sql/,$(addsuffix .sql, \
 	mtmcp tenants identity tenant_tables tools catalog resources dispatch \
-	audit cost partitions sessions lifecycle drill privileges))
+	audit cost partitions sessions lifecycle drill admin_api privileges))
 EXTSQL = mtmcp--$(EXTVERSION).sql
 DATA = $(sort $(wildcard mtmcp--*.sql) $(EXTSQL))
 
 # One regression file per concern; order matters (setup first).
-REGRESS = upgrade setup jsonschema identity guc_attacks roles dispatch tools isolation audit cost catalog resources prompts sessions lifecycle drill
+REGRESS = upgrade setup jsonschema identity guc_attacks roles dispatch tools isolation audit cost catalog resources prompts sessions lifecycle drill admin_api
 REGRESS_OPTS = --load-extension=pgcrypto
 
 PG_CPPFLAGS = $(shell pkg-config --cflags json-c 2>/dev/null || echo -I/usr/include/json-c)
