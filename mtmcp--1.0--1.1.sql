@@ -272,6 +272,246 @@ GRANT EXECUTE ON FUNCTION
 GRANT EXECUTE ON FUNCTION mtmcp.notify_log(text, jsonb, text), mtmcp.notify_resource_updated(text) TO mtmcp_tool;
 
 -------------------------------------------------------------------------------
+-- Canonical tenant ids: lowercase letters, digits and "-" (no look-alikes)
+-------------------------------------------------------------------------------
+DO $canon$
+DECLARE
+	bad text;
+BEGIN
+	SELECT string_agg(pg_catalog.quote_literal(t.tenant_id), ', ' ORDER BY t.tenant_id) INTO bad
+	  FROM mtmcp.tenants t WHERE t.tenant_id !~ '^[a-z0-9][a-z0-9-]{0,62}$';
+	IF bad IS NOT NULL THEN
+		RAISE EXCEPTION 'tenant ids not in the canonical form: %', bad
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'mtmcp 1.1 accepts lowercase letters, digits and "-" only, so that no two tenant ids can look alike.',
+				  HINT = 'Export, hard delete and re-create those tenants under canonical ids, then update again.';
+	END IF;
+END
+$canon$;
+ALTER TABLE mtmcp.tenants DROP CONSTRAINT tenant_id_format;
+ALTER TABLE mtmcp.tenants ADD CONSTRAINT tenant_id_format CHECK (tenant_id ~ '^[a-z0-9][a-z0-9-]{0,62}$');
+
+CREATE OR REPLACE PROCEDURE mtmcp.create_tenant(tenant_id text, plan text, display_name text DEFAULT NULL,
+									 trusted_issuers text[] DEFAULT '{}', activate boolean DEFAULT true)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	iss text;
+BEGIN
+	IF tenant_id IS NULL OR plan IS NULL THEN
+		RAISE EXCEPTION 'tenant id and plan must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	-- One canonical form, so that no two ids can look alike (GLOBEX, globex.)
+	IF tenant_id !~ '^[a-z0-9][a-z0-9-]{0,62}$' THEN
+		RAISE EXCEPTION 'invalid tenant id "%"', tenant_id
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'A tenant id is 1 to 63 characters: lowercase letters, digits and "-", starting with a letter or digit.',
+				  HINT = CASE WHEN lower(tenant_id) ~ '^[a-z0-9][a-z0-9-]{0,62}$'
+							  THEN pg_catalog.format('Use "%s".', lower(tenant_id))
+							  ELSE 'For example "acme" or "acme-eu-2".' END;
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM mtmcp.plans p WHERE p.plan = create_tenant.plan) THEN
+		RAISE EXCEPTION 'plan "%" does not exist', plan USING ERRCODE = 'undefined_object';
+	END IF;
+	IF EXISTS (SELECT 1 FROM mtmcp.tenants t WHERE t.tenant_id = create_tenant.tenant_id) THEN
+		RAISE EXCEPTION 'tenant "%" already exists', tenant_id USING ERRCODE = 'duplicate_object';
+	END IF;
+	-- The row exists as 'provisioning' until every step below has succeeded;
+	-- a request that arrives meanwhile is refused (tenant_provisioning).
+	INSERT INTO mtmcp.tenants (tenant_id, plan, display_name, status)
+	VALUES (tenant_id, plan, display_name, 'provisioning');
+	FOREACH iss IN ARRAY coalesce(trusted_issuers, '{}')
+	LOOP
+		PERFORM mtmcp.trust_issuer(tenant_id, iss);
+	END LOOP;
+	IF activate THEN
+		UPDATE mtmcp.tenants t SET status = 'active', status_changed_at = now()
+		 WHERE t.tenant_id = create_tenant.tenant_id;
+	END IF;
+END
+$$;
+COMMENT ON PROCEDURE mtmcp.create_tenant(text, text, text, text[], boolean) IS
+'Creates a tenant atomically; with activate => false it stays provisioning until mtmcp.activate_tenant.';
+
+
+-------------------------------------------------------------------------------
+-- Registration refuses what row-level security cannot guard
+-------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION mtmcp.register_tenant_table(tbl regclass, tenant_column name DEFAULT 'tenant_id')
+RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	att smallint;
+	typ regtype;
+	other text;
+	part regclass;
+	rels regclass[];
+BEGIN
+	IF (SELECT c.relkind FROM pg_class c WHERE c.oid = tbl) NOT IN ('r', 'p') THEN
+		RAISE EXCEPTION '% is not a table', tbl USING ERRCODE = 'wrong_object_type';
+	END IF;
+	SELECT a.attnum, a.atttypid::regtype INTO att, typ
+	  FROM pg_attribute a
+	 WHERE a.attrelid = tbl AND a.attname = tenant_column AND NOT a.attisdropped AND a.attnum > 0;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'column "%" of relation % does not exist', tenant_column, tbl
+			USING ERRCODE = 'undefined_column';
+	END IF;
+	IF typ NOT IN ('text'::regtype, 'character varying'::regtype) THEN
+		RAISE EXCEPTION 'tenant column "%" of % must be of type text', tenant_column, tbl
+			USING ERRCODE = 'datatype_mismatch', DETAIL = pg_catalog.format('It is of type %s.', typ);
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum = att AND a.attnotnull) THEN
+		RAISE EXCEPTION 'tenant column "%" of % must be NOT NULL', tenant_column, tbl
+			USING ERRCODE = 'invalid_table_definition';
+	END IF;
+	-- Every tenant predicate must be an index scan, never a sequential scan.
+	IF NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = tbl AND i.indkey[0] = att) THEN
+		RAISE EXCEPTION 'table % has no index whose first column is "%"', tbl, tenant_column
+			USING ERRCODE = 'invalid_table_definition',
+				  HINT = pg_catalog.format('Create one, e.g. CREATE INDEX ON %s (%I, ...), or make "%s" the first column of the primary key.',
+										   tbl, tenant_column, tenant_column);
+	END IF;
+	-- Another permissive policy would widen what our policy allows.
+	SELECT p.polname INTO other FROM pg_policy p
+	 WHERE p.polrelid = tbl AND p.polpermissive AND p.polname <> 'mtmcp_tenant_isolation' LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'table % already has the permissive policy "%"', tbl, other
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'Permissive policies are OR-ed together, so it could admit another tenant''s rows.',
+				  HINT = 'Drop it or make it RESTRICTIVE before registering the table.';
+	END IF;
+	-- A partitioned parent's policy does not apply to a partition queried by
+	-- name, so every existing partition gets the same policy.
+	rels := ARRAY[tbl] || coalesce((SELECT array_agg(t.relid::regclass) FROM pg_partition_tree(tbl) t WHERE t.relid <> tbl::oid), '{}');
+	FOREACH part IN ARRAY rels
+	LOOP
+		EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', part);
+		EXECUTE pg_catalog.format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', part);
+		EXECUTE pg_catalog.format('DROP POLICY IF EXISTS mtmcp_tenant_isolation ON %s', part);
+		EXECUTE pg_catalog.format(
+			'CREATE POLICY mtmcp_tenant_isolation ON %s AS PERMISSIVE FOR ALL TO PUBLIC '
+			'USING (%2$I = (SELECT mtmcp.current_tenant())) WITH CHECK (%2$I = (SELECT mtmcp.current_tenant()))',
+			part, tenant_column);
+	END LOOP;
+	-- What RLS cannot guard is refused here and re-checked on every call.
+	FOREACH part IN ARRAY rels
+	LOOP
+		other := mtmcp._sandbox_table_check(part, tenant_column);
+		IF other IS NOT NULL THEN
+			RAISE EXCEPTION 'table % cannot be guarded by row-level security alone', part
+				USING ERRCODE = 'object_not_in_prerequisite_state', DETAIL = other || '.';
+		END IF;
+	END LOOP;
+	INSERT INTO mtmcp.tenant_tables (tbl, tenant_column) VALUES (tbl, tenant_column)
+	ON CONFLICT ON CONSTRAINT tenant_tables_pkey DO UPDATE SET tenant_column = excluded.tenant_column;
+END
+$$;
+COMMENT ON FUNCTION mtmcp.register_tenant_table(regclass, name) IS
+'Confines a table to the verified tenant with a forced RLS policy and enrols it in export, deletion and purge checks.';
+
+
+-------------------------------------------------------------------------------
+-- The sandbox: shared reference tables, table guards, the policy (src/sandbox.c)
+-------------------------------------------------------------------------------
+
+-- Tables or views every tenant's handlers may read (reference data: price
+-- lists, country codes); writable only when registered so.  Anything a
+-- handler touches must be a registered tenant table or one of these.
+CREATE TABLE mtmcp.shared_tables (
+	tbl			regclass PRIMARY KEY,
+	writable	boolean NOT NULL DEFAULT false,
+	registered_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE mtmcp.shared_tables IS
+'Relations every tenant''s handlers may read (and write, when writable): reference data outside row-level security.';
+
+CREATE FUNCTION mtmcp._sandbox_table_check(tbl regclass, tenant_column name)
+RETURNS text
+AS 'MODULE_PATHNAME', 'mtmcp_sandbox_table_check'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION mtmcp._sandbox_table_check(regclass, name) IS
+'Why a table is unsafe for handlers (privileges RLS does not confine, a unique index without the tenant column, RLS not forced), or NULL.';
+
+CREATE FUNCTION mtmcp.register_shared_table(tbl regclass, writable boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	problem text;
+BEGIN
+	IF tbl IS NULL OR writable IS NULL THEN
+		RAISE EXCEPTION 'table and writable must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF (SELECT c.relkind FROM pg_class c WHERE c.oid = tbl) NOT IN ('r', 'p', 'v', 'm', 'f') THEN
+		RAISE EXCEPTION '% is not a table or view', tbl USING ERRCODE = 'wrong_object_type';
+	END IF;
+	IF EXISTS (SELECT 1 FROM mtmcp.tenant_tables t WHERE t.tbl = register_shared_table.tbl) THEN
+		RAISE EXCEPTION '% is a tenant table', tbl
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'Its rows belong to tenants; sharing it would show every tenant''s rows to every handler.';
+	END IF;
+	IF (SELECT c.relnamespace FROM pg_class c WHERE c.oid = tbl) IN
+	   ('pg_catalog'::regnamespace, 'information_schema'::regnamespace, 'mtmcp'::regnamespace) THEN
+		RAISE EXCEPTION '% cannot be shared with handlers', tbl
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'System catalogs and mtmcp''s own tables hold every tenant''s data.';
+	END IF;
+	problem := mtmcp._sandbox_table_check(tbl, NULL);
+	IF problem IS NOT NULL THEN
+		RAISE EXCEPTION 'table % cannot be shared with handlers safely', tbl
+			USING ERRCODE = 'object_not_in_prerequisite_state', DETAIL = problem || '.';
+	END IF;
+	INSERT INTO mtmcp.shared_tables (tbl, writable) VALUES (tbl, writable)
+	ON CONFLICT ON CONSTRAINT shared_tables_pkey DO UPDATE SET writable = excluded.writable;
+END
+$$;
+COMMENT ON FUNCTION mtmcp.register_shared_table(regclass, boolean) IS
+'Lets every tenant''s handlers read a table or view of reference data (and write it, when writable: a channel between tenants, which the drill reports).';
+
+CREATE FUNCTION mtmcp.unregister_shared_table(tbl regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n bigint;
+BEGIN
+	DELETE FROM mtmcp.shared_tables s WHERE s.tbl = unregister_shared_table.tbl;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	PERFORM mtmcp._must_delete('shared table', tbl::text, n);
+END
+$$;
+COMMENT ON FUNCTION mtmcp.unregister_shared_table(regclass) IS 'Handlers may no longer touch the table.';
+
+CREATE FUNCTION mtmcp.sandbox_policy()
+RETURNS TABLE (kind text, object text, in_handlers boolean, in_tenant_sessions boolean, why text)
+AS 'MODULE_PATHNAME', 'mtmcp_sandbox_policy'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION mtmcp.sandbox_policy() IS
+'The sandbox''s whole policy, one row per rule: what handlers and tenant sessions may reach, and why.';
+
+-- Handlers see registration changes at once (the sandbox's cache follows).
+CREATE TRIGGER tenant_tables_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mtmcp.tenant_tables
+	FOR EACH STATEMENT EXECUTE FUNCTION mtmcp._config_changed();
+CREATE TRIGGER shared_tables_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mtmcp.shared_tables
+	FOR EACH STATEMENT EXECUTE FUNCTION mtmcp._config_changed();
+
+-- Privileges and pg_dump marks of this section
+GRANT SELECT, INSERT, UPDATE, DELETE ON mtmcp.shared_tables TO mtmcp_admin;
+GRANT EXECUTE ON FUNCTION
+	mtmcp._sandbox_table_check(regclass, name),
+	mtmcp.register_shared_table(regclass, boolean),
+	mtmcp.unregister_shared_table(regclass),
+	mtmcp.sandbox_policy()
+	TO mtmcp_admin;
+SELECT pg_catalog.pg_extension_config_dump('mtmcp.shared_tables', '');
+
+-------------------------------------------------------------------------------
 -- Privileges: nothing new is PUBLIC (as src/sql/privileges.sql at install)
 -------------------------------------------------------------------------------
 REVOKE ALL ON ALL ROUTINES IN SCHEMA mtmcp FROM PUBLIC;

@@ -16,6 +16,7 @@
 #include "utils/builtins.h"
 
 #include "mtmcp.h"
+#include "sandbox.h"
 
 PG_MODULE_MAGIC;
 
@@ -38,6 +39,7 @@ _PG_init(void)
 	CursorInit();
 	DispatchInit();
 	NotifyInit();
+	SandboxInit();
 	mtmcp_preloaded = true;
 }
 

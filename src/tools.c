@@ -46,6 +46,7 @@
 
 #include "jsonutil.h"
 #include "mtmcp.h"
+#include "sandbox.h"
 
 /* PostgreSQL 16 folded the per-object ACL checks into object_aclcheck() */
 #if PG_VERSION_NUM >= 160000
@@ -208,6 +209,7 @@ mtmcp_run_as_tool(Oid fn, Jsonb *args, Jsonb *output_schema, Jsonb **result, Err
 	Oid			toolrole = tool_role_oid();
 	volatile bool ok = false;
 	int			gucnest;
+	int			fence;
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	*result = NULL;
@@ -227,11 +229,13 @@ mtmcp_run_as_tool(Oid fn, Jsonb *args, Jsonb *output_schema, Jsonb **result, Err
 		SetUserIdAndSecContext(toolrole,
 							   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 		gucnest = NewGUCNestLevel();
+		fence = mtmcp_sandbox_enter();
 		fmgr_info(fn, &flinfo);
 		InitFunctionCallInfoData(*fcinfo, &flinfo, 1, InvalidOid, NULL, NULL);
 		fcinfo->args[0].value = JsonbPGetDatum(args);
 		fcinfo->args[0].isnull = false;
 		d = FunctionCallInvoke(fcinfo);
+		mtmcp_sandbox_leave(fence);
 		if (!fcinfo->isnull)
 			*result = DatumGetJsonbPCopy(d);
 		/* as if the handler had never touched a setting, SET (not LOCAL) included */
@@ -262,6 +266,7 @@ mtmcp_run_as_tool(Oid fn, Jsonb *args, Jsonb *output_schema, Jsonb **result, Err
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
 		SetUserIdAndSecContext(save_userid, save_sec);
+		mtmcp_sandbox_leave(fence);
 		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_OPERATOR_INTERVENTION)
 			ReThrowError(edata);
 		*error = edata;

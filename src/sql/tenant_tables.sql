@@ -69,6 +69,15 @@ BEGIN
 			'USING (%2$I = (SELECT mtmcp.current_tenant())) WITH CHECK (%2$I = (SELECT mtmcp.current_tenant()))',
 			part, tenant_column);
 	END LOOP;
+	-- What RLS cannot guard is refused here and re-checked on every call.
+	FOREACH part IN ARRAY rels
+	LOOP
+		other := mtmcp._sandbox_table_check(part, tenant_column);
+		IF other IS NOT NULL THEN
+			RAISE EXCEPTION 'table % cannot be guarded by row-level security alone', part
+				USING ERRCODE = 'object_not_in_prerequisite_state', DETAIL = other || '.';
+		END IF;
+	END LOOP;
 	INSERT INTO mtmcp.tenant_tables (tbl, tenant_column) VALUES (tbl, tenant_column)
 	ON CONFLICT ON CONSTRAINT tenant_tables_pkey DO UPDATE SET tenant_column = excluded.tenant_column;
 END

@@ -16,7 +16,7 @@ COMMENT ON TABLE mtmcp.plans IS 'Plans: the features (and settings) a tenant get
 
 CREATE TABLE mtmcp.tenants (
 	tenant_id	text PRIMARY KEY
-				CONSTRAINT tenant_id_format CHECK (tenant_id ~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$'),
+				CONSTRAINT tenant_id_format CHECK (tenant_id ~ '^[a-z0-9][a-z0-9-]{0,62}$'),
 	plan		text NOT NULL REFERENCES mtmcp.plans (plan),
 	display_name text,
 	status		text NOT NULL DEFAULT 'provisioning'
@@ -108,10 +108,14 @@ BEGIN
 	IF tenant_id IS NULL OR plan IS NULL THEN
 		RAISE EXCEPTION 'tenant id and plan must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	IF tenant_id !~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' THEN
+	-- One canonical form, so that no two ids can look alike (GLOBEX, globex.)
+	IF tenant_id !~ '^[a-z0-9][a-z0-9-]{0,62}$' THEN
 		RAISE EXCEPTION 'invalid tenant id "%"', tenant_id
 			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = 'A tenant id is 1 to 64 characters: letters, digits, ".", "_" and "-", starting with a letter or digit.';
+				  DETAIL = 'A tenant id is 1 to 63 characters: lowercase letters, digits and "-", starting with a letter or digit.',
+				  HINT = CASE WHEN lower(tenant_id) ~ '^[a-z0-9][a-z0-9-]{0,62}$'
+							  THEN pg_catalog.format('Use "%s".', lower(tenant_id))
+							  ELSE 'For example "acme" or "acme-eu-2".' END;
 	END IF;
 	IF NOT EXISTS (SELECT 1 FROM mtmcp.plans p WHERE p.plan = create_tenant.plan) THEN
 		RAISE EXCEPTION 'plan "%" does not exist', plan USING ERRCODE = 'undefined_object';
