@@ -8,6 +8,9 @@ EXTVERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" mtmcp.contro
 OBJS = \
 	src/mtmcp.o \
 	src/jwt.o \
+	src/jwt_json.o \
+	src/jwt_keys.o \
+	src/jwt_b64url.o \
 	src/jsonutil.o \
 	src/jsonschema.o \
 	src/cache.o \
