@@ -5,6 +5,7 @@
 EXTENSION = mtmcp
 MODULE_big = mtmcp
 EXTVERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" mtmcp.control)
+PG_CPPFLAGS += -DMTMCP_VERSION=\"$(EXTVERSION)\"
 OBJS = \
 	src/mtmcp.o \
 	src/jwt.o \
@@ -38,7 +39,7 @@ DATA = $(sort $(wildcard mtmcp--*.sql) $(EXTSQL))
 REGRESS = upgrade setup jsonschema identity guc_attacks roles dispatch tools isolation audit cost catalog resources prompts sessions lifecycle drill admin_api
 REGRESS_OPTS = --load-extension=pgcrypto
 
-PG_CPPFLAGS = $(shell pkg-config --cflags json-c 2>/dev/null || echo -I/usr/include/json-c)
+PG_CPPFLAGS += $(shell pkg-config --cflags json-c 2>/dev/null || echo -I/usr/include/json-c)
 SHLIB_LINK = -lssl -lcrypto $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c)
 
 EXTRA_CLEAN = build results regression.diffs regression.out

@@ -33,6 +33,9 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
+#include "cache.h"
+#include "catalog.h"
+#include "identity.h"
 #include "jsonutil.h"
 #include "mtmcp.h"
 

@@ -18,6 +18,9 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
+#include "cache.h"
+#include "cursor.h"
+#include "identity.h"
 #include "jsonutil.h"
 #include "mtmcp.h"
 

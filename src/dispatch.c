@@ -28,8 +28,21 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
+#include "audit.h"
+#include "cost.h"
+#include "counters.h"
+#include "dispatch.h"
+#include "identity.h"
 #include "jsonutil.h"
 #include "mtmcp.h"
+#include "notify.h"
+#include "prompts.h"
+#include "resources.h"
+#include "tools.h"
+
+#ifndef MTMCP_VERSION
+#error "MTMCP_VERSION must come from the build (Makefile)"
+#endif
 
 int			mtmcp_session_idle_timeout = 1800;
 

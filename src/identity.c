@@ -48,6 +48,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "cache.h"
+#include "identity.h"
 #include "jsonutil.h"
 #include "jwt.h"
 #include "mtmcp.h"

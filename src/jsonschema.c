@@ -62,8 +62,8 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
+#include "jsonschema.h"
 #include "jsonutil.h"
-#include "mtmcp.h"
 
 #define MAX_REF_CHAIN		64	/* $ref expansions without descending */
 #define MAX_SHOWN_CHARS		40	/* longest value or key quoted in a message */

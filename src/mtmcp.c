@@ -15,7 +15,16 @@
 #include "executor/spi.h"
 #include "utils/builtins.h"
 
+#include "audit.h"
+#include "cache.h"
+#include "catalog.h"
+#include "cost.h"
+#include "counters.h"
+#include "cursor.h"
+#include "dispatch.h"
+#include "identity.h"
 #include "mtmcp.h"
+#include "notify.h"
 
 PG_MODULE_MAGIC;
 

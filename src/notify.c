@@ -27,6 +27,7 @@
 
 #include "jsonutil.h"
 #include "mtmcp.h"
+#include "notify.h"
 
 static const char *const log_levels[] = {
 	"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency", NULL

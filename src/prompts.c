@@ -19,8 +19,14 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
+#include "audit.h"
+#include "catalog.h"
+#include "cursor.h"
+#include "identity.h"
 #include "jsonutil.h"
 #include "mtmcp.h"
+#include "prompts.h"
+#include "tools.h"
 
 typedef struct Prompt
 {

@@ -44,8 +44,14 @@
 #include "utils/resowner.h"
 #include "utils/syscache.h"
 
+#include "audit.h"
+#include "catalog.h"
+#include "cursor.h"
+#include "identity.h"
+#include "jsonschema.h"
 #include "jsonutil.h"
 #include "mtmcp.h"
+#include "tools.h"
 
 /* PostgreSQL 16 folded the per-object ACL checks into object_aclcheck() */
 #if PG_VERSION_NUM >= 160000

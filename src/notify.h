@@ -1,0 +1,19 @@
+/*
+ * notify.h -- progress and log notifications, delivered live (notify.c)
+ *
+ * A handler running inside mcp_http reports progress and log messages
+ * while it runs; they travel as NOTICEs tagged with the random key the shim
+ * passed for this call, so only they are forwarded.  The dispatcher opens
+ * and closes the call state around every handler (mtmcp_call_begin/end).
+ */
+#ifndef MTMCP_NOTIFY_H
+#define MTMCP_NOTIFY_H
+
+#include "utils/jsonb.h"
+
+extern void NotifyInit(void);
+extern void mtmcp_call_begin(const char *key, JsonbContainer *params, const char *log_level);
+extern void mtmcp_call_end(void);
+extern int	mtmcp_log_level_rank(const char *level);
+
+#endif							/* MTMCP_NOTIFY_H */
