@@ -16,6 +16,7 @@ OBJS = \
 	src/jsonschema.o \
 	src/cache.o \
 	src/counters.o \
+	src/codec.o \
 	src/identity.o \
 	src/audit.o \
 	src/cost.o \

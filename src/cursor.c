@@ -19,6 +19,7 @@
 #include "utils/memutils.h"
 
 #include "cache.h"
+#include "codec.h"
 #include "cursor.h"
 #include "identity.h"
 #include "jsonutil.h"

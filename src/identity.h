@@ -11,7 +11,6 @@
 #ifndef MTMCP_IDENTITY_H
 #define MTMCP_IDENTITY_H
 
-#include "lib/stringinfo.h"
 #include "utils/jsonb.h"
 
 #define MTMCP_MAX_TENANT_LEN	64
@@ -48,7 +47,5 @@ extern bool mtmcp_has_scope(const MtmcpIdentity *id, const char *scope);
 extern bool mtmcp_has_feature(const MtmcpIdentity *id, const char *feature);
 extern const char *mtmcp_verified_tenant(void);
 extern const char *mtmcp_verified_subject(void);
-extern void mtmcp_append_b64url(StringInfo out, const void *data, size_t len);
-extern uint8 *mtmcp_b64url_decode(const char *s, size_t len, size_t *outlen);
 
 #endif							/* MTMCP_IDENTITY_H */
