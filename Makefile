@@ -26,6 +26,7 @@ OBJS = \
 	src/tools.o \
 	src/resources.o \
 	src/prompts.o \
+	src/completion.o \
 	src/notify.o
 # The install script of the current version is assembled from section files
 # that mirror the C modules (src/sql/*.sql, in this order); released install

@@ -29,6 +29,7 @@
 #include "utils/jsonb.h"
 
 #include "audit.h"
+#include "completion.h"
 #include "cost.h"
 #include "counters.h"
 #include "dispatch.h"
@@ -64,8 +65,6 @@ static const char *const supported_versions[] = {
 };
 
 typedef struct HttpOutcome HttpOutcome;
-static int	handle_complete(const MtmcpIdentity *id, JsonbContainer *params, StringInfo result,
-							const char **rpc_msg, MtmcpAuditEvent *ev);
 static int	handle_set_level(const MtmcpIdentity *id, JsonbContainer *params, const char *session_id,
 							 StringInfo result, const char **rpc_msg);
 
@@ -538,7 +537,7 @@ dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, Http
 	else if (strcmp(method, "prompts/get") == 0)
 		rpc_code = mtmcp_prompts_get(&ident, params, &result, &rpc_msg, &ev);
 	else if (strcmp(method, "completion/complete") == 0)
-		rpc_code = handle_complete(&ident, params, &result, &rpc_msg, &ev);
+		rpc_code = mtmcp_complete(&ident, params, &result, &rpc_msg, &ev);
 	else if (strcmp(method, "logging/setLevel") == 0)
 		rpc_code = handle_set_level(&ident, params, session_id, &result, &rpc_msg);
 	else
@@ -573,64 +572,6 @@ dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, Http
 	if (http != NULL)
 		http->session_id = new_session ? new_session : session_id;
 	return http_reply(http, 200, &out);
-}
-
-/* completion/complete: route to the prompt or the resource template */
-static int
-handle_complete(const MtmcpIdentity *id, JsonbContainer *params, StringInfo result,
-				const char **rpc_msg, MtmcpAuditEvent *ev)
-{
-	JsonbValue *ref = jsonb_object_get(params, "ref");
-	JsonbValue *arg = jsonb_object_get(params, "argument");
-	char	   *type;
-	char	   *name;
-	char	   *value;
-	Jsonb	   *request;
-	StringInfoData text;
-
-	if (!jsonb_value_is_object(ref) || !jsonb_value_is_object(arg))
-	{
-		*rpc_msg = "Invalid params: ref and argument must be objects";
-		return JSONRPC_INVALID_PARAMS;
-	}
-	type = jsonb_value_cstring(jsonb_object_get(ref->val.binary.data, "type"));
-	name = jsonb_value_cstring(jsonb_object_get(arg->val.binary.data, "name"));
-	value = jsonb_value_cstring(jsonb_object_get(arg->val.binary.data, "value"));
-	if (type == NULL || name == NULL || value == NULL)
-	{
-		*rpc_msg = "Invalid params: ref.type, argument.name and argument.value must be strings";
-		return JSONRPC_INVALID_PARAMS;
-	}
-	/* the completer gets the whole request: ref, argument and context */
-	initStringInfo(&text);
-	(void) JsonbToCString(&text, params, -1);
-	request = json_text_to_jsonb(text.data);
-	if (strcmp(type, "ref/prompt") == 0)
-	{
-		char	   *prompt = jsonb_value_cstring(jsonb_object_get(ref->val.binary.data, "name"));
-
-		if (prompt == NULL)
-		{
-			*rpc_msg = "Invalid params: ref.name must be a string";
-			return JSONRPC_INVALID_PARAMS;
-		}
-		ev->target = prompt;
-		return mtmcp_complete_prompt(id, prompt, name, value, request, result, rpc_msg, ev);
-	}
-	if (strcmp(type, "ref/resource") == 0)
-	{
-		char	   *uri = jsonb_value_cstring(jsonb_object_get(ref->val.binary.data, "uri"));
-
-		if (uri == NULL)
-		{
-			*rpc_msg = "Invalid params: ref.uri must be a string";
-			return JSONRPC_INVALID_PARAMS;
-		}
-		ev->target = uri;
-		return mtmcp_complete_resource(id, uri, name, value, request, result, rpc_msg);
-	}
-	*rpc_msg = "Invalid params: ref.type must be \"ref/prompt\" or \"ref/resource\"";
-	return JSONRPC_INVALID_PARAMS;
 }
 
 /* logging/setLevel: the level of log notifications this caller's session wants */

@@ -23,6 +23,5 @@ extern int	mtmcp_prompts_get(const MtmcpIdentity *id, JsonbContainer *params, St
 extern int	mtmcp_complete_prompt(const MtmcpIdentity *id, const char *prompt, const char *arg,
 								  const char *value, Jsonb *request, StringInfo result, const char **rpc_msg,
 								  MtmcpAuditEvent *ev);
-extern void mtmcp_append_completion(StringInfo result, Jsonb *res, const char *prefix_only);
 
 #endif							/* MTMCP_PROMPTS_H */

@@ -28,11 +28,11 @@
 
 #include "audit.h"
 #include "catalog.h"
+#include "completion.h"
 #include "cursor.h"
 #include "identity.h"
 #include "jsonutil.h"
 #include "mtmcp.h"
-#include "prompts.h"
 #include "resources.h"
 #include "tools.h"
 
