@@ -23,6 +23,8 @@ OBJS = \
 	src/catalog.o \
 	src/cursor.o \
 	src/dispatch.o \
+	src/sessions.o \
+	src/ratelimit.o \
 	src/tools.o \
 	src/resources.o \
 	src/prompts.o \

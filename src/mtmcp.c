@@ -21,10 +21,10 @@
 #include "cost.h"
 #include "counters.h"
 #include "cursor.h"
-#include "dispatch.h"
 #include "identity.h"
 #include "mtmcp.h"
 #include "notify.h"
+#include "sessions.h"
 
 PG_MODULE_MAGIC;
 
@@ -45,7 +45,7 @@ _PG_init(void)
 	CostInit();
 	CatalogInit();
 	CursorInit();
-	DispatchInit();
+	SessionsInit();
 	NotifyInit();
 	mtmcp_preloaded = true;
 }
