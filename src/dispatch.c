@@ -15,6 +15,8 @@
  *
  * Notifications (no "id") and client responses get NULL.  Error messages
  * never carry internal detail; server-side detail goes to the server log.
+ * Every refusal of an authenticated caller takes one path (refuse): the
+ * error response, the audit row, the HTTP status.
  *
  * This module has no C interface (so no header): its SQL entry points,
  * mcp_dispatch and mcp_http, are the way in.
@@ -154,6 +156,40 @@ http_none(HttpOutcome *http, int status)
 	return NULL;
 }
 
+/* What every exit of one message needs: the response, the caller, its audit row. */
+typedef struct Exchange
+{
+	StringInfo	out;			/* the response being written */
+	const MtmcpIdentity *ident; /* the verified caller */
+	MtmcpAuditEvent *ev;		/* this message's audit row */
+	HttpOutcome *http;			/* NULL for mcp_dispatch */
+} Exchange;
+
+/*
+ * The one refusal path for an authenticated caller: the error response (to
+ * id, NULL when the message's id is unusable), the outcome recorded as kind
+ * (NULL when the caller already recorded it), the audit row, the HTTP status.
+ */
+static Jsonb *
+refuse(Exchange *x, int status, JsonbValue *id, int code, const char *message,
+	   const char *data, const char *kind)
+{
+	write_error(x->out, id, code, message, data);
+	if (kind != NULL)
+		set_outcome(x->ev, kind, "warning", code);
+	mtmcp_audit_write(x->ident, x->ev);
+	return http_reply(x->http, status, x->out);
+}
+
+/* A message that gets no answer (a notification, a client's response): audited as ok, 202. */
+static Jsonb *
+no_answer(Exchange *x)
+{
+	set_outcome(x->ev, "ok", "info", 0);
+	mtmcp_audit_write(x->ident, x->ev);
+	return http_none(x->http, 202);
+}
+
 /*
  * One message: authenticate, check the envelope, route, audit.  Every path
  * that passed authentication writes exactly one audit row; every path that
@@ -172,6 +208,7 @@ dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, Http
 	MtmcpAuditEvent ev;
 	StringInfoData out;
 	StringInfoData result;
+	Exchange	x = {&out, &ident, &ev, http};
 	const char *rpc_msg = NULL;
 	char	   *rpc_data = NULL;
 	int			rpc_code = 0;
@@ -214,31 +251,18 @@ dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, Http
 	{
 		bool		batch = req != NULL && JB_ROOT_IS_ARRAY(req) && !JB_ROOT_IS_SCALAR(req);
 
-		write_error(&out, NULL, JSONRPC_INVALID_REQUEST, "Invalid Request",
-					batch ? "{\"detail\":\"batch requests are not supported\"}" : NULL);
-		set_outcome(&ev, "invalid", "warning", JSONRPC_INVALID_REQUEST);
-		mtmcp_audit_write(&ident, &ev);
-		return http_reply(http, 400, &out);
+		return refuse(&x, 400, NULL, JSONRPC_INVALID_REQUEST, "Invalid Request",
+					  batch ? "{\"detail\":\"batch requests are not supported\"}" : NULL, "invalid");
 	}
 	v = jsonb_object_get(root, "jsonrpc");
 	if (v == NULL || v->type != jbvString || v->val.string.len != 3 ||
 		memcmp(v->val.string.val, "2.0", 3) != 0)
-	{
-		write_error(&out, idv, JSONRPC_INVALID_REQUEST, "Invalid Request",
-					"{\"detail\":\"jsonrpc must be \\\"2.0\\\"\"}");
-		set_outcome(&ev, "invalid", "warning", JSONRPC_INVALID_REQUEST);
-		mtmcp_audit_write(&ident, &ev);
-		return http_reply(http, 400, &out);
-	}
+		return refuse(&x, 400, idv, JSONRPC_INVALID_REQUEST, "Invalid Request",
+					  "{\"detail\":\"jsonrpc must be \\\"2.0\\\"\"}", "invalid");
 	v = jsonb_object_get(root, "id");
 	if (v != NULL && idv == NULL)
-	{
-		write_error(&out, NULL, JSONRPC_INVALID_REQUEST, "Invalid Request",
-					"{\"detail\":\"id must be a string or a number\"}");
-		set_outcome(&ev, "invalid", "warning", JSONRPC_INVALID_REQUEST);
-		mtmcp_audit_write(&ident, &ev);
-		return http_reply(http, 400, &out);
-	}
+		return refuse(&x, 400, NULL, JSONRPC_INVALID_REQUEST, "Invalid Request",
+					  "{\"detail\":\"id must be a string or a number\"}", "invalid");
 	v = jsonb_object_get(root, "method");
 	if (v == NULL)
 	{
@@ -246,33 +270,18 @@ dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, Http
 		if (jsonb_object_get(root, "result") != NULL || jsonb_object_get(root, "error") != NULL)
 		{
 			ev.method = "(response)";
-			set_outcome(&ev, "ok", "info", 0);
-			mtmcp_audit_write(&ident, &ev);
-			return http_none(http, 202);
+			return no_answer(&x);
 		}
-		write_error(&out, idv, JSONRPC_INVALID_REQUEST, "Invalid Request",
-					"{\"detail\":\"method is required\"}");
-		set_outcome(&ev, "invalid", "warning", JSONRPC_INVALID_REQUEST);
-		mtmcp_audit_write(&ident, &ev);
-		return http_reply(http, 400, &out);
+		return refuse(&x, 400, idv, JSONRPC_INVALID_REQUEST, "Invalid Request",
+					  "{\"detail\":\"method is required\"}", "invalid");
 	}
 	if (method == NULL)
-	{
-		write_error(&out, idv, JSONRPC_INVALID_REQUEST, "Invalid Request",
-					"{\"detail\":\"method must be a string\"}");
-		set_outcome(&ev, "invalid", "warning", JSONRPC_INVALID_REQUEST);
-		mtmcp_audit_write(&ident, &ev);
-		return http_reply(http, 400, &out);
-	}
+		return refuse(&x, 400, idv, JSONRPC_INVALID_REQUEST, "Invalid Request",
+					  "{\"detail\":\"method must be a string\"}", "invalid");
 	v = jsonb_object_get(root, "params");
 	if (v != NULL && !jsonb_value_is_object(v))
-	{
-		write_error(&out, idv, JSONRPC_INVALID_PARAMS, "Invalid params",
-					"{\"detail\":\"params must be an object\"}");
-		set_outcome(&ev, "invalid", "warning", JSONRPC_INVALID_PARAMS);
-		mtmcp_audit_write(&ident, &ev);
-		return http_reply(http, 400, &out);
-	}
+		return refuse(&x, 400, idv, JSONRPC_INVALID_PARAMS, "Invalid params",
+					  "{\"detail\":\"params must be an object\"}", "invalid");
 
 	/*
 	 * Over HTTP every message but initialize belongs to a session, and the
@@ -285,11 +294,10 @@ dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, Http
 
 		if (st != 200)
 		{
-			write_error(&out, idv, st == 400 ? JSONRPC_INVALID_REQUEST : MCP_SESSION_NOT_FOUND,
-						st == 400 ? "Bad Request: Mcp-Session-Id header is required" : "Session not found",
-						NULL);
-			mtmcp_audit_write(&ident, &ev);
-			return http_reply(http, st, &out);
+			/* the session check recorded the outcome */
+			return refuse(&x, st, idv, st == 400 ? JSONRPC_INVALID_REQUEST : MCP_SESSION_NOT_FOUND,
+						  st == 400 ? "Bad Request: Mcp-Session-Id header is required" : "Session not found",
+						  NULL, NULL);
 		}
 	}
 
@@ -299,22 +307,13 @@ dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, Http
 		int			retry = mtmcp_rate_limited(&ident);
 
 		if (retry > 0)
-		{
-			write_error(&out, idv, MCP_RATE_LIMITED, "Rate limit exceeded",
-						psprintf("{\"retryAfter\":%d}", retry));
-			set_outcome(&ev, "rate_limited", "warning", MCP_RATE_LIMITED);
-			mtmcp_audit_write(&ident, &ev);
-			return http_reply(http, 429, &out);
-		}
+			return refuse(&x, 429, idv, MCP_RATE_LIMITED, "Rate limit exceeded",
+						  psprintf("{\"retryAfter\":%d}", retry), "rate_limited");
 	}
 
 	/* a notification: nothing we act on yet, and never an answer */
 	if (idv == NULL)
-	{
-		set_outcome(&ev, "ok", "info", 0);
-		mtmcp_audit_write(&ident, &ev);
-		return http_none(http, 202);
-	}
+		return no_answer(&x);
 
 	/* 3. the verified identity, for this message only */
 	nestlevel = mtmcp_enter_identity(&ident);
