@@ -14,6 +14,8 @@ OBJS = \
 	src/jwt_b64url.o \
 	src/jsonutil.o \
 	src/jsonschema.o \
+	src/jsonschema_validate.o \
+	src/jsonschema_check.o \
 	src/cache.o \
 	src/counters.o \
 	src/codec.o \
