@@ -37,18 +37,12 @@
 
 #include <json-c/json.h>
 
-#include <openssl/bio.h>
 #include <openssl/bn.h>
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/decoder.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/objects.h>
-#include <openssl/param_build.h>
-#include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/sha.h>
 

@@ -18,7 +18,6 @@
 #include "jwt_int.h"
 
 #include <limits.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -6,7 +6,28 @@
  * two small SPI helpers.  This header also holds the JSON-RPC and MCP error
  * codes, which the dispatcher and every method handler answer with.  Each
  * module has its own header beside its .c file, opening with its purpose;
- * this one declares nothing of theirs.
+ * this one declares nothing of theirs.  The modules:
+ *
+ *   dispatch.c     mcp_dispatch / mcp_http: envelope, routing (no header)
+ *   sessions.c     MCP sessions over HTTP
+ *   ratelimit.c    the tenant's request budget
+ *   identity.c     token -> verified tenant; the mtmcp.tenant_id setting
+ *   codec.c        base64url and digests for backend code (JWT glue)
+ *   tools.c        tools/list, tools/call, handler safety
+ *   catalog.c      registered tools and what each caller may see
+ *   resources.c    tenant-scoped resources
+ *   prompts.c      prompts
+ *   completion.c   completion/complete
+ *   cursor.c       caller-bound pagination cursors
+ *   notify.c       live progress and log notifications
+ *   audit.c        the audit trail
+ *   cost.c         charges
+ *   counters.c     shared-memory windowed counters
+ *   cache.c        invalidation of per-backend caches
+ *   jsonschema*.c  JSON Schema validation (jsonschema_int.h inside)
+ *   jsonutil.c     reading jsonb, writing JSON text
+ *   jwt*.c         pure C: JWS parsing and verification (jwt.h; jwt_int.h
+ *                  inside; no PostgreSQL headers)
  */
 #ifndef MTMCP_H
 #define MTMCP_H
