@@ -5,22 +5,32 @@
 EXTENSION = mtmcp
 MODULE_big = mtmcp
 EXTVERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" mtmcp.control)
+PG_CPPFLAGS += -DMTMCP_VERSION=\"$(EXTVERSION)\"
 OBJS = \
 	src/mtmcp.o \
 	src/jwt.o \
+	src/jwt_json.o \
+	src/jwt_keys.o \
+	src/jwt_b64url.o \
 	src/jsonutil.o \
 	src/jsonschema.o \
+	src/jsonschema_validate.o \
+	src/jsonschema_check.o \
 	src/cache.o \
 	src/counters.o \
+	src/codec.o \
 	src/identity.o \
 	src/audit.o \
 	src/cost.o \
 	src/catalog.o \
 	src/cursor.o \
 	src/dispatch.o \
+	src/sessions.o \
+	src/ratelimit.o \
 	src/tools.o \
 	src/resources.o \
 	src/prompts.o \
+	src/completion.o \
 	src/notify.o \
 	src/sandbox.o
 # The install script of the current version is assembled from section files
@@ -36,7 +46,7 @@ DATA = $(sort $(wildcard mtmcp--*.sql) $(EXTSQL))
 REGRESS = upgrade setup jsonschema identity guc_attacks roles dispatch tools isolation audit cost catalog resources prompts sessions lifecycle drill admin_api
 REGRESS_OPTS = --load-extension=pgcrypto
 
-PG_CPPFLAGS = $(shell pkg-config --cflags json-c 2>/dev/null || echo -I/usr/include/json-c)
+PG_CPPFLAGS += $(shell pkg-config --cflags json-c 2>/dev/null || echo -I/usr/include/json-c)
 SHLIB_LINK = -lssl -lcrypto $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c)
 
 EXTRA_CLEAN = build results regression.diffs regression.out

@@ -1,5 +1,5 @@
 /*
- * fuzz_jwt.c -- libFuzzer harness for src/jwt.c
+ * fuzz_jwt.c -- libFuzzer harness for the JWT module (src/jwt*.c)
  *
  * The input is used as
  *   - a compact JWS: parsed; on success verified against fixed HS256, RS256,

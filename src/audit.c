@@ -42,6 +42,9 @@
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
+#include "audit.h"
+#include "counters.h"
+#include "identity.h"
 #include "jsonutil.h"
 #include "mtmcp.h"
 

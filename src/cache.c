@@ -23,7 +23,7 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
-#include "mtmcp.h"
+#include "cache.h"
 
 #define MAX_TRACKED 16
 

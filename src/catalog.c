@@ -33,6 +33,9 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
+#include "cache.h"
+#include "catalog.h"
+#include "identity.h"
 #include "jsonutil.h"
 #include "mtmcp.h"
 
@@ -598,7 +601,7 @@ mtmcp_tenant_has_feature(const MtmcpIdentity *id, const char *feature)
 	for (i = 0; i < tc->n_on; i++)
 		if (strcmp(tc->features_on[i], feature) == 0)
 			return true;
-	return mtmcp_has_feature(id, feature);
+	return mtmcp_plan_has_feature(id, feature);
 }
 
 /* Is the tool in this caller's catalog right now? */

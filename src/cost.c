@@ -29,6 +29,8 @@
 #include "utils/numeric.h"
 #include "utils/snapmgr.h"
 
+#include "cost.h"
+#include "identity.h"
 #include "mtmcp.h"
 
 typedef struct PendingCharge

@@ -25,7 +25,7 @@
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 
-#include "mtmcp.h"
+#include "counters.h"
 
 #define COUNTER_SCOPE_LEN	80
 

@@ -18,6 +18,10 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
+#include "cache.h"
+#include "codec.h"
+#include "cursor.h"
+#include "identity.h"
 #include "jsonutil.h"
 #include "mtmcp.h"
 

@@ -45,9 +45,9 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
+#include "cache.h"
+#include "codec.h"
+#include "identity.h"
 #include "jsonutil.h"
 #include "jwt.h"
 #include "mtmcp.h"
@@ -640,7 +640,7 @@ mtmcp_verify_request(const char *token, MtmcpIdentity *id, MtmcpAuthError *err)
 	if (len > (size_t) max_token_bytes)
 		return auth_fail(err, jwt_status_reason(JWT_ERR_TOO_LARGE), 401, NULL);
 
-	jwt_sha256(token, len, digest);
+	mtmcp_sha256(token, len, digest);
 	gen = mtmcp_config_generation();
 	now = (int64) time(NULL);
 	if (token_cache_lookup(digest, gen, now, id))
@@ -676,7 +676,7 @@ mtmcp_has_scope(const MtmcpIdentity *id, const char *scope)
 }
 
 bool
-mtmcp_has_feature(const MtmcpIdentity *id, const char *feature)
+mtmcp_plan_has_feature(const MtmcpIdentity *id, const char *feature)
 {
 	int			i;
 
@@ -907,34 +907,6 @@ mtmcp_identity_cache_stats(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }
 
-/* jwt.c's base64url in backend memory: append the encoding of data to out. */
-void
-mtmcp_append_b64url(StringInfo out, const void *data, size_t len)
-{
-	enlargeStringInfo(out, JWT_B64URL_ENCODED_LEN(len) + 1);
-	out->len += jwt_b64url_encode(data, len, out->data + out->len);
-}
-
-/* ... and decode canonical base64url into palloc'd, NUL-terminated bytes; NULL when it is not. */
-uint8 *
-mtmcp_b64url_decode(const char *s, size_t len, size_t *outlen)
-{
-	unsigned char *raw;
-	uint8	   *out;
-	jwt_status	st = jwt_b64url_decode(s, len, &raw, outlen);
-
-	if (st == JWT_ERR_NOMEM)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory")));
-	if (st != JWT_OK)
-		return NULL;
-	out = palloc(*outlen + 1);
-	memcpy(out, raw, *outlen + 1);
-	free(raw);
-	return out;
-}
-
 PG_FUNCTION_INFO_V1(mtmcp_hs256_token);
 
 /*
@@ -949,8 +921,7 @@ mtmcp_hs256_token(PG_FUNCTION_ARGS)
 	bytea	   *secret = PG_GETARG_BYTEA_PP(1);
 	StringInfoData tok;
 	StringInfoData payload;
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int maclen = 0;
+	unsigned char mac[MTMCP_SHA256_LEN];
 	const char *header = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
 
 	initStringInfo(&payload);
@@ -959,12 +930,8 @@ mtmcp_hs256_token(PG_FUNCTION_ARGS)
 	mtmcp_append_b64url(&tok, (const unsigned char *) header, strlen(header));
 	appendStringInfoChar(&tok, '.');
 	mtmcp_append_b64url(&tok, (const unsigned char *) payload.data, payload.len);
-	if (HMAC(EVP_sha256(), VARDATA_ANY(secret), VARSIZE_ANY_EXHDR(secret),
-			 (const unsigned char *) tok.data, tok.len, mac, &maclen) == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not compute an HMAC")));
+	mtmcp_hmac_sha256(VARDATA_ANY(secret), VARSIZE_ANY_EXHDR(secret), tok.data, tok.len, mac);
 	appendStringInfoChar(&tok, '.');
-	mtmcp_append_b64url(&tok, mac, maclen);
+	mtmcp_append_b64url(&tok, mac, sizeof(mac));
 	PG_RETURN_TEXT_P(cstring_to_text(tok.data));
 }

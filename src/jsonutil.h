@@ -1,5 +1,9 @@
 /*
- * jsonutil.h -- reading jsonb and writing JSON text in the backend
+ * jsonutil.h -- reading jsonb and writing JSON text in the backend (jsonutil.c)
+ *
+ * Requests arrive as jsonb and are read with the container API; responses
+ * are written as JSON text into a StringInfo and converted to jsonb once at
+ * the end.  These are the small helpers every backend module uses for both.
  */
 #ifndef MTMCP_JSONUTIL_H
 #define MTMCP_JSONUTIL_H

@@ -15,8 +15,17 @@
 #include "executor/spi.h"
 #include "utils/builtins.h"
 
+#include "audit.h"
+#include "cache.h"
+#include "catalog.h"
+#include "cost.h"
+#include "counters.h"
+#include "cursor.h"
+#include "identity.h"
 #include "mtmcp.h"
+#include "notify.h"
 #include "sandbox.h"
+#include "sessions.h"
 
 PG_MODULE_MAGIC;
 
@@ -37,7 +46,7 @@ _PG_init(void)
 	CostInit();
 	CatalogInit();
 	CursorInit();
-	DispatchInit();
+	SessionsInit();
 	NotifyInit();
 	SandboxInit();
 	mtmcp_preloaded = true;

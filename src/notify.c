@@ -19,14 +19,18 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
+#include "identity.h"
 #include "jsonutil.h"
 #include "mtmcp.h"
+#include "notify.h"
 
 static const char *const log_levels[] = {
 	"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency", NULL
@@ -228,4 +232,34 @@ mtmcp_log(PG_FUNCTION_ARGS)
 	appendStringInfoString(&m, "}}");
 	emit(m.data);
 	PG_RETURN_VOID();
+}
+
+/* logging/setLevel: the level of log notifications this caller's session wants */
+int
+mtmcp_logging_set_level(const MtmcpIdentity *id, JsonbContainer *params, const char *session_id,
+						StringInfo result, const char **rpc_msg)
+{
+	char	   *level = jsonb_value_cstring(jsonb_object_get(params, "level"));
+	Datum		args[4];
+	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+
+	if (mtmcp_log_level_rank(level) < 0)
+	{
+		*rpc_msg = "Invalid params: level must be one of debug, info, notice, warning, error, critical, alert, emergency";
+		return JSONRPC_INVALID_PARAMS;
+	}
+	args[0] = CStringGetTextDatum(id->tenant);
+	args[1] = CStringGetTextDatum(id->subject);
+	args[2] = CStringGetTextDatum(session_id ? session_id : "");
+	args[3] = CStringGetTextDatum(level);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("INSERT INTO mtmcp.log_levels AS l (tenant_id, subject, session_id, level)"
+							  " VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, subject, session_id)"
+							  " DO UPDATE SET level = excluded.level, updated_at = now()",
+							  4, types, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not record the log level");
+	SPI_finish();
+	appendStringInfoString(result, "{}");
+	return 0;
 }

@@ -19,8 +19,15 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
+#include "audit.h"
+#include "catalog.h"
+#include "completion.h"
+#include "cursor.h"
+#include "identity.h"
 #include "jsonutil.h"
 #include "mtmcp.h"
+#include "prompts.h"
+#include "tools.h"
 
 typedef struct Prompt
 {
@@ -451,67 +458,6 @@ malformed:
 	ev->error_code = "malformed_messages";
 	*rpc_msg = "Internal error";
 	return JSONRPC_INTERNAL_ERROR;
-}
-
-/*
- * Append {"completion": {...}} from a completer's result: an array of
- * strings, or {"values": [...], "total"?: n, "hasMore"?: b}.  At most 100
- * values are returned.
- */
-void
-mtmcp_append_completion(StringInfo result, Jsonb *res, const char *prefix_only)
-{
-	JsonbValue *values = NULL;
-	JsonbValue *total = NULL;
-	JsonbValue *has_more = NULL;
-	JsonbValue	wrapped;
-	int			count = 0,
-				seen = 0;
-
-	if (res != NULL && JB_ROOT_IS_OBJECT(res))
-	{
-		values = jsonb_object_get(&res->root, "values");
-		total = jsonb_object_get(&res->root, "total");
-		has_more = jsonb_object_get(&res->root, "hasMore");
-	}
-	else if (res != NULL && JB_ROOT_IS_ARRAY(res) && !JB_ROOT_IS_SCALAR(res))
-	{
-		wrapped.type = jbvBinary;
-		wrapped.val.binary.data = &res->root;
-		wrapped.val.binary.len = VARSIZE(res) - VARHDRSZ;
-		values = &wrapped;
-	}
-	appendStringInfoString(result, "{\"completion\":{\"values\":[");
-	if (jsonb_value_is_array(values))
-	{
-		JsonbIterator *it = JsonbIteratorInit(values->val.binary.data);
-		JsonbValue	v;
-		JsonbIteratorToken tok;
-
-		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-		{
-			if (tok != WJB_ELEM || v.type != jbvString)
-				continue;
-			seen++;
-			if (count == 100)
-				continue;
-			if (count > 0)
-				appendStringInfoChar(result, ',');
-			json_append_value(result, &v);
-			count++;
-		}
-	}
-	appendStringInfoString(result, "],\"total\":");
-	if (total != NULL && total->type == jbvNumeric)
-		json_append_value(result, total);
-	else
-		appendStringInfo(result, "%d", seen);
-	appendStringInfoString(result, ",\"hasMore\":");
-	if (has_more != NULL && has_more->type == jbvBool)
-		appendStringInfoString(result, has_more->val.boolean || seen > count ? "true" : "false");
-	else
-		appendStringInfoString(result, seen > count ? "true" : "false");
-	appendStringInfoString(result, "}}");
 }
 
 /* completion/complete for an argument of a prompt */

@@ -26,8 +26,15 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
+#include "audit.h"
+#include "catalog.h"
+#include "completion.h"
+#include "cursor.h"
+#include "identity.h"
 #include "jsonutil.h"
 #include "mtmcp.h"
+#include "resources.h"
+#include "tools.h"
 
 #define MAX_TEMPLATE_VARS 16
 

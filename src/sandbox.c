@@ -73,7 +73,7 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
-#include "mtmcp.h"
+#include "cache.h"
 #include "sandbox.h"
 
 /* ---------------------------------------------------------------------------

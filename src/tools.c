@@ -44,9 +44,15 @@
 #include "utils/resowner.h"
 #include "utils/syscache.h"
 
+#include "audit.h"
+#include "catalog.h"
+#include "cursor.h"
+#include "identity.h"
+#include "jsonschema.h"
 #include "jsonutil.h"
 #include "mtmcp.h"
 #include "sandbox.h"
+#include "tools.h"
 
 /* PostgreSQL 16 folded the per-object ACL checks into object_aclcheck() */
 #if PG_VERSION_NUM >= 160000

@@ -1,4 +1,4 @@
-# test/jwt.mk -- unit tests and fuzzing for src/jwt.c
+# test/jwt.mk -- unit tests and fuzzing for the JWT module (src/jwt*.c)
 #
 # Included by the top-level PGXS Makefile; also usable on its own:
 #     make -f test/jwt.mk check-jwt fuzz-replay
@@ -16,9 +16,11 @@ JWT_TEST_BIN    = build/jwt_test
 FUZZ_BIN        = build/fuzz_jwt
 JWT_CLEAN_FILES = build/jwt_test build/fuzz_jwt build/fuzz-corpus
 
-JWT_SRC         = src/jwt.c
-JWT_HDR         = src/jwt.h
-JWT_TEST_SRC    = test/jwt_test.c
+JWT_SRC         = src/jwt.c src/jwt_json.c src/jwt_keys.c src/jwt_b64url.c
+JWT_HDR         = src/jwt.h src/jwt_int.h
+JWT_TEST_SRC    = test/jwt_test.c test/jwt_test_vectors.c test/jwt_test_verify.c \
+                  test/jwt_test_json.c test/jwt_test_keys.c test/jwt_test_misc.c
+JWT_TEST_HDR    = test/jwt_test.h
 FUZZ_SRC        = fuzz/fuzz_jwt.c
 FUZZ_SEED_DIR   = fuzz/corpus
 FUZZ_WORK_DIR   = build/fuzz-corpus
@@ -36,7 +38,7 @@ FUZZ_ENV        = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=pri
 
 .PHONY: check-jwt fuzz fuzz-replay
 
-$(JWT_TEST_BIN): $(JWT_SRC) $(JWT_HDR) $(JWT_TEST_SRC)
+$(JWT_TEST_BIN): $(JWT_SRC) $(JWT_HDR) $(JWT_TEST_SRC) $(JWT_TEST_HDR)
 	@mkdir -p $(JWT_BUILD_DIR)
 	$(JWT_CC) $(JWT_CC_FLAGS) -o $@ $(JWT_SRC) $(JWT_TEST_SRC) $(JWT_LIBS)
 

@@ -1,0 +1,45 @@
+/*
+ * audit.h -- the audit trail: one row per dispatched message (audit.c)
+ *
+ * The dispatcher fills one MtmcpAuditEvent per message and writes it once:
+ * to mtmcp.audit_log when the caller was authenticated (with the verified
+ * tenant, arguments redacted, subject to the tenant's observability budget),
+ * to mtmcp.auth_failures when it was not.  Security events are also sent on
+ * the mtmcp_security channel at commit.
+ */
+#ifndef MTMCP_AUDIT_H
+#define MTMCP_AUDIT_H
+
+#include "datatype/timestamp.h"
+#include "utils/jsonb.h"
+
+#include "identity.h"
+
+typedef struct MtmcpAuditEvent
+{
+	TimestampTz start;
+	char		event_id[37];
+	char		trace_id[33];
+	char		span_id[17];
+	char		parent_span_id[17];	/* "" when the caller sent none */
+	char	   *session_id;
+	char	   *request_id;		/* the JSON-RPC id as text */
+	char	   *method;
+	char	   *target;			/* tool, resource or prompt name */
+	const char *result_kind;	/* ok, tool_error, denied, invalid, not_found, ... */
+	const char *severity;		/* info, warning, security */
+	char	   *error_code;		/* JSON-RPC code or SQLSTATE */
+	char	   *detail;			/* security event kind, for alerting */
+	Jsonb	   *arguments;		/* redacted when written */
+	char	  **redact_paths;
+	int			nredact;
+} MtmcpAuditEvent;
+
+extern void AuditInit(void);
+extern void mtmcp_audit_begin(MtmcpAuditEvent *ev, JsonbContainer *params);
+extern bool mtmcp_audit_write(const MtmcpIdentity *id, MtmcpAuditEvent *ev);
+extern void mtmcp_audit_auth_failure(MtmcpAuditEvent *ev, const MtmcpAuthError *err);
+extern void mtmcp_random_hex(char *out, int nbytes);
+extern Jsonb *mtmcp_redact(Jsonb *args, char **paths, int npaths);
+
+#endif							/* MTMCP_AUDIT_H */
