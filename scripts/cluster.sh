@@ -14,7 +14,9 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-BINDIR=$(/usr/lib/postgresql/15/bin/pg_config --bindir 2>/dev/null || pg_config --bindir)
+# MTMCP_PGBIN: the server binaries of a private copy of the installation
+# (scripts/private-pg.sh), so that several checkouts can test side by side.
+BINDIR=${MTMCP_PGBIN:-$(/usr/lib/postgresql/15/bin/pg_config --bindir 2>/dev/null || pg_config --bindir)}
 PORT=${MTMCP_PGPORT:-55432}
 SCRATCH=${MTMCP_SCRATCH:-$REPO/.scratch}
 
