@@ -125,12 +125,13 @@ SELECT count(*) AS globex_rows_intact FROM sbx.docs WHERE tenant_id = 'globex';
 SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'sbx.docs'::regclass AND NOT tgisinternal;
 
 -- 4. Forged security alerts.
-LISTEN mtmcp_security;
 SELECT sbx.exec('acme', $q$ NOTIFY mtmcp_security, '{"tenant":"globex","reason":"forged"}' $q$);
 SELECT sbx.exec_error();
 SELECT sbx.run('acme', $q$ SELECT pg_notify('mtmcp_security', '{"tenant":"globex"}') $q$);
 SELECT sbx.last_error();
-UNLISTEN mtmcp_security;
+-- the real alert: every refusal is a security event with its own audit row
+SELECT severity, detail, count(*) FROM mtmcp.audit_log WHERE target IN ('run_sql', 'exec_sql') AND error_code = '42501'
+ GROUP BY 1, 2;
 
 -- 5. Side channels in catalogs and sequences.
 SELECT sbx.run('acme', 'SELECT n_live_tup FROM pg_stat_user_tables WHERE relname = ''docs''');
