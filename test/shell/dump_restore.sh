@@ -28,8 +28,8 @@ SELECT call(tok('globex', scope => 'tools docs:write'), 'summarize', '{"chunks":
 SELECT call(tok('globex'), 'get_document', '{"doc_id": 1}');
 SELECT mtmcp.mcp_dispatch('not a token', '{"jsonrpc":"2.0","id":1,"method":"ping"}');
 SELECT mtmcp.charge_background('globex', 'search.api', 5, 're-indexing documents');
-SELECT mtmcp.mcp_http(tok('acme'), '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25"}}', NULL);
 CALL mtmcp.maintain_partitions(3);
+SELECT mtmcp.mcp_http(tok('acme'), '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25"}}', NULL);
 SQL
 pg_dump -d "$SRC" -Fc -f "$dir/dump"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DST" -c "CREATE DATABASE $DST"
