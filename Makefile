@@ -42,7 +42,10 @@ SQL_SECTIONS = $(addprefix src/sql/,$(addsuffix .sql, \
 EXTSQL = mtmcp--$(EXTVERSION).sql
 DATA = $(sort $(wildcard mtmcp--*.sql) $(EXTSQL))
 
-# One regression file per concern; order matters (setup first).
+# One regression file per concern.  Each starts from test/fixtures/base.sql
+# (a fresh extension and the shared test data), so any file runs alone --
+# make installcheck REGRESS=tools -- and `make installcheck-each` runs every
+# file alone on a fresh database.
 REGRESS = upgrade setup jsonschema identity guc_attacks roles dispatch tools isolation audit cost catalog resources prompts sessions lifecycle drill admin_api sandbox
 REGRESS_OPTS = --load-extension=pgcrypto
 
@@ -83,6 +86,14 @@ test: deps
 stop:
 	-@[ -s .scratch/shim.pid ] && kill -TERM $$(cat .scratch/shim.pid) 2>/dev/null; rm -f .scratch/shim.pid
 	scripts/cluster.sh stop
+
+# every regression file alone, each on a fresh database (test/regress_each.sh)
+.PHONY: installcheck-each print-regress
+installcheck-each:
+	test/regress_each.sh
+
+print-regress:
+	@echo $(REGRESS)
 
 # pure-C unit tests and the fuzz corpus replay (no server needed)
 unit: check-jwt fuzz-replay
