@@ -53,7 +53,7 @@ CHANGES=$(ls "$OUT"/mtmcp_*.changes)
 
 echo "deb: lintian"
 rc=0
-lintian --fail-on error --info --display-info "$CHANGES" >"$OUT/lintian.txt" 2>&1 || rc=$?
+lintian --fail-on error --display-info "$CHANGES" >"$OUT/lintian.txt" 2>&1 || rc=$?
 sed 's/^/  /' "$OUT/lintian.txt"
 if [ $rc -ne 0 ]; then
 	echo "deb: lintian reported errors (exit $rc)" >&2
