@@ -34,7 +34,8 @@
 # so a later suite in the same CI run still finds it; otherwise the files that
 # were there before this run, saved at the start.
 #
-# Ends with "N passed, N failed"; exits non-zero on any failure.
+# Ends with "test-packages: N passed, N failed" after the cleanup; exits
+# non-zero on any failure.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -68,9 +69,8 @@ check() {
 must() {
 	local name=$1
 	shift
-	if "$@"; then ok "$name"; else not_ok "$name"; summary; exit 1; fi
+	if "$@"; then ok "$name"; else not_ok "$name"; exit 1; fi
 }
-summary() { echo; echo "test-packages: $passed passed, $failed failed"; }
 step() { echo; echo "--- $*"; }
 
 shopt -s nullglob
@@ -93,16 +93,12 @@ done
 # ---------------------------------------------------------------------------
 WORK=$(mktemp -d /tmp/mtmcp-pkgtest.XXXXXX)
 chmod 755 "$WORK"
-SAVED=$WORK/saved
-mkdir -p "$SAVED"
-# the unpackaged extension files there before us (someone's make install)
-for f in "$LIBDIR/mtmcp.so" "$LIBDIR/bitcode/mtmcp.index.bc" "$LIBDIR/bitcode/mtmcp" "$EXTDIR"/mtmcp.control "$EXTDIR"/mtmcp--*.sql; do
-	[ -e "$f" ] && cp -a --parents "$f" "$SAVED/"
-done
+SAVED=$WORK/saved.tar
 user_existed=false
 getent passwd mtmcp-http >/dev/null && user_existed=true
-DATA=$WORK/pgdata
-SOCK=$WORK/run
+PGBASE=$WORK/pg		# the cluster's: data, socket, log; owned by postgres
+DATA=$PGBASE/data
+SOCK=$PGBASE/run
 SHIM_PID=
 installed=false
 
@@ -121,15 +117,19 @@ owner_of() {
 	done
 	return 1
 }
-# links BINARY LIB DEPENDS: BINARY loads LIB, from a package named in DEPENDS
-links_from_dependency() {
-	local path owner
-	path=$(ldd "$1" | awk -v l="$2.so" 'index($1, l) == 1 { print $3; exit }')
-	[ -n "$path" ] || { echo "   $1 does not link $2" >&2; return 1; }
-	owner=$(owner_of "$path") || { echo "   no package owns $path" >&2; return 1; }
-	echo "   $(basename "$1") -> $path ($owner)"
-	grep -qw -- "$owner" <<<"$3"
+# needed_from_depends BINARY DEPENDS: every library BINARY links (its
+# DT_NEEDED entries) comes from a package named in DEPENDS
+needed_from_depends() {
+	local lib path owner bad=0
+	for lib in $(readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+		path=$(ldd "$1" | awk -v l="$lib" '$1 == l { print $3; exit }')
+		owner=$(owner_of "$path") || owner=
+		echo "   $(basename "$1") needs $lib -> ${path:-?} (${owner:-no package})"
+		if [ -z "$owner" ] || ! grep -qw -- "$owner" <<<"$2"; then bad=1; fi
+	done
+	[ "$bad" = 0 ]
 }
+has_group() { getent group "$1" >/dev/null; }
 no_missing_libs() { ! ldd "$1" | grep -q 'not found'; }
 system_user() {
 	getent passwd "$1" | awk -F: '$3 < 1000 && $7 ~ /(nologin|false)$/ { f = 1 } END { exit !f }'
@@ -140,6 +140,11 @@ cleanup() {
 	set +e
 	echo
 	echo "--- cleanup"
+	if [ "$rc" != 0 ]; then
+		for log in "$PGBASE/postgres.log" "$WORK/shim.log"; do
+			[ -s "$log" ] && { echo "--- the end of $(basename "$log"):"; tail -20 "$log"; }
+		done
+	fi
 	if [ -n "$SHIM_PID" ] && kill -0 "$SHIM_PID" 2>/dev/null; then
 		kill -KILL "$SHIM_PID" 2>/dev/null
 		wait "$SHIM_PID" 2>/dev/null
@@ -163,15 +168,26 @@ cleanup() {
 	if [ -f "$REPO/mtmcp.so" ]; then
 		echo "cleanup: make install from $REPO (the checkout's build)"
 		make -s -C "$REPO" install >/dev/null || echo "cleanup: make install failed" >&2
-	elif [ -n "$(ls -A "$SAVED")" ]; then
+	elif [ -f "$SAVED" ]; then
 		echo "cleanup: restoring the extension files that were installed before this run"
-		cp -a "$SAVED"/. /
+		tar -C / -xpf "$SAVED"
 	fi
 	rm -rf "$WORK"
+	# the closing line, after everything this run started is gone
+	echo
+	echo "test-packages: $passed passed, $failed failed"
+	[ "$rc" != 0 ] || [ "$failed" = 0 ] || rc=1
 	exit $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# The unpackaged extension files there before us (someone's make install).
+saved_files=()
+for f in "$LIBDIR/mtmcp.so" "$LIBDIR/bitcode/mtmcp.index.bc" "$LIBDIR/bitcode/mtmcp" "$EXTDIR"/mtmcp.control "$EXTDIR"/mtmcp--*.sql; do
+	if [ -e "$f" ]; then saved_files+=("${f#/}"); fi
+done
+[ ${#saved_files[@]} = 0 ] || tar -C / -cf "$SAVED" "${saved_files[@]}"
 
 # ---------------------------------------------------------------------------
 step "versions: META.json, mtmcp.control and debian/changelog agree"
@@ -204,11 +220,8 @@ check "$EXT_PKG ships $LIBDIR/mtmcp.so" owns "$EXT_PKG" "$LIBDIR/mtmcp.so"
 check "mtmcp.so: every linked library resolves" no_missing_libs "$LIBDIR/mtmcp.so"
 depends=$(dpkg-query -W -f='${Depends}' "$EXT_PKG")
 echo "   $EXT_PKG Depends: $depends"
-# the package of each library the .so links must be a dependency
-for lib in libssl libcrypto libjson-c; do
-	check "mtmcp.so links $lib from a package it depends on" \
-		links_from_dependency "$LIBDIR/mtmcp.so" "$lib" "$depends"
-done
+check "every library mtmcp.so links is from a package in its Depends" \
+	needed_from_depends "$LIBDIR/mtmcp.so" "$depends"
 check "$EXT_PKG depends on postgresql-$PGVER" grep -qw "postgresql-$PGVER" <<<"$depends"
 
 # the shim package
@@ -216,10 +229,8 @@ check "mtmcp-http --version" /usr/bin/mtmcp-http --version
 depends=$(dpkg-query -W -f='${Depends}' "$SHIM_PKG")
 echo "   $SHIM_PKG Depends: $depends"
 check "mtmcp-http: every linked library resolves" no_missing_libs /usr/bin/mtmcp-http
-for lib in libmicrohttpd libpq libjson-c; do
-	check "mtmcp-http links $lib from a package it depends on" \
-		links_from_dependency /usr/bin/mtmcp-http "$lib" "$depends"
-done
+check "every library mtmcp-http links is from a package in its Depends" \
+	needed_from_depends /usr/bin/mtmcp-http "$depends"
 MAN=$(dpkg -L "$SHIM_PKG" | grep '/man1/mtmcp-http\.1\.gz$' || true)
 check "man page mtmcp-http(1) installed" test -n "$MAN"
 man_text=$(zcat "$MAN" 2>/dev/null | sed 's/\\-/-/g')
@@ -232,7 +243,7 @@ for var in $(/usr/bin/mtmcp-http --help | grep -o 'MTMCP_[A-Z_]*'); do
 done
 check "man page has every option and variable of --help${missing_flags:+ (missing:$missing_flags)}" test -z "$missing_flags"
 check "system user mtmcp-http, no login shell" system_user mtmcp-http
-check "group mtmcp-http" getent group mtmcp-http
+check "group mtmcp-http" has_group mtmcp-http
 ENV_FILE=/etc/mtmcp/mtmcp-http.env
 check "$ENV_FILE is a conffile" grep -q "^ $ENV_FILE " <<<"$(dpkg-query -W -f='${Conffiles}' "$SHIM_PKG")"
 
@@ -257,8 +268,8 @@ fi
 # ---------------------------------------------------------------------------
 step "cluster: initdb as postgres, port $PORT (socket only), shared_preload_libraries = 'mtmcp'"
 mkdir -p "$DATA" "$SOCK"
-chown postgres:postgres "$DATA" "$SOCK"
-chmod 755 "$SOCK"
+chown -R postgres:postgres "$PGBASE"
+chmod 755 "$PGBASE" "$SOCK"
 must "initdb" as_pg "$BINDIR/initdb" -D "$DATA" -U postgres --auth-local=peer --auth-host=reject \
 	--encoding=UTF8 --locale=C.UTF-8 >/dev/null
 as_pg tee -a "$DATA/postgresql.conf" >/dev/null <<CONF
@@ -269,7 +280,7 @@ unix_socket_directories = '$SOCK'
 shared_preload_libraries = 'mtmcp'
 fsync = off
 CONF
-must "pg_ctl start" as_pg "$BINDIR/pg_ctl" -D "$DATA" -l "$WORK/postgres.log" -w -t 60 start >/dev/null
+must "pg_ctl start" as_pg "$BINDIR/pg_ctl" -D "$DATA" -l "$PGBASE/postgres.log" -w -t 60 start >/dev/null
 pm_pid=$(head -1 "$DATA/postmaster.pid")
 so_inode=$(stat -c %i "$LIBDIR/mtmcp.so")
 check "the postmaster mapped the packaged $LIBDIR/mtmcp.so (inode $so_inode)" \
@@ -390,8 +401,22 @@ left=""
 for f in $ext_files $shim_files $ENV_FILE; do [ -e "$f" ] && left+=" $f"; done
 check "no file of the packages left${left:+:$left}" test -z "$left"
 check "/etc/mtmcp removed" test ! -e /etc/mtmcp
-no_extension_files() { ! ls "$EXTDIR"/mtmcp* "$LIBDIR/mtmcp.so" "$LIBDIR/bitcode/mtmcp" >/dev/null 2>&1; }
-check "no mtmcp files left in the PostgreSQL directories" no_extension_files
+# Anything of mtmcp still in PostgreSQL's directories must be a file that was
+# there before this run and not in the package (someone's make install of a
+# build with more objects, say): dpkg leaves files it does not own.
+only_foreign_extension_files() {
+	local f bad=0
+	while IFS= read -r f; do
+		if ! tar -tf "$SAVED" 2>/dev/null | grep -qx -- "${f#/}"; then
+			echo "   left behind: $f"
+			bad=1
+		fi
+	done < <(find "$EXTDIR" "$LIBDIR" -maxdepth 1 -name 'mtmcp*' -type f
+		find "$LIBDIR/bitcode" -path "$LIBDIR/bitcode/mtmcp*" -type f 2>/dev/null)
+	[ "$bad" = 0 ]
+}
+check "no mtmcp file left in PostgreSQL's directories but some that were there before" \
+	only_foreign_extension_files
 
-summary
-[ "$failed" = 0 ]
+# cleanup (the EXIT trap) removes what is left, restores the extension files
+# and prints the count; it fails the run when any check failed
