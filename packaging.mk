@@ -30,6 +30,7 @@ deb: deps-packaging
 	scripts/build-deb.sh $(DEB_DIR)
 
 test-packages: deb check-meta
+	scripts/deps-packaging.sh --test
 	test/packages/run.sh $(DEB_DIR)
 
 check-meta:

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Install the Debian 12 packages that `make deb`, `make dist` and
-# `make test-packages` need: Debian's packaging tools, lintian, and the
-# Build-Depends of debian/control.  Installs only what is missing; needs root
-# (or sudo) when something is.  The from-source route (scripts/deps.sh) does
-# not need any of these.
+# Install the Debian 12 packages that `make deb` and `make dist` need:
+# Debian's packaging tools, lintian, and the Build-Depends of debian/control.
+# With --test (make test-packages), also the PostgreSQL 15 server the test's
+# own cluster runs on, without letting it create a main cluster.
+# Installs only what is missing; needs root (or sudo) when something is.
+# The from-source route (scripts/deps.sh) needs none of these.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
+TEST=false
+[ "${1:-}" = --test ] && TEST=true
 
 PKGS=(make dpkg-dev debhelper devscripts lintian fakeroot help2man
-      postgresql-server-dev-all git zip unzip python3 curl openssl
-      postgresql-15 postgresql-client-15)
+      postgresql-server-dev-all git zip unzip python3 curl openssl)
+$TEST && PKGS+=(postgresql-15 postgresql-client-15 binutils util-linux)
 
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
@@ -26,9 +29,9 @@ apt_update() { $updated || { $SUDO apt-get update -qq; updated=true; }; }
 
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "deps-packaging: installing ${missing[*]}"
-	# Do not let the Debian package create and start its own cluster.
-	if [ ! -e /etc/postgresql-common/createcluster.conf ] ||
-		! grep -q '^create_main_cluster = false' /etc/postgresql-common/createcluster.conf; then
+	# A test machine: the server package must not create and start a cluster.
+	if $TEST && { [ ! -e /etc/postgresql-common/createcluster.conf ] ||
+		! grep -q '^create_main_cluster = false' /etc/postgresql-common/createcluster.conf; }; then
 		$SUDO mkdir -p /etc/postgresql-common
 		echo 'create_main_cluster = false' | $SUDO tee -a /etc/postgresql-common/createcluster.conf >/dev/null
 	fi
