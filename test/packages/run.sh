@@ -277,9 +277,11 @@ as_pg tee -a "$DATA/postgresql.conf" >/dev/null <<CONF
 port = $PORT
 listen_addresses = ''
 unix_socket_directories = '$SOCK'
-shared_preload_libraries = 'mtmcp'
 fsync = off
 CONF
+# the README's step 3, on this cluster's file
+check "pg_conftool ... set shared_preload_libraries mtmcp" \
+	as_pg pg_conftool "$DATA/postgresql.conf" set shared_preload_libraries mtmcp
 must "pg_ctl start" as_pg "$BINDIR/pg_ctl" -D "$DATA" -l "$PGBASE/postgres.log" -w -t 60 start >/dev/null
 pm_pid=$(head -1 "$DATA/postmaster.pid")
 so_inode=$(stat -c %i "$LIBDIR/mtmcp.so")
@@ -287,17 +289,13 @@ check "the postmaster mapped the packaged $LIBDIR/mtmcp.so (inode $so_inode)" \
 	awk -v f="$LIBDIR/mtmcp.so" -v i="$so_inode" '$6 == f && $5 == i { found = 1 } END { exit !found }' \
 	"/proc/$pm_pid/maps"
 
-# The README's "Install from packages" steps, as the DBA.
+# The README's "Install from packages" step 4, its SQL taken from the README.
+readme_sql=$(sed -n "/^su - postgres -c 'psql -v ON_ERROR_STOP=1' <<'SQL'\$/,/^SQL\$/p" "$REPO/README.md" | sed '1d;$d')
+check "README: step 4's SQL found" grep -q '^CREATE EXTENSION mtmcp;$' <<<"$readme_sql"
+echo "$readme_sql" | sed 's/^/   | /'
+must "README step 4: database $DB, CREATE EXTENSION mtmcp, login role \"mtmcp-http\"" \
+	psql_pg -d postgres <<<"$readme_sql"
 SECRET=$(openssl rand -hex 32)
-must "database, CREATE EXTENSION mtmcp, login role \"mtmcp-http\"" psql_pg -d postgres <<SQL
-CREATE DATABASE $DB;
-\connect $DB
-CREATE EXTENSION mtmcp;
-CREATE ROLE "mtmcp-http" LOGIN;
-GRANT mtmcp_gateway TO "mtmcp-http";
-ALTER ROLE "mtmcp-http" SET log_parameter_max_length = 0;
-ALTER ROLE "mtmcp-http" SET log_parameter_max_length_on_error = 0;
-SQL
 check "extension version $DEFAULT_VERSION" \
 	test "$(psql_pg -d "$DB" -Atc "SELECT extversion FROM pg_extension WHERE extname = 'mtmcp'")" = "$DEFAULT_VERSION"
 must "tenants, issuer and tools from demo/demo.sql" \
