@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# make deb: build the Debian packages postgresql-15-mtmcp and mtmcp-http with
-# Debian's own tooling (dpkg-buildpackage, debhelper, pg_buildext), then run
-# lintian over them.
+# make deb: build the Debian source package mtmcp and its binary packages
+# postgresql-15-mtmcp and mtmcp-http with Debian's own tooling
+# (dpkg-buildpackage, debhelper, pg_buildext), then run lintian over them.
 #
 #   scripts/build-deb.sh [OUTDIR]      (default build/deb; make deb DEB_DIR=...)
 #
 # The build runs in a copy of the checkout (OUTDIR/src/mtmcp-VERSION: the
 # files git knows, plus untracked ones it does not ignore), so the checkout's
-# own build products are neither used nor disturbed.  OUTDIR receives the
-# .deb files, the .changes and .buildinfo, and lintian.txt.  Exits non-zero
+# own build products are neither used nor disturbed; the same copy less
+# debian/ is the upstream tarball mtmcp_VERSION.orig.tar.gz.  OUTDIR receives
+# the .deb files, the source package (.dsc, .orig.tar.gz, .debian.tar.xz),
+# the .changes and .buildinfo, build.log and lintian.txt.  Exits non-zero
 # when the build fails or lintian reports an error (warnings are printed).
 set -euo pipefail
 
@@ -34,19 +36,24 @@ else
 		--exclude='*.o' --exclude='*.so' --exclude='*.bc' -cf - . | tar -C "$SRC" -xf -
 fi
 
+# the upstream tarball: the same files, without the packaging
+tar -C "$OUT/src" --exclude="mtmcp-$UPSTREAM/debian" --sort=name --owner=0 --group=0 --numeric-owner \
+	-cf - "mtmcp-$UPSTREAM" | gzip -n >"$OUT/src/mtmcp_$UPSTREAM.orig.tar.gz"
+
 echo "deb: building mtmcp $VERSION in $SRC"
 (
 	cd "$SRC"
-	# -b: binary packages only; -us -uc: unsigned
-	dpkg-buildpackage -b -us -uc >"$OUT/build.log" 2>&1
+	# source and binary packages, unsigned
+	dpkg-buildpackage -us -uc >"$OUT/build.log" 2>&1
 ) || {
 	echo "deb: dpkg-buildpackage failed; the end of $OUT/build.log:" >&2
 	tail -40 "$OUT/build.log" >&2
 	exit 1
 }
 
-rm -f "$OUT"/*.deb "$OUT"/*.ddeb "$OUT"/*.changes "$OUT"/*.buildinfo
-mv "$OUT"/src/*.deb "$OUT"/src/*.changes "$OUT"/src/*.buildinfo "$OUT"/
+rm -f "$OUT"/*.deb "$OUT"/*.ddeb "$OUT"/*.changes "$OUT"/*.buildinfo "$OUT"/*.dsc "$OUT"/*.tar.*
+mv "$OUT"/src/*.deb "$OUT"/src/*.changes "$OUT"/src/*.buildinfo "$OUT"/src/*.dsc \
+	"$OUT"/src/*.orig.tar.gz "$OUT"/src/*.debian.tar.xz "$OUT"/
 # debug symbol packages (dbgsym), when debhelper made them
 mv "$OUT"/src/*.ddeb "$OUT"/ 2>/dev/null || true
 CHANGES=$(ls "$OUT"/mtmcp_*.changes)
