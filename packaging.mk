@@ -1,9 +1,10 @@
 # packaging.mk -- shipping mtmcp the way PostgreSQL extensions ship
 # (included from the Makefile: -include packaging.mk)
 #
-#   make deb            Debian packages postgresql-15-mtmcp and mtmcp-http in
-#                       $(DEB_DIR) (default build/deb), built by dpkg-buildpackage
-#                       and checked by lintian (errors fail the target)
+#   make deb            the Debian source package mtmcp and its binary packages
+#                       postgresql-15-mtmcp and mtmcp-http in $(DEB_DIR) (default
+#                       build/deb), built by dpkg-buildpackage (debhelper,
+#                       pg_buildext) and checked by lintian (errors fail it)
 #   make test-packages  make deb, then install both with apt-get on this
 #                       machine, serve one authenticated MCP call from the
 #                       packaged library and binary, and remove them
