@@ -102,3 +102,5 @@ unit: check-jwt fuzz-replay
 check-sql:
 	@scripts/assemble-sql.sh $(EXTVERSION) $(SQL_SECTIONS) | cmp -s - $(EXTSQL) || \
 		{ echo "$(EXTSQL) is stale: run make and commit it" >&2; exit 1; }
+
+-include packaging.mk
