@@ -38,6 +38,7 @@
 #include "prompts.h"
 #include "ratelimit.h"
 #include "resources.h"
+#include "router.h"
 #include "sessions.h"
 #include "tools.h"
 
@@ -244,6 +245,18 @@ dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, Http
 		write_error(&out, idv, MCP_AUTH_ERROR,
 					err.http_status == 401 ? "Unauthorized" : "Forbidden", data);
 		return http_reply(http, err.http_status, &out);
+	}
+
+	/* a scale-out router forwards the verified call to the tenant's shard (router.c) */
+	if (mtmcp_router_mode)
+	{
+		int			st = 200;
+		Jsonb	   *res = mtmcp_router_forward(&ident, token, req, session_id, notify_key,
+											   http != NULL, &st, &new_session);
+
+		if (http != NULL)
+			http->status = st, http->session_id = new_session;
+		return res;
 	}
 
 	/* 2. the envelope */

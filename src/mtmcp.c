@@ -24,6 +24,8 @@
 #include "identity.h"
 #include "mtmcp.h"
 #include "notify.h"
+#include "progress.h"
+#include "router.h"
 #include "sandbox.h"
 #include "sessions.h"
 
@@ -49,6 +51,8 @@ _PG_init(void)
 	SessionsInit();
 	NotifyInit();
 	SandboxInit();
+	RouterInit();
+	ProgressInit();
 	mtmcp_preloaded = true;
 }
 

@@ -24,6 +24,8 @@
  *   cost.c         charges
  *   counters.c     shared-memory windowed counters
  *   cache.c        invalidation of per-backend caches
+ *   router.c       scale-out: forwarding verified calls to the tenant's shard
+ *   progress.c     progress of long tenant operations (shared memory)
  *   jsonschema*.c  JSON Schema validation (jsonschema_int.h inside)
  *   jsonutil.c     reading jsonb, writing JSON text
  *   jwt*.c         pure C: JWS parsing and verification (jwt.h; jwt_int.h

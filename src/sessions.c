@@ -23,6 +23,7 @@
 #include "identity.h"
 #include "jsonutil.h"
 #include "mtmcp.h"
+#include "router.h"
 #include "sessions.h"
 
 int			mtmcp_session_idle_timeout = 1800;
@@ -183,6 +184,8 @@ session_request(FunctionCallInfo fcinfo, bool end)
 		mtmcp_audit_auth_failure(&ev, &err);
 		return err.http_status;
 	}
+	if (mtmcp_router_mode)		/* a scale-out router: the tenant's shard answers (router.c) */
+		return mtmcp_router_forward_session(&ident, token, session, end);
 	st = mtmcp_session_check(&ident, session, &log_level, &ev);
 	if (st == 200 && end)
 	{
