@@ -2635,7 +2635,9 @@ BEGIN
 		END IF;
 		full_list := full_list || CASE WHEN full_list = '' THEN '' ELSE ', ' END
 			|| pg_catalog.format('TABLE %s WHERE (%I = %L)', t.tbl, t.tenant_column, tenant);
-		FOR rel IN SELECT p.relid FROM pg_partition_tree(t.tbl) p WHERE p.isleaf
+		-- the table itself, or each leaf partition (pg_partition_tree is empty for a plain table)
+		FOR rel IN SELECT t.tbl WHERE (SELECT c.relkind FROM pg_class c WHERE c.oid = t.tbl) = 'r'
+				   UNION ALL SELECT p.relid FROM pg_partition_tree(t.tbl) p WHERE p.isleaf
 		LOOP
 			IF NOT EXISTS (
 				SELECT 1 FROM pg_class c
@@ -2868,8 +2870,8 @@ BEGIN
 			b := mtmcp._on_shard(m.target, pg_catalog.format('SELECT table_name, row_count FROM mtmcp.tenant_table_hashes(%L)', m.tenant_id), true);
 			PERFORM mtmcp._progress('move', m.tenant_id, 'copy',
 				(SELECT string_agg(p ->> 'table_name', ', ') FROM jsonb_array_elements(pending) p),
-				(SELECT sum((x ->> 'row_count')::bigint) FROM jsonb_array_elements(b) x),
-				(SELECT sum((x ->> 'row_count')::bigint) FROM jsonb_array_elements(a) x));
+				(SELECT sum((x ->> 'row_count')::bigint) FROM jsonb_array_elements(b) x)::bigint,
+				(SELECT sum((x ->> 'row_count')::bigint) FROM jsonb_array_elements(a) x)::bigint);
 			EXIT WHEN jsonb_array_length(pending) = 0;
 			IF clock_timestamp() > deadline THEN
 				RAISE EXCEPTION 'the initial copy did not finish within %', timeout;
@@ -2958,9 +2960,10 @@ BEGIN
 END
 $$;
 
+-- (no SET clause: a procedure with one cannot COMMIT between phases; every
+-- name below is qualified, and the phases run with their own search_path)
 CREATE PROCEDURE mtmcp.move_tenant(tenant text, target text, timeout interval DEFAULT '5 minutes')
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	src text;

@@ -72,6 +72,10 @@ log_line_prefix = '%m [%p] %q%u@%d '
 max_worker_processes = 8
 max_parallel_workers_per_gather = 2
 CONF
+		# MTMCP_PGCONF: extra settings, one per line (test/scaleout: wal_level = logical)
+		if [ -n "${MTMCP_PGCONF:-}" ]; then
+			printf '%s\n' "$MTMCP_PGCONF" | as_pg tee -a "$DATA/postgresql.conf" >/dev/null
+		fi
 	fi
 	as_pg "$BINDIR/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start >/dev/null
 }
