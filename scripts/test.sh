@@ -56,6 +56,8 @@ done
 suite "shim: HTTP smoke test (mock contract, then the demo)" make -s shim-check
 suite "shim: database restart, pinned connections" test/shim/restart.sh
 suite "e2e: MCP SDK client and conformance suite through mtmcp-http" test/e2e/run.sh
+# three clusters of its own (ports 55600-55602, .scratch/scaleout) and the shim on 18600
+suite "scale-out: a router and two shards on PL/Proxy, an online move under load, a shard down" test/scaleout/run.sh
 suite "preload required" scripts/check_preload.sh
 
 echo
