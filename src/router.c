@@ -13,7 +13,8 @@
  *   3. forward the raw message through PL/Proxy (mtmcp_router.mcp_http or
  *      mcp_dispatch, RUN ON the shard's number) in a subtransaction: a
  *      shard that cannot be reached is a 503, retryable; the shard's answer
- *      is returned as it is.
+ *      is returned as it is, and its live notifications reach the shim
+ *      while it runs (relay_notifications).
  *
  * The router writes no audit row for a forwarded call: the shard that runs
  * it does, in the transaction of the work.
@@ -25,6 +26,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/elog.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
@@ -147,6 +149,71 @@ typedef struct Forwarded
 	Jsonb	   *response;
 } Forwarded;
 
+/*
+ * Live notifications (progress, log) from the shard: the shard raises them as
+ * NOTICEs "mtmcp notification" with the payload as detail (notify.c); PL/Proxy
+ * relays remote notices as "func(n): [db] REMOTE NOTICE: <message>" with
+ * "Remote detail: <detail>".  While a call is forwarded, this hook gives them
+ * back their own message and detail, so that the shim recognizes them as if
+ * it were connected to the shard.
+ */
+static emit_log_hook_type prev_emit_log_hook = NULL;
+static int	saved_log_min_messages;
+
+#define REMOTE_NOTIFICATION "] REMOTE NOTICE: mtmcp notification"
+#define REMOTE_DETAIL "Remote detail: "
+
+static void
+relay_notifications(ErrorData *edata)
+{
+	if (edata->elevel == NOTICE && edata->message != NULL && edata->detail != NULL)
+	{
+		size_t		ml = strlen(edata->message);
+		size_t		sl = strlen(REMOTE_NOTIFICATION);
+
+		if (ml > sl && strcmp(edata->message + ml - sl, REMOTE_NOTIFICATION) == 0 &&
+			strncmp(edata->detail, REMOTE_DETAIL, strlen(REMOTE_DETAIL)) == 0)
+		{
+			char	   *old_message = edata->message;
+			char	   *old_detail = edata->detail;
+
+			edata->message = MemoryContextStrdup(ErrorContext, "mtmcp notification");
+			edata->detail = MemoryContextStrdup(ErrorContext, old_detail + strlen(REMOTE_DETAIL));
+			pfree(old_message);
+			pfree(old_detail);
+			edata->hide_stmt = true;
+			edata->hide_ctx = true;
+		}
+	}
+	/* what the real log_min_messages would not log stays out of the log */
+	if (edata->elevel < saved_log_min_messages && edata->elevel != LOG && edata->elevel != LOG_SERVER_ONLY)
+		edata->output_to_server = false;
+	if (prev_emit_log_hook)
+		prev_emit_log_hook(edata);
+}
+
+/*
+ * emit_log_hook runs only for messages that go to the server log, so while
+ * a call is forwarded log_min_messages is lowered to NOTICE, and the hook
+ * keeps every message the real setting would not log out of the log.
+ */
+static void
+relay_begin(void)
+{
+	prev_emit_log_hook = emit_log_hook;
+	emit_log_hook = relay_notifications;
+	saved_log_min_messages = log_min_messages;
+	if (log_min_messages > NOTICE)
+		log_min_messages = NOTICE;
+}
+
+static void
+relay_end(void)
+{
+	emit_log_hook = prev_emit_log_hook;
+	log_min_messages = saved_log_min_messages;
+}
+
 static SPIPlanPtr http_plan = NULL;
 static SPIPlanPtr dispatch_plan = NULL;
 static SPIPlanPtr end_plan = NULL;
@@ -167,6 +234,7 @@ forward(SPIPlanPtr plan, Datum *args, const char *nulls, int kind, const char *s
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcxt);
+	relay_begin();
 	PG_TRY();
 	{
 		if (SPI_execute_plan(plan, args, nulls, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
@@ -203,6 +271,7 @@ forward(SPIPlanPtr plan, Datum *args, const char *nulls, int kind, const char *s
 			MemoryContextSwitchTo(up);
 			f.ok = true;
 		}
+		relay_end();
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
@@ -211,6 +280,7 @@ forward(SPIPlanPtr plan, Datum *args, const char *nulls, int kind, const char *s
 	{
 		ErrorData  *e;
 
+		relay_end();
 		MemoryContextSwitchTo(oldcxt);
 		e = CopyErrorData();
 		FlushErrorState();

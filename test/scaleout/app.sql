@@ -34,8 +34,17 @@ LANGUAGE sql VOLATILE AS $$
 	VALUES (mtmcp.current_tenant(), args ->> 'request', coalesce(args ->> 'body', ''))
 	RETURNING jsonb_build_object('note_id', note_id)
 $$;
-REVOKE EXECUTE ON FUNCTION app.search_documents(jsonb), app.add_note(jsonb) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION app.search_documents(jsonb), app.add_note(jsonb) TO mtmcp_tool;
+-- live notifications from the shard, through the router
+CREATE FUNCTION app.two_steps(args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+	PERFORM mtmcp.notify_progress(1, 2, 'step one of two');
+	PERFORM mtmcp.notify_progress(2, 2, 'step two of two');
+	RETURN '{"done": true}';
+END
+$$;
+REVOKE EXECUTE ON FUNCTION app.search_documents(jsonb), app.add_note(jsonb), app.two_steps(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION app.search_documents(jsonb), app.add_note(jsonb), app.two_steps(jsonb) TO mtmcp_tool;
 
 DO $shim$
 BEGIN
