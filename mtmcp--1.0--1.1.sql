@@ -1924,11 +1924,13 @@ DECLARE
 	phases text[] := ARRAY['prepare', 'slot', 'subscribe', 'copy', 'catch_up', 'cutover', 'drain', 'final_sync', 'verify', 'flip', 'purge'];
 BEGIN
 	PERFORM mtmcp._require_router();
-	SELECT d.shard, d.state INTO src, st FROM mtmcp.tenant_directory d WHERE d.tenant_id = tenant;
+	-- one move per tenant at a time: the directory row is locked while this one is recorded
+	SELECT d.shard, d.state INTO src, st FROM mtmcp.tenant_directory d WHERE d.tenant_id = tenant FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'tenant "%" is not placed', tenant USING ERRCODE = 'undefined_object';
-	ELSIF st <> 'active' THEN
-		RAISE EXCEPTION 'tenant "%" is already moving', tenant USING ERRCODE = 'object_not_in_prerequisite_state';
+	ELSIF st <> 'active' OR EXISTS (SELECT 1 FROM mtmcp.tenant_moves x WHERE x.tenant_id = tenant AND x.outcome IS NULL) THEN
+		RAISE EXCEPTION 'tenant "%" is already moving', tenant USING ERRCODE = 'object_not_in_prerequisite_state',
+			HINT = 'See mtmcp.tenant_moves; a move whose session died stays unfinished until its row is marked failed and its objects dropped.';
 	ELSIF NOT EXISTS (SELECT 1 FROM mtmcp.shards s WHERE s.shard = target) THEN
 		RAISE EXCEPTION 'shard "%" does not exist', target USING ERRCODE = 'undefined_object';
 	ELSIF src = target THEN
