@@ -24,6 +24,7 @@
  *   cost.c         charges
  *   counters.c     shared-memory windowed counters
  *   cache.c        invalidation of per-backend caches
+ *   sandbox.c      the fence around handlers and tenant sessions (hooks)
  *   jsonschema*.c  JSON Schema validation (jsonschema_int.h inside)
  *   jsonutil.c     reading jsonb, writing JSON text
  *   jwt*.c         pure C: JWS parsing and verification (jwt.h; jwt_int.h
