@@ -175,6 +175,9 @@ conn_deadline(struct MHD_Connection *c, double seconds)
 static void *
 reaper_main(void *arg)
 {
+	double		last_logged = 0;
+	long		unlogged = 0;
+
 	(void) arg;
 	while (!atomic_load(&reaper_stop))
 	{
@@ -195,6 +198,15 @@ reaper_main(void *arg)
 		pthread_mutex_unlock(&conns_lock);
 		if (n > 0)
 			metrics_count("connections_request_timeout", n);
+		unlogged += n;
+		/* a client can cause these at will: one line per 10 seconds at most */
+		if (unlogged > 0 && now - last_logged >= 10.0)
+		{
+			shim_log("closed %ld connection%s whose request did not arrive within %d s (--request-timeout)",
+					 unlogged, unlogged == 1 ? "" : "s", shim_config.request_timeout_s);
+			unlogged = 0;
+			last_logged = now;
+		}
 	}
 	return NULL;
 }
@@ -1218,9 +1230,17 @@ on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	__atomic_sub_fetch(&in_flight, 1, __ATOMIC_SEQ_CST);
 }
 
+/*
+ * libmicrohttpd's messages, one log line each -- except refusals at the
+ * connection limits, which a client can cause at will: those are counted
+ * (event connections_refused_limit) and logged at most every 10 seconds.
+ */
 static void
 mhd_logger(void *cls, const char *fmt, va_list ap)
 {
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static double last_logged;
+	static long suppressed;
 	char		msg[512];
 	size_t		n;
 
@@ -1229,6 +1249,31 @@ mhd_logger(void *cls, const char *fmt, va_list ap)
 	n = strlen(msg);
 	while (n > 0 && msg[n - 1] == '\n')
 		msg[--n] = '\0';
+	if (strstr(msg, "connection limit") != NULL)
+	{
+		double		now = now_mono();
+		long		skipped = -1;
+
+		metrics_count("connections_refused_limit", 1);
+		pthread_mutex_lock(&lock);
+		if (last_logged == 0 || now - last_logged >= 10.0)
+		{
+			skipped = suppressed;
+			suppressed = 0;
+			last_logged = now;
+		}
+		else
+			suppressed++;
+		pthread_mutex_unlock(&lock);
+		if (skipped < 0)
+			return;
+		if (skipped > 0)
+			shim_log("libmicrohttpd: %s (and %ld more refusals at the connection limits in the last 10 s)",
+					 msg, skipped);
+		else
+			shim_log("libmicrohttpd: %s", msg);
+		return;
+	}
 	shim_log("libmicrohttpd: %s", msg);
 }
 

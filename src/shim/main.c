@@ -400,7 +400,7 @@ bind_listen(const char *listen_spec, char **host_out, bool *ipv6)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0)
 		die("could not listen on %s: %s", listen_spec, strerror(errno));
-	if (listen(fd, 256) != 0)
+	if (listen(fd, SOMAXCONN) != 0)
 		die("could not listen on %s: %s", listen_spec, strerror(errno));
 	*ipv6 = ai->ai_family == AF_INET6;
 	freeaddrinfo(ai);
