@@ -75,13 +75,14 @@ metric() { curl -sS "http://127.0.0.1:$PORT/metrics" | sed -n "s/^mtmcp_http_eve
 # ---------------------------------------------------------------- 1. 413
 head -c $((3 * 1024 * 1024)) /dev/zero | tr '\0' ' ' >"$T/big"
 got=$(python3 - "$PORT" "$T/big" <<'PY'
-import socket, sys
+import socket, sys, time
 port, path = int(sys.argv[1]), sys.argv[2]
 body = open(path, "rb").read()
 s = socket.create_connection(("127.0.0.1", port), timeout=10)
 s.sendall(("POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAuthorization: Bearer good\r\n"
            "Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
            "Content-Length: %d\r\n\r\n" % (port, len(body))).encode())
+time.sleep(0.3)		# the server has seen the headers before the body comes
 try:
     s.sendall(body)
     data = s.recv(4096).decode(errors="replace")

@@ -18,6 +18,7 @@ set -uo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 CLUSTER=$REPO/scripts/cluster.sh
 PORT=${SCRATCH_TEST_PGPORT:-55439}
+unset MTMCP_CLUSTER_FAST MTMCP_SCRATCH MTMCP_PGPORT	# make test exports them for its own cluster
 passed=0
 failed=0
 ok() { passed=$((passed + 1)); echo "ok   - $1"; }
