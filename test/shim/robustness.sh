@@ -10,14 +10,16 @@
 #      query is left running in pg_stat_activity, and the connection serves
 #      the next call;
 #   4. the queue is fair between bearer tokens: a token over its share gets
-#      429 with Retry-After at once, and another token is served meanwhile;
+#      429 with Retry-After at once, another token is served meanwhile, and
+#      with one connection a token's queued calls and another token's call
+#      take turns (round robin, not first come first served);
 #   5. 700 idle half-open connections from one address (127.0.0.2) do not
 #      keep a client at another address (127.0.0.1) from being served
 #      promptly, and the server closes them once --request-timeout passes.
 #
 # Needs a running cluster (PG* as from scripts/cluster.sh env; the superuser
 # reads pg_stat_activity) and a built shim.  SHIM_PORT picks the HTTP port
-# (default: any free one).
+# (default: any free one), SHIM_PORT2 a second shim's (pool of one).
 set -uo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 SHIM=${SHIM_BIN:-$REPO/build/mtmcp-http}
@@ -147,6 +149,29 @@ why="429s: $n429, Retry-After headers: $retry"
 check "a token over its share of the queue gets 429 with Retry-After at once" [ "$n429" = 2 -a "$retry" = 2 ]
 why="status $st after ${ms} ms"
 check "meanwhile another token is served promptly" [ "$st" = 200 -a "$ms" -lt 1500 ]
+
+# round robin: one connection, token good queues five calls, then good2 one;
+# good2's runs after good's current call, not after all five
+"$SHIM" --db "dbname=$DB user=mtmcp_shim_mock" --listen "127.0.0.1:${SHIM_PORT2:-0}" \
+	--pool 1 --key-max-inflight 10 --queue-timeout 20000 >"$T/shim2.log" 2>&1 &
+SHIM2_PID=$!
+for _ in $(seq 100); do grep -q 'listening on' "$T/shim2.log" && break; sleep 0.1; done
+URL2=http://127.0.0.1:$(grep -o 'listening on 127.0.0.1:[0-9]*' "$T/shim2.log" | head -1 | cut -d: -f2)/mcp
+rr=()
+for i in 1 2 3 4 5; do
+	curl -sS --max-time 20 -o /dev/null "$URL2" "${H[@]}" "${A[@]}" -d "$(call 5$i '{"name":"nap","arguments":{"sleep":0.6}}')" &
+	rr+=($!)
+	sleep 0.05
+done
+sleep 0.2
+t0=$(date +%s%N)
+st=$(curl -sS --max-time 20 -o "$T/b" -w '%{http_code}' "$URL2" "${H[@]}" "${A2[@]}" -d "$(call 60 '{"name":"echo","arguments":{}}')")
+ms=$((($(date +%s%N) - t0) / 1000000))
+wait "${rr[@]}"
+kill -TERM "$SHIM2_PID"
+wait "$SHIM2_PID"
+why="status $st after ${ms} ms (FIFO would take about 3000)"
+check "round robin: another token's call runs next, not after the queued five" [ "$st" = 200 -a "$ms" -lt 1500 ]
 
 # ---------------------------------------------------------------- 5. half-open connections
 python3 - "$PORT" 700 15 >"$T/flood" 2>&1 <<'PY' &
