@@ -840,9 +840,10 @@ run_job(Worker *w, Job *job)
 	if (job_gone(job))
 	{
 		/* nobody reads the answer; the query was cancelled if it still ran */
-		metrics_count("calls_cancelled_client_gone", 1);
-		shim_log("the client went away; call %s", res && PQresultStatus(res) == PGRES_TUPLES_OK
-				 ? "had finished" : "cancelled");
+		bool		finished = res && PQresultStatus(res) == PGRES_TUPLES_OK;
+
+		metrics_count(finished ? "calls_finished_client_gone" : "calls_cancelled_client_gone", 1);
+		shim_log("the client went away; its call %s", finished ? "had finished" : "was cancelled");
 		job->outcome = OUT_CLIENT_GONE;
 	}
 	else if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
