@@ -45,6 +45,7 @@ all:
 endif
 
 -include test/jwt.mk
+-include test/detect.mk
 -include src/shim/shim.mk
 
 .PHONY: run test deps stop unit

@@ -33,6 +33,7 @@
 #define MIN_BASE64_RUN		16
 #define MAX_WORD			64
 #define MAX_URL				4096
+#define MAX_VALUE			512		/* bytes of a keyed value looked at */
 #define MAX_GAP				64
 #define SEGMENT_GAP			1000	/* token-index distance between segments (> MAX_GAP) */
 
@@ -379,15 +380,21 @@ parse_pattern(const char *text, Term **out, char *err, size_t errlen)
 			break;
 		start = i;
 		/* a gap term: "*" or "*N" */
-		if (text[i] == '*' && (i + 1 == n || text[i + 1] == ' ' ||
-							   (text[i + 1] >= '1' && text[i + 1] <= '9' &&
-								(i + 2 == n || text[i + 2] == ' '))))
+		if (text[i] == '*')
 		{
-			pending_gap += (i + 1 < n && text[i + 1] != ' ') ? text[i + 1] - '0' : DEFAULT_GAP;
-			if (pending_gap > MAX_GAP)
-				pending_gap = MAX_GAP;
-			i += (i + 1 < n && text[i + 1] != ' ') ? 2 : 1;
-			continue;
+			size_t		d = i + 1;
+			int			g = 0;
+
+			while (d < n && text[d] >= '0' && text[d] <= '9' && g <= MAX_GAP)
+				g = g * 10 + (text[d++] - '0');
+			if (d == n || text[d] == ' ')
+			{
+				pending_gap += d == i + 1 ? DEFAULT_GAP : g;
+				if (pending_gap > MAX_GAP)
+					pending_gap = MAX_GAP;
+				i = d;
+				continue;
+			}
 		}
 		memset(&term, 0, sizeof(term));
 		term.gap_before = pending_gap;
@@ -908,6 +915,8 @@ typedef struct Scan
 				seg_len;
 	int			last_lbracket_img;
 	size_t		url_watermark;
+	size_t		val_start,		/* the last token-shaped value scanned */
+				val_end;
 } Scan;
 
 /*
@@ -1145,6 +1154,8 @@ random_looking(const unsigned char *v, size_t len)
 
 	if (len < 16)
 		return 0;
+	if (len > 64)
+		len = 64;
 	for (i = 0; i < len; i++)
 	{
 		int			k = is_digit(v[i]) ? 1 : is_alpha(v[i]) ? 2 : 0;
@@ -1156,6 +1167,25 @@ random_looking(const unsigned char *v, size_t len)
 		last = k;
 	}
 	return trans >= 3;
+}
+
+/*
+ * End of the token-shaped value starting at b[v] (at most MAX_VALUE bytes).
+ * A value starting inside the previous one ends where it ended, so
+ * repeated keys ("sid=sid=sid=...") never rescan.
+ */
+static size_t
+value_end(Scan *s, size_t v)
+{
+	size_t		e = v;
+
+	if (v >= s->val_start && v < s->val_end)
+		return s->val_end;
+	while (e < s->blen && is_tokch(s->b[e]) && e - v < MAX_VALUE)
+		e++;
+	s->val_start = v;
+	s->val_end = e;
+	return e;
 }
 
 /*
@@ -1364,10 +1394,8 @@ check_run(Scan *s, size_t i, size_t j)
 	/* session_state: Bearer <token> */
 	if (run_is(b, i, j, "bearer") && j + 1 < n && b[j] == ' ')
 	{
-		size_t		e = j + 1;
+		size_t		e = value_end(s, j + 1);
 
-		while (e < n && is_tokch(b[e]) && e - j < 4096)
-			e++;
 		if (random_looking(b + j + 1, e - j - 1))
 			report_builtin(s, B_BEARER, i, e);
 	}
@@ -1384,10 +1412,8 @@ check_run(Scan *s, size_t i, size_t j)
 		if ((run_is(b, j + 1, e, "id") || run_is(b, j + 1, e, "token") || run_is(b, j + 1, e, "key")) &&
 			(v = after_key(b, e, n)) != 0)
 		{
-			size_t		f = v;
+			size_t		f = value_end(s, v);
 
-			while (f < n && is_tokch(b[f]) && f - v < 4096)
-				f++;
 			if (random_looking(b + v, f - v))
 				report_builtin(s, B_SESSION_KEY, i, f);
 		}
@@ -1399,10 +1425,8 @@ check_run(Scan *s, size_t i, size_t j)
 	/* session_state: "session_id": "<random>", "requestState": ... */
 	if (run_in(b, i, j, session_keys) && (v = after_key(b, j, n)) != 0)
 	{
-		size_t		e = v;
+		size_t		e = value_end(s, v);
 
-		while (e < n && is_tokch(b[e]) && e - v < 4096)
-			e++;
 		if (random_looking(b + v, e - v))
 			report_builtin(s, B_SESSION_KEY, i, e);
 	}
@@ -1425,6 +1449,7 @@ check_structure(Scan *s)
 
 	s->last_lbracket_img = 0;
 	s->url_watermark = 0;
+	s->val_start = s->val_end = 0;
 	while (i < n)
 	{
 		size_t		j;

@@ -23,7 +23,7 @@ typedef struct DlRow
 } DlRow;
 
 /* split a file into rows of 4 tab-separated fields; returns row count or -1 */
-static int
+static inline int
 dl_read_rows(const char *path, DlRow **rows_out, char **buf_out)
 {
 	FILE	   *fp = fopen(path, "rb");
@@ -90,7 +90,7 @@ dl_read_rows(const char *path, DlRow **rows_out, char **buf_out)
 }
 
 /* load patterns.tsv; returns count or -1 */
-static int
+static inline int
 dl_load_patterns(const char *path, DetectPattern **out, char **buf)
 {
 	DlRow	   *rows = NULL;
@@ -124,7 +124,7 @@ dl_load_patterns(const char *path, DetectPattern **out, char **buf)
 }
 
 /* undo the corpus text escapes in place; returns the length */
-static size_t
+static inline size_t
 dl_unescape(char *s)
 {
 	char	   *o = s,
