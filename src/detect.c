@@ -183,6 +183,7 @@ struct DetectRules
 	Position   *pos;
 	int			npos,
 				cappos;
+	int			root[256];		/* the root's children, directly indexed */
 };
 
 static int
@@ -221,6 +222,8 @@ child(const DetectRules *r, int node, unsigned char c)
 {
 	int			e;
 
+	if (node == 0)
+		return r->root[c];
 	for (e = r->nodes[node].edges; e >= 0; e = r->edges[e].next)
 		if (r->edges[e].c == c)
 			return r->edges[e].to;
@@ -248,6 +251,8 @@ word_list(DetectRules *r, const unsigned char *w, size_t len, int prefix)
 			r->edges[r->nedges].to = next;
 			r->edges[r->nedges].next = r->nodes[node].edges;
 			r->nodes[node].edges = r->nedges++;
+			if (node == 0)
+				r->root[w[i]] = next;
 		}
 		node = next;
 	}
@@ -604,6 +609,8 @@ detect_compile(const DetectPattern *patterns, int n, char *err, size_t errlen)
 		errlen = sizeof(dummy);
 	}
 	err[0] = '\0';
+	if (r != NULL)
+		memset(r->root, -1, sizeof(r->root));
 	if (r == NULL || new_node(r) != 0 || n < 0 || (n > 0 && patterns == NULL))
 	{
 		snprintf(err, errlen, n < 0 || (n > 0 && !patterns) ? "invalid pattern array" : "out of memory");
@@ -869,6 +876,8 @@ typedef struct MatchState
 	long long  *prev;			/* per position: token index of the previous position's match */
 	size_t	   *start;			/* per position: b-offset of the chain's first token */
 	unsigned char *reported;	/* per rule */
+	int		   *upd_pos;		/* pending updates of one token (at most npos) */
+	size_t	   *upd_start;
 } MatchState;
 
 enum
@@ -993,8 +1002,9 @@ report_builtin(Scan *s, int b, size_t bs, size_t be)
 /*
  * One token (b-span [ts, te)) through one rule set.  prev[p] is the token
  * index at which position p-1 last matched: p may match at t when
- * prev[p] < t <= prev[p] + 1 + gap.  Updates take effect at once; the
- * strict "<" keeps one token from advancing a chain twice.
+ * prev[p] < t <= prev[p] + 1 + gap.  Updates are collected and applied
+ * after the token, so a word used by two neighbouring positions ("# #")
+ * never overwrites state a later position still has to read.
  */
 static void
 match_word(Scan *s, MatchState *m, const unsigned char *w, size_t wl, size_t ts, size_t te)
@@ -1007,6 +1017,7 @@ match_word(Scan *s, MatchState *m, const unsigned char *w, size_t wl, size_t ts,
 				k;
 	size_t		i;
 	long long	t = s->tokidx;
+	int			nupd = 0;
 
 	if (wl > MAX_WORD)
 		return;
@@ -1045,9 +1056,18 @@ match_word(Scan *s, MatchState *m, const unsigned char *w, size_t wl, size_t ts,
 				}
 				continue;
 			}
-			m->prev[p + 1] = t;
-			m->start[p + 1] = st;
+			if (nupd >= r->npos)
+				continue;		/* only duplicates can overflow: p matched through two words */
+			m->upd_pos[nupd] = p + 1;
+			m->upd_start[nupd] = st;
+			nupd++;
 		}
+	}
+	/* applied after every position has seen the old state */
+	for (k = 0; k < nupd; k++)
+	{
+		m->prev[m->upd_pos[k]] = t;
+		m->start[m->upd_pos[k]] = m->upd_start[k];
 	}
 }
 
@@ -1199,7 +1219,9 @@ after_key(const unsigned char *b, size_t j, size_t n)
 		j++;
 	if (j < n && b[j] == ' ')
 		j++;
-	if (j >= n || (b[j] != ':' && b[j] != '='))
+	if (j + 2 < n && b[j] == 'i' && b[j + 1] == 's' && b[j + 2] == ' ')
+		j += 2;					/* "my session id is ..." */
+	else if (j >= n || (b[j] != ':' && b[j] != '='))
 		return 0;
 	j++;
 	if (j < n && b[j] == ' ')
@@ -1376,7 +1398,7 @@ check_run(Scan *s, size_t i, size_t j)
 			e++;
 		while (e > v && b[e - 1] == '.')
 			e--;
-		if (e > v && !is_own(s, b + v, e - v) && !run_is(b, v, e, "null") &&
+		if (e > v && !(e < n && b[e] == '(') && !is_own(s, b + v, e - v) && !run_is(b, v, e, "null") &&
 			!run_is(b, v, e, "true") && !run_is(b, v, e, "false"))
 			report_builtin(s, B_TENANT_KEY, i, e);
 	}
@@ -1423,12 +1445,23 @@ check_run(Scan *s, size_t i, size_t j)
 	}
 
 	/* session_state: "session_id": "<random>", "requestState": ... */
-	if (run_in(b, i, j, session_keys) && (v = after_key(b, j, n)) != 0)
+	if (run_in(b, i, j, session_keys))
 	{
-		size_t		e = value_end(s, v);
+		if ((v = after_key(b, j, n)) != 0)
+		{
+			size_t		e = value_end(s, v);
 
-		if (random_looking(b + v, e - v))
-			report_builtin(s, B_SESSION_KEY, i, e);
+			if (random_looking(b + v, e - v))
+				report_builtin(s, B_SESSION_KEY, i, e);
+		}
+		else if (j + 1 < n && b[j] == ' ' && is_tokch(b[j + 1]))
+		{
+			/* no separator ("session 2f8e..."): only a long random token */
+			size_t		e = value_end(s, j + 1);
+
+			if (e - j - 1 >= 24 && random_looking(b + j + 1, e - j - 1))
+				report_builtin(s, B_SESSION_KEY, i, e);
+		}
 	}
 	if (run_in(b, i, j, state_keys) && (v = after_key(b, j, n)) != 0 &&
 		(is_tokch(b[v]) || b[v] == '{') && !(v + 4 <= n && memcmp(b + v, "null", 4) == 0))
@@ -1702,7 +1735,9 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 		s.ms[m].prev = malloc(((size_t) r->npos + 1) * sizeof(long long));
 		s.ms[m].start = calloc((size_t) r->npos + 1, sizeof(size_t));
 		s.ms[m].reported = calloc((size_t) r->nrules + 1, 1);
-		if (!s.ms[m].prev || !s.ms[m].start || !s.ms[m].reported)
+		s.ms[m].upd_pos = malloc(((size_t) r->npos + 1) * sizeof(int));
+		s.ms[m].upd_start = malloc(((size_t) r->npos + 1) * sizeof(size_t));
+		if (!s.ms[m].prev || !s.ms[m].start || !s.ms[m].reported || !s.ms[m].upd_pos || !s.ms[m].upd_start)
 			goto done;
 		for (qi = 0; qi < r->npos; qi++)
 			s.ms[m].prev[qi] = -SEGMENT_GAP;
@@ -1779,6 +1814,8 @@ done:
 		free(s.ms[m].prev);
 		free(s.ms[m].start);
 		free(s.ms[m].reported);
+		free(s.ms[m].upd_pos);
+		free(s.ms[m].upd_start);
 	}
 	return rc;
 }
