@@ -546,10 +546,21 @@ detect_fold(const unsigned char *in, const uint32_t *inoff, size_t n,
 	while (i < n)
 	{
 		unsigned long cp;
-		size_t		len = utf8_decode(in, i, n, &cp);
+		size_t		len;
 		char		to[4];
 		int			r,
 					k;
+		unsigned char c = in[i];
+
+		/* printable ASCII, the common case */
+		if (c > 0x20 && c < 0x7F)
+		{
+			out[o] = (c >= 'A' && c <= 'Z') ? c + 32 : c;
+			outoff[o++] = inoff[i++];
+			last_space = 0;
+			continue;
+		}
+		len = utf8_decode(in, i, n, &cp);
 
 		if (len == 0)
 		{
