@@ -34,6 +34,8 @@ static const DetectPattern fz_patterns[] = {
 	{"ct.switch", DETECT_CROSS_TENANT, DETECT_HIGH, "switch|impersonate *3 tenant|tenant\\ id *2 to|as|="},
 	{"ss.cookie", DETECT_SESSION_STATE, DETECT_HIGH, "cookie *1 : *6 sessionid|jsessionid|sid *1 ="},
 	{"ov.de", DETECT_OVERRIDE, DETECT_HIGH, "ignoriere *4 vorherigen *3 anweisungen"},
+	{"ov.cues", DETECT_OVERRIDE, DETECT_MEDIUM,
+	"&3/20 ai|model|bot rule|rules|guideline* ignore|no\\ longer|not\\ bound admin|developer reveal|secret*"},
 };
 
 static DetectRules *fz_rules;

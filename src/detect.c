@@ -158,6 +158,7 @@ typedef struct Position
 	int			gap;			/* tokens allowed between the previous position and this one */
 	unsigned char first;
 	unsigned char last;
+	signed char group;			/* cue rules: the group this chain belongs to */
 } Position;
 
 typedef struct Rule
@@ -165,7 +166,12 @@ typedef struct Rule
 	char	   *id;
 	DetectCategory category;
 	DetectSeverity severity;
+	int			ngroups;		/* cue rule: groups; 0 = an ordinary sequence */
+	int			min_groups;		/* cue rule: distinct groups needed ... */
+	int			window;			/* ... within this many tokens */
 } Rule;
+
+#define MAX_GROUPS			8
 
 struct DetectRules
 {
@@ -541,6 +547,7 @@ add_chain(DetectRules *r, int pattern, const Term *terms, int nterms, const int 
 			r->pos[p].gap = term->gap_before;
 			r->pos[p].first = (unsigned char) first;
 			r->pos[p].last = 0;
+			r->pos[p].group = -1;
 			first = 0;
 			for (a = 0; a < term->nalts; a++)
 			{
@@ -583,6 +590,7 @@ add_chain(DetectRules *r, int pattern, const Term *terms, int nterms, const int 
 				r->pos[p].gap = k == 0 ? term->gap_before : 0;
 				r->pos[p].first = (unsigned char) first;
 				r->pos[p].last = 0;
+				r->pos[p].group = -1;
 				first = 0;
 				wl = word_list(r, alt->buf + alt->tok[k][0], alt->tok[k][1] - alt->tok[k][0],
 							   alt->prefix && k == alt->ntok - 1);
@@ -594,6 +602,16 @@ add_chain(DetectRules *r, int pattern, const Term *terms, int nterms, const int 
 	if (r->npos > start)
 		r->pos[r->npos - 1].last = 1;
 	return 0;
+}
+
+/* set the group of the positions from start on */
+static void
+set_group(DetectRules *r, int start, int group)
+{
+	int			p;
+
+	for (p = start; p < r->npos; p++)
+		r->pos[p].group = (signed char) group;
 }
 
 DetectRules *
@@ -634,6 +652,9 @@ detect_compile(const DetectPattern *patterns, int n, char *err, size_t errlen)
 		int			choice[64],
 					nbr[64];
 		char		perr[200];
+		const char *text;
+		int			min_groups,
+					window;
 
 		if (p->id == NULL || p->id[0] == '\0' || p->text == NULL ||
 			(int) p->category < 0 || p->category >= DETECT_NCATEGORIES ||
@@ -643,7 +664,27 @@ detect_compile(const DetectPattern *patterns, int n, char *err, size_t errlen)
 			detect_free(r);
 			return NULL;
 		}
-		nterms = parse_pattern(p->text, &terms, perr, sizeof(perr));
+		text = p->text;
+		min_groups = 0;
+		window = 0;
+		if (text[0] == '&')
+		{
+			/* a cue rule: "&N/W group group ..." */
+			char	   *end;
+
+			min_groups = (int) strtol(text + 1, &end, 10);
+			if (*end == '/')
+				window = (int) strtol(end + 1, &end, 10);
+			if (*end != ' ' || min_groups < 1 || window < 1 || window > MAX_GAP)
+			{
+				snprintf(err, errlen, "pattern \"%s\": a cue rule starts \"&N/W \" with N >= 1 and W in 1..%d",
+						 p->id, MAX_GAP);
+				detect_free(r);
+				return NULL;
+			}
+			text = end + 1;
+		}
+		nterms = parse_pattern(text, &terms, perr, sizeof(perr));
 		if (nterms < 0)
 		{
 			snprintf(err, errlen, "pattern \"%s\": %s", p->id, perr);
@@ -663,7 +704,10 @@ detect_compile(const DetectPattern *patterns, int n, char *err, size_t errlen)
 
 			nbr[t] = term_branches(&terms[t], &hs);
 			choice[t] = 0;
-			nchains *= nbr[t];
+			if (min_groups > 0)
+				nchains = nbr[t] > nchains ? nbr[t] : nchains;	/* groups are chained separately */
+			else
+				nchains *= nbr[t];
 			if (nchains > MAX_CHAINS)
 				break;
 		}
@@ -674,9 +718,28 @@ detect_compile(const DetectPattern *patterns, int n, char *err, size_t errlen)
 			detect_free(r);
 			return NULL;
 		}
+		if (min_groups > 0)
+		{
+			int			gi;
+
+			for (gi = 0; gi < nterms; gi++)
+				if (terms[gi].gap_before > 0)
+					break;
+			if (nterms > MAX_GROUPS || min_groups > nterms || gi < nterms)
+			{
+				snprintf(err, errlen, "pattern \"%s\": a cue rule has 1..%d groups, no gaps, and needs at most that many",
+						 p->id, MAX_GROUPS);
+				free_terms(terms, nterms);
+				detect_free(r);
+				return NULL;
+			}
+		}
 		r->rules[i].id = strdup(p->id);
 		r->rules[i].category = p->category;
 		r->rules[i].severity = p->severity;
+		r->rules[i].ngroups = min_groups > 0 ? nterms : 0;
+		r->rules[i].min_groups = min_groups;
+		r->rules[i].window = window;
 		r->nrules = i + 1;
 		if (r->rules[i].id == NULL)
 		{
@@ -684,6 +747,32 @@ detect_compile(const DetectPattern *patterns, int n, char *err, size_t errlen)
 			free_terms(terms, nterms);
 			detect_free(r);
 			return NULL;
+		}
+		if (min_groups > 0)
+		{
+			/* a cue rule: every alternative of every group is a chain of its own */
+			for (t = 0; t < nterms; t++)
+			{
+				int			hs,
+							nb = term_branches(&terms[t], &hs),
+							bi;
+
+				for (bi = 0; bi < nb; bi++)
+				{
+					int			start = r->npos;
+
+					if (add_chain(r, i, &terms[t], 1, &bi) < 0)
+					{
+						snprintf(err, errlen, "out of memory");
+						free_terms(terms, nterms);
+						detect_free(r);
+						return NULL;
+					}
+					set_group(r, start, t);
+				}
+			}
+			free_terms(terms, nterms);
+			continue;
 		}
 		/* every combination of branches (odometer) */
 		for (;;)
@@ -876,6 +965,7 @@ typedef struct MatchState
 	long long  *prev;			/* per position: token index of the previous position's match */
 	size_t	   *start;			/* per position: b-offset of the chain's first token */
 	unsigned char *reported;	/* per rule */
+	long long  *ghit;			/* cue rules: per rule and group, the token index of the last hit */
 	int		   *upd_pos;		/* pending updates of one token (at most npos) */
 	size_t	   *upd_start;
 } MatchState;
@@ -1045,6 +1135,25 @@ match_word(Scan *s, MatchState *m, const unsigned char *w, size_t wl, size_t ts,
 			if (!pos->first && !(m->prev[p] < t && t - m->prev[p] - 1 <= pos->gap))
 				continue;
 			st = pos->first ? ts : m->start[p];
+			if (pos->last && pos->group >= 0)
+			{
+				/* a cue group hit: enough distinct groups inside the window? */
+				const Rule *rule = &r->rules[pos->pattern];
+				long long  *gh = m->ghit + (size_t) pos->pattern * MAX_GROUPS;
+				int			g,
+							cnt = 0;
+
+				gh[pos->group] = t;
+				for (g = 0; g < rule->ngroups; g++)
+					cnt += t - gh[g] <= rule->window;
+				if (cnt >= rule->min_groups && !m->reported[pos->pattern] &&
+					(s->mask & DETECT_CAT_BIT(rule->category)))
+				{
+					m->reported[pos->pattern] = 1;
+					report(s, rule->id, rule->category, rule->severity, st, te);
+				}
+				continue;
+			}
 			if (pos->last)
 			{
 				const Rule *rule = &r->rules[pos->pattern];
@@ -1144,15 +1253,6 @@ run_is(const unsigned char *b, size_t i, size_t j, const char *w)
 	size_t		l = strlen(w);
 
 	return j - i == l && memcmp(b + i, w, l) == 0;
-}
-
-static int
-run_in(const unsigned char *b, size_t i, size_t j, const char *const *set)
-{
-	for (; *set; set++)
-		if (run_is(b, i, j, *set))
-			return 1;
-	return 0;
 }
 
 static int
@@ -1342,18 +1442,55 @@ check_url(Scan *s, size_t i, size_t p)
 		report_builtin(s, B_MD_IMAGE, i, end);
 }
 
-static const char *const tenant_keys[] = {
-	"tenant_id", "tenantid", "tenant-id", "x-tenant-id", "tenant", "tenant_slug", NULL
+/*
+ * What kind of key a run is, judged on its letters and digits only (so
+ * "sessionToken", "x-mcp-session-id" and "user_session_id" all count):
+ * KEY_TENANT, KEY_SESSION (session ids, tokens, API keys), KEY_STATE
+ * (request state), or 0.
+ */
+enum
+{
+	KEY_NONE, KEY_TENANT, KEY_SESSION, KEY_STATE
 };
-static const char *const session_keys[] = {
-	"session", "session_id", "sessionid", "session-id", "mcp-session-id", "x-session-id",
-	"sid", "session_token", "access_token", "refresh_token", "id_token", "auth_token",
-	"access-token", "api_key", "api-key", "apikey", "x-api-key", "token", "jwt",
-	"jsessionid", "phpsessid", "connect.sid", "sessid", "session_key", NULL
-};
-static const char *const state_keys[] = {
-	"requeststate", "request_state", "request-state", "x-request-state", NULL
-};
+
+static int
+ends_with(const char *k, size_t kl, const char *suffix)
+{
+	size_t		l = strlen(suffix);
+
+	return kl >= l && memcmp(k + kl - l, suffix, l) == 0;
+}
+
+static int
+key_kind(const unsigned char *b, size_t i, size_t j)
+{
+	static const char *const session_suffixes[] = {
+		"sessionid", "sessiontoken", "sessionkey", "session", "sessid", "sid", "accesstoken",
+		"refreshtoken", "idtoken", "authtoken", "apikey", "token", "jwt", NULL
+	};
+	char		k[48];
+	size_t		kl = 0,
+				x;
+	int			t;
+
+	if (j - i > 40)
+		return KEY_NONE;
+	for (x = i; x < j; x++)
+		if (is_alpha(b[x]) || is_digit(b[x]))
+			k[kl++] = (char) b[x];
+	k[kl] = '\0';
+	if (strcmp(k, "tenant") == 0 || ends_with(k, kl, "tenantid") || strcmp(k, "tenantslug") == 0)
+		return KEY_TENANT;
+	if (ends_with(k, kl, "requeststate"))
+		return KEY_STATE;
+	/* tokens that are meant to travel: MCP progress tokens, pagination */
+	if (ends_with(k, kl, "progresstoken") || ends_with(k, kl, "pagetoken"))
+		return KEY_NONE;
+	for (t = 0; session_suffixes[t]; t++)
+		if (ends_with(k, kl, session_suffixes[t]))
+			return KEY_SESSION;
+	return KEY_NONE;
+}
 
 static void
 check_run(Scan *s, size_t i, size_t j)
@@ -1363,6 +1500,7 @@ check_run(Scan *s, size_t i, size_t j)
 				a = i,
 				z = j,
 				v;
+	int			kind;
 
 	/* cross_tenant: a known tenant id, whole token */
 	while (a < z && b[a] == '.')
@@ -1386,8 +1524,10 @@ check_run(Scan *s, size_t i, size_t j)
 			report_builtin(s, B_TENANT_PATH, i, e);
 	}
 
+	kind = key_kind(b, i, j);
+
 	/* cross_tenant: "tenant_id": "<id>" */
-	if (run_in(b, i, j, tenant_keys) &&
+	if (kind == KEY_TENANT &&
 		(!run_is(b, i, j, "tenant") || (i > 0 && (b[i - 1] == '"' || b[i - 1] == '\'' ||
 												   b[i - 1] == '?' || b[i - 1] == '&'))) &&
 		(v = after_key(b, j, n)) != 0 && is_runch(b[v]))
@@ -1445,7 +1585,7 @@ check_run(Scan *s, size_t i, size_t j)
 	}
 
 	/* session_state: "session_id": "<random>", "requestState": ... */
-	if (run_in(b, i, j, session_keys))
+	if (kind == KEY_SESSION)
 	{
 		if ((v = after_key(b, j, n)) != 0)
 		{
@@ -1463,9 +1603,14 @@ check_run(Scan *s, size_t i, size_t j)
 				report_builtin(s, B_SESSION_KEY, i, e);
 		}
 	}
-	if (run_in(b, i, j, state_keys) && (v = after_key(b, j, n)) != 0 &&
-		(is_tokch(b[v]) || b[v] == '{') && !(v + 4 <= n && memcmp(b + v, "null", 4) == 0))
-		report_builtin(s, B_SESSION_KEY, i, v + 1);
+	if (kind == KEY_STATE)
+	{
+		v = after_key(b, j, n);
+		if (v == 0 && j + 1 < n && b[j] == ' ' && b[j + 1] == '{')
+			v = j + 1;			/* "requestState {...}" */
+		if (v != 0 && (is_tokch(b[v]) || b[v] == '{') && !(v + 4 <= n && memcmp(b + v, "null", 4) == 0))
+			report_builtin(s, B_SESSION_KEY, i, v + 1);
+	}
 
 	/* exfiltration: URLs */
 	if ((run_is(b, i, j, "http") || run_is(b, i, j, "https")) && j + 3 <= n &&
@@ -1735,12 +1880,17 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 		s.ms[m].prev = malloc(((size_t) r->npos + 1) * sizeof(long long));
 		s.ms[m].start = calloc((size_t) r->npos + 1, sizeof(size_t));
 		s.ms[m].reported = calloc((size_t) r->nrules + 1, 1);
+		s.ms[m].ghit = malloc(((size_t) r->nrules + 1) * MAX_GROUPS * sizeof(long long));
 		s.ms[m].upd_pos = malloc(((size_t) r->npos + 1) * sizeof(int));
 		s.ms[m].upd_start = malloc(((size_t) r->npos + 1) * sizeof(size_t));
 		if (!s.ms[m].prev || !s.ms[m].start || !s.ms[m].reported || !s.ms[m].upd_pos || !s.ms[m].upd_start)
 			goto done;
 		for (qi = 0; qi < r->npos; qi++)
 			s.ms[m].prev[qi] = -SEGMENT_GAP;
+		if (s.ms[m].ghit == NULL)
+			goto done;
+		for (qi = 0; qi < (r->nrules + 1) * MAX_GROUPS; qi++)
+			s.ms[m].ghit[qi] = -(1LL << 40);
 	}
 
 	q = calloc(1, sizeof(SegQueue));
@@ -1815,6 +1965,7 @@ done:
 		free(s.ms[m].start);
 		free(s.ms[m].reported);
 		free(s.ms[m].upd_pos);
+		free(s.ms[m].ghit);
 		free(s.ms[m].upd_start);
 	}
 	return rc;

@@ -37,6 +37,15 @@
  *   - *  *N   up to 4 (N, 1..9) tokens may sit between the neighbouring terms
  *   - \x      the character x literally (\|  \*  \\  \ )
  *
+ * A cue rule starts "&N/W " and lists groups instead of a sequence:
+ *
+ *     &3/20 ai|llm|model instruction*|rules ignore|no\ longer admin|developer
+ *
+ * it fires when words of N distinct groups occur within W tokens, in any
+ * order (up to 8 groups, no gaps; W at most 64).  Weak cues that mean
+ * little alone (an AI addressee, its rules, a nullifying verb, a claim of
+ * privilege) catch paraphrases no fixed phrase anticipates.
+ *
  * Text and patterns are tokenised alike after normalisation: runs of letters
  * and digits (and non-ASCII) are words, every other printable ASCII character
  * is a one-character token, except the separators  _ - ' ` * ~ ^  which only
