@@ -1336,7 +1336,7 @@ host_allowed(const Scan *s, const unsigned char *h, size_t hl)
 {
 	int			i;
 
-	for (i = 0; i < s->ctx->n_allowed_hosts; i++)
+	for (i = 0; s->ctx->allowed_hosts && i < s->ctx->n_allowed_hosts; i++)
 	{
 		const char *a = s->ctx->allowed_hosts[i];
 		size_t		al = a ? strlen(a) : 0;

@@ -60,6 +60,11 @@
  * watermarks.  No input is scanned beyond ctx->max_bytes, and decoded base64
  * shares the same budget.
  *
+ * A scan allocates about 10 bytes per input byte (two work buffers with
+ * their offset maps) plus the decoded runs, and frees them before it
+ * returns.  When *truncated comes back true the input was not scanned in
+ * full (too long, or too much to decode): treat it as unscanned, not clean.
+ *
  * Memory: malloc/free only, no global state, never longjmps.  A DetectRules
  * and a DetectTenants are immutable after construction, so a backend can
  * compile them once, cache them, and share them between calls.
