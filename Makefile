@@ -71,6 +71,7 @@ $(EXTSQL): scripts/assemble-sql.sh $(SQL_SECTIONS) mtmcp.control
 	scripts/assemble-sql.sh $(EXTVERSION) $(SQL_SECTIONS) > $@.tmp && mv $@.tmp $@
 
 -include test/jwt.mk
+-include test/detect.mk
 -include src/shim/shim.mk
 
 .PHONY: run test deps stop unit
