@@ -97,7 +97,7 @@ print-regress:
 	@echo $(REGRESS)
 
 # pure-C unit tests and the fuzz corpus replay (no server needed)
-unit: check-jwt fuzz-replay
+unit: check-jwt fuzz-replay check-detect fuzz-replay-detect
 
 # the committed install script must be what the section files assemble to
 check-sql:

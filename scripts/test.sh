@@ -49,6 +49,8 @@ regress() {
 suite "install script assembled from its sections" make -s check-sql
 suite "jwt unit tests" make -s check-jwt
 suite "jwt fuzz corpus replay" make -s fuzz-replay
+suite "injection detector unit tests" make -s check-detect
+suite "injection detector fuzz corpus replay" make -s fuzz-replay-detect
 suite "pg_regress" regress
 suite "pg_regress: each file alone" test/regress_each.sh
 # shell-level checks against the database pg_regress left behind
