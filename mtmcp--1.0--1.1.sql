@@ -512,6 +512,30 @@ GRANT EXECUTE ON FUNCTION
 SELECT pg_catalog.pg_extension_config_dump('mtmcp.shared_tables', '');
 
 -------------------------------------------------------------------------------
+-- Audit cannot be evaded (src/audit.c): refusal budgets per source and reason
+-------------------------------------------------------------------------------
+
+-- Refusals carry what they claimed to come from, and security refusals (an
+-- attack on a real tenant, a budget running out) say so.
+ALTER TABLE mtmcp.auth_failures ADD COLUMN source text;
+ALTER TABLE mtmcp.auth_failures ADD COLUMN severity text NOT NULL DEFAULT 'warning';
+COMMENT ON COLUMN mtmcp.auth_failures.source IS
+'What the message claimed to come from before verification: a registered issuer, "(unregistered issuer)" or "(no issuer)"; refusal budgets are per source and reason.';
+COMMENT ON COLUMN mtmcp.auth_failures.severity IS
+'security: an attack on a real tenant (never budgeted) or a refusal budget running out (reason refusals_suppressed); warning otherwise.';
+
+-- Overflow is counted per window, source and reason (rows of 1.0 had one
+-- global budget: they keep source and reason '').
+ALTER TABLE mtmcp.auth_failure_overflow DROP CONSTRAINT auth_failure_overflow_pkey;
+ALTER TABLE mtmcp.auth_failure_overflow ADD COLUMN source text NOT NULL DEFAULT '';
+ALTER TABLE mtmcp.auth_failure_overflow ADD COLUMN reason text NOT NULL DEFAULT '';
+ALTER TABLE mtmcp.auth_failure_overflow ALTER COLUMN source DROP DEFAULT;
+ALTER TABLE mtmcp.auth_failure_overflow ALTER COLUMN reason DROP DEFAULT;
+ALTER TABLE mtmcp.auth_failure_overflow ADD PRIMARY KEY (window_start, source, reason);
+COMMENT ON TABLE mtmcp.auth_failure_overflow IS
+'Refusals beyond mtmcp.auth_failure_budget per minute of one source and reason: counted here instead of written (each such window also has one refusals_suppressed row in mtmcp.auth_failures).';
+
+-------------------------------------------------------------------------------
 -- Privileges: nothing new is PUBLIC (as src/sql/privileges.sql at install)
 -------------------------------------------------------------------------------
 REVOKE ALL ON ALL ROUTINES IN SCHEMA mtmcp FROM PUBLIC;

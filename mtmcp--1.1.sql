@@ -1273,11 +1273,17 @@ CREATE TABLE mtmcp.auth_failures (
 	request_id	text,
 	trace_id	text NOT NULL,
 	span_id		text NOT NULL,
-	detail		text
+	detail		text,
+	source		text,
+	severity	text NOT NULL DEFAULT 'warning'
 ) PARTITION BY RANGE (ts);
 CREATE TABLE mtmcp.auth_failures_default PARTITION OF mtmcp.auth_failures DEFAULT;
 COMMENT ON TABLE mtmcp.auth_failures IS
 'Messages refused at the auth boundary (admin only): reason, status, trace; deliberately no tenant.';
+COMMENT ON COLUMN mtmcp.auth_failures.source IS
+'What the message claimed to come from before verification: a registered issuer, "(unregistered issuer)" or "(no issuer)"; refusal budgets are per source and reason.';
+COMMENT ON COLUMN mtmcp.auth_failures.severity IS
+'security: an attack on a real tenant (never budgeted) or a refusal budget running out (reason refusals_suppressed); warning otherwise.';
 
 CREATE TABLE mtmcp.audit_overflow (
 	tenant_id	text NOT NULL,
@@ -1289,11 +1295,14 @@ COMMENT ON TABLE mtmcp.audit_overflow IS
 'Info-level audit rows a tenant produced beyond its observability budget: counted here instead of written.';
 
 CREATE TABLE mtmcp.auth_failure_overflow (
-	window_start timestamptz PRIMARY KEY,
-	dropped		bigint NOT NULL
+	window_start timestamptz NOT NULL,
+	dropped		bigint NOT NULL,
+	source		text NOT NULL,
+	reason		text NOT NULL,
+	PRIMARY KEY (window_start, source, reason)
 );
 COMMENT ON TABLE mtmcp.auth_failure_overflow IS
-'Refusals beyond mtmcp.auth_failure_budget per minute: counted here instead of written.';
+'Refusals beyond mtmcp.auth_failure_budget per minute of one source and reason: counted here instead of written (each such window also has one refusals_suppressed row in mtmcp.auth_failures).';
 
 -- What a tenant reads, after mtmcp.authenticate(token).  The filter is the
 -- view's own (security_barrier: no caller function runs before it); with no

@@ -31,12 +31,14 @@ typedef struct MtmcpAuditEvent
 	char	   *error_code;		/* JSON-RPC code or SQLSTATE */
 	char	   *detail;			/* security event kind, for alerting */
 	Jsonb	   *arguments;		/* redacted when written */
+	bool		redacted;		/* arguments already redacted (mtmcp_audit_prepare) */
 	char	  **redact_paths;
 	int			nredact;
 } MtmcpAuditEvent;
 
 extern void AuditInit(void);
 extern void mtmcp_audit_begin(MtmcpAuditEvent *ev, JsonbContainer *params);
+extern void mtmcp_audit_prepare(MtmcpAuditEvent *ev);
 extern bool mtmcp_audit_write(const MtmcpIdentity *id, MtmcpAuditEvent *ev);
 extern void mtmcp_audit_auth_failure(MtmcpAuditEvent *ev, const MtmcpAuthError *err);
 extern void mtmcp_random_hex(char *out, int nbytes);
