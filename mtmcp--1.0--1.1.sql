@@ -535,6 +535,41 @@ ALTER TABLE mtmcp.auth_failure_overflow ADD PRIMARY KEY (window_start, source, r
 COMMENT ON TABLE mtmcp.auth_failure_overflow IS
 'Refusals beyond mtmcp.auth_failure_budget per minute of one source and reason: counted here instead of written (each such window also has one refusals_suppressed row in mtmcp.auth_failures).';
 
+-- Alerts a consumer can check: anyone may NOTIFY any channel, but only
+-- mtmcp's alerts name a row that is there.
+CREATE FUNCTION mtmcp.verify_security_notification(payload text)
+RETURNS boolean
+LANGUAGE plpgsql STABLE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p jsonb;
+	id uuid;
+BEGIN
+	BEGIN
+		p := payload::jsonb;
+		id := (p ->> 'event_id')::uuid;
+	EXCEPTION WHEN data_exception THEN
+		RETURN false;
+	END;
+	IF jsonb_typeof(p) IS DISTINCT FROM 'object' OR id IS NULL THEN
+		RETURN false;
+	END IF;
+	IF p ->> 'table' = 'mtmcp.audit_log' THEN
+		RETURN EXISTS (SELECT 1 FROM mtmcp.audit_log a
+						WHERE a.event_id = id AND a.severity = 'security' AND a.tenant_id = p ->> 'tenant'
+						  AND coalesce(a.detail, a.result_kind) = p ->> 'kind');
+	ELSIF p ->> 'table' = 'mtmcp.auth_failures' THEN
+		RETURN p -> 'tenant' = 'null'::jsonb
+		   AND EXISTS (SELECT 1 FROM mtmcp.auth_failures f WHERE f.event_id = id AND f.reason = p ->> 'kind');
+	END IF;
+	RETURN false;
+END
+$$;
+COMMENT ON FUNCTION mtmcp.verify_security_notification(text) IS
+'True when a mtmcp_security payload names a committed row of the table it names, with the same tenant and kind; a NOTIFY anyone else sent names none.';
+GRANT EXECUTE ON FUNCTION mtmcp.verify_security_notification(text) TO mtmcp_admin;
+
 -------------------------------------------------------------------------------
 -- Privileges: nothing new is PUBLIC (as src/sql/privileges.sql at install)
 -------------------------------------------------------------------------------

@@ -100,6 +100,40 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION mtmcp.redact(jsonb, text[]) IS
 'Arguments as the audit trail stores them: secret-looking keys and the given dotted paths replaced by "[REDACTED]".';
 
+-- Alerts a consumer can check: anyone may NOTIFY any channel, but only
+-- mtmcp's alerts name a row that is there.
+CREATE FUNCTION mtmcp.verify_security_notification(payload text)
+RETURNS boolean
+LANGUAGE plpgsql STABLE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p jsonb;
+	id uuid;
+BEGIN
+	BEGIN
+		p := payload::jsonb;
+		id := (p ->> 'event_id')::uuid;
+	EXCEPTION WHEN data_exception THEN
+		RETURN false;
+	END;
+	IF jsonb_typeof(p) IS DISTINCT FROM 'object' OR id IS NULL THEN
+		RETURN false;
+	END IF;
+	IF p ->> 'table' = 'mtmcp.audit_log' THEN
+		RETURN EXISTS (SELECT 1 FROM mtmcp.audit_log a
+						WHERE a.event_id = id AND a.severity = 'security' AND a.tenant_id = p ->> 'tenant'
+						  AND coalesce(a.detail, a.result_kind) = p ->> 'kind');
+	ELSIF p ->> 'table' = 'mtmcp.auth_failures' THEN
+		RETURN p -> 'tenant' = 'null'::jsonb
+		   AND EXISTS (SELECT 1 FROM mtmcp.auth_failures f WHERE f.event_id = id AND f.reason = p ->> 'kind');
+	END IF;
+	RETURN false;
+END
+$$;
+COMMENT ON FUNCTION mtmcp.verify_security_notification(text) IS
+'True when a mtmcp_security payload names a committed row of the table it names, with the same tenant and kind; a NOTIFY anyone else sent names none.';
+
 -- Privileges and pg_dump marks of this section
 GRANT SELECT ON mtmcp.tenant_audit, mtmcp.tenant_audit_overflow TO mtmcp_tenant, mtmcp_admin;
 GRANT SELECT ON
@@ -109,6 +143,7 @@ GRANT SELECT ON
 	mtmcp.auth_failure_overflow
 	TO mtmcp_admin;
 GRANT EXECUTE ON FUNCTION mtmcp.redact(jsonb, text[]) TO mtmcp_admin;
+GRANT EXECUTE ON FUNCTION mtmcp.verify_security_notification(text) TO mtmcp_admin;
 SELECT pg_catalog.pg_extension_config_dump('mtmcp.audit_log_default', '');
 SELECT pg_catalog.pg_extension_config_dump('mtmcp.auth_failures_default', '');
 SELECT pg_catalog.pg_extension_config_dump('mtmcp.audit_overflow', '');
