@@ -42,8 +42,11 @@ SQL_SECTIONS = $(addprefix src/sql/,$(addsuffix .sql, \
 EXTSQL = mtmcp--$(EXTVERSION).sql
 DATA = $(sort $(wildcard mtmcp--*.sql) $(EXTSQL))
 
-# One regression file per concern; order matters (setup first).
-REGRESS = upgrade setup jsonschema identity guc_attacks roles dispatch tools isolation audit cost catalog resources prompts sessions lifecycle drill audit_evasion admin_api
+# One regression file per concern.  Each starts from test/fixtures/base.sql
+# (a fresh extension and the shared test data), so any file runs alone --
+# make installcheck REGRESS=tools -- and `make installcheck-each` runs every
+# file alone on a fresh database.
+REGRESS = upgrade setup jsonschema identity guc_attacks roles dispatch tools isolation audit cost catalog resources prompts sessions lifecycle drill audit_evasion admin_api sandbox
 REGRESS_OPTS = --load-extension=pgcrypto
 
 PG_CPPFLAGS += $(shell pkg-config --cflags json-c 2>/dev/null || echo -I/usr/include/json-c)
@@ -84,6 +87,14 @@ stop:
 	-@[ -s .scratch/shim.pid ] && kill -TERM $$(cat .scratch/shim.pid) 2>/dev/null; rm -f .scratch/shim.pid
 	scripts/cluster.sh stop
 
+# every regression file alone, each on a fresh database (test/regress_each.sh)
+.PHONY: installcheck-each print-regress
+installcheck-each:
+	test/regress_each.sh
+
+print-regress:
+	@echo $(REGRESS)
+
 # pure-C unit tests and the fuzz corpus replay (no server needed)
 unit: check-jwt fuzz-replay
 
@@ -91,3 +102,5 @@ unit: check-jwt fuzz-replay
 check-sql:
 	@scripts/assemble-sql.sh $(EXTVERSION) $(SQL_SECTIONS) | cmp -s - $(EXTSQL) || \
 		{ echo "$(EXTSQL) is stale: run make and commit it" >&2; exit 1; }
+
+-include packaging.mk

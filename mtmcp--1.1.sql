@@ -2207,6 +2207,55 @@ BEGIN
 			'rate', '-', 'logged', '-', 'alerted', '-',
 			'evidence', coalesce('unprotected: ' || bad, format('%s registered tables; victim has %s rows', (SELECT count(*) FROM mtmcp.tenant_tables), victim_rows)));
 
+		-- 5b. the sandbox: channels row-level security does not cover, tried
+		--    from a careless handler that runs whatever SQL the agent sends
+		EXECUTE 'CREATE FUNCTION mtmcp._drill_probe(args jsonb) RETURNS jsonb LANGUAGE plpgsql VOLATILE AS '
+			|| quote_literal('BEGIN EXECUTE args ->> ''sql''; RETURN ''{"done": true}''; END');
+		EXECUTE 'GRANT EXECUTE ON FUNCTION mtmcp._drill_probe(jsonb) TO mtmcp_tool';
+		PERFORM mtmcp.register_tool('mtmcp-drill-probe', 'The blast-radius drill''s probe.', '{"type":"object"}',
+									pg_catalog.to_regprocedure('mtmcp._drill_probe(jsonb)'));
+		SELECT x.tbl::text INTO bad FROM mtmcp.tenant_tables x ORDER BY x.tbl::text LIMIT 1;
+		FOR t IN SELECT * FROM (VALUES
+			('read planner statistics of the victim''s rows (EXPLAIN)',
+			 'EXPLAIN SELECT * FROM ' || coalesce(bad, 'mtmcp.tenants')),
+			('read or create large objects', 'SELECT lo_from_bytea(0, ''\x00''::bytea)'),
+			('empty every tenant''s rows (TRUNCATE)', 'TRUNCATE ' || coalesce(bad, 'mtmcp.tenants')),
+			('plant code that runs on other tenants'' writes (DDL, triggers)',
+			 'CREATE FUNCTION pg_temp.drill_spy() RETURNS trigger LANGUAGE plpgsql AS ''BEGIN RETURN NEW; END'''),
+			('forge a security alert (NOTIFY)', 'NOTIFY mtmcp_security, ''{"forged": true}'''),
+			('read activity statistics and row counts', 'SELECT count(*) FROM pg_catalog.pg_stat_user_tables'),
+			('read a relation nobody registered', 'SELECT count(*) FROM mtmcp.audit_log'),
+			('keep state on the connection (session advisory lock)', 'SELECT pg_advisory_lock(8675309)'))
+			AS v(op, probe)
+		LOOP
+			r := mtmcp.mcp_dispatch(ta, jsonb_build_object('jsonrpc', '2.0', 'id', 1, 'method', 'tools/call',
+					'params', jsonb_build_object('name', 'mtmcp-drill-probe', 'arguments', jsonb_build_object('sql', t.probe))),
+					'drill:sandbox:' || t.op);
+			SELECT * INTO ev FROM mtmcp._drill_evidence('drill:sandbox:' || t.op);
+			SELECT a.error_code INTO cur FROM mtmcp.audit_log a WHERE a.session_id = 'drill:sandbox:' || t.op
+			 ORDER BY a.ts DESC LIMIT 1;
+			result := result || jsonb_build_object('operation', t.op,
+				'auth', 'no', 'subsetting', '-',
+				'scoping', CASE WHEN cur = '42501' THEN 'yes (sandbox)' ELSE 'no' END,
+				'rate', '-', 'logged', ev.logged, 'alerted', ev.alerted,
+				'evidence', format('handler ran: %s -> %s', t.probe,
+					coalesce(cur, r -> 'result' -> 'content' -> 0 ->> 'text', r::text)));
+		END LOOP;
+		PERFORM pg_advisory_unlock_all();
+		-- configuration the sandbox reports rather than fixes
+		SELECT string_agg(x.tbl::text || ': ' || p.problem, '; ') INTO bad
+		  FROM mtmcp.tenant_tables x, LATERAL (SELECT mtmcp._sandbox_table_check(x.tbl, x.tenant_column) AS problem) p
+		 WHERE p.problem IS NOT NULL;
+		result := result || jsonb_build_object('operation', 'reach past RLS through privileges or indexes on a tenant table',
+			'auth', 'no', 'subsetting', '-', 'scoping', CASE WHEN bad IS NULL THEN 'yes (no grant or index RLS cannot guard)' ELSE 'no' END,
+			'rate', '-', 'logged', '-', 'alerted', '-',
+			'evidence', coalesce(bad, format('%s registered tables checked', (SELECT count(*) FROM mtmcp.tenant_tables))));
+		SELECT string_agg(s.tbl::text, ', ') INTO bad FROM mtmcp.shared_tables s WHERE s.writable;
+		result := result || jsonb_build_object('operation', 'write shared reference data that every tenant reads',
+			'auth', 'no', 'subsetting', '-', 'scoping', CASE WHEN bad IS NULL THEN 'yes (shared tables are read-only)' ELSE 'no' END,
+			'rate', '-', 'logged', '-', 'alerted', '-',
+			'evidence', coalesce('writable for every tenant: ' || bad, format('%s shared tables, none writable', (SELECT count(*) FROM mtmcp.shared_tables))));
+
 		-- 6. flooding
 		lim := (settings -> 'rate_limit' ->> 'requests')::bigint;
 		win := coalesce((settings -> 'rate_limit' ->> 'window_seconds')::bigint, 60);
@@ -2252,7 +2301,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION mtmcp.blast_radius_drill(text) IS
-'Attacks the other tenant with the most data from this tenant, through the real code paths (tokens, tools, resources, sessions, cursors, RLS, rate limits, views), and reports per operation which layers refused, what was logged and alerted, and a verdict. Leaves nothing behind.';
+'Attacks the other tenant with the most data from this tenant, through the real code paths (tokens, tools, resources, sessions, cursors, RLS, the sandbox, rate limits, views), and reports per operation which layers refused, what was logged and alerted, and a verdict. Leaves nothing behind.';
 
 -- Privileges and pg_dump marks of this section
 GRANT EXECUTE ON FUNCTION

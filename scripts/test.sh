@@ -48,6 +48,7 @@ suite "install script assembled from its sections" make -s check-sql
 suite "jwt unit tests" make -s check-jwt
 suite "jwt fuzz corpus replay" make -s fuzz-replay
 suite "pg_regress" regress
+suite "pg_regress: each file alone" test/regress_each.sh
 # shell-level checks against the database pg_regress left behind
 for t in test/shell/*.sh; do
 	suite "shell: $(basename "$t" .sh)" "$t" contrib_regression

@@ -3,6 +3,8 @@
 -- audit row whatever fails after its handler, and no flood of refusals can
 -- hide an attack on a real tenant (issue 10, items 5 and 6)
 --
+\set fixture_after tools
+\i test/fixtures/base.sql
 SET client_min_messages = warning;
 \set SHOW_CONTEXT never
 

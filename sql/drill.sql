@@ -2,6 +2,8 @@
 -- drill: the blast-radius drill attacks one tenant from another through
 -- the real code paths and leaves nothing behind
 --
+\set fixture_after lifecycle
+\i test/fixtures/base.sql
 SET client_min_messages = warning;
 \set SHOW_CONTEXT never
 
@@ -24,3 +26,16 @@ SELECT * FROM mtmcp.blast_radius_drill('nobody');
 SET SESSION AUTHORIZATION regress_tenant;
 SELECT * FROM mtmcp.blast_radius_drill('acme');
 RESET SESSION AUTHORIZATION;
+-- Configuration that opens a channel shows up as a hazard: a grant RLS does
+-- not confine, given after registration, and a writable shared table.
+GRANT TRUNCATE ON app.documents TO mtmcp_tool;
+CREATE TABLE app.drill_shared (k text PRIMARY KEY, v text);
+GRANT SELECT, UPDATE ON app.drill_shared TO mtmcp_tool;
+SELECT mtmcp.register_shared_table('app.drill_shared', writable => true);
+SELECT operation, verdict, evidence FROM mtmcp.blast_radius_drill('acme')
+ WHERE operation IN ('reach past RLS through privileges or indexes on a tenant table',
+					 'write shared reference data that every tenant reads', 'empty every tenant''s rows (TRUNCATE)');
+SELECT count(*) AS victim_rows_still_there FROM app.documents WHERE tenant_id = 'globex';
+REVOKE TRUNCATE ON app.documents FROM mtmcp_tool;
+SELECT mtmcp.unregister_shared_table('app.drill_shared');
+DROP TABLE app.drill_shared;

@@ -2,6 +2,8 @@
 -- sessions: the HTTP shim's contract (mcp_http), live notifications,
 -- resource update events, the access scope
 --
+\set fixture_after prompts
+\i test/fixtures/base.sql
 SET client_min_messages = warning;
 \set SHOW_CONTEXT never
 

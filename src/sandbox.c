@@ -181,6 +181,7 @@ static ProcessUtility_hook_type prev_utility = NULL;
 static object_access_hook_type prev_object_access = NULL;
 
 static int	handler_depth = 0;
+static bool refused = false;		/* a fence refused something since the last take */
 static uint64 loaded_generation = 0;	/* mtmcp_config_generation() of the load */
 static Oid	loaded_registry = InvalidOid;	/* mtmcp.tenant_tables when loaded */
 
@@ -470,10 +471,13 @@ guard_table(RelEntry *e)
 		e->checked = true;
 	}
 	if (e->problem != NULL)
+	{
+		refused = true;
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("mtmcp sandbox: table %s is not safe for handlers", get_rel_name(e->relid)),
 				 errdetail("%s.", e->problem)));
+	}
 }
 
 /* ---------------------------------------------------------------------------
@@ -551,12 +555,15 @@ check_relation(Fence fence, Oid relid, AclMode required)
 	{
 		guard_table(e);
 		if (writes && e->kind != REL_SHARED_WRITABLE)
+		{
+			refused = true;
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("mtmcp sandbox: shared table %s is read-only for handlers", get_rel_name(relid)),
 					 errdetail("Shared reference data is the same for every tenant; a write would reach all of them."),
 					 errhint("An administrator can allow writes with mtmcp.register_shared_table('%s', writable => true).",
 							 get_rel_name(relid))));
+		}
 		return;
 	}
 	if (fence == FENCE_TENANT && e != NULL && e->kind == REL_TENANT_VIEW && !writes)
@@ -566,6 +573,7 @@ check_relation(Fence fence, Oid relid, AclMode required)
 	name = get_rel_name(relid);
 	if (name != NULL && OidIsValid(get_rel_namespace(relid)))
 		name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), name);
+	refused = true;
 	if (fence == FENCE_HANDLER)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -644,6 +652,8 @@ sandbox_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 			if (statement_rules[i].tag == tag)
 				allowed = fence == FENCE_HANDLER ? statement_rules[i].in_handler : statement_rules[i].in_tenant_session;
 		if (!allowed)
+		{
+			refused = true;
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("mtmcp sandbox: %s is not allowed in %s", GetCommandTagName(CreateCommandTag(pstmt->utilityStmt)),
@@ -651,6 +661,7 @@ sandbox_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 					 errdetail(fence == FENCE_HANDLER
 							   ? "A handler reads and writes its tenant's rows; statements that reach past them (EXPLAIN, TRUNCATE, DDL, LISTEN/NOTIFY, LOCK, COPY, PREPARE, LOAD, VACUUM, ANALYZE, cursors) are refused."
 							   : "A tenant session reads the tenant views; statements that could reveal other tenants (EXPLAIN, LISTEN, NOTIFY, DDL, ...) are refused.")));
+		}
 	}
 	if (prev_utility)
 		prev_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
@@ -724,10 +735,13 @@ sandbox_object_access(ObjectAccessType access, Oid classId, Oid objectId, int su
 		const char *why;
 
 		if (fence != FENCE_NONE && (why = function_denial(objectId)) != NULL)
+		{
+			refused = true;
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("mtmcp sandbox: function %s is not allowed in %s", format_procedure(objectId), fence_name(fence)),
 					 errdetail("%s.", why)));
+		}
 	}
 }
 
@@ -745,6 +759,10 @@ sandbox_xact_callback(XactEvent event, void *arg)
 void
 SandboxInit(void)
 {
+#ifdef MTMCP_NO_SANDBOX
+	/* bench/sandbox.sh's yardstick build only: never ship this */
+	return;
+#endif
 	prev_check_perms = ExecutorCheckPerms_hook;
 	ExecutorCheckPerms_hook = sandbox_check_perms;
 	prev_utility = ProcessUtility_hook;
@@ -763,6 +781,7 @@ int
 mtmcp_sandbox_enter(void)
 {
 	load_registrations();
+	refused = false;
 	return handler_depth++;
 }
 
@@ -776,6 +795,20 @@ bool
 mtmcp_sandbox_active(void)
 {
 	return handler_depth > 0;
+}
+
+/*
+ * Whether a fence refused something since the last call (and forget it):
+ * a handler that hits the fence is an attack or a misconfiguration, audited
+ * as a security event.
+ */
+bool
+mtmcp_sandbox_take_refusal(void)
+{
+	bool		r = refused;
+
+	refused = false;
+	return r;
 }
 
 PG_FUNCTION_INFO_V1(mtmcp_sandbox_table_check);

@@ -15,6 +15,7 @@ extern void SandboxInit(void);
 extern int	mtmcp_sandbox_enter(void);
 extern void mtmcp_sandbox_leave(int saved);
 extern bool mtmcp_sandbox_active(void);
+extern bool mtmcp_sandbox_take_refusal(void);
 extern char *mtmcp_sandbox_table_problem(Oid relid, const char *tenant_column);
 
 #endif							/* MTMCP_SANDBOX_H */

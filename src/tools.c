@@ -462,6 +462,17 @@ mtmcp_tools_call(const MtmcpIdentity *id, const char *name, Jsonb *args,
 		ev->result_kind = "tool_error";
 		ev->severity = "warning";
 		ev->error_code = pstrdup(unpack_sql_state(edata->sqlerrcode));
+		/* the handler reached for something outside its tenant: alert */
+		if (mtmcp_sandbox_take_refusal())
+		{
+			ev->severity = "security";
+			ev->detail = "sandbox_refused";
+		}
+		else if (edata->sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE)
+		{
+			ev->severity = "security";
+			ev->detail = "permission_denied";
+		}
 	}
 	return 0;
 }

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Security events raise NOTIFY mtmcp_security with
 # {"tenant","event_id","table","kind"}; ordinary events do not.  Every
-# notification names a real row of its table (event_id, severity security),
-# which is how a consumer tells mtmcp's alerts from a NOTIFY anyone could
-# send.  Runs against the regression database.
+# notification names a real row of its table, which is how a consumer tells
+# mtmcp's alerts from a NOTIFY anyone could send.  Loads the regression
+# fixture (test/fixtures/base.sql up to the tools stage, which has a tool no
+# plan includes) into the given database -- it is reset -- and listens there.
 set -euo pipefail
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
 DB=${1:-contrib_regression}
+psql -X -q -v ON_ERROR_STOP=1 -v fixture_after=tools -d "$DB" -f "$REPO/test/fixtures/base.sql"
 out=$(psql -X -q -d "$DB" -v ON_ERROR_STOP=1 <<'SQL' 2>&1
 LISTEN mtmcp_security;
 SELECT mtmcp.mcp_dispatch(tok('acme'), '{"jsonrpc":"2.0","id":1,"method":"ping"}') IS NOT NULL AS ordinary;
