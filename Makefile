@@ -67,6 +67,9 @@ all:
 endif
 
 all: $(EXTSQL)
+# PGXS tracks no header dependencies: a changed struct in a header must
+# rebuild every object that may include it, or they disagree on its layout.
+$(OBJS): $(wildcard src/*.h)
 $(EXTSQL): scripts/assemble-sql.sh $(SQL_SECTIONS) mtmcp.control
 	scripts/assemble-sql.sh $(EXTVERSION) $(SQL_SECTIONS) > $@.tmp && mv $@.tmp $@
 

@@ -3,9 +3,11 @@
  *
  * The dispatcher fills one MtmcpAuditEvent per message and writes it once:
  * to mtmcp.audit_log when the caller was authenticated (with the verified
- * tenant, arguments redacted, subject to the tenant's observability budget),
- * to mtmcp.auth_failures when it was not.  Security events are also sent on
- * the mtmcp_security channel at commit.
+ * tenant, arguments redacted by mtmcp_audit_prepare inside the dispatcher's
+ * guard, subject to the tenant's observability budget), to
+ * mtmcp.auth_failures when it was not (budgeted per source and reason; an
+ * attack on a real tenant never).  Security events are also sent on the
+ * mtmcp_security channel at commit, naming the row's event_id and table.
  */
 #ifndef MTMCP_AUDIT_H
 #define MTMCP_AUDIT_H

@@ -11,12 +11,21 @@
  *      the tenant's rate limit (ratelimit.c).
  *   3. install the verified identity for this message only (restored when
  *      the message is done, so nothing outlives it in the session).
- *   4. route the method (-32601 unknown, -32602 bad params).
+ *   4. route the method (-32601 unknown, -32602 bad params); write the
+ *      per-call charges.
+ *   5. write the message's audit row -- the one place it is written.
+ *
+ * Steps 2-4 run in a subtransaction (the guard): whatever they raise --
+ * the ledger, the output check, building the response -- is rolled back
+ * and answered with -32603, and step 5 still writes the row, as "error"
+ * with the SQLSTATE.  Live notifications a handler already sent cannot be
+ * taken back.  Only class 57 (cancel, shutdown) aborts the message whole,
+ * and then nothing of it commits.
  *
  * Notifications (no "id") and client responses get NULL.  Error messages
  * never carry internal detail; server-side detail goes to the server log.
  * Every refusal of an authenticated caller takes one path (refuse): the
- * error response, the audit row, the HTTP status.
+ * error response, the outcome for its audit row, the HTTP status.
  *
  * This module has no C interface (so no header): its SQL entry points,
  * mcp_dispatch and mcp_http, are the way in.
