@@ -84,6 +84,23 @@ SELECT (SELECT count(*) FROM app.documents WHERE title = 'written then lost') AS
 -- the answer names the row
 SELECT ev_call(:'a', 'ev_write', '{"title": "again", "meter": "ev.broken"}', 'ev5') -> 'error' -> 'data' ->> 'eventId' AS ev5_id \gset
 SELECT count(*) AS names_its_row FROM mtmcp.audit_log WHERE session_id = 'ev5' AND event_id = :'ev5_id'::uuid;
+-- Over HTTP, as the shim calls it: the handler's live log notification
+-- went out before the failure (it cannot be taken back); the answer is
+-- -32603 with HTTP 200, and the message has its one row.
+CREATE FUNCTION app.ev_log_then_pay(args jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM mtmcp.log('warning', '{"step": "about to pay"}', 'ev');
+	PERFORM mtmcp.charge('ev.broken', 1);
+	RETURN '{}'::jsonb;
+END $$;
+GRANT EXECUTE ON FUNCTION app.ev_log_then_pay(jsonb) TO mtmcp_tool;
+SELECT mtmcp.register_tool('ev_log_then_pay', 'Log, then pay.', '{"type":"object"}', 'app.ev_log_then_pay(jsonb)');
+SELECT session_id AS hs FROM mtmcp.mcp_http(:'a', '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25"}}', NULL) \gset
+SET client_min_messages = notice;
+SELECT http_status, session_id = :'hs' AS same_session, response #- '{error,data}' AS response
+  FROM mtmcp.mcp_http(:'a', '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"ev_log_then_pay"}}', :'hs', 'k-ev');
+SET client_min_messages = warning;
+SELECT method, target, result_kind, error_code, detail FROM mtmcp.audit_log WHERE session_id = :'hs' ORDER BY ts;
 DROP TRIGGER ev_ledger_down ON mtmcp.cost_ledger;
 -- a working ledger again: the write and its charge commit with their row
 SELECT ev_call(:'a', 'ev_write', '{"title": "written and kept", "meter": "ev.search"}', 'ev6') -> 'result' ->> 'isError' AS is_error;
@@ -143,6 +160,7 @@ SELECT severity, count(*) FROM mtmcp.auth_failures WHERE session_id = 'ev-forged
 -- Clean up what this file made.
 SELECT mtmcp.unregister_tool('ev_charge');
 SELECT mtmcp.unregister_tool('ev_write');
-DROP FUNCTION app.ev_charge(jsonb), app.ev_write(jsonb), ev_ledger_down(), ev_d(text, jsonb, text),
+SELECT mtmcp.unregister_tool('ev_log_then_pay');
+DROP FUNCTION app.ev_charge(jsonb), app.ev_write(jsonb), app.ev_log_then_pay(jsonb), ev_ledger_down(), ev_d(text, jsonb, text),
 	ev_call(text, text, jsonb, text), ev_rows(text);
 DELETE FROM app.documents WHERE title = 'written and kept';
