@@ -471,7 +471,7 @@ verify_token(const char *token, size_t len, int64 now, MtmcpIdentity *id,
 		err->source = "(unregistered issuer)";
 		return auth_fail(err, "unknown_issuer", 401, detail);
 	}
-	err->source = ci->issuer;
+	err->source = pstrdup(ci->issuer);	/* the key cache may be rebuilt before it is read */
 
 	/*
 	 * A token naming a kid is checked against that key of its issuer only; a
