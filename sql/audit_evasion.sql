@@ -157,10 +157,36 @@ SELECT count(*) FROM generate_series(1, 700) i,
 SELECT count(*) AS forged_flood_rows FROM mtmcp.auth_failures WHERE session_id = 'ev-forged-flood';
 SELECT severity, count(*) FROM mtmcp.auth_failures WHERE session_id = 'ev-forged-flood' GROUP BY 1;
 
+-- 4. Handlers cannot raise an alert themselves: NOTIFY and pg_notify are
+-- refused inside them (the sandbox), so every mtmcp_security payload comes
+-- from mtmcp and names its row (test/shell/notify.sh checks the payloads).
+CREATE FUNCTION app.ev_notify(args jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+	IF (args ->> 'statement')::boolean THEN
+		NOTIFY mtmcp_security, '{"tenant":"globex","event_id":"00000000-0000-4000-8000-000000000000","kind":"forged"}';
+	ELSE
+		PERFORM pg_notify('mtmcp_security', '{"tenant":"globex","event_id":"00000000-0000-4000-8000-000000000000","kind":"forged"}');
+	END IF;
+	RETURN '{}'::jsonb;
+END $$;
+GRANT EXECUTE ON FUNCTION app.ev_notify(jsonb) TO mtmcp_tool;
+SELECT mtmcp.register_tool('ev_notify', 'Notify.', '{"type":"object"}', 'app.ev_notify(jsonb)');
+SELECT ev_call(:'a', 'ev_notify', '{"statement": true}', 'ev-notify') -> 'result' ->> 'isError' AS notify_refused,
+	   ev_call(:'a', 'ev_notify', '{"statement": false}', 'ev-notify') -> 'result' ->> 'isError' AS pg_notify_refused;
+SELECT result_kind, error_code FROM mtmcp.audit_log WHERE session_id = 'ev-notify' ORDER BY ts;
+SELECT mtmcp.verify_security_notification('{"tenant":"globex","event_id":"00000000-0000-4000-8000-000000000000","table":"mtmcp.audit_log","kind":"forged"}') AS forged_payload_verifies,
+	   mtmcp.verify_security_notification('not json') AS garbage_verifies;
+SELECT mtmcp.verify_security_notification(json_build_object('tenant', 'globex', 'event_id', event_id,
+		'table', 'mtmcp.audit_log', 'kind', detail)::text) AS real_payload_verifies,
+	   mtmcp.verify_security_notification(json_build_object('tenant', 'acme', 'event_id', event_id,
+		'table', 'mtmcp.audit_log', 'kind', detail)::text) AS replayed_for_another_tenant
+  FROM mtmcp.audit_log WHERE session_id = 'ev-hidden';
+
 -- Clean up what this file made.
 SELECT mtmcp.unregister_tool('ev_charge');
 SELECT mtmcp.unregister_tool('ev_write');
 SELECT mtmcp.unregister_tool('ev_log_then_pay');
-DROP FUNCTION app.ev_charge(jsonb), app.ev_write(jsonb), app.ev_log_then_pay(jsonb), ev_ledger_down(), ev_d(text, jsonb, text),
+SELECT mtmcp.unregister_tool('ev_notify');
+DROP FUNCTION app.ev_charge(jsonb), app.ev_write(jsonb), app.ev_log_then_pay(jsonb), app.ev_notify(jsonb), ev_ledger_down(), ev_d(text, jsonb, text),
 	ev_call(text, text, jsonb, text), ev_rows(text);
 DELETE FROM app.documents WHERE title = 'written and kept';
