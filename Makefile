@@ -46,7 +46,7 @@ DATA = $(sort $(wildcard mtmcp--*.sql) $(EXTSQL))
 # (a fresh extension and the shared test data), so any file runs alone --
 # make installcheck REGRESS=tools -- and `make installcheck-each` runs every
 # file alone on a fresh database.
-REGRESS = upgrade setup jsonschema identity guc_attacks roles dispatch tools isolation audit cost catalog resources prompts sessions lifecycle drill admin_api sandbox
+REGRESS = upgrade setup jsonschema identity guc_attacks roles dispatch tools isolation audit cost catalog resources prompts sessions lifecycle drill audit_evasion admin_api sandbox
 REGRESS_OPTS = --load-extension=pgcrypto
 
 PG_CPPFLAGS += $(shell pkg-config --cflags json-c 2>/dev/null || echo -I/usr/include/json-c)
@@ -67,6 +67,9 @@ all:
 endif
 
 all: $(EXTSQL)
+# PGXS tracks no header dependencies: a changed struct in a header must
+# rebuild every object that may include it, or they disagree on its layout.
+$(OBJS): $(wildcard src/*.h)
 $(EXTSQL): scripts/assemble-sql.sh $(SQL_SECTIONS) mtmcp.control
 	scripts/assemble-sql.sh $(EXTVERSION) $(SQL_SECTIONS) > $@.tmp && mv $@.tmp $@
 

@@ -800,6 +800,65 @@ COMMENT ON FUNCTION mtmcp.blast_radius_drill(text) IS
 'Attacks the other tenant with the most data from this tenant, through the real code paths (tokens, tools, resources, sessions, cursors, RLS, the sandbox, rate limits, views), and reports per operation which layers refused, what was logged and alerted, and a verdict. Leaves nothing behind.';
 
 -------------------------------------------------------------------------------
+-- Audit cannot be evaded (src/audit.c): refusal budgets per source and reason
+-------------------------------------------------------------------------------
+
+-- Refusals carry what they claimed to come from, and security refusals (an
+-- attack on a real tenant, a budget running out) say so.
+ALTER TABLE mtmcp.auth_failures ADD COLUMN source text;
+ALTER TABLE mtmcp.auth_failures ADD COLUMN severity text NOT NULL DEFAULT 'warning';
+COMMENT ON COLUMN mtmcp.auth_failures.source IS
+'What the message claimed to come from before verification: a registered issuer, "(unregistered issuer)" or "(no issuer)"; refusal budgets are per source and reason.';
+COMMENT ON COLUMN mtmcp.auth_failures.severity IS
+'security: an attack on a real tenant (never budgeted) or a refusal budget running out (reason refusals_suppressed); warning otherwise.';
+
+-- Overflow is counted per window, source and reason (rows of 1.0 had one
+-- global budget: they keep source and reason '').
+ALTER TABLE mtmcp.auth_failure_overflow DROP CONSTRAINT auth_failure_overflow_pkey;
+ALTER TABLE mtmcp.auth_failure_overflow ADD COLUMN source text NOT NULL DEFAULT '';
+ALTER TABLE mtmcp.auth_failure_overflow ADD COLUMN reason text NOT NULL DEFAULT '';
+ALTER TABLE mtmcp.auth_failure_overflow ALTER COLUMN source DROP DEFAULT;
+ALTER TABLE mtmcp.auth_failure_overflow ALTER COLUMN reason DROP DEFAULT;
+ALTER TABLE mtmcp.auth_failure_overflow ADD PRIMARY KEY (window_start, source, reason);
+COMMENT ON TABLE mtmcp.auth_failure_overflow IS
+'Refusals beyond mtmcp.auth_failure_budget per minute of one source and reason: counted here instead of written (each such window also has one refusals_suppressed row in mtmcp.auth_failures).';
+
+-- Alerts a consumer can check: anyone may NOTIFY any channel, but only
+-- mtmcp's alerts name a row that is there.
+CREATE FUNCTION mtmcp.verify_security_notification(payload text)
+RETURNS boolean
+LANGUAGE plpgsql STABLE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p jsonb;
+	id uuid;
+BEGIN
+	BEGIN
+		p := payload::jsonb;
+		id := (p ->> 'event_id')::uuid;
+	EXCEPTION WHEN data_exception THEN
+		RETURN false;
+	END;
+	IF jsonb_typeof(p) IS DISTINCT FROM 'object' OR id IS NULL THEN
+		RETURN false;
+	END IF;
+	IF p ->> 'table' = 'mtmcp.audit_log' THEN
+		RETURN EXISTS (SELECT 1 FROM mtmcp.audit_log a
+						WHERE a.event_id = id AND a.severity = 'security' AND a.tenant_id = p ->> 'tenant'
+						  AND coalesce(a.detail, a.result_kind) = p ->> 'kind');
+	ELSIF p ->> 'table' = 'mtmcp.auth_failures' THEN
+		RETURN p -> 'tenant' = 'null'::jsonb
+		   AND EXISTS (SELECT 1 FROM mtmcp.auth_failures f WHERE f.event_id = id AND f.reason = p ->> 'kind');
+	END IF;
+	RETURN false;
+END
+$$;
+COMMENT ON FUNCTION mtmcp.verify_security_notification(text) IS
+'True when a mtmcp_security payload names a committed row of the table it names, with the same tenant and kind; a NOTIFY anyone else sent names none.';
+GRANT EXECUTE ON FUNCTION mtmcp.verify_security_notification(text) TO mtmcp_admin;
+
+-------------------------------------------------------------------------------
 -- Privileges: nothing new is PUBLIC (as src/sql/privileges.sql at install)
 -------------------------------------------------------------------------------
 REVOKE ALL ON ALL ROUTINES IN SCHEMA mtmcp FROM PUBLIC;
