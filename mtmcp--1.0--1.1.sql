@@ -859,6 +859,19 @@ COMMENT ON FUNCTION mtmcp.verify_security_notification(text) IS
 GRANT EXECUTE ON FUNCTION mtmcp.verify_security_notification(text) TO mtmcp_admin;
 
 -------------------------------------------------------------------------------
+-- The HTTP contract: bodies that are not JSON are audited too
+-------------------------------------------------------------------------------
+CREATE FUNCTION mtmcp.mcp_http_unparsable(token text, session_id text, problem text, body_bytes integer)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'mtmcp_mcp_http_unparsable'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION mtmcp.mcp_http_unparsable(text, text, text, integer) IS
+'A body that is not JSON still leaves a trace: an audit row of the verified tenant (or a refusal row), never the body; returns the HTTP status (400, 401, 403).';
+
+GRANT EXECUTE ON FUNCTION mtmcp.mcp_http_unparsable(text, text, text, integer) TO mtmcp_gateway;
+
+-------------------------------------------------------------------------------
 -- Privileges: nothing new is PUBLIC (as src/sql/privileges.sql at install)
 -------------------------------------------------------------------------------
 REVOKE ALL ON ALL ROUTINES IN SCHEMA mtmcp FROM PUBLIC;

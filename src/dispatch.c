@@ -596,3 +596,41 @@ mtmcp_mcp_http(PG_FUNCTION_ARGS)
 		nulls[2] = true;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }
+
+PG_FUNCTION_INFO_V1(mtmcp_mcp_http_unparsable);
+
+/*
+ * SQL: mtmcp.mcp_http_unparsable(token, session_id, problem, body_bytes)
+ *   RETURNS integer
+ * A body the shim could not parse as JSON still leaves a trace: with a
+ * token that verifies, one audit row of the tenant ("(unparsable)", invalid,
+ * -32700, the parser's complaint and the size -- never the body); without
+ * one, the usual refusal row.  Returns the HTTP status to answer: 400, or
+ * the authentication failure's 401/403.
+ */
+Datum
+mtmcp_mcp_http_unparsable(PG_FUNCTION_ARGS)
+{
+	char	   *token = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *problem = PG_ARGISNULL(2) ? "unknown" : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	int			bytes = PG_ARGISNULL(3) ? -1 : PG_GETARG_INT32(3);
+	MtmcpIdentity ident;
+	MtmcpAuthError err;
+	MtmcpAuditEvent ev;
+
+	mtmcp_require_preloaded();
+	mtmcp_audit_begin(&ev, NULL);
+	ev.session_id = mtmcp_session_arg(fcinfo, 1);
+	ev.method = "(unparsable)";
+	if (!mtmcp_verify_request(token, &ident, &err))
+	{
+		mtmcp_audit_auth_failure(&ev, &err);
+		PG_RETURN_INT32(err.http_status);
+	}
+	set_outcome(&ev, "invalid", "warning", JSONRPC_PARSE_ERROR);
+	/* the shim's complaint is bounded text from its JSON parser, not the body */
+	ev.detail = psprintf("body of %d bytes is not JSON: %.120s", bytes, problem);
+	mtmcp_audit_prepare(&ev);
+	mtmcp_audit_write(&ident, &ev);
+	PG_RETURN_INT32(400);
+}
