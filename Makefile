@@ -27,6 +27,7 @@ OBJS = \
 	src/dispatch.o \
 	src/sessions.o \
 	src/ratelimit.o \
+	src/inflight.o \
 	src/tools.o \
 	src/resources.o \
 	src/prompts.o \
