@@ -554,6 +554,16 @@ mtmcp_handler_end(void)
 	}
 }
 
+/* Did the statement's statement_timeout fire while the handler ran? */
+static bool
+statement_timed_out(void)
+{
+	TimestampTz fin = get_timeout_finish_time(STATEMENT_TIMEOUT);
+
+	return handler_start != 0 && !get_timeout_active(STATEMENT_TIMEOUT) &&
+		fin >= handler_start && fin <= GetCurrentTimestamp();
+}
+
 /*
  * Was this handler error a time limit or a cancel?  Classifies 57014 (our
  * timer, notifications/cancelled, or a cancel from outside) and a lock
@@ -582,6 +592,12 @@ mtmcp_handler_interrupted(ErrorData *edata)
 			what = MTMCP_INTERRUPT_TIMEOUT;
 		else if (cancel)
 			what = MTMCP_INTERRUPT_CANCELLED;
+		else if (statement_timed_out())
+		{
+			/* the statement's own statement_timeout: a time limit too */
+			what = MTMCP_INTERRUPT_TIMEOUT;
+			handler_timeout_ms = (int) ((GetCurrentTimestamp() - handler_start) / 1000);
+		}
 		else
 			what = MTMCP_INTERRUPT_CLIENT_CANCEL;
 	}
