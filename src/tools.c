@@ -13,7 +13,9 @@
  *   - with the verified tenant in mtmcp.tenant_id, so the RLS policy on every
  *     registered tenant table confines it;
  *   - in a subtransaction: a handler error rolls back the handler's writes
- *     and becomes a tool result with isError: true.
+ *     and becomes a tool result with isError: true;
+ *   - under a time limit and a lock timeout (inflight.c): a handler stopped
+ *     by either, or cancelled, is answered and audited as such.
  *
  * A handler that would escape RLS -- SECURITY DEFINER owned by a superuser or
  * a BYPASSRLS role -- is refused at registration and again at every call
