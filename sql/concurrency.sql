@@ -48,8 +48,14 @@ CREATE FUNCTION conc.boom(args jsonb) RETURNS jsonb LANGUAGE plpgsql VOLATILE AS
 BEGIN
 	RAISE EXCEPTION 'shutting down' USING ERRCODE = 'admin_shutdown';
 END $$;
+CREATE FUNCTION conc.slow_prompt(args jsonb) RETURNS jsonb LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+	PERFORM pg_sleep(5);
+	RETURN '[]';
+END $$;
 GRANT USAGE ON SCHEMA conc TO mtmcp_tool;
-GRANT EXECUTE ON FUNCTION conc.nap(jsonb), conc.boom(jsonb) TO mtmcp_tool;
+GRANT EXECUTE ON FUNCTION conc.nap(jsonb), conc.boom(jsonb), conc.slow_prompt(jsonb) TO mtmcp_tool;
+SELECT mtmcp.register_prompt('slow_prompt', 'Renders slowly.', renderer => 'conc.slow_prompt(jsonb)');
 SELECT mtmcp.register_tool('nap', 'Sleeps.', '{"type":"object","properties":{"seconds":{"type":"number"}}}', 'conc.nap(jsonb)');
 SELECT mtmcp.register_tool('nap_own', 'Sleeps, with limits of its own.', '{"type":"object","properties":{"seconds":{"type":"number"}}}', 'conc.nap(jsonb)');
 SELECT mtmcp.register_tool('boom', 'Fails.', '{"type":"object"}', 'conc.boom(jsonb)');
@@ -91,6 +97,11 @@ SELECT mtmcp.set_tenant_setting('acme', 'tool_timeout_ms', '300');
 SELECT conc.call('acme', 'nap', '{"seconds": 5}') -> 'result' -> 'content' -> 0 ->> 'text' AS tenant_limit;
 -- and the tool's own overrides both
 SELECT conc.call('acme', 'nap_own', '{"seconds": 5}') -> 'result' -> 'content' -> 0 ->> 'text' AS tool_limit;
+-- every handler is bounded, not only tools: a prompt renderer over the
+-- tenant's limit answers -32603 "Request timed out"
+SELECT mtmcp.mcp_dispatch(conc.tok('acme'),
+	'{"jsonrpc":"2.0","id":3,"method":"prompts/get","params":{"name":"slow_prompt"}}') -> 'error' AS error;
+SELECT * FROM conc.last('acme');
 -- within its limit a call is unaffected
 SELECT conc.call('acme', 'nap', '{"seconds": 0.01}') -> 'result' ->> 'isError' AS is_error;
 SELECT * FROM conc.last('acme');

@@ -391,8 +391,9 @@ mtmcp_inflight_enter(const MtmcpIdentity *id, const char *session_id, JsonbValue
 
 /*
  * The end of a request: give its place back and, when a time limit or a
- * cancel ended its handler, record that (and answer a cancelled request
- * with -32800).
+ * cancel ended its handler, record that.  A tool says so in its result; any
+ * other method answers -32603 "Request timed out"; a cancelled request
+ * answers -32800.
  */
 void
 mtmcp_inflight_leave(MtmcpAuditEvent *ev, int *rpc_code, const char **rpc_msg, char **rpc_data)
@@ -410,9 +411,16 @@ mtmcp_inflight_leave(MtmcpAuditEvent *ev, int *rpc_code, const char **rpc_msg, c
 		case MTMCP_INTERRUPT_LOCK_TIMEOUT:
 			ev->result_kind = "timeout";
 			ev->severity = "warning";
-			if (*rpc_code == 0)
-				ev->error_code = pstrdup(what == MTMCP_INTERRUPT_TIMEOUT ? "57014" : "55P03");
+			ev->error_code = pstrdup(what == MTMCP_INTERRUPT_TIMEOUT ? "57014" : "55P03");
 			ev->detail = what == MTMCP_INTERRUPT_TIMEOUT ? "tool_timeout" : "lock_timeout";
+			if (*rpc_code != 0)
+			{
+				/* not a tool (whose result says it): a resource, prompt or completion handler */
+				*rpc_code = JSONRPC_INTERNAL_ERROR;
+				*rpc_msg = "Request timed out";
+				*rpc_data = psprintf("{\"reason\":\"%s\",\"timeoutMs\":%d}", ev->detail,
+									 what == MTMCP_INTERRUPT_TIMEOUT ? handler_timeout_ms : handler_lock_ms);
+			}
 			return;
 		case MTMCP_INTERRUPT_CANCELLED:
 		case MTMCP_INTERRUPT_CLIENT_CANCEL:
