@@ -337,6 +337,7 @@ mtmcp_inflight_enter(const MtmcpIdentity *id, const char *session_id, JsonbValue
 	int			busy = 0;
 	int			i;
 	bool		over = false;
+	uint64		key = request_key(id, session_id, request_id);
 
 	register_callbacks();
 	call_timeout_ms = setting_int(id, "tool_timeout_ms", default_tool_timeout_ms, 1);
@@ -376,7 +377,7 @@ mtmcp_inflight_enter(const MtmcpIdentity *id, const char *session_id, JsonbValue
 			me->pid = MyProcPid;
 			me->dbid = MyDatabaseId;
 			strlcpy(me->tenant, id->tenant, sizeof(me->tenant));
-			me->key = request_key(id, session_id, request_id);
+			me->key = key;
 			me->cancel = false;
 			me->running = false;
 		}
