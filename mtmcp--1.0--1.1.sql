@@ -872,6 +872,42 @@ COMMENT ON FUNCTION mtmcp.mcp_http_unparsable(text, text, text, integer) IS
 GRANT EXECUTE ON FUNCTION mtmcp.mcp_http_unparsable(text, text, text, integer) TO mtmcp_gateway;
 
 -------------------------------------------------------------------------------
+-- Bounded calls (src/inflight.c): a tool's own time limits; timed-out and
+-- cancelled calls are audited as what they are
+-------------------------------------------------------------------------------
+ALTER TABLE mtmcp.tools
+	ADD COLUMN timeout_ms integer CONSTRAINT timeout_ms_positive CHECK (timeout_ms > 0),
+	ADD COLUMN lock_timeout_ms integer CONSTRAINT lock_timeout_ms_positive CHECK (lock_timeout_ms > 0);
+
+CREATE FUNCTION mtmcp.set_tool_timeout(tool text, timeout_ms integer, lock_timeout_ms integer DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF timeout_ms <= 0 OR lock_timeout_ms <= 0 THEN
+		RAISE EXCEPTION 'time limits must be positive (milliseconds), or null for the default'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	UPDATE mtmcp.tools t
+	   SET timeout_ms = set_tool_timeout.timeout_ms, lock_timeout_ms = set_tool_timeout.lock_timeout_ms,
+		   updated_at = now()
+	 WHERE t.name = set_tool_timeout.tool;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'tool "%" does not exist', tool USING ERRCODE = 'undefined_object';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION mtmcp.set_tool_timeout(text, integer, integer) IS
+'The tool''s own time limit and lock timeout per call, in milliseconds (NULL: the tenant''s "tool_timeout_ms"/"lock_timeout_ms", else mtmcp.tool_timeout/mtmcp.lock_timeout).';
+
+GRANT EXECUTE ON FUNCTION mtmcp.set_tool_timeout(text, integer, integer) TO mtmcp_admin;
+
+ALTER TABLE mtmcp.audit_log DROP CONSTRAINT audit_result_kind;
+ALTER TABLE mtmcp.audit_log ADD CONSTRAINT audit_result_kind CHECK (result_kind IN
+	('ok', 'tool_error', 'denied', 'invalid', 'not_found', 'rate_limited', 'error', 'timeout', 'cancelled'));
+
+-------------------------------------------------------------------------------
 -- Privileges: nothing new is PUBLIC (as src/sql/privileges.sql at install)
 -------------------------------------------------------------------------------
 REVOKE ALL ON ALL ROUTINES IN SCHEMA mtmcp FROM PUBLIC;

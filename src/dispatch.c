@@ -43,6 +43,7 @@
 #include "completion.h"
 #include "cost.h"
 #include "identity.h"
+#include "inflight.h"
 #include "jsonutil.h"
 #include "mtmcp.h"
 #include "notify.h"
@@ -275,9 +276,26 @@ serve(Exchange *x, JsonbContainer *root, JsonbValue *idv, JsonbContainer *params
 						  psprintf("{\"retryAfter\":%d}", retry), "rate_limited");
 	}
 
-	/* a notification: nothing we act on yet, and never an answer */
+	/* a request beyond the tenant's calls in flight is refused, not queued */
+	if (idv != NULL)
+	{
+		int			limit;
+
+		if (mtmcp_inflight_enter(ident, session_id, idv, &limit) > 0)
+		{
+			ev->detail = "max_in_flight";
+			return refuse(x, 429, idv, MCP_RATE_LIMITED, "Too many requests in flight",
+						  psprintf("{\"retryAfter\":1,\"maxInFlight\":%d}", limit), "rate_limited");
+		}
+	}
+
+	/* a notification: never an answer; a cancel interrupts the named request */
 	if (idv == NULL)
+	{
+		if (strcmp(method, "notifications/cancelled") == 0)
+			mtmcp_cancel_request(ident, session_id, params, ev);
 		return no_answer(x);
+	}
 
 	/* 3. the verified identity, for this message only */
 	x->session_id = session_id;
@@ -353,6 +371,7 @@ serve(Exchange *x, JsonbContainer *root, JsonbValue *idv, JsonbContainer *params
 	}
 
 	mtmcp_call_end();
+	mtmcp_inflight_leave(ev, &rpc_code, &rpc_msg, &rpc_data);
 	mtmcp_leave_identity(nestlevel);
 
 	if (rpc_code != 0)
