@@ -27,6 +27,7 @@ OBJS = \
 	src/dispatch.o \
 	src/sessions.o \
 	src/ratelimit.o \
+	src/inflight.o \
 	src/tools.o \
 	src/resources.o \
 	src/prompts.o \
@@ -48,7 +49,7 @@ DATA = $(sort $(wildcard mtmcp--*.sql) $(EXTSQL))
 # (a fresh extension and the shared test data), so any file runs alone --
 # make installcheck REGRESS=tools -- and `make installcheck-each` runs every
 # file alone on a fresh database.
-REGRESS = upgrade setup jsonschema identity guc_attacks roles dispatch tools isolation audit cost catalog resources prompts sessions lifecycle drill admin_api sandbox scaleout
+REGRESS = upgrade setup jsonschema identity guc_attacks roles dispatch tools isolation audit cost catalog resources prompts sessions lifecycle drill audit_evasion admin_api sandbox concurrency scaleout
 REGRESS_OPTS = --load-extension=pgcrypto
 
 PG_CPPFLAGS += $(shell pkg-config --cflags json-c 2>/dev/null || echo -I/usr/include/json-c)
@@ -69,10 +70,14 @@ all:
 endif
 
 all: $(EXTSQL)
+# PGXS tracks no header dependencies: a changed struct in a header must
+# rebuild every object that may include it, or they disagree on its layout.
+$(OBJS): $(wildcard src/*.h)
 $(EXTSQL): scripts/assemble-sql.sh $(SQL_SECTIONS) mtmcp.control
 	scripts/assemble-sql.sh $(EXTVERSION) $(SQL_SECTIONS) > $@.tmp && mv $@.tmp $@
 
 -include test/jwt.mk
+-include test/detect.mk
 -include src/shim/shim.mk
 
 .PHONY: run test deps stop unit
@@ -98,7 +103,7 @@ print-regress:
 	@echo $(REGRESS)
 
 # pure-C unit tests and the fuzz corpus replay (no server needed)
-unit: check-jwt fuzz-replay
+unit: check-jwt fuzz-replay check-detect fuzz-replay-detect
 
 # the committed install script must be what the section files assemble to
 check-sql:
