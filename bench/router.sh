@@ -99,7 +99,10 @@ for r in $(seq "$ROUNDS"); do
 	echo "round $r: direct1 $(tail -1 "$work/direct1")  router1 $(tail -1 "$work/router1")  direct2 $(tail -1 "$work/direct2")  router2 $(tail -1 "$work/router2")"
 done
 d1=$(median <"$work/direct1"); r1=$(median <"$work/router1"); d2=$(median <"$work/direct2"); r2=$(median <"$work/router2")
+# the ratio of each round's adjacent runs, then their median: a shared machine's load drifts between rounds
+q1=$(paste "$work/router1" "$work/direct1" | awk '{print $1 / $2}' | median)
+q2=$(paste "$work/router2" "$work/direct2" | awk '{print $1 / $2}' | median)
 echo
-printf 'tools/call, %s clients, median of %s rounds of %ss (calls/s)\n' "$CLIENTS" "$ROUNDS" "$SECS"
-printf '  one shard:  direct %8.0f   through the router %8.0f   ratio %.2f (target >= 0.7)\n' "$d1" "$r1" "$(echo "$r1 / $d1" | bc -l)"
-printf '  two shards: direct %8.0f   through the router %8.0f   ratio %.2f\n' "$d2" "$r2" "$(echo "$r2 / $d2" | bc -l)"
+printf 'tools/call, %s clients, median of %s rounds of %ss (calls/s); ratio: median of the rounds'"'"' ratios\n' "$CLIENTS" "$ROUNDS" "$SECS"
+printf '  one shard:  direct %8.0f   through the router %8.0f   ratio %.2f (target >= 0.7)\n' "$d1" "$r1" "$q1"
+printf '  two shards: direct %8.0f   through the router %8.0f   ratio %.2f\n' "$d2" "$r2" "$q2"

@@ -22,6 +22,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -64,7 +65,6 @@ typedef struct Placement
 	char	   *shard;
 } Placement;
 
-static SPIPlanPtr lock_plan = NULL;
 static SPIPlanPtr lookup_plan = NULL;
 
 /* Steps 1 and 2: the move lock, then the directory.  Inside SPI. */
@@ -76,16 +76,14 @@ lookup(const char *tenant)
 	Oid			types[1] = {TEXTOID};
 
 	arg[0] = CStringGetTextDatum(tenant);
-	if (lock_plan == NULL)
-		lock_plan = mtmcp_keep_plan(psprintf("SELECT pg_catalog.pg_advisory_xact_lock_shared(%d, pg_catalog.hashtext($1))",
-											 MOVE_LOCK_CLASS), 1, types);
+	/* pg_advisory_xact_lock_shared(class, hashtext(tenant)), as move_tenant's drain takes it */
+	DirectFunctionCall2(pg_advisory_xact_lock_shared_int4, Int32GetDatum(MOVE_LOCK_CLASS),
+						DirectFunctionCall1Coll(hashtext, C_COLLATION_OID, arg[0]));
 	if (lookup_plan == NULL)
 		lookup_plan = mtmcp_keep_plan("SELECT d.state = 'moving', s.shard_no, s.shard"
 									  "  FROM mtmcp.tenant_directory d JOIN mtmcp.shards s ON s.shard = d.shard"
 									  " WHERE d.tenant_id = $1", 1, types);
-	if (SPI_execute_plan(lock_plan, arg, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not take the tenant's move lock");
-	/* a statement of its own: its snapshot is taken after the lock */
+	/* its snapshot is taken now, after the lock */
 	if (SPI_execute_plan(lookup_plan, arg, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the tenant directory");
 	if (SPI_processed == 1)
