@@ -32,7 +32,8 @@ OBJS = \
 	src/prompts.o \
 	src/completion.o \
 	src/notify.o \
-	src/sandbox.o
+	src/sandbox.o \
+	src/worker.o
 # The install script of the current version is assembled from section files
 # that mirror the C modules (src/sql/*.sql, in this order); released install
 # scripts and the hand-written upgrade scripts (mtmcp--A--B.sql) are frozen.
@@ -43,7 +44,7 @@ EXTSQL = mtmcp--$(EXTVERSION).sql
 DATA = $(sort $(wildcard mtmcp--*.sql) $(EXTSQL))
 
 # One regression file per concern; order matters (setup first).
-REGRESS = upgrade setup jsonschema identity guc_attacks roles dispatch tools isolation audit cost catalog resources prompts sessions lifecycle drill admin_api sandbox
+REGRESS = upgrade setup jsonschema identity guc_attacks roles dispatch tools isolation audit cost catalog resources prompts sessions lifecycle drill admin_api sandbox maintenance
 REGRESS_OPTS = --load-extension=pgcrypto
 
 PG_CPPFLAGS += $(shell pkg-config --cflags json-c 2>/dev/null || echo -I/usr/include/json-c)

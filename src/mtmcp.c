@@ -26,6 +26,7 @@
 #include "notify.h"
 #include "sandbox.h"
 #include "sessions.h"
+#include "worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -49,6 +50,7 @@ _PG_init(void)
 	SessionsInit();
 	NotifyInit();
 	SandboxInit();
+	WorkerInit();
 	mtmcp_preloaded = true;
 }
 
