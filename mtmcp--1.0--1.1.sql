@@ -812,12 +812,17 @@ COMMENT ON FUNCTION mtmcp.blast_radius_drill(text) IS
 -- worker), so that no step holds a strong lock for longer than it needs:
 --   - a coming day's partition is created long before any row can fall in
 --     its range (today + days_ahead), so attaching it only locks the
---     default partition briefly;
---   - a day whose rows are arriving right now (today, tomorrow) is only
+--     default partition, which writers do not touch, for milliseconds;
+--   - a day whose rows may be arriving right now (today, tomorrow) is only
 --     attached under a brief ACCESS EXCLUSIVE lock on the parent as well:
 --     a writer that planned its insert before the attach would otherwise
 --     route a row of that day to the default partition and fail its check
 --     there once the attach commits;
+--   - when rows of such a day already sit in the default partition (a fresh
+--     install, a stopped worker), they are not moved under that lock: the
+--     day's partition starts at the moment the lock is held (no row can be
+--     there yet), and the rows before it go, in a later step, to the day's
+--     "_head" partition under a lock on the default partition alone;
 --   - every strong lock is asked for with a short lock_timeout and retried,
 --     so the queue of writers behind a waiting maintainer never grows for
 --     more than a few milliseconds; a step that cannot get its locks gives
@@ -839,29 +844,21 @@ $$;
 COMMENT ON FUNCTION mtmcp._lock_briefly(text) IS
 'Locks the listed relations ACCESS EXCLUSIVE with lock_timeout 10ms for the rest of the calling (sub)transaction.';
 
-CREATE OR REPLACE FUNCTION mtmcp._ensure_day_partition(parent text, day date)
+-- Attaches part for [lo, hi), moving the rows of that range out of the
+-- default partition; lo NULL means "from the moment the locks are held"
+-- (nothing to move then).  Locks the parent too when writers may be
+-- routing rows of the range.  False when the locks could not be had.
+CREATE FUNCTION mtmcp._attach_range(parent text, part text, lo timestamptz, hi timestamptz, lock_parent boolean)
 RETURNS boolean
-LANGUAGE plpgsql VOLATILE STRICT
-SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	part text := pg_catalog.format('%s_p%s', parent, to_char(day, 'YYYYMMDD'));
 	dflt text := parent || '_default';
-	lo timestamptz := day::timestamp AT TIME ZONE 'UTC';
-	hi timestamptz := (day + 1)::timestamp AT TIME ZONE 'UTC';
-	live boolean := day <= (clock_timestamp() AT TIME ZONE 'UTC')::date + 1;
 	old_timeout text := current_setting('lock_timeout');
 	attempt integer := 0;
+	from_ts timestamptz;
 BEGIN
-	IF parent NOT IN ('audit_log', 'auth_failures', 'cost_ledger') THEN
-		RAISE EXCEPTION 'unknown ledger "%"', parent USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	-- one maintainer at a time (the worker, pg_cron and a DBA may overlap)
-	PERFORM pg_advisory_xact_lock(1836346723, 1);
-	IF to_regclass(pg_catalog.format('mtmcp.%I', part)) IS NOT NULL THEN
-		RETURN false;
-	END IF;
 	-- built and indexed aside, so the locks below are held only for the
 	-- move and the attach
 	EXECUTE pg_catalog.format('CREATE TABLE mtmcp.%I (LIKE mtmcp.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
@@ -870,16 +867,22 @@ BEGIN
 	LOOP
 		attempt := attempt + 1;
 		BEGIN
-			IF live THEN
+			IF lock_parent THEN
 				PERFORM mtmcp._lock_briefly(pg_catalog.format('ONLY mtmcp.%I, ONLY mtmcp.%I', parent, dflt));
 			ELSE
 				PERFORM mtmcp._lock_briefly(pg_catalog.format('ONLY mtmcp.%I', dflt));
 			END IF;
-			-- rows that landed in the default partition move with their day
-			EXECUTE pg_catalog.format('WITH moved AS (DELETE FROM mtmcp.%I WHERE ts >= %L AND ts < %L RETURNING *) '
-									  'INSERT INTO mtmcp.%I SELECT * FROM moved', dflt, lo, hi, part);
+			IF lo IS NULL THEN
+				-- every row in the default partition is older: writers hold
+				-- the parent's lock from before they take the time
+				from_ts := clock_timestamp();
+			ELSE
+				from_ts := lo;
+				EXECUTE pg_catalog.format('WITH moved AS (DELETE FROM mtmcp.%I WHERE ts >= %L AND ts < %L RETURNING *) '
+										  'INSERT INTO mtmcp.%I SELECT * FROM moved', dflt, lo, hi, part);
+			END IF;
 			EXECUTE pg_catalog.format('ALTER TABLE mtmcp.%I ATTACH PARTITION mtmcp.%I FOR VALUES FROM (%L) TO (%L)',
-									  parent, part, lo, hi);
+									  parent, part, from_ts, hi);
 			PERFORM pg_catalog.set_config('lock_timeout', old_timeout, true);
 			RETURN true;
 		EXCEPTION WHEN lock_not_available THEN
@@ -895,8 +898,53 @@ BEGIN
 	RETURN false;
 END
 $$;
+COMMENT ON FUNCTION mtmcp._attach_range(text, text, timestamptz, timestamptz, boolean) IS
+'Creates and attaches one ledger partition, moving its rows out of the default partition, under locks held for milliseconds.';
+
+CREATE OR REPLACE FUNCTION mtmcp._ensure_day_partition(parent text, day date)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE STRICT
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	part text := pg_catalog.format('%s_p%s', parent, to_char(day, 'YYYYMMDD'));
+	head text := part || '_head';
+	dflt text := parent || '_default';
+	lo timestamptz := day::timestamp AT TIME ZONE 'UTC';
+	hi timestamptz := (day + 1)::timestamp AT TIME ZONE 'UTC';
+	-- rows of the day may be on their way now (a minute either side)
+	live boolean := clock_timestamp() >= lo - interval '1 minute' AND clock_timestamp() < hi + interval '1 minute';
+	parked boolean;
+	split timestamptz;
+BEGIN
+	IF parent NOT IN ('audit_log', 'auth_failures', 'cost_ledger') THEN
+		RAISE EXCEPTION 'unknown ledger "%"', parent USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- one maintainer at a time (the worker, pg_cron and a DBA may overlap)
+	PERFORM pg_advisory_xact_lock(1836346723, 1);
+	IF to_regclass(pg_catalog.format('mtmcp.%I', part)) IS NULL THEN
+		EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM mtmcp.%I WHERE ts >= %L AND ts < %L)', dflt, lo, hi)
+		   INTO parked;
+		IF live AND parked AND clock_timestamp() < hi - interval '10 seconds' THEN
+			-- the day from now on; the rows already here go to its head next
+			RETURN mtmcp._attach_range(parent, part, NULL, hi, true);
+		END IF;
+		RETURN mtmcp._attach_range(parent, part, lo, hi, live);
+	END IF;
+	-- a day split while its rows arrived: its head, once nobody writes there
+	IF to_regclass(pg_catalog.format('mtmcp.%I', head)) IS NULL THEN
+		SELECT (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \(''([^'']*)''\)'))[1]::timestamptz INTO split
+		  FROM pg_class c WHERE c.oid = pg_catalog.format('mtmcp.%I', part)::regclass AND c.relispartition;
+		IF split > lo THEN
+			RETURN mtmcp._attach_range(parent, head, lo, split, false);
+		END IF;
+	END IF;
+	RETURN false;
+END
+$$;
 COMMENT ON FUNCTION mtmcp._ensure_day_partition(text, date) IS
-'Creates one day''s partition of an mtmcp ledger (UTC), moving that day''s rows out of the default partition, under locks held for milliseconds (false: it existed, or the locks could not be had).';
+'Creates one day''s partition of an mtmcp ledger (UTC), moving that day''s rows out of the default partition, under locks held for milliseconds (false: nothing to do, or the locks could not be had).';
 
 CREATE FUNCTION mtmcp._drop_day_partition(parent text, part text)
 RETURNS boolean
@@ -908,7 +956,7 @@ DECLARE
 	old_timeout text := current_setting('lock_timeout');
 	attempt integer := 0;
 BEGIN
-	IF parent NOT IN ('audit_log', 'auth_failures', 'cost_ledger') OR part !~ ('^' || parent || '_p[0-9]{8}$') THEN
+	IF parent NOT IN ('audit_log', 'auth_failures', 'cost_ledger') OR part !~ ('^' || parent || '_p[0-9]{8}(_head)?$') THEN
 		RAISE EXCEPTION 'invalid partition "%" of ledger "%"', part, parent USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	PERFORM pg_advisory_xact_lock(1836346723, 1);
@@ -977,6 +1025,8 @@ DECLARE
 	d date;
 	part record;
 	cutoff timestamptz;
+	in_default date[];
+	parked boolean;
 	today date := (now() AT TIME ZONE 'UTC')::date;
 BEGIN
 	IF days_ahead IS NULL OR days_ahead < 0 OR days_ahead > 366 THEN
@@ -990,22 +1040,28 @@ BEGIN
 		cutoff := now() - t.retention;
 		-- today first, then the coming days, then days that landed in the
 		-- default partition
-		FOR d IN EXECUTE pg_catalog.format(
-			'SELECT s.d FROM (SELECT g::date FROM generate_series($1::timestamp, $1::timestamp + $2 * interval ''1 day'', interval ''1 day'') g '
-			'UNION SELECT (ts AT TIME ZONE ''UTC'')::date FROM mtmcp.%I WHERE ts >= $3) s(d) '
-			'ORDER BY s.d < $1, s.d', t.parent || '_default') USING today, days_ahead, cutoff
+		EXECUTE pg_catalog.format('SELECT coalesce(array_agg(DISTINCT (ts AT TIME ZONE ''UTC'')::date), ''{}'') FROM mtmcp.%I WHERE ts >= $1',
+								  t.parent || '_default') INTO in_default USING cutoff;
+		FOR d IN SELECT s.d FROM (SELECT g::date FROM generate_series(today::timestamp, today::timestamp + days_ahead * interval '1 day', interval '1 day') g
+								  UNION SELECT unnest(in_default)) s(d)
+				  ORDER BY s.d < today, s.d
 		LOOP
-			IF to_regclass(pg_catalog.format('mtmcp.%I', pg_catalog.format('%s_p%s', t.parent, to_char(d, 'YYYYMMDD')))) IS NULL THEN
+			parked := d = ANY (in_default);
+			IF parked OR to_regclass(pg_catalog.format('mtmcp.%I', pg_catalog.format('%s_p%s', t.parent, to_char(d, 'YYYYMMDD')))) IS NULL THEN
 				RETURN NEXT pg_catalog.format('SELECT mtmcp._ensure_day_partition(%L, %L)', t.parent, d);
+				-- a day still being written splits first: its head is a second step
+				IF parked AND d BETWEEN today - 1 AND today + 1 THEN
+					RETURN NEXT pg_catalog.format('SELECT mtmcp._ensure_day_partition(%L, %L)', t.parent, d);
+				END IF;
 			END IF;
 		END LOOP;
 		-- whole days past retention: every row of such a partition is older
 		-- than the cutoff, so nothing inside retention is ever dropped
 		FOR part IN
-			SELECT c.relname, to_date(right(c.relname, 8), 'YYYYMMDD') AS day
+			SELECT c.relname, to_date(substring(c.relname FROM '_p([0-9]{8})(_head)?$'), 'YYYYMMDD') AS day
 			  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
 			 WHERE i.inhparent = pg_catalog.format('mtmcp.%I', t.parent)::regclass
-			   AND c.relname ~ ('^' || t.parent || '_p[0-9]{8}$')
+			   AND c.relname ~ ('^' || t.parent || '_p[0-9]{8}(_head)?$')
 			 ORDER BY 2
 		LOOP
 			IF ((part.day + 1)::timestamp AT TIME ZONE 'UTC') <= cutoff THEN
