@@ -278,6 +278,13 @@ worker_step(const char *sql)
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
+/* Says which database's maintenance an error comes from. */
+static void
+worker_error_context(void *arg)
+{
+	errcontext("mtmcp maintenance of database \"%s\"", db_name);
+}
+
 /* Entry point of the worker started for one database (the argument). */
 void
 mtmcp_worker_db_main(Datum arg)
@@ -285,11 +292,16 @@ mtmcp_worker_db_main(Datum arg)
 	MemoryContext cxt;
 	List	   *steps;
 	ListCell   *lc;
+	ErrorContextCallback errcb;
 
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(arg), InvalidOid, 0);
 	pgstat_report_appname("mtmcp maintenance");
+	errcb.callback = worker_error_context;
+	errcb.arg = NULL;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
 
 	cxt = AllocSetContextCreate(TopMemoryContext, "mtmcp maintenance", ALLOCSET_DEFAULT_SIZES);
 	steps = worker_plan(cxt);

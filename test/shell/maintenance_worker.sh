@@ -5,7 +5,8 @@
 # mtmcp.worker_interval = 1) it leaves a database without mtmcp alone,
 # then, once mtmcp is installed, creates today's and tomorrow's partitions,
 # moves rows out of a default partition and reaps an idle session by itself;
-# mtmcp.worker_enabled = off stops it, on again resumes it.
+# mtmcp.worker_enabled = off stops it, on again resumes it; a run that fails
+# (an invalid retention setting) is logged and the next good one catches up.
 # (The argument, the regression database, is not used.)
 set -euo pipefail
 DB=mtmcp_worker_test
@@ -90,4 +91,28 @@ if [ "$log_from" -gt 0 ]; then
 		fail "the worker logged trouble (above)"
 	fi
 fi
+
+# a failing run is logged, the launcher lives on, and the next round after the
+# cause is gone does the work
+"${PSQL[@]}" -d postgres -c "ALTER DATABASE $DB SET mtmcp.audit_retention = 'forever'"
+[ "$log_from" -gt 0 ] && log_from=$(wc -c <"$LOG")
+"${PSQL[@]}" -d "$DB" -c "INSERT INTO mtmcp.sessions (session_id, tenant_id, subject, protocol_version, last_seen_at)
+	VALUES ('w-idle3', 'acme', 'alice', '2025-11-25', now() - interval '2 hours')"
+sleep $((3 * interval + 1))
+"${PSQL[@]}" -d "$DB" -c "SELECT count(*) FROM mtmcp.sessions WHERE session_id = 'w-idle3'" | grep -qx 1 \
+	|| fail "maintenance ran with an invalid retention setting"
+if [ "$log_from" -gt 0 ]; then
+	tail -c +"$((log_from + 1))" "$LOG" | grep -q 'invalid input syntax for type interval: "forever"' \
+		|| fail "the failing run was not logged"
+fi
+"${PSQL[@]}" -d postgres -c "ALTER DATABASE $DB RESET mtmcp.audit_retention"
+ok=
+for _ in $(seq 1 40); do
+	if [ "$("${PSQL[@]}" -d "$DB" -c "SELECT count(*) FROM mtmcp.sessions WHERE session_id = 'w-idle3'")" = 0 ]; then ok=1; break; fi
+	sleep 0.5
+done
+[ -n "$ok" ] || fail "the worker did not recover after the failing runs"
+[ "$("${PSQL[@]}" -d postgres -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'mtmcp maintenance launcher'")" = "$launcher" ] \
+	|| fail "the launcher restarted after failing runs"
+echo "worker: failing runs logged, the launcher lives on, the next good round catches up"
 echo "maintenance_worker: ok"
