@@ -166,27 +166,38 @@ mtmcp_maintain_partitions(PG_FUNCTION_ARGS)
 {
 	bool		nonatomic = fcinfo->context != NULL && IsA(fcinfo->context, CallContext) &&
 		!castNode(CallContext, fcinfo->context)->atomic;
-	MemoryContext cxt = CurrentMemoryContext;	/* the CALL's: survives commits */
-	List	   *steps;
-	ListCell   *lc;
+	/* the plan outlives the commits: not in any transaction's memory */
+	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "mtmcp maintain_partitions",
+											  ALLOCSET_SMALL_SIZES);
 
 	mtmcp_require_preloaded();
-	if (SPI_connect_ext(nonatomic ? SPI_OPT_NONATOMIC : 0) != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	steps = fetch_plan(PG_ARGISNULL(0) ? (Datum) 0 : PG_GETARG_DATUM(0), PG_ARGISNULL(0), cxt);
-	if (nonatomic)
-		SPI_commit();
-	foreach(lc, steps)
+	PG_TRY();
 	{
-		const char *sql = lfirst(lc);
-		int			ret = SPI_execute(sql, false, 0);
+		List	   *steps;
+		ListCell   *lc;
 
-		if (ret < 0)
-			elog(ERROR, "could not run maintenance step \"%s\": %s", sql, SPI_result_code_string(ret));
+		if (SPI_connect_ext(nonatomic ? SPI_OPT_NONATOMIC : 0) != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		steps = fetch_plan(PG_ARGISNULL(0) ? (Datum) 0 : PG_GETARG_DATUM(0), PG_ARGISNULL(0), cxt);
 		if (nonatomic)
 			SPI_commit();
+		foreach(lc, steps)
+		{
+			const char *sql = lfirst(lc);
+			int			ret = SPI_execute(sql, false, 0);
+
+			if (ret < 0)
+				elog(ERROR, "could not run maintenance step \"%s\": %s", sql, SPI_result_code_string(ret));
+			if (nonatomic)
+				SPI_commit();
+		}
+		SPI_finish();
 	}
-	SPI_finish();
+	PG_FINALLY();
+	{
+		MemoryContextDelete(cxt);
+	}
+	PG_END_TRY();
 	PG_RETURN_VOID();
 }
 
