@@ -846,8 +846,11 @@ COMMENT ON FUNCTION mtmcp._lock_briefly(text) IS
 
 -- Attaches part for [lo, hi), moving the rows of that range out of the
 -- default partition; lo NULL means "from the moment the locks are held"
--- (nothing to move then).  Locks the parent too when writers may be
--- routing rows of the range.  False when the locks could not be had.
+-- (nothing to move then).  The rows move before the strong locks are taken
+-- (readers keep seeing them until commit), and only stragglers under them,
+-- so the locks last as long as the attach.  Locks the parent too when
+-- writers may be routing rows of the range.  False when the locks could not
+-- be had: then nothing has moved.
 CREATE FUNCTION mtmcp._attach_range(parent text, part text, lo timestamptz, hi timestamptz, lock_parent boolean)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
@@ -858,40 +861,48 @@ DECLARE
 	old_timeout text := current_setting('lock_timeout');
 	attempt integer := 0;
 	from_ts timestamptz;
+	move text := pg_catalog.format('WITH moved AS (DELETE FROM mtmcp.%I WHERE ts >= %L AND ts < %L RETURNING *) '
+								   'INSERT INTO mtmcp.%I SELECT * FROM moved', dflt, lo, hi, part);
 BEGIN
 	-- built and indexed aside, so the locks below are held only for the
-	-- move and the attach
+	-- attach
 	EXECUTE pg_catalog.format('CREATE TABLE mtmcp.%I (LIKE mtmcp.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
 							  part, parent);
 	PERFORM mtmcp._index_partition(parent, part);
-	LOOP
-		attempt := attempt + 1;
-		BEGIN
-			IF lock_parent THEN
-				PERFORM mtmcp._lock_briefly(pg_catalog.format('ONLY mtmcp.%I, ONLY mtmcp.%I', parent, dflt));
-			ELSE
-				PERFORM mtmcp._lock_briefly(pg_catalog.format('ONLY mtmcp.%I', dflt));
-			END IF;
-			IF lo IS NULL THEN
-				-- every row in the default partition is older: writers hold
-				-- the parent's lock from before they take the time
-				from_ts := clock_timestamp();
-			ELSE
-				from_ts := lo;
-				EXECUTE pg_catalog.format('WITH moved AS (DELETE FROM mtmcp.%I WHERE ts >= %L AND ts < %L RETURNING *) '
-										  'INSERT INTO mtmcp.%I SELECT * FROM moved', dflt, lo, hi, part);
-			END IF;
-			EXECUTE pg_catalog.format('ALTER TABLE mtmcp.%I ATTACH PARTITION mtmcp.%I FOR VALUES FROM (%L) TO (%L)',
-									  parent, part, from_ts, hi);
-			PERFORM pg_catalog.set_config('lock_timeout', old_timeout, true);
-			RETURN true;
-		EXCEPTION WHEN lock_not_available THEN
-			IF attempt >= 50 THEN
-				EXIT;
-			END IF;
-		END;
-		PERFORM pg_sleep(0.005 + random() * 0.045);
-	END LOOP;
+	BEGIN
+		IF lo IS NOT NULL THEN
+			EXECUTE move;
+		END IF;
+		LOOP
+			attempt := attempt + 1;
+			BEGIN
+				IF lock_parent THEN
+					PERFORM mtmcp._lock_briefly(pg_catalog.format('ONLY mtmcp.%I, ONLY mtmcp.%I', parent, dflt));
+				ELSE
+					PERFORM mtmcp._lock_briefly(pg_catalog.format('ONLY mtmcp.%I', dflt));
+				END IF;
+				IF lo IS NULL THEN
+					-- every row in the default partition is older: writers
+					-- hold the parent's lock from before they take the time
+					from_ts := clock_timestamp();
+				ELSE
+					from_ts := lo;
+					EXECUTE move;	-- rows that arrived meanwhile
+				END IF;
+				EXECUTE pg_catalog.format('ALTER TABLE mtmcp.%I ATTACH PARTITION mtmcp.%I FOR VALUES FROM (%L) TO (%L)',
+										  parent, part, from_ts, hi);
+				PERFORM pg_catalog.set_config('lock_timeout', old_timeout, true);
+				RETURN true;
+			EXCEPTION WHEN lock_not_available THEN
+				IF attempt >= 50 THEN
+					RAISE;		-- undoes the move too
+				END IF;
+			END;
+			PERFORM pg_sleep(0.005 + random() * 0.045);
+		END LOOP;
+	EXCEPTION WHEN lock_not_available THEN
+		NULL;
+	END;
 	EXECUTE pg_catalog.format('DROP TABLE mtmcp.%I', part);
 	RAISE WARNING 'could not lock "%" briefly enough to attach partition "%"', parent, part
 		USING ERRCODE = 'lock_not_available', HINT = 'The next maintenance run tries again.';
