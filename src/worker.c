@@ -108,7 +108,7 @@ WorkerInit(void)
 							NULL, NULL, NULL);
 	DefineCustomStringVariable("mtmcp.worker_databases",
 							   gettext_noop("Databases the background maintenance worker visits."),
-							   gettext_noop("A comma-separated list; empty means every database that accepts connections, of which those with mtmcp installed are maintained."),
+							   gettext_noop("A comma-separated list of names, quoted like identifiers when they have capitals; empty means every database that accepts connections. Only those with mtmcp installed are maintained."),
 							   &worker_databases,
 							   "",
 							   PGC_SIGHUP, GUC_LIST_INPUT,
