@@ -27,6 +27,7 @@ OBJS = \
 	src/dispatch.o \
 	src/sessions.o \
 	src/ratelimit.o \
+	src/inflight.o \
 	src/tools.o \
 	src/resources.o \
 	src/prompts.o \
@@ -43,8 +44,11 @@ SQL_SECTIONS = $(addprefix src/sql/,$(addsuffix .sql, \
 EXTSQL = mtmcp--$(EXTVERSION).sql
 DATA = $(sort $(wildcard mtmcp--*.sql) $(EXTSQL))
 
-# One regression file per concern; order matters (setup first).
-REGRESS = upgrade setup jsonschema identity guc_attacks roles dispatch tools isolation audit cost catalog resources prompts sessions lifecycle drill admin_api sandbox maintenance
+# One regression file per concern.  Each starts from test/fixtures/base.sql
+# (a fresh extension and the shared test data), so any file runs alone --
+# make installcheck REGRESS=tools -- and `make installcheck-each` runs every
+# file alone on a fresh database.
+REGRESS = upgrade setup jsonschema identity guc_attacks roles dispatch tools isolation audit cost catalog resources prompts sessions lifecycle drill audit_evasion admin_api sandbox concurrency maintenance
 REGRESS_OPTS = --load-extension=pgcrypto
 
 PG_CPPFLAGS += $(shell pkg-config --cflags json-c 2>/dev/null || echo -I/usr/include/json-c)
@@ -65,10 +69,14 @@ all:
 endif
 
 all: $(EXTSQL)
+# PGXS tracks no header dependencies: a changed struct in a header must
+# rebuild every object that may include it, or they disagree on its layout.
+$(OBJS): $(wildcard src/*.h)
 $(EXTSQL): scripts/assemble-sql.sh $(SQL_SECTIONS) mtmcp.control
 	scripts/assemble-sql.sh $(EXTVERSION) $(SQL_SECTIONS) > $@.tmp && mv $@.tmp $@
 
 -include test/jwt.mk
+-include test/detect.mk
 -include src/shim/shim.mk
 
 .PHONY: run test deps stop unit
@@ -85,10 +93,20 @@ stop:
 	-@[ -s .scratch/shim.pid ] && kill -TERM $$(cat .scratch/shim.pid) 2>/dev/null; rm -f .scratch/shim.pid
 	scripts/cluster.sh stop
 
+# every regression file alone, each on a fresh database (test/regress_each.sh)
+.PHONY: installcheck-each print-regress
+installcheck-each:
+	test/regress_each.sh
+
+print-regress:
+	@echo $(REGRESS)
+
 # pure-C unit tests and the fuzz corpus replay (no server needed)
-unit: check-jwt fuzz-replay
+unit: check-jwt fuzz-replay check-detect fuzz-replay-detect
 
 # the committed install script must be what the section files assemble to
 check-sql:
 	@scripts/assemble-sql.sh $(EXTVERSION) $(SQL_SECTIONS) | cmp -s - $(EXTSQL) || \
 		{ echo "$(EXTSQL) is stale: run make and commit it" >&2; exit 1; }
+
+-include packaging.mk

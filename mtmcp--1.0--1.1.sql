@@ -800,6 +800,114 @@ COMMENT ON FUNCTION mtmcp.blast_radius_drill(text) IS
 'Attacks the other tenant with the most data from this tenant, through the real code paths (tokens, tools, resources, sessions, cursors, RLS, the sandbox, rate limits, views), and reports per operation which layers refused, what was logged and alerted, and a verdict. Leaves nothing behind.';
 
 -------------------------------------------------------------------------------
+-- Audit cannot be evaded (src/audit.c): refusal budgets per source and reason
+-------------------------------------------------------------------------------
+
+-- Refusals carry what they claimed to come from, and security refusals (an
+-- attack on a real tenant, a budget running out) say so.
+ALTER TABLE mtmcp.auth_failures ADD COLUMN source text;
+ALTER TABLE mtmcp.auth_failures ADD COLUMN severity text NOT NULL DEFAULT 'warning';
+COMMENT ON COLUMN mtmcp.auth_failures.source IS
+'What the message claimed to come from before verification: a registered issuer, "(unregistered issuer)" or "(no issuer)"; refusal budgets are per source and reason.';
+COMMENT ON COLUMN mtmcp.auth_failures.severity IS
+'security: an attack on a real tenant (never budgeted) or a refusal budget running out (reason refusals_suppressed); warning otherwise.';
+
+-- Overflow is counted per window, source and reason (rows of 1.0 had one
+-- global budget: they keep source and reason '').
+ALTER TABLE mtmcp.auth_failure_overflow DROP CONSTRAINT auth_failure_overflow_pkey;
+ALTER TABLE mtmcp.auth_failure_overflow ADD COLUMN source text NOT NULL DEFAULT '';
+ALTER TABLE mtmcp.auth_failure_overflow ADD COLUMN reason text NOT NULL DEFAULT '';
+ALTER TABLE mtmcp.auth_failure_overflow ALTER COLUMN source DROP DEFAULT;
+ALTER TABLE mtmcp.auth_failure_overflow ALTER COLUMN reason DROP DEFAULT;
+ALTER TABLE mtmcp.auth_failure_overflow ADD PRIMARY KEY (window_start, source, reason);
+COMMENT ON TABLE mtmcp.auth_failure_overflow IS
+'Refusals beyond mtmcp.auth_failure_budget per minute of one source and reason: counted here instead of written (each such window also has one refusals_suppressed row in mtmcp.auth_failures).';
+
+-- Alerts a consumer can check: anyone may NOTIFY any channel, but only
+-- mtmcp's alerts name a row that is there.
+CREATE FUNCTION mtmcp.verify_security_notification(payload text)
+RETURNS boolean
+LANGUAGE plpgsql STABLE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p jsonb;
+	id uuid;
+BEGIN
+	BEGIN
+		p := payload::jsonb;
+		id := (p ->> 'event_id')::uuid;
+	EXCEPTION WHEN data_exception THEN
+		RETURN false;
+	END;
+	IF jsonb_typeof(p) IS DISTINCT FROM 'object' OR id IS NULL THEN
+		RETURN false;
+	END IF;
+	IF p ->> 'table' = 'mtmcp.audit_log' THEN
+		RETURN EXISTS (SELECT 1 FROM mtmcp.audit_log a
+						WHERE a.event_id = id AND a.severity = 'security' AND a.tenant_id = p ->> 'tenant'
+						  AND coalesce(a.detail, a.result_kind) = p ->> 'kind');
+	ELSIF p ->> 'table' = 'mtmcp.auth_failures' THEN
+		RETURN p -> 'tenant' = 'null'::jsonb
+		   AND EXISTS (SELECT 1 FROM mtmcp.auth_failures f WHERE f.event_id = id AND f.reason = p ->> 'kind');
+	END IF;
+	RETURN false;
+END
+$$;
+COMMENT ON FUNCTION mtmcp.verify_security_notification(text) IS
+'True when a mtmcp_security payload names a committed row of the table it names, with the same tenant and kind; a NOTIFY anyone else sent names none.';
+GRANT EXECUTE ON FUNCTION mtmcp.verify_security_notification(text) TO mtmcp_admin;
+
+-------------------------------------------------------------------------------
+-- The HTTP contract: bodies that are not JSON are audited too
+-------------------------------------------------------------------------------
+CREATE FUNCTION mtmcp.mcp_http_unparsable(token text, session_id text, problem text, body_bytes integer)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'mtmcp_mcp_http_unparsable'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION mtmcp.mcp_http_unparsable(text, text, text, integer) IS
+'A body that is not JSON still leaves a trace: an audit row of the verified tenant (or a refusal row), never the body; returns the HTTP status (400, 401, 403).';
+
+GRANT EXECUTE ON FUNCTION mtmcp.mcp_http_unparsable(text, text, text, integer) TO mtmcp_gateway;
+
+-------------------------------------------------------------------------------
+-- Bounded calls (src/inflight.c): a tool's own time limits; timed-out and
+-- cancelled calls are audited as what they are
+-------------------------------------------------------------------------------
+ALTER TABLE mtmcp.tools
+	ADD COLUMN timeout_ms integer CONSTRAINT timeout_ms_positive CHECK (timeout_ms > 0),
+	ADD COLUMN lock_timeout_ms integer CONSTRAINT lock_timeout_ms_positive CHECK (lock_timeout_ms > 0);
+
+CREATE FUNCTION mtmcp.set_tool_timeout(tool text, timeout_ms integer, lock_timeout_ms integer DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF timeout_ms <= 0 OR lock_timeout_ms <= 0 THEN
+		RAISE EXCEPTION 'time limits must be positive (milliseconds), or null for the default'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	UPDATE mtmcp.tools t
+	   SET timeout_ms = set_tool_timeout.timeout_ms, lock_timeout_ms = set_tool_timeout.lock_timeout_ms,
+		   updated_at = now()
+	 WHERE t.name = set_tool_timeout.tool;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'tool "%" does not exist', tool USING ERRCODE = 'undefined_object';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION mtmcp.set_tool_timeout(text, integer, integer) IS
+'The tool''s own time limit and lock timeout per call, in milliseconds (NULL: the tenant''s "tool_timeout_ms"/"lock_timeout_ms", else mtmcp.tool_timeout/mtmcp.lock_timeout).';
+
+GRANT EXECUTE ON FUNCTION mtmcp.set_tool_timeout(text, integer, integer) TO mtmcp_admin;
+
+ALTER TABLE mtmcp.audit_log DROP CONSTRAINT audit_result_kind;
+ALTER TABLE mtmcp.audit_log ADD CONSTRAINT audit_result_kind CHECK (result_kind IN
+	('ok', 'tool_error', 'denied', 'invalid', 'not_found', 'rate_limited', 'error', 'timeout', 'cancelled'));
+
+-------------------------------------------------------------------------------
 -- Maintenance that works on a live system (src/worker.c, src/sql/partitions.sql)
 -------------------------------------------------------------------------------
 -- 1.0's maintain_partitions() read mtmcp.session_idle_timeout as an integer

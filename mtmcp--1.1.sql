@@ -639,7 +639,9 @@ CREATE TABLE mtmcp.tools (
 	annotations	jsonb CONSTRAINT annotations_is_object CHECK (jsonb_typeof(annotations) = 'object'),
 	redact_paths text[],
 	created_at	timestamptz NOT NULL DEFAULT now(),
-	updated_at	timestamptz NOT NULL DEFAULT now()
+	updated_at	timestamptz NOT NULL DEFAULT now(),
+	timeout_ms	integer CONSTRAINT timeout_ms_positive CHECK (timeout_ms > 0),
+	lock_timeout_ms integer CONSTRAINT lock_timeout_ms_positive CHECK (lock_timeout_ms > 0)
 );
 COMMENT ON TABLE mtmcp.tools IS 'The tool catalog; each tenant sees the subset its plan and the caller''s scopes allow.';
 
@@ -715,12 +717,35 @@ $$;
 COMMENT ON FUNCTION mtmcp.register_tool(text, text, jsonb, regprocedure, text, text, boolean, jsonb, jsonb, text[]) IS
 'Registers (or replaces) a tool whose handler is a (args jsonb) RETURNS jsonb function run as mtmcp_tool under RLS; redact_paths (dotted) never reach the audit trail.';
 
+CREATE FUNCTION mtmcp.set_tool_timeout(tool text, timeout_ms integer, lock_timeout_ms integer DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF timeout_ms <= 0 OR lock_timeout_ms <= 0 THEN
+		RAISE EXCEPTION 'time limits must be positive (milliseconds), or null for the default'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	UPDATE mtmcp.tools t
+	   SET timeout_ms = set_tool_timeout.timeout_ms, lock_timeout_ms = set_tool_timeout.lock_timeout_ms,
+		   updated_at = now()
+	 WHERE t.name = set_tool_timeout.tool;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'tool "%" does not exist', tool USING ERRCODE = 'undefined_object';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION mtmcp.set_tool_timeout(text, integer, integer) IS
+'The tool''s own time limit and lock timeout per call, in milliseconds (NULL: the tenant''s "tool_timeout_ms"/"lock_timeout_ms", else mtmcp.tool_timeout/mtmcp.lock_timeout).';
+
 -- Privileges and pg_dump marks of this section
 GRANT SELECT, INSERT, UPDATE, DELETE ON mtmcp.tools TO mtmcp_admin;
 GRANT EXECUTE ON FUNCTION
 	mtmcp._check_handler(regprocedure),
 	mtmcp._check_reserved_properties(text, jsonb),
-	mtmcp.register_tool(text, text, jsonb, regprocedure, text, text, boolean, jsonb, jsonb, text[])
+	mtmcp.register_tool(text, text, jsonb, regprocedure, text, text, boolean, jsonb, jsonb, text[]),
+	mtmcp.set_tool_timeout(text, integer, integer)
 	TO mtmcp_admin;
 SELECT pg_catalog.pg_extension_config_dump('mtmcp.tools', '');
 
@@ -1246,7 +1271,7 @@ CREATE TABLE mtmcp.audit_log (
 	method		text NOT NULL,
 	target		text,
 	result_kind	text NOT NULL CONSTRAINT audit_result_kind CHECK (result_kind IN
-				('ok', 'tool_error', 'denied', 'invalid', 'not_found', 'rate_limited', 'error')),
+				('ok', 'tool_error', 'denied', 'invalid', 'not_found', 'rate_limited', 'error', 'timeout', 'cancelled')),
 	severity	text NOT NULL CONSTRAINT audit_severity CHECK (severity IN ('info', 'warning', 'security')),
 	arguments	jsonb,
 	error_code	text,
@@ -1273,11 +1298,17 @@ CREATE TABLE mtmcp.auth_failures (
 	request_id	text,
 	trace_id	text NOT NULL,
 	span_id		text NOT NULL,
-	detail		text
+	detail		text,
+	source		text,
+	severity	text NOT NULL DEFAULT 'warning'
 ) PARTITION BY RANGE (ts);
 CREATE TABLE mtmcp.auth_failures_default PARTITION OF mtmcp.auth_failures DEFAULT;
 COMMENT ON TABLE mtmcp.auth_failures IS
 'Messages refused at the auth boundary (admin only): reason, status, trace; deliberately no tenant.';
+COMMENT ON COLUMN mtmcp.auth_failures.source IS
+'What the message claimed to come from before verification: a registered issuer, "(unregistered issuer)" or "(no issuer)"; refusal budgets are per source and reason.';
+COMMENT ON COLUMN mtmcp.auth_failures.severity IS
+'security: an attack on a real tenant (never budgeted) or a refusal budget running out (reason refusals_suppressed); warning otherwise.';
 
 CREATE TABLE mtmcp.audit_overflow (
 	tenant_id	text NOT NULL,
@@ -1289,11 +1320,14 @@ COMMENT ON TABLE mtmcp.audit_overflow IS
 'Info-level audit rows a tenant produced beyond its observability budget: counted here instead of written.';
 
 CREATE TABLE mtmcp.auth_failure_overflow (
-	window_start timestamptz PRIMARY KEY,
-	dropped		bigint NOT NULL
+	window_start timestamptz NOT NULL,
+	dropped		bigint NOT NULL,
+	source		text NOT NULL,
+	reason		text NOT NULL,
+	PRIMARY KEY (window_start, source, reason)
 );
 COMMENT ON TABLE mtmcp.auth_failure_overflow IS
-'Refusals beyond mtmcp.auth_failure_budget per minute: counted here instead of written.';
+'Refusals beyond mtmcp.auth_failure_budget per minute of one source and reason: counted here instead of written (each such window also has one refusals_suppressed row in mtmcp.auth_failures).';
 
 -- What a tenant reads, after mtmcp.authenticate(token).  The filter is the
 -- view's own (security_barrier: no caller function runs before it); with no
@@ -1321,6 +1355,40 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION mtmcp.redact(jsonb, text[]) IS
 'Arguments as the audit trail stores them: secret-looking keys and the given dotted paths replaced by "[REDACTED]".';
 
+-- Alerts a consumer can check: anyone may NOTIFY any channel, but only
+-- mtmcp's alerts name a row that is there.
+CREATE FUNCTION mtmcp.verify_security_notification(payload text)
+RETURNS boolean
+LANGUAGE plpgsql STABLE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p jsonb;
+	id uuid;
+BEGIN
+	BEGIN
+		p := payload::jsonb;
+		id := (p ->> 'event_id')::uuid;
+	EXCEPTION WHEN data_exception THEN
+		RETURN false;
+	END;
+	IF jsonb_typeof(p) IS DISTINCT FROM 'object' OR id IS NULL THEN
+		RETURN false;
+	END IF;
+	IF p ->> 'table' = 'mtmcp.audit_log' THEN
+		RETURN EXISTS (SELECT 1 FROM mtmcp.audit_log a
+						WHERE a.event_id = id AND a.severity = 'security' AND a.tenant_id = p ->> 'tenant'
+						  AND coalesce(a.detail, a.result_kind) = p ->> 'kind');
+	ELSIF p ->> 'table' = 'mtmcp.auth_failures' THEN
+		RETURN p -> 'tenant' = 'null'::jsonb
+		   AND EXISTS (SELECT 1 FROM mtmcp.auth_failures f WHERE f.event_id = id AND f.reason = p ->> 'kind');
+	END IF;
+	RETURN false;
+END
+$$;
+COMMENT ON FUNCTION mtmcp.verify_security_notification(text) IS
+'True when a mtmcp_security payload names a committed row of the table it names, with the same tenant and kind; a NOTIFY anyone else sent names none.';
+
 -- Privileges and pg_dump marks of this section
 GRANT SELECT ON mtmcp.tenant_audit, mtmcp.tenant_audit_overflow TO mtmcp_tenant, mtmcp_admin;
 GRANT SELECT ON
@@ -1330,6 +1398,7 @@ GRANT SELECT ON
 	mtmcp.auth_failure_overflow
 	TO mtmcp_admin;
 GRANT EXECUTE ON FUNCTION mtmcp.redact(jsonb, text[]) TO mtmcp_admin;
+GRANT EXECUTE ON FUNCTION mtmcp.verify_security_notification(text) TO mtmcp_admin;
 SELECT pg_catalog.pg_extension_config_dump('mtmcp.audit_log_default', '');
 SELECT pg_catalog.pg_extension_config_dump('mtmcp.auth_failures_default', '');
 SELECT pg_catalog.pg_extension_config_dump('mtmcp.audit_overflow', '');
@@ -1852,6 +1921,14 @@ SET client_min_messages = notice;	-- live notifications are NOTICEs, whatever th
 COMMENT ON FUNCTION mtmcp.mcp_http(text, jsonb, text, text) IS
 'The HTTP shim''s door: one message, its HTTP status, the (new) session id and the response; progress and log notifications arrive meanwhile as NOTICEs carrying notify_key.';
 
+CREATE FUNCTION mtmcp.mcp_http_unparsable(token text, session_id text, problem text, body_bytes integer)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'mtmcp_mcp_http_unparsable'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION mtmcp.mcp_http_unparsable(text, text, text, integer) IS
+'A body that is not JSON still leaves a trace: an audit row of the verified tenant (or a refusal row), never the body; returns the HTTP status (400, 401, 403).';
+
 CREATE FUNCTION mtmcp.mcp_http_end(token text, session_id text)
 RETURNS integer
 AS 'MODULE_PATHNAME', 'mtmcp_mcp_http_end'
@@ -1943,6 +2020,7 @@ GRANT EXECUTE ON FUNCTION
 	mtmcp.mcp_http(text, jsonb, text, text),
 	mtmcp.mcp_http_end(text, text),
 	mtmcp.mcp_http_check(text, text),
+	mtmcp.mcp_http_unparsable(text, text, text, integer),
 	mtmcp.mcp_http_resource_event(bigint)
 	TO mtmcp_gateway;
 GRANT EXECUTE ON FUNCTION

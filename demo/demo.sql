@@ -12,7 +12,8 @@
 --   issuer    https://idp.demo.mtmcp.local, audience mtmcp-demo, one HS256 key
 --   tenants   acme (pro), globex (free), initech (free, suspended)
 --   data      app.documents, confined to the verified tenant by RLS; every
---             tenant has a document 1 (document ids are per tenant)
+--             tenant has a document 1 (document ids are per tenant); table
+--             and rows from test/fixtures/ (shared with the e2e suite)
 --   tools     search_documents, get_document (both read-only)
 --   role      mtmcp_shim: a login for the HTTP shim, member of mtmcp_gateway
 --             (the role the extension grants mtmcp.mcp_dispatch() to); it
@@ -65,31 +66,11 @@ CALL mtmcp.suspend_tenant('initech', 'demo: invoice overdue');
 -------------------------------------------------------------------------------
 -- Tenant data
 -------------------------------------------------------------------------------
-CREATE SCHEMA app;
-CREATE TABLE app.documents (
-	tenant_id text NOT NULL,
-	doc_id integer NOT NULL,
-	title text NOT NULL,
-	body text NOT NULL,
-	-- tenant_id first: the RLS predicate is an index scan, and ids are per tenant
-	PRIMARY KEY (tenant_id, doc_id)
-);
-
-INSERT INTO app.documents (tenant_id, doc_id, title, body) VALUES
-	('acme', 1, 'Anvil launch plan', 'Ship the self-sharpening anvil to the desert region in Q3.'),
-	('acme', 2, 'Rocket skates: safety review', 'Braking distance is still measured in canyons.'),
-	('acme', 3, 'Supplier contract', 'Exclusive magnet supply for two years.'),
-	('globex', 1, 'East coast expansion plan', 'Project Hammock: open offices in every coastal town.'),
-	('globex', 2, 'Volcano lair maintenance', 'Replace the lava pump before the autumn board meeting.'),
-	('initech', 1, 'TPS report cover sheets', 'Every TPS report now needs the new cover sheet.'),
-	('initech', 2, 'Office relocation plan', 'Move the red stapler to storage room B.');
-
--- Forces RLS with the standard policy: rows of the verified tenant only.
-SELECT mtmcp.register_tenant_table('app.documents');
-
--- Tools run as mtmcp_tool; they only read.
-GRANT USAGE ON SCHEMA app TO mtmcp_tool;
-GRANT SELECT ON app.documents TO mtmcp_tool;
+-- app.documents with the standard policy (rows of the verified tenant only),
+-- readable by mtmcp_tool, and its rows: the same table and documents as the
+-- end-to-end suite (test/e2e/setup.sql).
+\ir ../test/fixtures/documents.sql
+\ir ../test/fixtures/sample_documents.sql
 
 -------------------------------------------------------------------------------
 -- Tools

@@ -17,6 +17,7 @@ if [ ! -x "$ROOT/usr/lib/postgresql/15/bin/postgres" ]; then
 	cp -a /usr/share/postgresql/15 "$ROOT/usr/share/postgresql/"
 	chmod 755 "$ROOT"
 fi
-make -C "$REPO" -s >/dev/null
+# MTMCP_BUILD_FLAGS: extra make arguments (bench/sandbox.sh builds a variant)
+make -C "$REPO" -s ${MTMCP_BUILD_FLAGS:-} >/dev/null
 make -C "$REPO" -s install DESTDIR="$ROOT" >/dev/null
 echo "export MTMCP_PGBIN=$ROOT/usr/lib/postgresql/15/bin"

@@ -8,6 +8,8 @@ cd "$REPO"
 # a cluster of its own: the make-run demo (.scratch, port 55432) is left alone
 export MTMCP_SCRATCH=${MTMCP_SCRATCH:-$REPO/.scratch/test}
 export MTMCP_PGPORT=${MTMCP_TEST_PGPORT:-55433}
+# a throwaway cluster: it may trade durability for speed (make run's may not)
+export MTMCP_CLUSTER_FAST=1
 
 passed=0
 failed=0
@@ -47,13 +49,19 @@ regress() {
 suite "install script assembled from its sections" make -s check-sql
 suite "jwt unit tests" make -s check-jwt
 suite "jwt fuzz corpus replay" make -s fuzz-replay
+suite "injection detector unit tests" make -s check-detect
+suite "injection detector fuzz corpus replay" make -s fuzz-replay-detect
 suite "pg_regress" regress
+suite "pg_regress: each file alone" test/regress_each.sh
 # shell-level checks against the database pg_regress left behind
 for t in test/shell/*.sh; do
 	suite "shell: $(basename "$t" .sh)" "$t" contrib_regression
 done
 suite "shim: HTTP smoke test (mock contract, then the demo)" make -s shim-check
 suite "shim: database restart, pinned connections" test/shim/restart.sh
+suite "shim: connection limits, 413, disconnects, fair queue" test/shim/robustness.sh
+suite "shim: PgBouncer in transaction mode" test/shim/pgbouncer.sh
+suite "scratch: make test then make run, durable by default" test/shim/scratch.sh
 suite "e2e: MCP SDK client and conformance suite through mtmcp-http" test/e2e/run.sh
 suite "preload required" scripts/check_preload.sh
 

@@ -2,6 +2,8 @@
 -- audit: one row per dispatched message, atomic with the work, redacted,
 -- tenant-scoped, budgeted
 --
+\set fixture_after isolation
+\i test/fixtures/base.sql
 SET client_min_messages = warning;
 \set SHOW_CONTEXT never
 

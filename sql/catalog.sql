@@ -1,6 +1,8 @@
 --
 -- catalog: per-tenant tool subsetting, configuration and argument safety
 --
+\set fixture_after cost
+\i test/fixtures/base.sql
 SET client_min_messages = warning;
 \set SHOW_CONTEXT never
 

@@ -2,6 +2,7 @@
 -- cost: charges attributed to the verified tenant, billed even when the
 -- tool fails, per call or bucketed per transaction
 --
+\i test/fixtures/base.sql
 SET client_min_messages = warning;
 \set SHOW_CONTEXT never
 

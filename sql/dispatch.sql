@@ -1,6 +1,8 @@
 --
 -- dispatch: the JSON-RPC 2.0 envelope and the MCP lifecycle methods
 --
+\set fixture_after roles
+\i test/fixtures/base.sql
 SET client_min_messages = warning;
 \set SHOW_CONTEXT never
 SELECT tok('acme') AS t \gset

@@ -2,6 +2,8 @@
 -- drill: the blast-radius drill attacks one tenant from another through
 -- the real code paths and leaves nothing behind
 --
+\set fixture_after lifecycle
+\i test/fixtures/base.sql
 SET client_min_messages = warning;
 \set SHOW_CONTEXT never
 

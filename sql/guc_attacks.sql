@@ -1,6 +1,7 @@
 --
 -- guc_attacks: the verified tenant setting cannot be forged
 --
+\i test/fixtures/base.sql
 SET client_min_messages = warning;
 \set SHOW_CONTEXT never
 

@@ -1,6 +1,7 @@
 --
 -- identity: token verification and tenant resolution at the boundary
 --
+\i test/fixtures/base.sql
 SET client_min_messages = warning;
 \set SHOW_CONTEXT never
 

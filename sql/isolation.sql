@@ -2,6 +2,8 @@
 -- isolation: tenant A's agent attacks tenant B through the real code paths.
 -- Every probe runs against B's data that really exists.
 --
+\set fixture_after tools
+\i test/fixtures/base.sql
 SET client_min_messages = warning;
 \set SHOW_CONTEXT never
 

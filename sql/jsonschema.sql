@@ -1,6 +1,7 @@
 --
 -- jsonschema: argument validation (JSON Schema 2020-12 subset)
 --
+\i test/fixtures/base.sql
 SET client_min_messages = warning;
 \set SHOW_CONTEXT never
 

@@ -1,6 +1,8 @@
 --
 -- lifecycle: soft delete, restore, export, hard delete with proof
 --
+\set fixture_after sessions
+\i test/fixtures/base.sql
 SET client_min_messages = warning;
 \set SHOW_CONTEXT never
 

@@ -2,14 +2,10 @@
 -- maintenance: maintain_partitions() with live sessions, rows in the
 -- default partitions, inside and outside a transaction block; reaping
 --
+\i test/fixtures/base.sql
 SET client_min_messages = warning;
 SET TimeZone = 'UTC';
 \set SHOW_CONTEXT never
-DROP EXTENSION IF EXISTS mtmcp CASCADE;
-CREATE EXTENSION mtmcp;
-SELECT mtmcp.create_plan('free', ARRAY['documents']);
-CALL mtmcp.create_tenant('acme', 'free', 'Acme Corp');
-CALL mtmcp.create_tenant('globex', 'free', 'Globex');
 -- a fresh install: nothing but the default partitions
 SELECT count(*) AS partitions FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
  WHERE c.relnamespace = 'mtmcp'::regnamespace AND c.relname ~ '_p[0-9]{8}$';

@@ -1,6 +1,8 @@
 --
 -- prompts, completion of prompt arguments, logging/setLevel
 --
+\set fixture_after resources
+\i test/fixtures/base.sql
 SET client_min_messages = warning;
 \set SHOW_CONTEXT never
 

@@ -2,6 +2,8 @@
 -- resources: tenant-scoped templates, reads refused across tenants before
 -- any reader runs, lists that never enumerate another tenant
 --
+\set fixture_after catalog
+\i test/fixtures/base.sql
 SET client_min_messages = warning;
 \set SHOW_CONTEXT never
 

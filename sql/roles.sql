@@ -1,6 +1,8 @@
 --
 -- roles: who may do what; handlers cannot escape row-level security
 --
+\set fixture_after guc_attacks
+\i test/fixtures/base.sql
 SET client_min_messages = warning;
 \set SHOW_CONTEXT never
 

@@ -1,6 +1,8 @@
 --
 -- tools: listing and calling, filtered by plan feature and token scope
 --
+\set fixture_after roles
+\i test/fixtures/base.sql
 SET client_min_messages = warning;
 \set SHOW_CONTEXT never
 

@@ -19,11 +19,14 @@
  * per window; past that, info rows are only counted (mtmcp.audit_overflow).
  * Warning rows are written but count; security rows are never dropped nor
  * counted.  Budgets are per tenant (src/counters.c), so a noisy tenant can
- * only ever drop its own rows.  Auth failures have one global budget
- * (mtmcp.auth_failure_budget per minute) since they have no tenant.
+ * only ever drop its own rows.  Refusals before any tenant was verified
+ * have no tenant; their budgets are per source and reason
+ * (mtmcp.auth_failure_budget a minute each), an attack on a real tenant is
+ * never budgeted, and a budget that runs out raises one alert per window.
  *
  * Security events also NOTIFY mtmcp_security (sent at commit) with
- * {"tenant", "event_id", "kind"} for alerting.
+ * {"tenant", "event_id", "table", "kind"}: event_id is the row's, in table,
+ * so a consumer can tell a real alert from a NOTIFY anyone could send.
  */
 #include "postgres.h"
 
@@ -41,6 +44,7 @@
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
+#include "utils/datetime.h"
 
 #include "audit.h"
 #include "counters.h"
@@ -73,8 +77,8 @@ void
 AuditInit(void)
 {
 	DefineCustomIntVariable("mtmcp.auth_failure_budget",
-							gettext_noop("Refused-authentication rows written per minute, across all callers."),
-							gettext_noop("Further refusals in the same minute are only counted, in mtmcp.auth_failure_overflow."),
+							gettext_noop("Refused-authentication rows written per minute for each source and reason."),
+							gettext_noop("Further such refusals in the same minute are only counted, in mtmcp.auth_failure_overflow, and raise one alert; attacks on a real tenant are always written."),
 							&auth_failure_budget,
 							600, 0, INT_MAX,
 							PGC_SIGHUP, 0,
@@ -141,20 +145,28 @@ is_lower_hex(const char *s, int n)
  * Start an event: a fresh event id and span id; the trace id and parent span
  * from a W3C traceparent in params._meta when there is a valid one.
  */
-void
-mtmcp_audit_begin(MtmcpAuditEvent *ev, JsonbContainer *params)
+/* A fresh random (version 4) UUID as text into out (37 bytes). */
+static void
+new_event_id(char *out)
 {
 	char		uuid_hex[33];
-	char	   *tp = NULL;
 
-	memset(ev, 0, sizeof(*ev));
-	ev->start = GetCurrentTimestamp();
 	mtmcp_random_hex(uuid_hex, 16);
 	/* version 4, variant 10 */
 	uuid_hex[12] = '4';
 	uuid_hex[16] = "89ab"[(uuid_hex[16] >= 'a' ? uuid_hex[16] - 'a' + 10 : uuid_hex[16] - '0') & 3];
-	snprintf(ev->event_id, sizeof(ev->event_id), "%.8s-%.4s-%.4s-%.4s-%.12s",
+	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s",
 			 uuid_hex, uuid_hex + 8, uuid_hex + 12, uuid_hex + 16, uuid_hex + 20);
+}
+
+void
+mtmcp_audit_begin(MtmcpAuditEvent *ev, JsonbContainer *params)
+{
+	char	   *tp = NULL;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->start = GetCurrentTimestamp();
+	new_event_id(ev->event_id);
 	mtmcp_random_hex(ev->span_id, 8);
 
 	if (params != NULL)
@@ -261,6 +273,7 @@ redact_value(JsonbParseState **state, JsonbValue *v, const char *path, char **pa
 	JsonbIteratorToken tok;
 	JsonbValue *res = NULL;
 
+	check_stack_depth();
 	if (v->type != jbvBinary)
 		return pushJsonbValue(state, as, v);
 
@@ -344,26 +357,17 @@ mtmcp_redact_sql(PG_FUNCTION_ARGS)
 static bool
 tenant_budget(const MtmcpIdentity *id, int64 *rows, int64 *window)
 {
-	JsonbValue *b;
-	JsonbValue *v;
-
-	if (id->settings == NULL)
-		return false;
-	b = jsonb_object_get(&id->settings->root, "audit_budget");
-	if (!jsonb_value_is_object(b))
-		return false;
-	v = jsonb_object_get(b->val.binary.data, "rows");
-	if (v == NULL || v->type != jbvNumeric)
-		return false;
-	*rows = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v->val.numeric)));
-	v = jsonb_object_get(b->val.binary.data, "window_seconds");
-	*window = (v != NULL && v->type == jbvNumeric)
-		? DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v->val.numeric))) : 60;
-	return true;
+	return mtmcp_budget_setting(id->settings, "audit_budget", "rows", rows, window);
 }
 
+/*
+ * The alert for a security row: sent at commit, so only for rows that
+ * committed.  It names the row (event_id, and the table it is in) so a
+ * consumer can check it against the table: a NOTIFY anyone else sends on
+ * this channel names no such row.
+ */
 static void
-notify_security(const char *tenant, const char *event_id, const char *kind)
+notify_security(const char *tenant, const char *event_id, const char *table, const char *kind)
 {
 	StringInfoData p;
 
@@ -373,7 +377,7 @@ notify_security(const char *tenant, const char *event_id, const char *kind)
 		json_append_string(&p, tenant);
 	else
 		appendStringInfoString(&p, "null");
-	appendStringInfo(&p, ",\"event_id\":\"%s\",\"kind\":", event_id);
+	appendStringInfo(&p, ",\"event_id\":\"%s\",\"table\":\"%s\",\"kind\":", event_id, table);
 	json_append_string(&p, kind);
 	appendStringInfoChar(&p, '}');
 	Async_Notify("mtmcp_security", p.data);
@@ -393,6 +397,19 @@ text_or_null(const char *s, char *nulls, int i)
 /* ---------------------------------------------------------------------------
  * Writing rows
  * ------------------------------------------------------------------------- */
+
+/*
+ * Redact the event's arguments now, while a failure can still be answered
+ * (the dispatcher calls this inside its guarded part); mtmcp_audit_write
+ * then has nothing left that could fail on the caller's data.
+ */
+void
+mtmcp_audit_prepare(MtmcpAuditEvent *ev)
+{
+	if (ev->arguments != NULL && !ev->redacted)
+		ev->arguments = mtmcp_redact(ev->arguments, ev->redact_paths, ev->nredact);
+	ev->redacted = true;
+}
 
 /*
  * Write the audit row of one message of a verified tenant (or count it in the
@@ -467,7 +484,8 @@ mtmcp_audit_write(const MtmcpIdentity *id, MtmcpAuditEvent *ev)
 	vals[6] = CStringGetTextDatum(ev->result_kind);
 	vals[7] = CStringGetTextDatum(ev->severity);
 	if (ev->arguments != NULL)
-		vals[8] = JsonbPGetDatum(mtmcp_redact(ev->arguments, ev->redact_paths, ev->nredact));
+		vals[8] = JsonbPGetDatum(ev->redacted ? ev->arguments
+								 : mtmcp_redact(ev->arguments, ev->redact_paths, ev->nredact));
 	else
 	{
 		vals[8] = (Datum) 0;
@@ -487,69 +505,129 @@ mtmcp_audit_write(const MtmcpIdentity *id, MtmcpAuditEvent *ev)
 	SPI_finish();
 
 	if (security)
-		notify_security(id->tenant, ev->event_id, ev->detail ? ev->detail : ev->result_kind);
+		notify_security(id->tenant, ev->event_id, "mtmcp.audit_log", ev->detail ? ev->detail : ev->result_kind);
 	return true;
+}
+
+/*
+ * The budget a refusal counts against: its reason and source (both from a
+ * small set, see MtmcpAuthError), hashed when too long for a counter scope.
+ */
+static char *
+refusal_scope(const char *source, const char *reason)
+{
+	char	   *scope = psprintf("%s|%s", reason, source);
+
+	if (strlen(scope) >= 80)
+		scope = psprintf("%.40s|#%016llx", reason,
+						 (unsigned long long) DatumGetUInt64(hash_any_extended((const unsigned char *) scope,
+																			   strlen(scope), 0)));
+	return scope;
+}
+
+static void
+insert_refusal(const char *event_id, const MtmcpAuditEvent *ev, const char *reason, int http_status,
+			   const char *detail, const char *source, const char *severity, bool with_request)
+{
+	Datum		vals[11];
+	char		nulls[11];
+	int			ret;
+
+	memset(nulls, ' ', sizeof(nulls));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (auth_plan == NULL)
+	{
+		Oid			types[11] = {TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID};
+
+		auth_plan = mtmcp_keep_plan("INSERT INTO mtmcp.auth_failures (event_id, session_id, reason, http_status,"
+									" method, request_id, trace_id, span_id, detail, source, severity)"
+									" VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)", 11, types);
+	}
+	vals[0] = CStringGetTextDatum(event_id);
+	vals[1] = text_or_null(with_request ? ev->session_id : NULL, nulls, 1);
+	vals[2] = CStringGetTextDatum(reason);
+	vals[3] = Int32GetDatum(http_status);
+	vals[4] = text_or_null(with_request ? ev->method : NULL, nulls, 4);
+	vals[5] = text_or_null(with_request ? ev->request_id : NULL, nulls, 5);
+	vals[6] = CStringGetTextDatum(ev->trace_id);
+	vals[7] = CStringGetTextDatum(ev->span_id);
+	vals[8] = text_or_null(detail, nulls, 8);
+	vals[9] = text_or_null(source, nulls, 9);
+	vals[10] = CStringGetTextDatum(severity);
+	ret = SPI_execute_plan(auth_plan, vals, nulls, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "could not write the refusal row: %s", SPI_result_code_string(ret));
+	SPI_finish();
 }
 
 /*
  * A message refused before any tenant was verified.  Goes to
  * mtmcp.auth_failures, which has no tenant column.
+ *
+ * An attack on a real tenant (err->security) is always written.  Other
+ * refusals count against the budget of their (source, reason):
+ * mtmcp.auth_failure_budget rows a minute each, so a flood of one kind
+ * from one source cannot silence another.  Past it they are counted in
+ * mtmcp.auth_failure_overflow, and the first one past it in each window
+ * writes one alert row (reason "refusals_suppressed") and notifies.
  */
 void
 mtmcp_audit_auth_failure(MtmcpAuditEvent *ev, const MtmcpAuthError *err)
 {
-	Datum		vals[9];
-	char		nulls[9];
+	const char *source = err->source ? err->source : "(no issuer)";
 	int64		window_start;
+	int64		over;
 	int			ret;
 
-	memset(nulls, ' ', sizeof(nulls));
-	if (mtmcp_counter_take(MTMCP_COUNTER_AUTH_FAILURES, "", (int64) time(NULL), 60,
-						   auth_failure_budget, &window_start) == MTMCP_COUNTER_OVER)
+	if (!err->security &&
+		mtmcp_counter_take_over(MTMCP_COUNTER_AUTH_FAILURES, refusal_scope(source, err->reason),
+								(int64) time(NULL), 60, auth_failure_budget,
+								&window_start, &over) == MTMCP_COUNTER_OVER)
 	{
-		Datum		ovals[1];
+		Datum		ovals[3];
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		if (auth_overflow_plan == NULL)
 		{
-			Oid			types[1] = {INT8OID};
+			Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
 
-			auth_overflow_plan = mtmcp_keep_plan("INSERT INTO mtmcp.auth_failure_overflow AS o (window_start, dropped)"
-											  " VALUES (to_timestamp($1), 1)"
-											  " ON CONFLICT (window_start) DO UPDATE SET dropped = o.dropped + 1",
-											  1, types);
+			auth_overflow_plan = mtmcp_keep_plan("INSERT INTO mtmcp.auth_failure_overflow AS o"
+												 " (window_start, source, reason, dropped)"
+												 " VALUES (to_timestamp($1), $2, $3, 1)"
+												 " ON CONFLICT (window_start, source, reason)"
+												 " DO UPDATE SET dropped = o.dropped + 1",
+												 3, types);
 		}
 		ovals[0] = Int64GetDatum(window_start);
+		ovals[1] = CStringGetTextDatum(source);
+		ovals[2] = CStringGetTextDatum(err->reason);
 		ret = SPI_execute_plan(auth_overflow_plan, ovals, NULL, false, 0);
 		if (ret != SPI_OK_INSERT)
 			elog(ERROR, "could not count an overflowing refusal: %s", SPI_result_code_string(ret));
 		SPI_finish();
+
+		/* silence is not an option: the first refusal past the budget raises the alert */
+		if (over == 1)
+		{
+			char		alert_id[37];
+			char	   *detail;
+
+			new_event_id(alert_id);
+			detail = psprintf("Refusals of reason \"%s\" from \"%s\" beyond %d a minute are counted in"
+							  " mtmcp.auth_failure_overflow, not written, until %s.",
+							  err->reason, source, auth_failure_budget,
+							  timestamptz_to_str(time_t_to_timestamptz((pg_time_t) (window_start + 60))));
+			insert_refusal(alert_id, ev, "refusals_suppressed", err->http_status, detail, source,
+						   "security", false);
+			notify_security(NULL, alert_id, "mtmcp.auth_failures", "refusals_suppressed");
+		}
 		return;
 	}
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (auth_plan == NULL)
-	{
-		Oid			types[9] = {TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-
-		auth_plan = mtmcp_keep_plan("INSERT INTO mtmcp.auth_failures (event_id, session_id, reason, http_status,"
-								 " method, request_id, trace_id, span_id, detail)"
-								 " VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9)", 9, types);
-	}
-	vals[0] = CStringGetTextDatum(ev->event_id);
-	vals[1] = text_or_null(ev->session_id, nulls, 1);
-	vals[2] = CStringGetTextDatum(err->reason);
-	vals[3] = Int32GetDatum(err->http_status);
-	vals[4] = text_or_null(ev->method, nulls, 4);
-	vals[5] = text_or_null(ev->request_id, nulls, 5);
-	vals[6] = CStringGetTextDatum(ev->trace_id);
-	vals[7] = CStringGetTextDatum(ev->span_id);
-	vals[8] = text_or_null(err->detail, nulls, 8);
-	ret = SPI_execute_plan(auth_plan, vals, nulls, false, 0);
-	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "could not write the refusal row: %s", SPI_result_code_string(ret));
-	SPI_finish();
-	notify_security(NULL, ev->event_id, err->reason);
+	insert_refusal(ev->event_id, ev, err->reason, err->http_status, err->detail, source,
+				   err->security ? "security" : "warning", true);
+	notify_security(NULL, ev->event_id, "mtmcp.auth_failures", err->reason);
 }

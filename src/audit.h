@@ -3,9 +3,11 @@
  *
  * The dispatcher fills one MtmcpAuditEvent per message and writes it once:
  * to mtmcp.audit_log when the caller was authenticated (with the verified
- * tenant, arguments redacted, subject to the tenant's observability budget),
- * to mtmcp.auth_failures when it was not.  Security events are also sent on
- * the mtmcp_security channel at commit.
+ * tenant, arguments redacted by mtmcp_audit_prepare inside the dispatcher's
+ * guard, subject to the tenant's observability budget), to
+ * mtmcp.auth_failures when it was not (budgeted per source and reason; an
+ * attack on a real tenant never).  Security events are also sent on the
+ * mtmcp_security channel at commit, naming the row's event_id and table.
  */
 #ifndef MTMCP_AUDIT_H
 #define MTMCP_AUDIT_H
@@ -31,12 +33,14 @@ typedef struct MtmcpAuditEvent
 	char	   *error_code;		/* JSON-RPC code or SQLSTATE */
 	char	   *detail;			/* security event kind, for alerting */
 	Jsonb	   *arguments;		/* redacted when written */
+	bool		redacted;		/* arguments already redacted (mtmcp_audit_prepare) */
 	char	  **redact_paths;
 	int			nredact;
 } MtmcpAuditEvent;
 
 extern void AuditInit(void);
 extern void mtmcp_audit_begin(MtmcpAuditEvent *ev, JsonbContainer *params);
+extern void mtmcp_audit_prepare(MtmcpAuditEvent *ev);
 extern bool mtmcp_audit_write(const MtmcpIdentity *id, MtmcpAuditEvent *ev);
 extern void mtmcp_audit_auth_failure(MtmcpAuditEvent *ev, const MtmcpAuthError *err);
 extern void mtmcp_random_hex(char *out, int nbytes);

@@ -6,6 +6,10 @@
  * verified tenant and subject -- never to anything in the arguments -- and
  * priced at the meter's unit price in integer micro-units at charge time.
  *
+ * A charge whose amount would not fit a ledger row (bigint micro-units) is
+ * refused by charge() itself with 22003, before anything is queued, so
+ * writing the ledger later cannot overflow.
+ *
  * Charges are held in backend memory that survives the handler's
  * subtransaction, because a call that was paid for stays paid for even when
  * the tool fails afterwards:
@@ -128,17 +132,14 @@ insert_ledger_row(PendingCharge *c, const char *mode, const char *event_id)
 void
 mtmcp_cost_flush_calls(const char *event_id, const char *tool)
 {
-	PendingCharge **link = &pending;
+	PendingCharge **link;
 	PendingCharge *c;
 	bool		connected = false;
 
-	while ((c = *link) != NULL)
+	for (c = pending; c != NULL; c = c->next)
 	{
 		if (c->bucketed)
-		{
-			link = &c->next;
 			continue;
-		}
 		if (!connected)
 		{
 			if (SPI_connect() != SPI_OK_CONNECT)
@@ -148,10 +149,54 @@ mtmcp_cost_flush_calls(const char *event_id, const char *tool)
 		if (tool != NULL && c->tool == NULL)
 			c->tool = MemoryContextStrdup(TopTransactionContext, tool);
 		insert_ledger_row(c, "per_call", event_id);
-		*link = c->next;
 	}
-	if (connected)
-		SPI_finish();
+	if (!connected)
+		return;
+	SPI_finish();
+
+	/*
+	 * Only now, with every row in, are they no longer pending: a failure
+	 * above leaves them all pending, so the caller that rolls the rows back
+	 * can write them again.
+	 */
+	link = &pending;
+	while ((c = *link) != NULL)
+	{
+		if (c->bucketed)
+			link = &c->next;
+		else
+			*link = c->next;
+	}
+}
+
+/*
+ * Forget the pending per-call charges without writing them (after they
+ * could not be written); returns how many there were.
+ */
+int
+mtmcp_cost_discard_calls(void)
+{
+	PendingCharge **link = &pending;
+	PendingCharge *c;
+	int			n = 0;
+
+	while ((c = *link) != NULL)
+	{
+		if (c->bucketed)
+			link = &c->next;
+		else
+		{
+			ereport(WARNING,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("charge of %s units of meter \"%s\" to tenant \"%s\" could not be recorded",
+							DatumGetCString(DirectFunctionCall1(numeric_out, c->quantity)),
+							c->meter, c->tenant),
+					 errhidestmt(true)));
+			*link = c->next;
+			n++;
+		}
+	}
+	return n;
 }
 
 /* Write one row per (tenant, meter) of this transaction's bucketed charges. */
@@ -172,6 +217,29 @@ mtmcp_cost_flush_buckets(void)
 		}
 	SPI_finish();
 	pending = NULL;
+}
+
+/*
+ * Raise 22003 unless quantity units at price micro-units each make an amount
+ * a ledger row can hold: a charge that cannot be written is refused when it
+ * is made, in the handler, never later when the ledger is written.
+ */
+static void
+check_amount(const char *meter, Datum quantity, int64 price)
+{
+	Datum		amount = DirectFunctionCall2(numeric_round,
+											 DirectFunctionCall2(numeric_mul, quantity,
+																 DirectFunctionCall1(int8_numeric, Int64GetDatum(price))),
+											 Int32GetDatum(0));
+
+	if (DatumGetBool(DirectFunctionCall2(numeric_gt, amount,
+										 DirectFunctionCall1(int8_numeric, Int64GetDatum(PG_INT64_MAX)))))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("charge amount out of range"),
+				 errdetail("%s units of meter \"%s\" at %lld micro-units each exceed the largest amount a ledger row holds (%lld micro-units).",
+						   DatumGetCString(DirectFunctionCall1(numeric_out, quantity)), meter,
+						   (long long) price, (long long) PG_INT64_MAX)));
 }
 
 PG_FUNCTION_INFO_V1(mtmcp_charge);
@@ -236,18 +304,24 @@ mtmcp_charge(PG_FUNCTION_ARGS)
 	bucketed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	SPI_finish();
 
-	old = MemoryContextSwitchTo(TopTransactionContext);
+	/* checked before anything is queued: the charge alone, then its bucket's sum */
+	check_amount(meter, quantity, price);
 	if (bucketed)
 	{
 		for (c = pending; c != NULL; c = c->next)
 			if (c->bucketed && strcmp(c->tenant, tenant) == 0 && strcmp(c->meter, meter) == 0 &&
 				c->price == price)
 			{
-				c->quantity = DirectFunctionCall2(numeric_add, c->quantity, quantity);
+				Datum		sum = DirectFunctionCall2(numeric_add, c->quantity, quantity);
+
+				check_amount(meter, sum, price);
+				old = MemoryContextSwitchTo(TopTransactionContext);
+				c->quantity = DirectFunctionCall1(numeric_uplus, sum);
 				MemoryContextSwitchTo(old);
 				PG_RETURN_VOID();
 			}
 	}
+	old = MemoryContextSwitchTo(TopTransactionContext);
 	c = palloc0(sizeof(PendingCharge));
 	c->tenant = pstrdup(tenant);
 	c->subject = pstrdup(mtmcp_verified_subject());

@@ -12,6 +12,7 @@
 
 extern void CostInit(void);
 extern void mtmcp_cost_flush_calls(const char *event_id, const char *tool);
+extern int	mtmcp_cost_discard_calls(void);
 extern void mtmcp_cost_flush_buckets(void);
 
 #endif							/* MTMCP_COST_H */

@@ -2,7 +2,7 @@
  * counters.c -- per-tenant windowed counters in shared memory
  *
  * Budgets that must hold across every backend (the per-tenant observability
- * budget, and later rate limits) count here: one fixed-size shared hash keyed
+ * budget, the refusal budgets per source and reason, the rate limits) count here: one fixed-size shared hash keyed
  * by (kind, scope), each entry a fixed window [start, start + width) and a
  * count within it.  The table lives in shared memory requested at preload
  * (shmem_request_hook) and built in shmem_startup_hook under
@@ -23,9 +23,37 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/guc.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/hsearch.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
 
 #include "counters.h"
+#include "jsonutil.h"
+
+/* a whole number in int64 range, without raising an error */
+static bool
+numeric_setting(JsonbValue *v, int64 *out)
+{
+	Numeric		n;
+
+	if (v == NULL || v->type != jbvNumeric)
+		return false;
+	n = v->val.numeric;
+	if (numeric_is_nan(n) || numeric_is_inf(n))
+		return false;
+	if (!DatumGetBool(DirectFunctionCall2(numeric_eq, NumericGetDatum(n),
+										  DirectFunctionCall2(numeric_round, NumericGetDatum(n), Int32GetDatum(0)))))
+		return false;
+	if (DatumGetBool(DirectFunctionCall2(numeric_gt, NumericGetDatum(n),
+										 DirectFunctionCall1(int8_numeric, Int64GetDatum(PG_INT64_MAX)))) ||
+		DatumGetBool(DirectFunctionCall2(numeric_lt, NumericGetDatum(n),
+										 DirectFunctionCall1(int8_numeric, Int64GetDatum(PG_INT64_MIN)))))
+		return false;
+	*out = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(n)));
+	return true;
+}
 
 #define COUNTER_SCOPE_LEN	80
 
@@ -42,6 +70,7 @@ typedef struct CounterEntry
 	int64		window_start;	/* seconds since the epoch */
 	int64		width;			/* seconds */
 	int64		count;
+	int64		over;			/* events refused in this window */
 } CounterEntry;
 
 typedef struct CounterShared
@@ -104,6 +133,34 @@ CountersInit(void)
 }
 
 /*
+ * A budget from settings: key: {count_field: N, "window_seconds": S}.  False
+ * when there is none, or when N or S is not a whole number in range (an
+ * unusable budget is no budget: nothing is dropped or refused for it, and
+ * nothing fails).  S defaults to 60.
+ */
+bool
+mtmcp_budget_setting(Jsonb *settings, const char *key, const char *count_field,
+					 int64 *count, int64 *window)
+{
+	JsonbValue *b;
+
+	if (settings == NULL)
+		return false;
+	b = jsonb_object_get(&settings->root, key);
+	if (!jsonb_value_is_object(b))
+		return false;
+	if (!numeric_setting(jsonb_object_get(b->val.binary.data, count_field), count) || *count < 0)
+		return false;
+	if (jsonb_object_get(b->val.binary.data, "window_seconds") == NULL)
+		*window = 60;
+	else if (!numeric_setting(jsonb_object_get(b->val.binary.data, "window_seconds"), window))
+		return false;
+	if (*window <= 0)
+		*window = 60;
+	return true;
+}
+
+/*
  * Count one event for (kind, scope) in the window of width_secs containing
  * now, unless the window already holds limit events.
  *
@@ -115,12 +172,28 @@ MtmcpCounterResult
 mtmcp_counter_take(int kind, const char *scope, int64 now, int64 width_secs, int64 limit,
 				   int64 *window_start)
 {
+	int64		over;
+
+	return mtmcp_counter_take_over(kind, scope, now, width_secs, limit, window_start, &over);
+}
+
+/*
+ * As mtmcp_counter_take, and *over receives how many events of the current
+ * window, this one included, found the limit reached (0 when counted): the
+ * caller that sees 1 is the first one refused in this window, exactly once
+ * across every backend.
+ */
+MtmcpCounterResult
+mtmcp_counter_take_over(int kind, const char *scope, int64 now, int64 width_secs, int64 limit,
+						int64 *window_start, int64 *over)
+{
 	CounterKey	key;
 	CounterEntry *e;
 	bool		found;
 	int64		start;
 	MtmcpCounterResult res;
 
+	*over = 0;
 	if (shared == NULL || counters == NULL)
 		elog(ERROR, "mtmcp shared memory is not initialized");
 	if (width_secs <= 0)
@@ -156,9 +229,15 @@ mtmcp_counter_take(int kind, const char *scope, int64 now, int64 width_secs, int
 			e->window_start = start;
 			e->width = width_secs;
 			e->count = 0;
+			e->over = 0;
 		}
 		if (e->count >= limit)
+		{
+			if (e->over < PG_INT64_MAX)
+				e->over++;
+			*over = e->over;
 			res = MTMCP_COUNTER_OVER;
+		}
 		else
 		{
 			e->count++;

@@ -11,27 +11,39 @@
  *      the tenant's rate limit (ratelimit.c).
  *   3. install the verified identity for this message only (restored when
  *      the message is done, so nothing outlives it in the session).
- *   4. route the method (-32601 unknown, -32602 bad params).
+ *   4. route the method (-32601 unknown, -32602 bad params); write the
+ *      per-call charges.
+ *   5. write the message's audit row -- the one place it is written.
+ *
+ * Steps 2-4 run in a subtransaction (the guard): whatever they raise --
+ * the ledger, the output check, building the response -- is rolled back
+ * and answered with -32603, and step 5 still writes the row, as "error"
+ * with the SQLSTATE.  Live notifications a handler already sent cannot be
+ * taken back.  Only class 57 (cancel, shutdown) aborts the message whole,
+ * and then nothing of it commits.
  *
  * Notifications (no "id") and client responses get NULL.  Error messages
  * never carry internal detail; server-side detail goes to the server log.
  * Every refusal of an authenticated caller takes one path (refuse): the
- * error response, the audit row, the HTTP status.
+ * error response, the outcome for its audit row, the HTTP status.
  *
  * This module has no C interface (so no header): its SQL entry points,
  * mcp_dispatch and mcp_http, are the way in.
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/resowner.h"
 
 #include "audit.h"
 #include "completion.h"
 #include "cost.h"
 #include "identity.h"
+#include "inflight.h"
 #include "jsonutil.h"
 #include "mtmcp.h"
 #include "notify.h"
@@ -140,22 +152,6 @@ struct HttpOutcome
 	char	   *session_id;
 };
 
-static Jsonb *
-http_reply(HttpOutcome *http, int status, StringInfo out)
-{
-	if (http != NULL)
-		http->status = status;
-	return finish(out);
-}
-
-static Jsonb *
-http_none(HttpOutcome *http, int status)
-{
-	if (http != NULL)
-		http->status = status;
-	return NULL;
-}
-
 /* What every exit of one message needs: the response, the caller, its audit row. */
 typedef struct Exchange
 {
@@ -163,37 +159,289 @@ typedef struct Exchange
 	const MtmcpIdentity *ident; /* the verified caller */
 	MtmcpAuditEvent *ev;		/* this message's audit row */
 	HttpOutcome *http;			/* NULL for mcp_dispatch */
+	bool		answer;			/* false: the message gets no response */
+	char	   *session_id;		/* the session to report (HttpOutcome) */
 } Exchange;
 
 /*
  * The one refusal path for an authenticated caller: the error response (to
  * id, NULL when the message's id is unusable), the outcome recorded as kind
- * (NULL when the caller already recorded it), the audit row, the HTTP status.
+ * (NULL when the caller already recorded it); returns the HTTP status.  The
+ * audit row is written by dispatch, once, for every path.
  */
-static Jsonb *
+static int
 refuse(Exchange *x, int status, JsonbValue *id, int code, const char *message,
 	   const char *data, const char *kind)
 {
 	write_error(x->out, id, code, message, data);
 	if (kind != NULL)
 		set_outcome(x->ev, kind, "warning", code);
-	mtmcp_audit_write(x->ident, x->ev);
-	return http_reply(x->http, status, x->out);
+	return status;
 }
 
 /* A message that gets no answer (a notification, a client's response): audited as ok, 202. */
-static Jsonb *
+static int
 no_answer(Exchange *x)
 {
 	set_outcome(x->ev, "ok", "info", 0);
-	mtmcp_audit_write(x->ident, x->ev);
-	return http_none(x->http, 202);
+	x->answer = false;
+	return 202;
 }
 
 /*
- * One message: authenticate, check the envelope, route, audit.  Every path
- * that passed authentication writes exactly one audit row; every path that
- * did not writes one refusal row.
+ * Everything about one message of a verified caller, short of its audit
+ * row: check the envelope, route, write the per-call charges.  Returns the
+ * HTTP status, the response in x->out (unless !x->answer), the outcome in
+ * x->ev.  Runs inside dispatch's guard, so whatever it raises is rolled back
+ * and answered there.
+ */
+static int
+serve(Exchange *x, JsonbContainer *root, JsonbValue *idv, JsonbContainer *params, char *method,
+	  Jsonb *req, char *session_id, const char *notify_key)
+{
+	MtmcpAuditEvent *ev = x->ev;
+	const MtmcpIdentity *ident = x->ident;
+	HttpOutcome *http = x->http;
+	StringInfoData result;
+	JsonbValue *v;
+	const char *rpc_msg = NULL;
+	char	   *rpc_data = NULL;
+	int			rpc_code = 0;
+	int			nestlevel;
+	const char *version = NULL;
+	char	   *log_level = NULL;
+
+	/* 2. the envelope */
+	if (root == NULL)
+	{
+		bool		batch = req != NULL && JB_ROOT_IS_ARRAY(req) && !JB_ROOT_IS_SCALAR(req);
+
+		return refuse(x, 400, NULL, JSONRPC_INVALID_REQUEST, "Invalid Request",
+					  batch ? "{\"detail\":\"batch requests are not supported\"}" : NULL, "invalid");
+	}
+	v = jsonb_object_get(root, "jsonrpc");
+	if (v == NULL || v->type != jbvString || v->val.string.len != 3 ||
+		memcmp(v->val.string.val, "2.0", 3) != 0)
+		return refuse(x, 400, idv, JSONRPC_INVALID_REQUEST, "Invalid Request",
+					  "{\"detail\":\"jsonrpc must be \\\"2.0\\\"\"}", "invalid");
+	v = jsonb_object_get(root, "id");
+	if (v != NULL && idv == NULL)
+		return refuse(x, 400, NULL, JSONRPC_INVALID_REQUEST, "Invalid Request",
+					  "{\"detail\":\"id must be a string or a number\"}", "invalid");
+	v = jsonb_object_get(root, "method");
+	if (v == NULL)
+	{
+		/* a client's response to a server request: nothing to answer */
+		if (jsonb_object_get(root, "result") != NULL || jsonb_object_get(root, "error") != NULL)
+		{
+			ev->method = "(response)";
+			return no_answer(x);
+		}
+		return refuse(x, 400, idv, JSONRPC_INVALID_REQUEST, "Invalid Request",
+					  "{\"detail\":\"method is required\"}", "invalid");
+	}
+	if (method == NULL)
+		return refuse(x, 400, idv, JSONRPC_INVALID_REQUEST, "Invalid Request",
+					  "{\"detail\":\"method must be a string\"}", "invalid");
+	v = jsonb_object_get(root, "params");
+	if (v != NULL && !jsonb_value_is_object(v))
+		return refuse(x, 400, idv, JSONRPC_INVALID_PARAMS, "Invalid params",
+					  "{\"detail\":\"params must be an object\"}", "invalid");
+
+	/*
+	 * Over HTTP every message but initialize belongs to a session, and the
+	 * session to this caller.  A foreign session answers exactly like an
+	 * unknown one.
+	 */
+	if (http != NULL && strcmp(method, "initialize") != 0)
+	{
+		int			st = mtmcp_session_check(ident, session_id, &log_level, ev);
+
+		if (st != 200)
+		{
+			/* the session check recorded the outcome */
+			return refuse(x, st, idv, st == 400 ? JSONRPC_INVALID_REQUEST : MCP_SESSION_NOT_FOUND,
+						  st == 400 ? "Bad Request: Mcp-Session-Id header is required" : "Session not found",
+						  NULL, NULL);
+		}
+	}
+
+	/* a request over the tenant's rate limit is refused before any work */
+	if (idv != NULL)
+	{
+		int			retry = mtmcp_rate_limited(ident);
+
+		if (retry > 0)
+			return refuse(x, 429, idv, MCP_RATE_LIMITED, "Rate limit exceeded",
+						  psprintf("{\"retryAfter\":%d}", retry), "rate_limited");
+	}
+
+	/* a request beyond the tenant's calls in flight is refused, not queued */
+	if (idv != NULL)
+	{
+		int			limit;
+
+		if (mtmcp_inflight_enter(ident, session_id, idv, &limit) > 0)
+		{
+			ev->detail = "max_in_flight";
+			return refuse(x, 429, idv, MCP_RATE_LIMITED, "Too many requests in flight",
+						  psprintf("{\"retryAfter\":1,\"maxInFlight\":%d}", limit), "rate_limited");
+		}
+	}
+
+	/* a notification: never an answer; a cancel interrupts the named request */
+	if (idv == NULL)
+	{
+		if (strcmp(method, "notifications/cancelled") == 0)
+			mtmcp_cancel_request(ident, session_id, params, ev);
+		return no_answer(x);
+	}
+
+	/* 3. the verified identity, for this message only */
+	x->session_id = session_id;
+	nestlevel = mtmcp_enter_identity(ident);
+	mtmcp_call_begin(notify_key, params, log_level);
+
+	/* 4. route */
+	initStringInfo(&result);
+	set_outcome(ev, "ok", "info", 0);
+	if (strcmp(method, "initialize") == 0)
+	{
+		handle_initialize(&result, params, &rpc_msg, &version);
+		if (rpc_msg)
+			rpc_code = JSONRPC_INVALID_PARAMS;
+		else if (http != NULL)
+		{
+			/* a successful initialize over HTTP opens a session bound to this caller */
+			x->session_id = mtmcp_session_open(ident, version, params);
+			ev->session_id = x->session_id;
+		}
+	}
+	else if (strcmp(method, "ping") == 0)
+		appendStringInfoString(&result, "{}");
+	else if (strcmp(method, "tools/list") == 0)
+		rpc_code = mtmcp_tools_list(ident, params, &result, &rpc_msg);
+	else if (strcmp(method, "tools/call") == 0)
+	{
+		char	   *name = jsonb_value_cstring(jsonb_object_get(params, "name"));
+		JsonbValue *argv = jsonb_object_get(params, "arguments");
+
+		ev->target = name;
+		if (name == NULL)
+		{
+			rpc_code = JSONRPC_INVALID_PARAMS;
+			rpc_msg = "Invalid params: name must be a string";
+		}
+		else if (argv != NULL && argv->type != jbvNull && !jsonb_value_is_object(argv))
+		{
+			rpc_code = JSONRPC_INVALID_PARAMS;
+			rpc_msg = "Invalid params: arguments must be an object";
+		}
+		else
+		{
+			Jsonb	   *args = (argv != NULL && argv->type != jbvNull)
+				? jsonb_value_to_jsonb(argv) : json_text_to_jsonb("{}");
+
+			ev->arguments = args;
+			rpc_code = mtmcp_tools_call(ident, name, args, &result, &rpc_msg, ev);
+		}
+	}
+	else if (strcmp(method, "resources/read") == 0)
+		rpc_code = mtmcp_resources_read(ident, params, &result, &rpc_msg, &rpc_data, ev);
+	else if (strcmp(method, "resources/list") == 0)
+		rpc_code = mtmcp_resources_list(ident, params, &result, &rpc_msg, ev);
+	else if (strcmp(method, "resources/templates/list") == 0)
+		rpc_code = mtmcp_resource_templates_list(ident, params, &result, &rpc_msg);
+	else if (strcmp(method, "resources/subscribe") == 0 || strcmp(method, "resources/unsubscribe") == 0)
+		rpc_code = mtmcp_resources_subscribe(ident, params, strcmp(method, "resources/subscribe") == 0,
+											 session_id, &result, &rpc_msg, &rpc_data, ev);
+	else if (strcmp(method, "prompts/list") == 0)
+		rpc_code = mtmcp_prompts_list(ident, params, &result, &rpc_msg);
+	else if (strcmp(method, "prompts/get") == 0)
+		rpc_code = mtmcp_prompts_get(ident, params, &result, &rpc_msg, ev);
+	else if (strcmp(method, "completion/complete") == 0)
+		rpc_code = mtmcp_complete(ident, params, &result, &rpc_msg, ev);
+	else if (strcmp(method, "logging/setLevel") == 0)
+		rpc_code = mtmcp_logging_set_level(ident, params, session_id, &result, &rpc_msg);
+	else
+	{
+		rpc_code = JSONRPC_METHOD_NOT_FOUND;
+		rpc_msg = "Method not found";
+		set_outcome(ev, "not_found", "warning", 0);
+	}
+
+	mtmcp_call_end();
+	mtmcp_inflight_leave(ev, &rpc_code, &rpc_msg, &rpc_data);
+	mtmcp_leave_identity(nestlevel);
+
+	if (rpc_code != 0)
+	{
+		write_error(x->out, idv, rpc_code, rpc_msg, rpc_data);
+		if (strcmp(ev->result_kind, "ok") == 0)
+			set_outcome(ev, "invalid", "warning", 0);
+		ev->error_code = psprintf("%d", rpc_code);
+	}
+	else
+	{
+		begin_response(x->out, idv);
+		appendStringInfoString(x->out, ",\"result\":");
+		appendBinaryStringInfo(x->out, result.data, result.len);
+		appendStringInfoChar(x->out, '}');
+	}
+
+	/* 5. the charges, in this transaction, before the audit row (paid is paid) */
+	mtmcp_cost_flush_calls(ev->event_id, ev->target);
+	return 200;
+}
+
+/*
+ * Write the per-call charges of a message whose work was rolled back: the
+ * calls were still made, so they stay paid.  When even that fails they are
+ * dropped (with a WARNING naming each) and the audit row says so: the row
+ * must not be lost to them.
+ */
+static void
+salvage_charges(MtmcpAuditEvent *ev)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		mtmcp_cost_flush_calls(ev->event_id, ev->target);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_OPERATOR_INTERVENTION)
+			ReThrowError(edata);
+		if (mtmcp_cost_discard_calls() > 0)
+			ev->detail = "charges_not_recorded";
+	}
+	PG_END_TRY();
+}
+
+/*
+ * One message: authenticate, then serve it inside a guard, then write its
+ * audit row.  Every path that passed authentication writes exactly one
+ * audit row, here, whatever failed after the handler (the ledger, the
+ * output check, building the response): the failed part is rolled back and
+ * answered with -32603, and the row says "error" with the SQLSTATE.  Every
+ * path that did not pass writes one refusal row (or counts it, audit.c).
+ * Only cancellation and shutdown (class 57) abort the message as a whole --
+ * and then nothing of it commits, work and row alike.
  */
 static Jsonb *
 dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, HttpOutcome *http)
@@ -207,15 +455,11 @@ dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, Http
 	MtmcpAuthError err;
 	MtmcpAuditEvent ev;
 	StringInfoData out;
-	StringInfoData result;
-	Exchange	x = {&out, &ident, &ev, http};
-	const char *rpc_msg = NULL;
-	char	   *rpc_data = NULL;
-	int			rpc_code = 0;
-	int			nestlevel;
-	const char *version = NULL;
-	char	   *log_level = NULL;
-	char	   *new_session = NULL;
+	Exchange	x = {&out, &ident, &ev, http, true, NULL};
+	volatile int status = 500;
+	Jsonb	   *volatile response = NULL;
+	MemoryContext oldcxt;
+	ResourceOwner oldowner;
 
 	initStringInfo(&out);
 
@@ -243,175 +487,77 @@ dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, Http
 		mtmcp_audit_auth_failure(&ev, &err);
 		write_error(&out, idv, MCP_AUTH_ERROR,
 					err.http_status == 401 ? "Unauthorized" : "Forbidden", data);
-		return http_reply(http, err.http_status, &out);
+		if (http != NULL)
+			http->status = err.http_status;
+		return finish(&out);
 	}
 
-	/* 2. the envelope */
-	if (root == NULL)
+	/* 2-5, guarded: a failure is rolled back and answered, never unaudited */
+	oldcxt = CurrentMemoryContext;
+	oldowner = CurrentResourceOwner;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
 	{
-		bool		batch = req != NULL && JB_ROOT_IS_ARRAY(req) && !JB_ROOT_IS_SCALAR(req);
-
-		return refuse(&x, 400, NULL, JSONRPC_INVALID_REQUEST, "Invalid Request",
-					  batch ? "{\"detail\":\"batch requests are not supported\"}" : NULL, "invalid");
+		status = serve(&x, root, idv, params, method, req, session_id, notify_key);
+		mtmcp_audit_prepare(&ev);
+		if (x.answer)
+			response = finish(&out);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
 	}
-	v = jsonb_object_get(root, "jsonrpc");
-	if (v == NULL || v->type != jbvString || v->val.string.len != 3 ||
-		memcmp(v->val.string.val, "2.0", 3) != 0)
-		return refuse(&x, 400, idv, JSONRPC_INVALID_REQUEST, "Invalid Request",
-					  "{\"detail\":\"jsonrpc must be \\\"2.0\\\"\"}", "invalid");
-	v = jsonb_object_get(root, "id");
-	if (v != NULL && idv == NULL)
-		return refuse(&x, 400, NULL, JSONRPC_INVALID_REQUEST, "Invalid Request",
-					  "{\"detail\":\"id must be a string or a number\"}", "invalid");
-	v = jsonb_object_get(root, "method");
-	if (v == NULL)
+	PG_CATCH();
 	{
-		/* a client's response to a server request: nothing to answer */
-		if (jsonb_object_get(root, "result") != NULL || jsonb_object_get(root, "error") != NULL)
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_OPERATOR_INTERVENTION)
+			ReThrowError(edata);
+		mtmcp_call_end();
+		ereport(LOG,
+				(errmsg("message %s of tenant \"%s\" failed after it was accepted: %s",
+						ev.event_id, ident.tenant, edata->message ? edata->message : "?"),
+				 errdetail("SQLSTATE %s; its work was rolled back and the caller was answered with an internal error.",
+						   unpack_sql_state(edata->sqlerrcode)),
+				 errhidestmt(true)));
+
+		/* the session an initialize opened was rolled back with the rest */
+		x.session_id = session_id;
+		ev.session_id = session_id;
+		if (!ev.redacted)
 		{
-			ev.method = "(response)";
-			return no_answer(&x);
+			ev.arguments = NULL;	/* unredacted arguments never reach a row */
+			ev.redacted = true;
 		}
-		return refuse(&x, 400, idv, JSONRPC_INVALID_REQUEST, "Invalid Request",
-					  "{\"detail\":\"method is required\"}", "invalid");
+		set_outcome(&ev, "error", "warning", 0);
+		ev.error_code = pstrdup(unpack_sql_state(edata->sqlerrcode));
+		salvage_charges(&ev);
+
+		resetStringInfo(&out);
+		write_error(&out, idv, JSONRPC_INTERNAL_ERROR, "Internal error",
+					psprintf("{\"eventId\":\"%s\"}", ev.event_id));
+		status = 200;
+		response = idv != NULL ? finish(&out) : NULL;
+		if (response == NULL)
+			status = 202;
 	}
-	if (method == NULL)
-		return refuse(&x, 400, idv, JSONRPC_INVALID_REQUEST, "Invalid Request",
-					  "{\"detail\":\"method must be a string\"}", "invalid");
-	v = jsonb_object_get(root, "params");
-	if (v != NULL && !jsonb_value_is_object(v))
-		return refuse(&x, 400, idv, JSONRPC_INVALID_PARAMS, "Invalid params",
-					  "{\"detail\":\"params must be an object\"}", "invalid");
+	PG_END_TRY();
 
-	/*
-	 * Over HTTP every message but initialize belongs to a session, and the
-	 * session to this caller.  A foreign session answers exactly like an
-	 * unknown one.
-	 */
-	if (http != NULL && strcmp(method, "initialize") != 0)
-	{
-		int			st = mtmcp_session_check(&ident, session_id, &log_level, &ev);
-
-		if (st != 200)
-		{
-			/* the session check recorded the outcome */
-			return refuse(&x, st, idv, st == 400 ? JSONRPC_INVALID_REQUEST : MCP_SESSION_NOT_FOUND,
-						  st == 400 ? "Bad Request: Mcp-Session-Id header is required" : "Session not found",
-						  NULL, NULL);
-		}
-	}
-
-	/* a request over the tenant's rate limit is refused before any work */
-	if (idv != NULL)
-	{
-		int			retry = mtmcp_rate_limited(&ident);
-
-		if (retry > 0)
-			return refuse(&x, 429, idv, MCP_RATE_LIMITED, "Rate limit exceeded",
-						  psprintf("{\"retryAfter\":%d}", retry), "rate_limited");
-	}
-
-	/* a notification: nothing we act on yet, and never an answer */
-	if (idv == NULL)
-		return no_answer(&x);
-
-	/* 3. the verified identity, for this message only */
-	nestlevel = mtmcp_enter_identity(&ident);
-	mtmcp_call_begin(notify_key, params, log_level);
-
-	/* 4. route */
-	initStringInfo(&result);
-	set_outcome(&ev, "ok", "info", 0);
-	if (strcmp(method, "initialize") == 0)
-	{
-		handle_initialize(&result, params, &rpc_msg, &version);
-		if (rpc_msg)
-			rpc_code = JSONRPC_INVALID_PARAMS;
-		else if (http != NULL)
-		{
-			/* a successful initialize over HTTP opens a session bound to this caller */
-			new_session = mtmcp_session_open(&ident, version, params);
-			ev.session_id = new_session;
-		}
-	}
-	else if (strcmp(method, "ping") == 0)
-		appendStringInfoString(&result, "{}");
-	else if (strcmp(method, "tools/list") == 0)
-		rpc_code = mtmcp_tools_list(&ident, params, &result, &rpc_msg);
-	else if (strcmp(method, "tools/call") == 0)
-	{
-		char	   *name = jsonb_value_cstring(jsonb_object_get(params, "name"));
-		JsonbValue *argv = jsonb_object_get(params, "arguments");
-
-		ev.target = name;
-		if (name == NULL)
-		{
-			rpc_code = JSONRPC_INVALID_PARAMS;
-			rpc_msg = "Invalid params: name must be a string";
-		}
-		else if (argv != NULL && argv->type != jbvNull && !jsonb_value_is_object(argv))
-		{
-			rpc_code = JSONRPC_INVALID_PARAMS;
-			rpc_msg = "Invalid params: arguments must be an object";
-		}
-		else
-		{
-			Jsonb	   *args = (argv != NULL && argv->type != jbvNull)
-				? jsonb_value_to_jsonb(argv) : json_text_to_jsonb("{}");
-
-			ev.arguments = args;
-			rpc_code = mtmcp_tools_call(&ident, name, args, &result, &rpc_msg, &ev);
-		}
-	}
-	else if (strcmp(method, "resources/read") == 0)
-		rpc_code = mtmcp_resources_read(&ident, params, &result, &rpc_msg, &rpc_data, &ev);
-	else if (strcmp(method, "resources/list") == 0)
-		rpc_code = mtmcp_resources_list(&ident, params, &result, &rpc_msg, &ev);
-	else if (strcmp(method, "resources/templates/list") == 0)
-		rpc_code = mtmcp_resource_templates_list(&ident, params, &result, &rpc_msg);
-	else if (strcmp(method, "resources/subscribe") == 0 || strcmp(method, "resources/unsubscribe") == 0)
-		rpc_code = mtmcp_resources_subscribe(&ident, params, strcmp(method, "resources/subscribe") == 0,
-											 session_id, &result, &rpc_msg, &rpc_data, &ev);
-	else if (strcmp(method, "prompts/list") == 0)
-		rpc_code = mtmcp_prompts_list(&ident, params, &result, &rpc_msg);
-	else if (strcmp(method, "prompts/get") == 0)
-		rpc_code = mtmcp_prompts_get(&ident, params, &result, &rpc_msg, &ev);
-	else if (strcmp(method, "completion/complete") == 0)
-		rpc_code = mtmcp_complete(&ident, params, &result, &rpc_msg, &ev);
-	else if (strcmp(method, "logging/setLevel") == 0)
-		rpc_code = mtmcp_logging_set_level(&ident, params, session_id, &result, &rpc_msg);
-	else
-	{
-		rpc_code = JSONRPC_METHOD_NOT_FOUND;
-		rpc_msg = "Method not found";
-		set_outcome(&ev, "not_found", "warning", 0);
-	}
-
-	mtmcp_call_end();
-	mtmcp_leave_identity(nestlevel);
-
-	if (rpc_code != 0)
-	{
-		write_error(&out, idv, rpc_code, rpc_msg, rpc_data);
-		if (strcmp(ev.result_kind, "ok") == 0)
-			set_outcome(&ev, "invalid", "warning", 0);
-		ev.error_code = psprintf("%d", rpc_code);
-	}
-	else
-	{
-		begin_response(&out, idv);
-		appendStringInfoString(&out, ",\"result\":");
-		appendBinaryStringInfo(&out, result.data, result.len);
-		appendStringInfoChar(&out, '}');
-	}
-
-	/* 5. the records, in this transaction: charges first (paid is paid), then the audit row */
-	mtmcp_cost_flush_calls(ev.event_id, ev.target);
+	/* 6. the audit row, in the caller's transaction, exactly once */
 	mtmcp_audit_write(&ident, &ev);
 
 	if (http != NULL)
-		http->session_id = new_session ? new_session : session_id;
-	return http_reply(http, 200, &out);
+	{
+		http->status = status;
+		http->session_id = x.session_id;
+	}
+	return response;
 }
 
 PG_FUNCTION_INFO_V1(mtmcp_mcp_dispatch);
@@ -468,4 +614,42 @@ mtmcp_mcp_http(PG_FUNCTION_ARGS)
 	else
 		nulls[2] = true;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
+
+PG_FUNCTION_INFO_V1(mtmcp_mcp_http_unparsable);
+
+/*
+ * SQL: mtmcp.mcp_http_unparsable(token, session_id, problem, body_bytes)
+ *   RETURNS integer
+ * A body the shim could not parse as JSON still leaves a trace: with a
+ * token that verifies, one audit row of the tenant ("(unparsable)", invalid,
+ * -32700, the parser's complaint and the size -- never the body); without
+ * one, the usual refusal row.  Returns the HTTP status to answer: 400, or
+ * the authentication failure's 401/403.
+ */
+Datum
+mtmcp_mcp_http_unparsable(PG_FUNCTION_ARGS)
+{
+	char	   *token = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *problem = PG_ARGISNULL(2) ? "unknown" : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	int			bytes = PG_ARGISNULL(3) ? -1 : PG_GETARG_INT32(3);
+	MtmcpIdentity ident;
+	MtmcpAuthError err;
+	MtmcpAuditEvent ev;
+
+	mtmcp_require_preloaded();
+	mtmcp_audit_begin(&ev, NULL);
+	ev.session_id = mtmcp_session_arg(fcinfo, 1);
+	ev.method = "(unparsable)";
+	if (!mtmcp_verify_request(token, &ident, &err))
+	{
+		mtmcp_audit_auth_failure(&ev, &err);
+		PG_RETURN_INT32(err.http_status);
+	}
+	set_outcome(&ev, "invalid", "warning", JSONRPC_PARSE_ERROR);
+	/* the shim's complaint is bounded text from its JSON parser, not the body */
+	ev.detail = psprintf("body of %d bytes is not JSON: %.120s", bytes, problem);
+	mtmcp_audit_prepare(&ev);
+	mtmcp_audit_write(&ident, &ev);
+	PG_RETURN_INT32(400);
 }

@@ -107,6 +107,8 @@ static TokenEntry *token_cache = NULL;
 
 static SPIPlanPtr tenant_plan = NULL;
 
+static bool tenant_id_is_valid(const char *t);
+
 /* counters for mtmcp._identity_cache_stats() */
 static int64 stat_verifications = 0;	/* full cryptographic verifications */
 static int64 stat_cache_hits = 0;		/* tokens served from the cache */
@@ -398,7 +400,35 @@ auth_fail(MtmcpAuthError *err, const char *reason, int http_status, char *detail
 	err->reason = reason;
 	err->http_status = http_status;
 	err->detail = detail;
+	if (err->source == NULL)
+		err->source = "(no issuer)";
 	return false;
+}
+
+/*
+ * Refusal budgets: is the tenant a forged token claims real, and does it
+ * trust the issuer the token names?  Then the refusal is an attack on that
+ * tenant, a security event that is always recorded.
+ */
+static bool
+tenant_trusts_issuer(const char *tenant, const char *issuer)
+{
+	Datum		args[2];
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	bool		found;
+
+	if (!tenant_id_is_valid(tenant))
+		return false;
+	args[0] = CStringGetTextDatum(tenant);
+	args[1] = CStringGetTextDatum(issuer);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT 1 FROM mtmcp.tenant_issuers ti WHERE ti.tenant_id = $1 AND ti.issuer = $2",
+							  2, types, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up tenant issuers");
+	found = SPI_processed > 0;
+	SPI_finish();
+	return found;
 }
 
 /*
@@ -437,8 +467,10 @@ verify_token(const char *token, size_t len, int64 now, MtmcpIdentity *id,
 		char	   *detail = psprintf("Issuer \"%s\" is not registered.", iss);
 
 		jwt_free(tok);
+		err->source = "(unregistered issuer)";
 		return auth_fail(err, "unknown_issuer", 401, detail);
 	}
+	err->source = pstrdup(ci->issuer);	/* the key cache may be rebuilt before it is read */
 
 	/*
 	 * A token naming a kid is checked against that key of its issuer only; a
@@ -462,12 +494,6 @@ verify_token(const char *token, size_t len, int64 now, MtmcpIdentity *id,
 		if (st == JWT_ERR_UNKNOWN_KEY || s == JWT_ERR_SIGNATURE)
 			st = s;
 	}
-	if (st != JWT_OK)
-	{
-		jwt_free(tok);
-		return auth_fail(err, jwt_status_reason(st), 401, NULL);
-	}
-
 	policy.issuer = ci->issuer;
 	policy.audience = ci->audience;
 	policy.tenant_claim = ci->tenant_claim;
@@ -476,6 +502,30 @@ verify_token(const char *token, size_t len, int64 now, MtmcpIdentity *id,
 	policy.leeway = ci->leeway;
 	policy.now = now;
 	memset(&ji, 0, sizeof(ji));
+	if (st != JWT_OK)
+	{
+		char	   *claimed = NULL;
+
+		/*
+		 * Unverified, but well-formed claims for this issuer: whom does the
+		 * token pretend to be?  (Read only to classify the refusal.)
+		 */
+		jwt_status	cs = jwt_validate_claims(tok, &policy, &ji);
+
+		jwt_free(tok);
+		if (cs == JWT_OK)
+			claimed = pstrdup(ji.tenant);
+		jwt_identity_clear(&ji);
+		if (claimed != NULL && tenant_trusts_issuer(claimed, ci->issuer))
+		{
+			err->security = true;
+			return auth_fail(err, jwt_status_reason(st), 401,
+							 psprintf("The token claims tenant \"%s\" of issuer \"%s\" but does not verify with its keys.",
+									  claimed, ci->issuer));
+		}
+		return auth_fail(err, jwt_status_reason(st), 401, NULL);
+	}
+
 	st = jwt_validate_claims(tok, &policy, &ji);
 	jwt_free(tok);
 	if (st != JWT_OK)
@@ -653,6 +703,7 @@ mtmcp_verify_request(const char *token, MtmcpIdentity *id, MtmcpAuthError *err)
 			return false;
 		token_cache_store(digest, gen, expires_at, id);
 	}
+	err->source = id->issuer;
 	return resolve_tenant(id, err);
 }
 

@@ -19,6 +19,14 @@
 /*
  * An authentication outcome.  On failure, reason is a stable machine-readable
  * string, http_status 401 (who are you?) or 403 (known, but refused).
+ *
+ * source is what the refused message carried before anything was verified,
+ * for refusal budgets (audit.c): the issuer it named when that issuer is
+ * registered, else "(unregistered issuer)" or "(no issuer)" -- never an
+ * attacker's free text, so the budgets stay few.  security is set for an
+ * attack on a tenant that exists: a token naming a registered issuer and a
+ * real tenant that trusts it, whose signature does not verify (the claimed
+ * tenant is then in detail, never in a tenant column).
  */
 typedef struct MtmcpIdentity
 {
@@ -37,6 +45,8 @@ typedef struct MtmcpAuthError
 	const char *reason;
 	int			http_status;
 	char	   *detail;			/* for logs and authenticate()'s errdetail; never sent to clients */
+	const char *source;			/* what the message claimed to come from (see above) */
+	bool		security;		/* a forged token against a real tenant */
 } MtmcpAuthError;
 
 extern void IdentityInit(void);

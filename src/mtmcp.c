@@ -23,6 +23,7 @@
 #include "counters.h"
 #include "cursor.h"
 #include "identity.h"
+#include "inflight.h"
 #include "mtmcp.h"
 #include "notify.h"
 #include "sandbox.h"
@@ -49,6 +50,7 @@ _PG_init(void)
 	CatalogInit();
 	CursorInit();
 	SessionsInit();
+	InflightInit();
 	NotifyInit();
 	SandboxInit();
 	WorkerInit();

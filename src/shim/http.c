@@ -8,7 +8,22 @@
  * stream's content reader, for the next event (sse.c).  A blocked
  * connection therefore never delays another one, and database connections
  * are a separate, smaller pool that requests borrow only for the length of
- * their SQL call.
+ * their SQL call.  (An event-loop mode would need every wait below turned
+ * into suspend/resume; the limits that follow are what keep threads cheap.)
+ *
+ * Connection limits, so that slow or half-open connections cannot lock
+ * others out:
+ *   - --max-connections in all, --max-connections-per-ip from one address
+ *     (libmicrohttpd refuses the rest at accept);
+ *   - --request-timeout: a request's headers and body must have arrived
+ *     this long after the connection opened (or after the previous response
+ *     on a kept-alive connection, plus --idle-timeout).  This is a deadline,
+ *     not an idle timer: a client dripping a byte at a time is cut off too.
+ *     A reaper thread enforces it by shutting the socket down;
+ *   - --idle-timeout: libmicrohttpd closes connections with no traffic;
+ *   - a client that goes away while its call waits or runs is noticed (its
+ *     socket is watched): the call is withdrawn from the queue, or its query
+ *     cancelled, and the database connection freed.
  *
  * Routes:
  *   POST   /mcp      one JSON-RPC message -> mtmcp.mcp_http -> JSON, 202, or
@@ -23,10 +38,14 @@
  *
  * Checks on /mcp (and /metrics), in this order, before any SQL: Host and
  * Origin against the allow-lists (DNS rebinding, 403), MCP-Protocol-Version
- * (400), then for POST the Accept header (406), Content-Type (415) and the
- * declared body size (413, answered before the body is read).  A body sent
- * chunked that outgrows the limit is discarded as it arrives and answered
- * 413 at its end.  Accept matching follows HTTP media ranges, so wildcard
+ * (400), then for POST the Accept header (406) and Content-Type (415).  A
+ * body over --max-body is answered 413 whatever its framing: at once if
+ * the client sent "Expect: 100-continue" (it then sends no body); otherwise
+ * the body is read and discarded (up to DISCARD_MAX beyond the limit) and
+ * 413 answered at its end, so that the client, still sending, reads a 413
+ * rather than a reset connection.  A body that does not parse as JSON is
+ * logged and counted (event "requests_unparsable").  Accept matching follows
+ * HTTP media ranges, so wildcard
  * ranges (any type, or any application subtype) count; an absent Accept
  * header does not.
  *
@@ -35,9 +54,12 @@
  * http_status is the answer.  Tokens, header values and bodies are never
  * logged.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include <json.h>
 #include <microhttpd.h>
@@ -62,6 +84,8 @@ typedef struct Req
 	double		start;
 	StrBuf		body;
 	bool		too_large;
+	size_t		discarded;		/* body bytes read and dropped (too large) */
+	int			fd;				/* the client's socket */
 	bool		queued;			/* a response has been queued */
 	int			status;
 	const char *rpc;			/* metrics label */
@@ -72,7 +96,120 @@ typedef struct Req
 static struct MHD_Daemon *daemon_handle;
 static int	in_flight;
 
+/* An oversized body is read and dropped up to this much past --max-body; beyond it, the connection closes. */
+#define DISCARD_MAX ((size_t) 64 * 1024 * 1024)
+
+/* One open HTTP connection, for the request deadline (see the file header). */
+typedef struct Conn
+{
+	int			fd;
+	double		deadline;		/* monotonic; 0: none (a request is being served) */
+	struct Conn *prev,
+			   *next;
+} Conn;
+
+static pthread_mutex_t conns_lock = PTHREAD_MUTEX_INITIALIZER;
+static Conn *conns;
+static pthread_t reaper;
+static bool reaper_started;
+static atomic_int reaper_stop;
+
 static const char *const sse_methods[] = {"tools/call", "resources/read", "prompts/get", NULL};
+
+/* ---------------------------------------------------------------- connection deadlines */
+
+static void
+on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	Conn	   *k;
+
+	(void) cls;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+	{
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		k = xcalloc(1, sizeof(Conn));
+		k->fd = ci ? ci->connect_fd : -1;
+		k->deadline = shim_config.request_timeout_s > 0 ? now_mono() + shim_config.request_timeout_s : 0;
+		pthread_mutex_lock(&conns_lock);
+		k->next = conns;
+		if (conns)
+			conns->prev = k;
+		conns = k;
+		pthread_mutex_unlock(&conns_lock);
+		*socket_context = k;
+		return;
+	}
+	/* closed: libmicrohttpd closes the socket only after this returns */
+	k = *socket_context;
+	if (k == NULL)
+		return;
+	pthread_mutex_lock(&conns_lock);
+	if (k->prev)
+		k->prev->next = k->next;
+	else
+		conns = k->next;
+	if (k->next)
+		k->next->prev = k->prev;
+	pthread_mutex_unlock(&conns_lock);
+	free(k);
+	*socket_context = NULL;
+}
+
+/* Set (seconds from now) or clear (0) the connection's request deadline. */
+static void
+conn_deadline(struct MHD_Connection *c, double seconds)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	Conn	   *k = ci ? ci->socket_context : NULL;
+
+	if (k == NULL)
+		return;
+	pthread_mutex_lock(&conns_lock);
+	k->deadline = seconds > 0 ? now_mono() + seconds : 0;
+	pthread_mutex_unlock(&conns_lock);
+}
+
+/* Cut off connections whose request did not arrive in time. */
+static void *
+reaper_main(void *arg)
+{
+	double		last_logged = 0;
+	long		unlogged = 0;
+
+	(void) arg;
+	while (!atomic_load(&reaper_stop))
+	{
+		struct timespec ts = {0, 250 * 1000000L};
+		double		now = now_mono();
+		Conn	   *k;
+		int			n = 0;
+
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&conns_lock);
+		for (k = conns; k != NULL; k = k->next)
+			if (k->deadline > 0 && now > k->deadline && k->fd >= 0)
+			{
+				(void) shutdown(k->fd, SHUT_RDWR);	/* its thread sees EOF and closes it */
+				k->deadline = 0;
+				n++;
+			}
+		pthread_mutex_unlock(&conns_lock);
+		if (n > 0)
+			metrics_count("connections_request_timeout", n);
+		unlogged += n;
+		/* a client can cause these at will: one line per 10 seconds at most */
+		if (unlogged > 0 && now - last_logged >= 10.0)
+		{
+			shim_log("closed %ld connection%s whose request did not arrive within %d s (--request-timeout)",
+					 unlogged, unlogged == 1 ? "" : "s", shim_config.request_timeout_s);
+			unlogged = 0;
+			last_logged = now;
+		}
+	}
+	return NULL;
+}
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -226,6 +363,7 @@ send_response(struct MHD_Connection *c, Req *r, int status, struct MHD_Response 
 	MHD_destroy_response(resp);
 	r->status = status;
 	r->queued = true;
+	conn_deadline(c, 0);		/* answering: no more request to wait for */
 	return ret;
 }
 
@@ -290,6 +428,13 @@ send_unavailable(struct MHD_Connection *c, Req *r, JobOutcome out, const char *i
 		body = rpc_error(NULL, -32700, "Parse error", NULL);
 		status = 400;
 	}
+	else if (out == OUT_KEY_BUSY)
+	{
+		body = rpc_error(id_json, -32029,
+						 "Too many concurrent requests for this token; retry shortly",
+						 "{\"retryAfter\":1,\"reason\":\"shim_queue_share\"}");
+		status = 429;
+	}
 	else if (out == OUT_DB_ERROR)
 	{
 		body = rpc_error(id_json, -32603, "Internal error", NULL);
@@ -302,7 +447,7 @@ send_unavailable(struct MHD_Connection *c, Req *r, JobOutcome out, const char *i
 						 : "Service unavailable: the database cannot be reached", NULL);
 	resp = make_response(body, "application/json");
 	free(body);
-	if (status == 503)
+	if (status == 503 || status == 429)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 	return send_response(c, r, status, resp);
 }
@@ -572,7 +717,15 @@ post_headers(struct MHD_Connection *c, Req *r)
 		return send_rpc_error(c, r, 415, -32000,
 							  "Unsupported Media Type: Content-Type must be application/json", NULL);
 	if (cl != NULL && strtoull(cl, NULL, 10) > shim_config.max_body)
-		return send_rpc_error(c, r, 413, -32000, "Payload Too Large", NULL);
+	{
+		const char *expect = header(c, MHD_HTTP_HEADER_EXPECT);
+
+		/* it waits for 100 Continue: answering now means no body is sent */
+		if ((expect != NULL && strcasecmp(expect, "100-continue") == 0) ||
+			strtoull(cl, NULL, 10) > shim_config.max_body + DISCARD_MAX)
+			return send_rpc_error(c, r, 413, -32000, "Payload Too Large", NULL);
+		r->too_large = true;	/* read and drop it; 413 at its end */
+	}
 	(void) session_header(c, r, &session);	/* answers 400 itself */
 	return MHD_YES;				/* if nothing was answered, read the body */
 }
@@ -586,6 +739,38 @@ is_sse_method(const char *m)
 		if (strcmp(m, sse_methods[i]) == 0)
 			return true;
 	return false;
+}
+
+/*
+ * A body that is not JSON: 400 -32700, and a trace -- a log line and the
+ * event counter.  mtmcp.mcp_http takes jsonb, so such a body cannot reach
+ * the database's audit trail; the log line says whether a token came with
+ * it (never the token, never the body).
+ */
+static enum MHD_Result
+unparsable(struct MHD_Connection *c, Req *r, const char *why)
+{
+	char		reason[96];
+	char	   *token = bearer_token(c);
+
+	safe_text(reason, sizeof(reason), why ? why : "unknown");
+	metrics_count("requests_unparsable", 1);
+	shim_log("POST %s: body of %zu bytes is not JSON (%s); %s", r->path_log, r->body.len, reason,
+			 token ? "a bearer token was present" : "no bearer token");
+	if (token)
+	{
+		explicit_bzero(token, strlen(token));
+		free(token);
+	}
+	return send_rpc_error(c, r, 400, -32700, "Parse error", NULL);
+}
+
+/* The client left while its call waited or ran: no answer, close the connection. */
+static enum MHD_Result
+client_gone(Req *r)
+{
+	r->status = 499;			/* nginx's "client closed request", for the log line */
+	return MHD_NO;
 }
 
 /* The whole body is here: parse just enough, call mcp_http, answer. */
@@ -607,16 +792,18 @@ post_message(struct MHD_Connection *c, Req *r)
 	enum MHD_Result ret;
 
 	if (r->body.len == 0 || memchr(r->body.data, '\0', r->body.len) != NULL)
-		return send_rpc_error(c, r, 400, -32700, "Parse error", NULL);
+		return unparsable(c, r, r->body.len == 0 ? "empty body" : "NUL byte in body");
 
 	tok = json_tokener_new_ex(256);
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	root = json_tokener_parse_ex(tok, r->body.data, (int) r->body.len + 1);
 	if (root == NULL || json_tokener_get_error(tok) != json_tokener_success)
 	{
+		const char *why = json_tokener_error_desc(json_tokener_get_error(tok));
+
 		json_object_put(root);
 		json_tokener_free(tok);
-		return send_rpc_error(c, r, 400, -32700, "Parse error", NULL);
+		return unparsable(c, r, why);
 	}
 	json_tokener_free(tok);
 	if (json_object_is_type(root, json_type_array))
@@ -649,9 +836,17 @@ post_message(struct MHD_Connection *c, Req *r)
 	job = job_new(JOB_RPC, token, r->body.data, session);
 	job->rpc_id = id_json;
 	if (streaming)
+	{
 		job->stream = sse_new(NULL, false);
+		sse_watch_client(job->stream, r->fd);
+	}
 	job_submit(job, shim_config.queue_timeout_ms);
-	job_wait(job, streaming);
+	if (!job_wait(job, streaming, r->fd))
+	{
+		json_object_put(root);
+		finish_job(job, token);
+		return client_gone(r);
+	}
 
 	pthread_mutex_lock(&job->lock);
 	events = job->has_events;
@@ -720,7 +915,12 @@ session_job(struct MHD_Connection *c, Req *r, JobKind kind, const char **session
 	*token = bearer_token(c);
 	job = job_new(kind, *token, NULL, *session);
 	job_submit(job, shim_config.queue_timeout_ms);
-	job_wait(job, false);
+	if (!job_wait(job, false, r->fd))
+	{
+		finish_job(job, *token);
+		*token = NULL;
+		return NULL;
+	}
 	return job;
 }
 
@@ -734,12 +934,15 @@ get_stream(struct MHD_Connection *c, Req *r)
 	enum MHD_Result ret;
 
 	job = session_job(c, r, JOB_CHECK, &session, &token);
+	if (job == NULL)
+		return client_gone(r);
 	if (job->outcome != OUT_OK)
 		ret = send_unavailable(c, r, job->outcome, NULL);
 	else if (job->http_status == 200 && session != NULL)
 	{
 		SseStream  *s = sse_new(session, true);
 
+		sse_watch_client(s, r->fd);
 		sse_register(s);
 		r->stream = true;
 		ret = send_stream(c, r, s);
@@ -761,6 +964,8 @@ delete_session(struct MHD_Connection *c, Req *r)
 	enum MHD_Result ret;
 
 	job = session_job(c, r, JOB_END, &session, &token);
+	if (job == NULL)
+		return client_gone(r);
 	if (job->outcome != OUT_OK)
 		ret = send_unavailable(c, r, job->outcome, NULL);
 	else if (job->http_status == 204 || job->http_status == 200)
@@ -801,7 +1006,7 @@ healthz(struct MHD_Connection *c, Req *r)
 	struct MHD_Response *resp;
 
 	job_submit(job, shim_config.queue_timeout_ms < 2000 ? shim_config.queue_timeout_ms : 2000);
-	job_wait(job, false);
+	job_wait(job, false, -1);
 	ok = job->outcome == OUT_OK;
 	job_unref(job);
 	resp = make_response(ok ? "ok\n" : "database unavailable\n", "text/plain");
@@ -949,6 +1154,11 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 		safe_label(r->method_log, sizeof(r->method_log), method);
 		safe_label(r->path_log, sizeof(r->path_log), url);
 		sb_init(&r->body);
+		{
+			const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+			r->fd = ci ? ci->connect_fd : -1;
+		}
 		*req_cls = r;
 		__atomic_add_fetch(&in_flight, 1, __ATOMIC_SEQ_CST);
 		return precheck(c, r, method);
@@ -963,16 +1173,31 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 		if (!r->too_large && r->body.len + *upload_data_size > shim_config.max_body)
 		{
 			r->too_large = true;
+			r->discarded = r->body.len;
 			sb_free(&r->body);
 		}
 		if (!r->too_large)
 			sb_append(&r->body, upload_data, *upload_data_size);
+		else
+		{
+			r->discarded += *upload_data_size;
+			if (r->discarded > shim_config.max_body + DISCARD_MAX)
+			{
+				metrics_count("requests_body_too_large", 1);
+				r->status = 413;
+				return MHD_NO;	/* enough: close the connection */
+			}
+		}
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
 	/* the whole request is in */
 	if (r->too_large)
+	{
+		metrics_count("requests_body_too_large", 1);
 		return send_rpc_error(c, r, 413, -32000, "Payload Too Large", NULL);
+	}
+	conn_deadline(c, 0);
 	return serve(c, r, method);
 }
 
@@ -985,24 +1210,37 @@ on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	double		secs;
 
 	(void) cls;
-	(void) c;
 	if (r == NULL)
 		return;
 	secs = now_mono() - r->start;
 	if (r->queued)
 		metrics_request(r->method, r->rpc, r->status, secs, !r->stream);
+	else if (r->status == 499)
+		metrics_count("requests_client_gone", 1);
 	shim_log("%s %s rpc=%s status=%d %.1fms%s%s", r->method_log, r->path_log, r->rpc,
 			 r->status, secs * 1000.0, r->stream ? " stream" : "",
+			 r->status == 499 ? " (the client went away; its call was withdrawn or cancelled)" :
 			 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection closed early)");
+	/* a kept-alive connection: the next request must arrive within idle + request timeout */
+	if (shim_config.request_timeout_s > 0)
+		conn_deadline(c, (double) shim_config.idle_timeout_s + shim_config.request_timeout_s);
 	sb_free(&r->body);
 	free(r);
 	*req_cls = NULL;
 	__atomic_sub_fetch(&in_flight, 1, __ATOMIC_SEQ_CST);
 }
 
+/*
+ * libmicrohttpd's messages, one log line each -- except refusals at the
+ * connection limits, which a client can cause at will: those are counted
+ * (event connections_refused_limit) and logged at most every 10 seconds.
+ */
 static void
 mhd_logger(void *cls, const char *fmt, va_list ap)
 {
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static double last_logged;
+	static long suppressed;
 	char		msg[512];
 	size_t		n;
 
@@ -1011,6 +1249,31 @@ mhd_logger(void *cls, const char *fmt, va_list ap)
 	n = strlen(msg);
 	while (n > 0 && msg[n - 1] == '\n')
 		msg[--n] = '\0';
+	if (strstr(msg, "connection limit") != NULL)
+	{
+		double		now = now_mono();
+		long		skipped = -1;
+
+		metrics_count("connections_refused_limit", 1);
+		pthread_mutex_lock(&lock);
+		if (last_logged == 0 || now - last_logged >= 10.0)
+		{
+			skipped = suppressed;
+			suppressed = 0;
+			last_logged = now;
+		}
+		else
+			suppressed++;
+		pthread_mutex_unlock(&lock);
+		if (skipped < 0)
+			return;
+		if (skipped > 0)
+			shim_log("libmicrohttpd: %s (and %ld more refusals at the connection limits in the last 10 s)",
+					 msg, skipped);
+		else
+			shim_log("libmicrohttpd: %s", msg);
+		return;
+	}
 	shim_log("libmicrohttpd: %s", msg);
 }
 
@@ -1026,11 +1289,19 @@ http_start(int listen_fd, bool ipv6)
 									 MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
 									 MHD_OPTION_LISTEN_SOCKET, listen_fd,
 									 MHD_OPTION_CONNECTION_LIMIT, (unsigned) shim_config.max_connections,
+									 MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned) shim_config.max_per_ip,
 									 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) shim_config.idle_timeout_s,
 									 MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+									 MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
 									 MHD_OPTION_THREAD_STACK_SIZE, (size_t) (256 * 1024),
 									 MHD_OPTION_END);
-	return daemon_handle != NULL;
+	if (daemon_handle == NULL)
+		return false;
+	if (pthread_create(&reaper, NULL, reaper_main, NULL) == 0)
+		reaper_started = true;
+	else
+		shim_log("could not start the request deadline thread");
+	return true;
 }
 
 /*
@@ -1050,6 +1321,12 @@ http_stop(void)
 	if (daemon_handle)
 		MHD_stop_daemon(daemon_handle);
 	daemon_handle = NULL;
+	if (reaper_started)
+	{
+		atomic_store(&reaper_stop, 1);
+		pthread_join(reaper, NULL);
+		reaper_started = false;
+	}
 }
 
 int

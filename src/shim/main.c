@@ -61,6 +61,8 @@ typedef struct OptSpec
 static OptSpec opts[] = {
 	{"db", "MTMCP_DATABASE_URL", OPT_STR, &shim_config.db, 0, 0, "CONNINFO",
 	"libpq connection string or URL (default: libpq's PG* environment)"},
+	{"listen-dsn", "MTMCP_LISTEN_DSN", OPT_STR, &shim_config.listen_db, 0, 0, "CONNINFO",
+	"a direct connection for LISTEN (resource updates) when --db is a transaction pooler (default: --db)"},
 	{"listen", "MTMCP_LISTEN", OPT_STR, &shim_config.listen, 0, 0, "HOST:PORT",
 	"address to listen on (default 127.0.0.1:8080; port 0 = any free port)"},
 	{"pool", "MTMCP_POOL", OPT_INT, &shim_config.pool, 1, 1000, "N",
@@ -83,8 +85,16 @@ static OptSpec opts[] = {
 	"largest request body, with optional k or m suffix (default 1m)"},
 	{"max-connections", "MTMCP_MAX_CONNECTIONS", OPT_INT, &shim_config.max_connections, 1, 100000, "N",
 	"concurrent HTTP connections, one thread each (default 512)"},
+	{"max-connections-per-ip", "MTMCP_MAX_CONNECTIONS_PER_IP", OPT_INT, &shim_config.max_per_ip, 0, 100000, "N",
+	"concurrent HTTP connections from one client address; 0 = no limit, e.g. behind a proxy (default 64)"},
+	{"request-timeout", "MTMCP_REQUEST_TIMEOUT", OPT_INT, &shim_config.request_timeout_s, 0, 3600, "SECONDS",
+	"a request's headers and body must arrive within this, else the connection closes; 0 = no limit (default 30)"},
 	{"queue-timeout", "MTMCP_QUEUE_TIMEOUT_MS", OPT_INT, &shim_config.queue_timeout_ms, 1, 600000, "MS",
 	"wait this long for a free database connection, then 503 (default 10000)"},
+	{"key-max-inflight", "MTMCP_KEY_MAX_INFLIGHT", OPT_INT, &shim_config.key_max_inflight, 1, 100000, "N",
+	"calls queued or running per bearer token; more are refused with 429 (default 2 x pool)"},
+	{"key-max-running", "MTMCP_KEY_MAX_RUNNING", OPT_INT, &shim_config.key_max_running, 1, 100000, "N",
+	"database connections one bearer token may hold at once (default pool - pool/4)"},
 	{"keepalive", "MTMCP_KEEPALIVE", OPT_INT, &shim_config.keepalive_s, 1, 3600, "SECONDS",
 	"SSE keep-alive comment interval (default 15; at most half the idle timeout)"},
 	{"idle-timeout", "MTMCP_IDLE_TIMEOUT", OPT_INT, &shim_config.idle_timeout_s, 0, 86400, "SECONDS",
@@ -235,6 +245,10 @@ parse_config(int argc, char **argv)
 	shim_config.mcp_path = xstrdup("/mcp");
 	shim_config.pool = 8;
 	shim_config.max_connections = 512;
+	shim_config.max_per_ip = 64;
+	shim_config.request_timeout_s = 30;
+	shim_config.key_max_inflight = -1;	/* depend on the pool size */
+	shim_config.key_max_running = -1;
 	shim_config.max_body = 1024 * 1024;
 	shim_config.queue_timeout_ms = 10000;
 	shim_config.keepalive_s = 15;
@@ -290,6 +304,15 @@ parse_config(int argc, char **argv)
 		die("unexpected argument \"%s\" (see --help)", argv[optind]);
 	if (shim_config.mcp_path[0] != '/')
 		die("--path must start with \"/\"");
+	if (shim_config.key_max_inflight < 0)
+		shim_config.key_max_inflight = 2 * shim_config.pool;
+	if (shim_config.key_max_running < 0)
+		shim_config.key_max_running = shim_config.pool - shim_config.pool / 4;
+	if (shim_config.listen_db != NULL && shim_config.listen_db[0] == '\0')
+	{
+		free(shim_config.listen_db);
+		shim_config.listen_db = NULL;
+	}
 	/* an event stream must never look idle to the idle timeout */
 	if (shim_config.idle_timeout_s > 0 && shim_config.keepalive_s * 2 > shim_config.idle_timeout_s)
 		shim_config.keepalive_s = shim_config.idle_timeout_s / 2 > 0 ? shim_config.idle_timeout_s / 2 : 1;
@@ -377,7 +400,7 @@ bind_listen(const char *listen_spec, char **host_out, bool *ipv6)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0)
 		die("could not listen on %s: %s", listen_spec, strerror(errno));
-	if (listen(fd, 256) != 0)
+	if (listen(fd, SOMAXCONN) != 0)
 		die("could not listen on %s: %s", listen_spec, strerror(errno));
 	*ipv6 = ai->ai_family == AF_INET6;
 	freeaddrinfo(ai);
@@ -500,6 +523,7 @@ free_config(void)
 	int			i;
 
 	free(shim_config.db);
+	free(shim_config.listen_db);
 	free(shim_config.listen);
 	free(shim_config.mcp_path);
 	free(shim_config.required_scope);
@@ -567,9 +591,13 @@ main(int argc, char **argv)
 		shim_log("could not start the HTTP server");
 		return 1;
 	}
-	shim_log("listening on %s%s%s:%d path %s (pool %d, max connections %d); resource %s",
+	shim_log("listening on %s%s%s:%d path %s (pool %d, max connections %d, %d per address, "
+			 "request timeout %d s, per token %d in flight / %d running); resource %s%s",
 			 ipv6 ? "[" : "", host, ipv6 ? "]" : "", shim_config.port, shim_config.mcp_path,
-			 shim_config.pool, shim_config.max_connections, shim_config.resource_url);
+			 shim_config.pool, shim_config.max_connections, shim_config.max_per_ip,
+			 shim_config.request_timeout_s, shim_config.key_max_inflight,
+			 shim_config.key_max_running, shim_config.resource_url,
+			 shim_config.listen_db ? "; LISTEN on its own connection (--listen-dsn)" : "");
 	free(host);
 
 	while (sigwait(&sigs, &sig) != 0)

@@ -8,7 +8,10 @@
  *   mtmcp_http_db_connections_max                   gauge: the pool size
  *   mtmcp_http_db_queue_length                      gauge: calls waiting
  *   mtmcp_http_sse_streams_open                     gauge: GET streams
- *   mtmcp_http_events_total{event}                  counter: the rest
+ *   mtmcp_http_events_total{event}                  counter: the rest, e.g.
+ *       requests_unparsable, requests_body_too_large, requests_client_gone,
+ *       calls_cancelled_client_gone, queue_refused_key_over_share,
+ *       connections_refused_limit, connections_request_timeout
  *
  * Label values are bounded: "method" is one of POST/GET/DELETE/OTHER and
  * "rpc" one of the MCP methods we know, "other" or "-" (no method: a client

@@ -13,6 +13,14 @@
  * With several shim processes each runs the same query and delivers to the
  * streams it holds.
  *
+ * LISTEN is session state: the connection must be a real server session
+ * for as long as it listens.  A transaction-mode pooler (PgBouncer
+ * pool_mode = transaction) hands the LISTEN to whichever server connection
+ * is free and then gives that connection to other clients, so notifications
+ * are silently lost.  --listen-dsn (MTMCP_LISTEN_DSN) names a
+ * separate, direct connection for this thread when --db points at such a
+ * pooler; it defaults to --db.
+ *
  * The connection is remade with backoff (0.25 s doubling to 5 s) whenever it
  * breaks.  NOTIFY is not durable: events raised while this connection is
  * down are not seen; the log says when that may have happened.
@@ -103,7 +111,8 @@ static PGconn *
 listen_connect(void)
 {
 	char		err[256];
-	PGconn	   *conn = db_connect("mtmcp-http listener", err, sizeof(err));
+	PGconn	   *conn = db_connect(shim_config.listen_db ? shim_config.listen_db : shim_config.db,
+								  "mtmcp-http listener", err, sizeof(err));
 	PGresult   *res;
 
 	if (conn == NULL)

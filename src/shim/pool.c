@@ -2,9 +2,9 @@
  * pool.c -- the database side: N worker threads, each owning one PGconn
  *
  * Design.  HTTP threads never touch a PGconn.  They describe the SQL call as
- * a Job, put it on one FIFO queue and wait on the job.  N workers (N = the
- * pool size) take jobs off the queue; each owns exactly one connection for
- * its whole life.  So:
+ * a Job, put it on the queue and wait on the job.  N workers (N = the pool
+ * size) take jobs off the queue; each owns exactly one connection for its
+ * whole life.  So:
  *
  *   - a request waits for *a* free connection, never for a particular one
  *     (no head-of-line blocking behind a slow tool call); if none frees up
@@ -16,14 +16,28 @@
  *   - GET streams never submit jobs except the one mcp_http_check that opens
  *     them: they hold no connection.
  *
- * Queries run asynchronously (PQsendQueryPrepared -- each statement is
- * prepared once per connection -- then poll on PQsocket with
- * PQconsumeInput/PQisBusy) so that NOTICE messages are parsed the moment
- * they arrive.  The notice receiver forwards only notices whose primary
- * message is "mtmcp notification" and whose detail carries this call's
- * random notify key and a JSON-RPC notification (method, no id): tool code
- * can RAISE NOTICE too, but cannot know the key, so it cannot inject
+ * Fairness.  The shim does not know tenants, but every call carries a bearer
+ * token: jobs are grouped by a hash of it (one key for all calls without a
+ * token; /healthz is exempt).  A key may have at most --key-max-inflight
+ * calls queued or running -- one more is refused at once with 429 and
+ * Retry-After -- and at most --key-max-running of them running, so one
+ * client cannot take every connection.  Workers serve the keys that have
+ * queued jobs round robin, one job per turn: a key with a hundred queued
+ * calls and a key with one alternate.
+ *
+ * Queries are unnamed extended-protocol statements (PQsendQueryParams: no
+ * named prepared statement outlives its transaction), so the pool may point
+ * at PgBouncer in transaction mode.  They run asynchronously (poll on
+ * PQsocket with PQconsumeInput/PQisBusy) so that NOTICE messages are parsed
+ * the moment they arrive.  The notice receiver forwards only notices whose
+ * primary message is "mtmcp notification" and whose detail carries this
+ * call's random notify key and a JSON-RPC notification (method, no id): tool
+ * code can RAISE NOTICE too, but cannot know the key, so it cannot inject
  * messages into a client's stream.
+ *
+ * Cancellation.  When the HTTP client goes away (http.c and sse.c watch its
+ * socket), the job is withdrawn if still queued, or its running query is
+ * cancelled (PQcancel) and the worker freed for the next job.
  *
  * Session hygiene.  Connections are shared by all tenants, so after every
  * call (once its answer is out) the worker runs --reset-query, which undoes
@@ -40,8 +54,8 @@
  * connection broke mid-call is answered 503 and is never retried (it may
  * have run).  Nothing here needs a restart of the shim.
  *
- * Locks: pool.lock guards the queue, the backoff state and the counters;
- * job->lock guards a job's result.  Never hold both.
+ * Locks: pool.lock guards the queue, the key slots, the backoff state and
+ * the counters; job->lock guards a job's result.  Never hold both.
  */
 #include <errno.h>
 #include <poll.h>
@@ -59,17 +73,32 @@
 #define SQL_CHECK "SELECT mtmcp.mcp_http_check($1::text, $2::text)"
 #define SQL_PING "SELECT 1"
 
-/* Prepared once per connection, by job kind (JobKind order). */
+/* By job kind (JobKind order); sent as unnamed statements. */
 static const char *const stmt_sql[] = {SQL_RPC, SQL_END, SQL_CHECK, SQL_PING};
-static const char *const stmt_name[] = {"mtmcp_http_rpc", "mtmcp_http_end", "mtmcp_http_check", "mtmcp_http_ping"};
 static const int stmt_nparams[] = {4, 2, 2, 0};
+
+/*
+ * The queue of one fairness key: its waiting jobs in order, and how many of
+ * its jobs run now.  Exists while it has any; on the ring while it has
+ * queued jobs.
+ */
+typedef struct KeySlot
+{
+	uint64_t	key;
+	Job		   *head,
+			   *tail;
+	int			queued;
+	int			running;
+	bool		in_ring;
+	struct KeySlot *ring_next;	/* round robin order */
+	struct KeySlot *next;		/* all slots */
+} KeySlot;
 
 typedef struct Worker
 {
 	pthread_t	thread;
 	int			id;
 	PGconn	   *conn;
-	bool		prepared[4];	/* stmt_name[kind] exists on conn */
 	Job		   *job;			/* the job running now (worker thread only) */
 	atomic_int	cancel;			/* hard stop: cancel the running query */
 } Worker;
@@ -78,8 +107,9 @@ static struct
 {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	Job		   *head,
-			   *tail;
+	KeySlot    *slots;			/* every key with queued or running jobs */
+	KeySlot    *ring_head,		/* keys with queued jobs, next turn first */
+			   *ring_tail;
 	int			queued;
 	bool		stopping;		/* workers exit once the queue is empty */
 	bool		cancelling;		/* hard stop: cancel running and queued calls */
@@ -92,9 +122,23 @@ static struct
 	bool		down_logged;
 }			pool = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static PGresult *db_wait(PGconn *conn, atomic_int *cancel_flag);
+typedef bool (*CancelCheck) (void *arg);
+static PGresult *db_wait(PGconn *conn, CancelCheck check, void *arg);
 
 /* ---------------------------------------------------------------- jobs */
+
+/* The fairness key of a token: 64-bit FNV-1a; 1 for "no token", never 0. */
+static uint64_t
+token_key(const char *token)
+{
+	uint64_t	h = 14695981039346656037ULL;
+
+	if (token == NULL)
+		return 1;
+	for (; *token; token++)
+		h = (h ^ (unsigned char) *token) * 1099511628211ULL;
+	return h > 1 ? h : h + 2;
+}
 
 Job *
 job_new(JobKind kind, const char *token, const char *body, const char *session_id)
@@ -105,6 +149,7 @@ job_new(JobKind kind, const char *token, const char *body, const char *session_i
 	job->token = xstrdup(token);
 	job->body = xstrdup(body);
 	job->session_id = xstrdup(session_id);
+	job->key = kind == JOB_PING ? 0 : token_key(token);
 	random_hex(job->notify_key, 16);
 	job->outcome = OUT_PENDING;
 	job->refs = 1;
@@ -146,43 +191,183 @@ job_unref(Job *job)
 		job_free(job);
 }
 
-void
+/* ---------------------------------------------------------------- the fair queue (pool lock held) */
+
+static KeySlot *
+slot_get(uint64_t key)
+{
+	KeySlot    *k;
+
+	for (k = pool.slots; k != NULL; k = k->next)
+		if (k->key == key)
+			return k;
+	k = xcalloc(1, sizeof(KeySlot));
+	k->key = key;
+	k->next = pool.slots;
+	pool.slots = k;
+	return k;
+}
+
+/* Free a slot with nothing queued or running (it is off the ring then). */
+static void
+slot_release(KeySlot *k)
+{
+	KeySlot   **pp;
+
+	if (k->queued > 0 || k->running > 0)
+		return;
+	for (pp = &pool.slots; *pp; pp = &(*pp)->next)
+		if (*pp == k)
+		{
+			*pp = k->next;
+			break;
+		}
+	free(k);
+}
+
+static void
+ring_append(KeySlot *k)
+{
+	k->ring_next = NULL;
+	if (pool.ring_tail)
+		pool.ring_tail->ring_next = k;
+	else
+		pool.ring_head = k;
+	pool.ring_tail = k;
+	k->in_ring = true;
+}
+
+static void
+ring_remove(KeySlot *k)
+{
+	KeySlot    *prev = NULL;
+	KeySlot    *p;
+
+	for (p = pool.ring_head; p && p != k; prev = p, p = p->ring_next)
+		;
+	if (p == NULL)
+		return;
+	if (prev)
+		prev->ring_next = k->ring_next;
+	else
+		pool.ring_head = k->ring_next;
+	if (pool.ring_tail == k)
+		pool.ring_tail = prev;
+	k->ring_next = NULL;
+	k->in_ring = false;
+}
+
+/* May this key start one more job now? */
+static bool
+slot_may_run(const KeySlot *k)
+{
+	return k->key == 0 || k->running < shim_config.key_max_running;
+}
+
+/*
+ * The next job to run: the first key in round-robin order that may run one
+ * more takes its turn (and goes to the back of the ring).  NULL if none.
+ */
+static Job *
+dequeue(void)
+{
+	KeySlot    *k;
+	Job		   *job;
+
+	for (k = pool.ring_head; k != NULL; k = k->ring_next)
+		if (slot_may_run(k))
+			break;
+	if (k == NULL)
+		return NULL;
+	job = k->head;
+	k->head = job->next;
+	if (k->head == NULL)
+		k->tail = NULL;
+	job->next = NULL;
+	k->queued--;
+	k->running++;
+	pool.queued--;
+	ring_remove(k);
+	if (k->queued > 0)
+		ring_append(k);
+	return job;
+}
+
+/* A job of this slot stopped running. */
+static void
+slot_done(KeySlot *k)
+{
+	k->running--;
+	slot_release(k);
+}
+
+/*
+ * Queue the job.  Refused (false, the job done with OUT_KEY_BUSY) when its
+ * key already has --key-max-inflight calls queued or running.
+ */
+bool
 job_submit(Job *job, int timeout_ms)
 {
+	KeySlot    *k;
+
 	job->deadline = now_mono() + timeout_ms / 1000.0;
+	pthread_mutex_lock(&pool.lock);
+	k = slot_get(job->key);
+	if (job->key != 0 && k->queued + k->running >= shim_config.key_max_inflight)
+	{
+		slot_release(k);
+		pthread_mutex_unlock(&pool.lock);
+		metrics_count("queue_refused_key_over_share", 1);
+		pthread_mutex_lock(&job->lock);
+		job->outcome = OUT_KEY_BUSY;
+		job->done = true;
+		if (job->stream)
+			sse_finish(job->stream);
+		pthread_mutex_unlock(&job->lock);
+		return false;
+	}
 	pthread_mutex_lock(&job->lock);
 	job->refs++;				/* the queue's (then the worker's) reference */
 	pthread_mutex_unlock(&job->lock);
-
-	pthread_mutex_lock(&pool.lock);
+	job->slot = k;
 	job->next = NULL;
-	if (pool.tail)
-		pool.tail->next = job;
+	if (k->tail)
+		k->tail->next = job;
 	else
-		pool.head = job;
-	pool.tail = job;
+		k->head = job;
+	k->tail = job;
+	k->queued++;
+	if (!k->in_ring)
+		ring_append(k);
 	pool.queued++;
-	pthread_cond_signal(&pool.cond);
+	pthread_cond_broadcast(&pool.cond);
 	pthread_mutex_unlock(&pool.lock);
+	return true;
 }
 
 /* Take a job back off the queue if no worker has it yet. */
 static bool
 withdraw(Job *job)
 {
+	KeySlot    *k;
 	Job		  **pp;
 	Job		   *prev = NULL;
 	bool		found = false;
 
 	pthread_mutex_lock(&pool.lock);
-	for (pp = &pool.head; *pp; prev = *pp, pp = &(*pp)->next)
+	k = job->slot;
+	for (pp = &k->head; k && *pp; prev = *pp, pp = &(*pp)->next)
 	{
 		if (*pp == job)
 		{
 			*pp = job->next;
-			if (pool.tail == job)
-				pool.tail = prev;
+			if (k->tail == job)
+				k->tail = prev;
+			k->queued--;
 			pool.queued--;
+			if (k->queued == 0)
+				ring_remove(k);
+			slot_release(k);
 			found = true;
 			break;
 		}
@@ -191,14 +376,35 @@ withdraw(Job *job)
 	return found;
 }
 
+/* No worker has the job yet: it ends now with this outcome. */
+static bool
+withdraw_as(Job *job, JobOutcome outcome)
+{
+	if (!withdraw(job))
+		return false;
+	pthread_mutex_lock(&job->lock);
+	job->outcome = outcome;
+	job->done = true;
+	job->refs--;				/* the queue's reference (ours remains) */
+	if (job->stream)
+		sse_finish(job->stream);
+	pthread_mutex_unlock(&job->lock);
+	return true;
+}
+
 /*
  * Wait until the job is done, or (until_event) until it has pushed its first
  * live notification.  A job still queued at its deadline is withdrawn and
- * answered OUT_BUSY.
+ * answered OUT_BUSY.  With client_fd >= 0 the HTTP client's socket is
+ * watched: if the client goes away the job is withdrawn, or its running
+ * query cancelled, and this returns false at once: the worker finishes the
+ * job on its own, and the caller must not read its results.
  */
-void
-job_wait(Job *job, bool until_event)
+bool
+job_wait(Job *job, bool until_event, int client_fd)
 {
+	bool		client_here = true;
+
 	pthread_mutex_lock(&job->lock);
 	for (;;)
 	{
@@ -207,18 +413,23 @@ job_wait(Job *job, bool until_event)
 
 		if (job->done || (until_event && job->has_events))
 			break;
+		if (client_fd >= 0 && peer_closed(client_fd))
+		{
+			pthread_mutex_unlock(&job->lock);
+			metrics_count("calls_abandoned_by_client", 1);
+			if (!withdraw_as(job, OUT_CLIENT_GONE))
+				atomic_store(&job->cancel, 1);	/* the worker cancels the query */
+			pthread_mutex_lock(&job->lock);
+			client_here = false;
+			break;
+		}
 		left = job->deadline - now_mono();
 		if (left <= 0)
 		{
 			pthread_mutex_unlock(&job->lock);
-			if (withdraw(job))
+			if (withdraw_as(job, OUT_BUSY))
 			{
 				pthread_mutex_lock(&job->lock);
-				job->outcome = OUT_BUSY;
-				job->done = true;
-				job->refs--;	/* the queue's reference */
-				if (job->stream)
-					sse_finish(job->stream);
 				break;
 			}
 			pthread_mutex_lock(&job->lock);
@@ -226,10 +437,13 @@ job_wait(Job *job, bool until_event)
 			job->deadline = now_mono() + 3600.0 * 24 * 365;
 			continue;
 		}
+		if (client_fd >= 0 && left > 0.25)
+			left = 0.25;
 		abstime_after(&ts, left > 1.0 ? 1.0 : left);
 		pthread_cond_timedwait(&job->cond, &job->lock, &ts);
 	}
 	pthread_mutex_unlock(&job->lock);
+	return client_here;
 }
 
 /* ---------------------------------------------------------------- connections */
@@ -239,10 +453,10 @@ job_wait(Job *job, bool until_event)
  * reach us whatever the role's defaults say).  NULL and a message on failure.
  */
 PGconn *
-db_connect(const char *application_name, char *err, size_t errsz)
+db_connect(const char *conninfo, const char *application_name, char *err, size_t errsz)
 {
 	const char *keys[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
-	const char *vals[] = {"5", application_name, shim_config.db, NULL};
+	const char *vals[] = {"5", application_name, conninfo, NULL};
 	PGconn	   *conn;
 	PGresult   *res;
 
@@ -278,18 +492,24 @@ db_connect(const char *application_name, char *err, size_t errsz)
  * running two seconds later it is abandoned, and the caller must close the
  * connection (it is no longer idle).
  */
+static bool
+flag_set(void *arg)
+{
+	return arg != NULL && atomic_load((atomic_int *) arg) != 0;
+}
+
 PGresult *
 db_exec(PGconn *conn, const char *sql, int nparams, const char *const *values,
 		atomic_int *cancel_flag)
 {
 	if (!PQsendQueryParams(conn, sql, nparams, NULL, values, NULL, NULL, 0))
 		return NULL;
-	return db_wait(conn, cancel_flag);
+	return db_wait(conn, flag_set, cancel_flag);
 }
 
-/* The rest of db_exec: wait for the query sent on conn, as described there. */
+/* The rest of db_exec: wait for the query sent on conn; cancel when check(arg) says so. */
 static PGresult *
-db_wait(PGconn *conn, atomic_int *cancel_flag)
+db_wait(PGconn *conn, CancelCheck check, void *arg)
 {
 	PGresult   *last = NULL;
 	PGresult   *res;
@@ -307,10 +527,10 @@ db_wait(PGconn *conn, atomic_int *cancel_flag)
 			p.revents = 0;
 			if (p.fd < 0)
 				break;
-			rc = poll(&p, 1, 250);
+			rc = poll(&p, 1, 100);
 			if (rc < 0 && errno != EINTR)
 				break;
-			if (cancel_flag && atomic_load(cancel_flag) && cancelled_at == 0)
+			if (cancelled_at == 0 && check(arg))
 			{
 				PGcancel   *c = PQgetCancel(conn);
 				char		errbuf[256];
@@ -421,7 +641,6 @@ drop_conn(Worker *w)
 		return;
 	PQfinish(w->conn);
 	w->conn = NULL;
-	memset(w->prepared, 0, sizeof(w->prepared));
 	pthread_mutex_lock(&pool.lock);
 	pool.open--;
 	pthread_mutex_unlock(&pool.lock);
@@ -481,7 +700,7 @@ ensure_conn(Worker *w)
 	pthread_mutex_unlock(&pool.lock);
 
 	snprintf(name, sizeof(name), "mtmcp-http worker %d", w->id);
-	conn = db_connect(name, err, sizeof(err));
+	conn = db_connect(shim_config.db, name, err, sizeof(err));
 	pthread_mutex_lock(&pool.lock);
 	if (conn == NULL)
 	{
@@ -562,40 +781,34 @@ int_value(const PGresult *res, int row, int col, bool *ok)
 	return (int) v;
 }
 
+/* Cancel the running call: a hard stop, or its client went away. */
+static bool
+job_cancelled(void *arg)
+{
+	Worker	   *w = arg;
+
+	return atomic_load(&w->cancel) || atomic_load(&w->job->cancel) ||
+		(w->job->stream != NULL && sse_abandoned(w->job->stream));
+}
+
 /*
- * Run the job's statement, prepared on first use on this connection (the
- * server then skips parsing and planning on every later call).  A prepared
- * statement that has vanished (a pooler in between, DISCARD) is prepared
- * again and the call retried once: it never ran.
+ * Run the job's statement as an unnamed extended-protocol statement: parse,
+ * bind and execute in one round trip and one transaction, so nothing named
+ * outlives it (PgBouncer in transaction mode hands each transaction to any
+ * server connection).
  */
 static PGresult *
-exec_prepared(Worker *w, JobKind kind, const char *const *values)
+exec_call(Worker *w, JobKind kind, const char *const *values)
 {
-	int			attempt;
+	if (!PQsendQueryParams(w->conn, stmt_sql[kind], stmt_nparams[kind], NULL, values, NULL, NULL, 0))
+		return NULL;
+	return db_wait(w->conn, job_cancelled, w);
+}
 
-	for (attempt = 0; attempt < 2; attempt++)
-	{
-		PGresult   *res;
-		const char *state;
-
-		if (!w->prepared[kind])
-		{
-			res = PQprepare(w->conn, stmt_name[kind], stmt_sql[kind], stmt_nparams[kind], NULL);
-			if (PQresultStatus(res) != PGRES_COMMAND_OK)
-				return res;		/* e.g. the extension is not installed */
-			PQclear(res);
-			w->prepared[kind] = true;
-		}
-		if (!PQsendQueryPrepared(w->conn, stmt_name[kind], stmt_nparams[kind], values, NULL, NULL, 0))
-			return NULL;
-		res = db_wait(w->conn, &w->cancel);
-		state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-		if (attempt > 0 || state == NULL || strcmp(state, "26000") != 0)
-			return res;
-		PQclear(res);
-		w->prepared[kind] = false;
-	}
-	return NULL;
+static bool
+job_gone(Job *job)
+{
+	return atomic_load(&job->cancel) || (job->stream != NULL && sse_abandoned(job->stream));
 }
 
 static void
@@ -621,10 +834,19 @@ run_job(Worker *w, Job *job)
 		values[1] = job->session_id;
 
 	w->job = job;
-	res = exec_prepared(w, job->kind, values);
+	res = exec_call(w, job->kind, values);
 	w->job = NULL;
 
-	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
+	if (job_gone(job))
+	{
+		/* nobody reads the answer; the query was cancelled if it still ran */
+		bool		finished = res && PQresultStatus(res) == PGRES_TUPLES_OK;
+
+		metrics_count(finished ? "calls_finished_client_gone" : "calls_cancelled_client_gone", 1);
+		shim_log("the client went away; its call %s", finished ? "had finished" : "was cancelled");
+		job->outcome = OUT_CLIENT_GONE;
+	}
+	else if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
 		job->outcome = classify_error(w, res);
 	else if (PQntuples(res) != 1 || PQnfields(res) != (job->kind == JOB_RPC ? 3 : 1))
 	{
@@ -735,18 +957,13 @@ worker_main(void *arg)
 		Job		   *job;
 
 		pthread_mutex_lock(&pool.lock);
-		while (pool.head == NULL && !pool.stopping)
+		while ((job = dequeue()) == NULL && !(pool.stopping && pool.queued == 0))
 			pthread_cond_wait(&pool.cond, &pool.lock);
-		if (pool.head == NULL)
+		if (job == NULL)
 		{
 			pthread_mutex_unlock(&pool.lock);
 			break;
 		}
-		job = pool.head;
-		pool.head = job->next;
-		if (pool.head == NULL)
-			pool.tail = NULL;
-		pool.queued--;
 		pool.in_use++;
 		atomic_store(&w->cancel, pool.cancelling ? 1 : 0);
 		pthread_mutex_unlock(&pool.lock);
@@ -761,11 +978,12 @@ worker_main(void *arg)
 		pthread_mutex_unlock(&job->lock);
 		if (job->kind == JOB_RPC)
 			reset_session(w);	/* after the answer: costs no latency */
-		job_unref(job);
-
 		pthread_mutex_lock(&pool.lock);
 		pool.in_use--;
+		slot_done(job->slot);
+		pthread_cond_broadcast(&pool.cond);	/* its key may run another */
 		pthread_mutex_unlock(&pool.lock);
+		job_unref(job);
 	}
 	drop_conn(w);
 	return NULL;

@@ -10,11 +10,13 @@
  * Modules (one concern each):
  *   main.c     flags and environment, startup, signals, graceful shutdown
  *   http.c     libmicrohttpd callbacks: routing, header checks, responses
- *   pool.c     the database workers: one thread per PGconn, a job queue,
- *              live NOTICE forwarding, reconnects
+ *   pool.c     the database workers: one thread per PGconn, a fair job
+ *              queue (per bearer-token caps, round robin between tokens),
+ *              live NOTICE forwarding, cancellation, reconnects
  *   sse.c      event streams: buffered SSE bodies and the per-session
  *              registry of open GET streams
- *   notify.c   the LISTEN connection: resource update notifications
+ *   notify.c   the LISTEN connection (direct, never through a transaction
+ *              pooler): resource update notifications
  *   metrics.c  Prometheus counters, histogram and gauges
  *   util.c     growable buffers, clock, logging, random keys
  */
@@ -37,7 +39,10 @@
  * Run on a pooled connection after every call: whatever session state tool
  * code left behind (settings, temporary tables, sequence state, LISTENs,
  * advisory locks) must not reach the next call, which may be another
- * tenant's.  Prepared statements stay (the shim's own).
+ * tenant's.  (Behind a transaction-mode pooler it runs on whichever server
+ * connection the pooler picks: harmless, and the handlers' own guarantees --
+ * a security-restricted operation whose settings are discarded -- are what
+ * keeps calls apart there.)
  */
 #define SHIM_DEFAULT_RESET "RESET ALL; SET client_min_messages = notice; DISCARD TEMP; " \
 	"DISCARD SEQUENCES; UNLISTEN *; SELECT pg_advisory_unlock_all()"
@@ -56,13 +61,18 @@ typedef struct ShimList
 typedef struct ShimConfig
 {
 	char	   *db;				/* libpq conninfo or URL ("" = libpq defaults) */
+	char	   *listen_db;		/* the LISTEN connection's conninfo (NULL = db) */
 	char	   *listen;			/* host:port as given */
 	int			port;			/* the bound port (after bind) */
 	char	   *mcp_path;		/* "/mcp" */
 	int			pool;			/* database connections (= worker threads) */
 	int			max_connections;	/* HTTP connections (= HTTP threads) */
+	int			max_per_ip;		/* HTTP connections from one address (0 = any) */
+	int			request_timeout_s;	/* headers and body must arrive within this */
 	size_t		max_body;		/* bytes */
 	int			queue_timeout_ms;	/* wait for a free database connection */
+	int			key_max_inflight;	/* queued + running calls per bearer token */
+	int			key_max_running;	/* running calls per bearer token */
 	int			keepalive_s;	/* SSE comment interval */
 	int			idle_timeout_s; /* idle HTTP keep-alive connections */
 	int			shutdown_grace_s;
@@ -115,6 +125,7 @@ void		shim_log(const char *fmt,...) __attribute__((format(printf, 1, 2)));
 void		random_hex(char *out, size_t nbytes);	/* out: 2*nbytes+1 */
 void		safe_label(char *out, size_t outsz, const char *in);	/* printable, for logs */
 void		safe_text(char *out, size_t outsz, const char *in); /* same, spaces kept */
+bool		peer_closed(int fd);	/* the HTTP client closed or reset its socket */
 
 /* ---------------------------------------------------------------- sse.c */
 
@@ -125,6 +136,8 @@ void		sse_ref(SseStream *s);
 void		sse_unref(SseStream *s);
 bool		sse_push_message(SseStream *s, const char *json);	/* false: dropped */
 void		sse_finish(SseStream *s);
+void		sse_watch_client(SseStream *s, int fd);	/* end the stream when fd's peer goes */
+bool		sse_abandoned(SseStream *s);	/* the client left before the end */
 ssize_t		sse_reader(void *cls, uint64_t pos, char *buf, size_t max);
 void		sse_reader_free(void *cls);	/* drops the reader's ref */
 
@@ -152,7 +165,9 @@ typedef enum JobOutcome
 	OUT_DB_DOWN,				/* no connection, or it broke: 503 */
 	OUT_BUSY,					/* no connection free within the queue timeout: 503 */
 	OUT_BAD_INPUT,				/* the server refused the request text: 400 */
-	OUT_DB_ERROR				/* any other SQL error: 500 */
+	OUT_DB_ERROR,				/* any other SQL error: 500 */
+	OUT_KEY_BUSY,				/* this token is over its share of the queue: 429 */
+	OUT_CLIENT_GONE				/* the HTTP client left; the call was cancelled */
 } JobOutcome;
 
 typedef struct Job
@@ -165,6 +180,8 @@ typedef struct Job
 	char	   *rpc_id;			/* JSON text of the request id, for error events */
 	char		notify_key[33];
 	SseStream  *stream;			/* non-NULL: forward live notifications here */
+	uint64_t	key;			/* fairness key: hash of the token (0: exempt) */
+	atomic_int	cancel;			/* the client left: cancel the running query */
 
 	/* results; read them only once job_wait returned */
 	JobOutcome	outcome;
@@ -179,6 +196,7 @@ typedef struct Job
 	bool		done;
 	bool		has_events;
 	double		deadline;		/* monotonic: give up waiting for a worker */
+	struct KeySlot *slot;		/* the fairness key's queue (pool lock) */
 	struct Job *next;
 } Job;
 
@@ -186,13 +204,14 @@ bool		pool_start(int size);
 void		pool_stop(void);	/* after the HTTP side has stopped */
 void		pool_cancel_all(void);	/* cancel running queries (hard stop) */
 Job		   *job_new(JobKind kind, const char *token, const char *body, const char *session_id);
-void		job_submit(Job *job, int timeout_ms);
-void		job_wait(Job *job, bool until_event);	/* until done (or a first event) */
+bool		job_submit(Job *job, int timeout_ms);	/* false: refused (OUT_KEY_BUSY) */
+/* until done (or a first event); false: the client at client_fd (-1: none) left */
+bool		job_wait(Job *job, bool until_event, int client_fd);
 void		job_unref(Job *job);
 void		pool_snapshot(int *in_use, int *open, int *queued);	/* one consistent reading */
 
 /* shared with notify.c */
-PGconn	   *db_connect(const char *application_name, char *err, size_t errsz);
+PGconn	   *db_connect(const char *conninfo, const char *application_name, char *err, size_t errsz);
 PGresult   *db_exec(PGconn *conn, const char *sql, int nparams, const char *const *values,
 					atomic_int *cancel_flag);
 

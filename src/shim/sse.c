@@ -17,7 +17,12 @@
  * connection's own thread (thread-per-connection mode), which may block: it
  * sleeps on the stream's condition variable until data arrives, the stream
  * is finished, or the keep-alive interval passes (then it sends an SSE
- * comment, which also detects clients that went away).
+ * comment, which also detects clients that went away).  When http.c has
+ * given it the client's socket (sse_watch_client), the reader also wakes
+ * every quarter second to check that the client is still there: a client
+ * that closed its connection ends the stream at once and marks it
+ * abandoned, and the worker running the call behind a POST stream then
+ * cancels its query (pool.c) instead of running it to the end.
  *
  * Lifetime: reference counted.  The reader holds one reference (dropped by
  * libmicrohttpd through sse_reader_free when the response is destroyed), the
@@ -51,6 +56,8 @@ struct SseStream
 	bool		greeted;
 	double		last_write;
 	char	   *session_id;		/* GET streams only */
+	int			client_fd;		/* the HTTP client's socket, -1: not watched */
+	atomic_int	abandoned;		/* the client left before the end */
 	bool		registered;
 	/* registry links (registry lock) */
 	SseStream  *all_prev,
@@ -85,6 +92,7 @@ sse_new(const char *session_id, bool greet)
 	s->greet = greet;
 	s->last_write = now_mono();
 	s->session_id = xstrdup(session_id);
+	s->client_fd = -1;
 
 	pthread_mutex_lock(&reg_lock);
 	s->all_next = all_streams;
@@ -214,6 +222,21 @@ sse_finish(SseStream *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* Called on the connection's thread before the response is queued. */
+void
+sse_watch_client(SseStream *s, int fd)
+{
+	pthread_mutex_lock(&s->lock);
+	s->client_fd = fd;
+	pthread_mutex_unlock(&s->lock);
+}
+
+bool
+sse_abandoned(SseStream *s)
+{
+	return atomic_load(&s->abandoned) != 0;
+}
+
 /* Copy up to max pending bytes out (stream lock held). */
 static ssize_t
 take_locked(SseStream *s, char *buf, size_t max)
@@ -276,12 +299,21 @@ sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
 			n = copy_text(s, buf, max, ": stream open\n\n");
 			break;
 		}
+		if (s->client_fd >= 0 && peer_closed(s->client_fd))
+		{
+			atomic_store(&s->abandoned, 1);
+			s->finished = true;
+			n = MHD_CONTENT_READER_END_WITH_ERROR;
+			break;
+		}
 		wait = s->last_write + shim_config.keepalive_s - now_mono();
 		if (wait <= 0)
 		{
 			n = copy_text(s, buf, max, ": keepalive\n\n");
 			break;
 		}
+		if (s->client_fd >= 0 && wait > 0.25)
+			wait = 0.25;
 		abstime_after(&ts, wait);
 		pthread_cond_timedwait(&s->cond, &s->lock, &ts);
 	}
@@ -295,7 +327,12 @@ sse_reader_free(void *cls)
 {
 	SseStream  *s = cls;
 
-	sse_finish(s);
+	pthread_mutex_lock(&s->lock);
+	if (!s->finished || s->pending.len > s->off)
+		atomic_store(&s->abandoned, 1);	/* the client did not get it all */
+	s->finished = true;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
 	sse_unref(s);
 }
 

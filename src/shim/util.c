@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -319,4 +320,24 @@ void
 safe_text(char *out, size_t outsz, const char *in)
 {
 	sanitize(out, outsz, in, true);
+}
+
+/*
+ * Has the HTTP client closed (or reset) its end of the socket?  A peek that
+ * reads end-of-file or an error says so; pending bytes (a pipelined request)
+ * or nothing to read say it is still there.  A client that only shut down
+ * its sending side counts as gone, as with most servers.
+ */
+bool
+peer_closed(int fd)
+{
+	char		c;
+	ssize_t		n;
+
+	if (fd < 0)
+		return false;
+	n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0)
+		return true;
+	return n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
 }

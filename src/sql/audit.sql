@@ -16,7 +16,7 @@ CREATE TABLE mtmcp.audit_log (
 	method		text NOT NULL,
 	target		text,
 	result_kind	text NOT NULL CONSTRAINT audit_result_kind CHECK (result_kind IN
-				('ok', 'tool_error', 'denied', 'invalid', 'not_found', 'rate_limited', 'error')),
+				('ok', 'tool_error', 'denied', 'invalid', 'not_found', 'rate_limited', 'error', 'timeout', 'cancelled')),
 	severity	text NOT NULL CONSTRAINT audit_severity CHECK (severity IN ('info', 'warning', 'security')),
 	arguments	jsonb,
 	error_code	text,
@@ -43,11 +43,17 @@ CREATE TABLE mtmcp.auth_failures (
 	request_id	text,
 	trace_id	text NOT NULL,
 	span_id		text NOT NULL,
-	detail		text
+	detail		text,
+	source		text,
+	severity	text NOT NULL DEFAULT 'warning'
 ) PARTITION BY RANGE (ts);
 CREATE TABLE mtmcp.auth_failures_default PARTITION OF mtmcp.auth_failures DEFAULT;
 COMMENT ON TABLE mtmcp.auth_failures IS
 'Messages refused at the auth boundary (admin only): reason, status, trace; deliberately no tenant.';
+COMMENT ON COLUMN mtmcp.auth_failures.source IS
+'What the message claimed to come from before verification: a registered issuer, "(unregistered issuer)" or "(no issuer)"; refusal budgets are per source and reason.';
+COMMENT ON COLUMN mtmcp.auth_failures.severity IS
+'security: an attack on a real tenant (never budgeted) or a refusal budget running out (reason refusals_suppressed); warning otherwise.';
 
 CREATE TABLE mtmcp.audit_overflow (
 	tenant_id	text NOT NULL,
@@ -59,11 +65,14 @@ COMMENT ON TABLE mtmcp.audit_overflow IS
 'Info-level audit rows a tenant produced beyond its observability budget: counted here instead of written.';
 
 CREATE TABLE mtmcp.auth_failure_overflow (
-	window_start timestamptz PRIMARY KEY,
-	dropped		bigint NOT NULL
+	window_start timestamptz NOT NULL,
+	dropped		bigint NOT NULL,
+	source		text NOT NULL,
+	reason		text NOT NULL,
+	PRIMARY KEY (window_start, source, reason)
 );
 COMMENT ON TABLE mtmcp.auth_failure_overflow IS
-'Refusals beyond mtmcp.auth_failure_budget per minute: counted here instead of written.';
+'Refusals beyond mtmcp.auth_failure_budget per minute of one source and reason: counted here instead of written (each such window also has one refusals_suppressed row in mtmcp.auth_failures).';
 
 -- What a tenant reads, after mtmcp.authenticate(token).  The filter is the
 -- view's own (security_barrier: no caller function runs before it); with no
@@ -91,6 +100,40 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION mtmcp.redact(jsonb, text[]) IS
 'Arguments as the audit trail stores them: secret-looking keys and the given dotted paths replaced by "[REDACTED]".';
 
+-- Alerts a consumer can check: anyone may NOTIFY any channel, but only
+-- mtmcp's alerts name a row that is there.
+CREATE FUNCTION mtmcp.verify_security_notification(payload text)
+RETURNS boolean
+LANGUAGE plpgsql STABLE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p jsonb;
+	id uuid;
+BEGIN
+	BEGIN
+		p := payload::jsonb;
+		id := (p ->> 'event_id')::uuid;
+	EXCEPTION WHEN data_exception THEN
+		RETURN false;
+	END;
+	IF jsonb_typeof(p) IS DISTINCT FROM 'object' OR id IS NULL THEN
+		RETURN false;
+	END IF;
+	IF p ->> 'table' = 'mtmcp.audit_log' THEN
+		RETURN EXISTS (SELECT 1 FROM mtmcp.audit_log a
+						WHERE a.event_id = id AND a.severity = 'security' AND a.tenant_id = p ->> 'tenant'
+						  AND coalesce(a.detail, a.result_kind) = p ->> 'kind');
+	ELSIF p ->> 'table' = 'mtmcp.auth_failures' THEN
+		RETURN p -> 'tenant' = 'null'::jsonb
+		   AND EXISTS (SELECT 1 FROM mtmcp.auth_failures f WHERE f.event_id = id AND f.reason = p ->> 'kind');
+	END IF;
+	RETURN false;
+END
+$$;
+COMMENT ON FUNCTION mtmcp.verify_security_notification(text) IS
+'True when a mtmcp_security payload names a committed row of the table it names, with the same tenant and kind; a NOTIFY anyone else sent names none.';
+
 -- Privileges and pg_dump marks of this section
 GRANT SELECT ON mtmcp.tenant_audit, mtmcp.tenant_audit_overflow TO mtmcp_tenant, mtmcp_admin;
 GRANT SELECT ON
@@ -100,6 +143,7 @@ GRANT SELECT ON
 	mtmcp.auth_failure_overflow
 	TO mtmcp_admin;
 GRANT EXECUTE ON FUNCTION mtmcp.redact(jsonb, text[]) TO mtmcp_admin;
+GRANT EXECUTE ON FUNCTION mtmcp.verify_security_notification(text) TO mtmcp_admin;
 SELECT pg_catalog.pg_extension_config_dump('mtmcp.audit_log_default', '');
 SELECT pg_catalog.pg_extension_config_dump('mtmcp.auth_failures_default', '');
 SELECT pg_catalog.pg_extension_config_dump('mtmcp.audit_overflow', '');

@@ -37,6 +37,14 @@ SET client_min_messages = notice;	-- live notifications are NOTICEs, whatever th
 COMMENT ON FUNCTION mtmcp.mcp_http(text, jsonb, text, text) IS
 'The HTTP shim''s door: one message, its HTTP status, the (new) session id and the response; progress and log notifications arrive meanwhile as NOTICEs carrying notify_key.';
 
+CREATE FUNCTION mtmcp.mcp_http_unparsable(token text, session_id text, problem text, body_bytes integer)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'mtmcp_mcp_http_unparsable'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION mtmcp.mcp_http_unparsable(text, text, text, integer) IS
+'A body that is not JSON still leaves a trace: an audit row of the verified tenant (or a refusal row), never the body; returns the HTTP status (400, 401, 403).';
+
 CREATE FUNCTION mtmcp.mcp_http_end(token text, session_id text)
 RETURNS integer
 AS 'MODULE_PATHNAME', 'mtmcp_mcp_http_end'
@@ -128,6 +136,7 @@ GRANT EXECUTE ON FUNCTION
 	mtmcp.mcp_http(text, jsonb, text, text),
 	mtmcp.mcp_http_end(text, text),
 	mtmcp.mcp_http_check(text, text),
+	mtmcp.mcp_http_unparsable(text, text, text, integer),
 	mtmcp.mcp_http_resource_event(bigint)
 	TO mtmcp_gateway;
 GRANT EXECUTE ON FUNCTION

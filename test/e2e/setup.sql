@@ -7,7 +7,9 @@
 --   issuer   https://idp.e2e.mtmcp.test, audience mtmcp-e2e, HS256 (secret_hex)
 --   tenants  acme, globex (plan e2e), initech (suspended), conformance
 --            (plan conformance, from conformance_fixtures.sql, loaded after this)
---   data     app.documents under RLS; acme and globex both have a document 1
+--   data     app.documents under RLS (test/fixtures/documents.sql) with the
+--            demo's rows (test/fixtures/sample_documents.sql); acme and
+--            globex both have a document 1
 --   tools    search_documents, get_document, slow_job (progress + log),
 --            touch_document (announces a resource update)
 --   resources kb://tenants/{tenant}/documents/{doc_id} (text, listed),
@@ -34,23 +36,9 @@ CALL mtmcp.create_tenant('globex', 'e2e', 'Globex', ARRAY['https://idp.e2e.mtmcp
 CALL mtmcp.create_tenant('initech', 'e2e', 'Initech', ARRAY['https://idp.e2e.mtmcp.test']);
 CALL mtmcp.suspend_tenant('initech', 'e2e: invoice overdue');
 
-CREATE SCHEMA app;
-CREATE TABLE app.documents (
-	tenant_id text NOT NULL,
-	doc_id integer NOT NULL,
-	title text NOT NULL,
-	body text NOT NULL,
-	PRIMARY KEY (tenant_id, doc_id)
-);
-INSERT INTO app.documents (tenant_id, doc_id, title, body) VALUES
-	('acme', 1, 'Anvil launch plan', 'Ship the self-sharpening anvil to the desert region in Q3.'),
-	('acme', 2, 'Rocket skates: safety review', 'Braking distance is still measured in canyons.'),
-	('globex', 1, 'East coast expansion plan', 'Project Hammock: open offices in every coastal town.'),
-	('globex', 3, 'Volcano lair maintenance', 'Replace the lava pump before the autumn board meeting.'),
-	('initech', 1, 'TPS report cover sheets', 'Every TPS report now needs the new cover sheet.');
-SELECT mtmcp.register_tenant_table('app.documents');
-GRANT USAGE ON SCHEMA app TO mtmcp_tool;
-GRANT SELECT ON app.documents TO mtmcp_tool;
+-- the document table and its rows, shared with the demo (demo/demo.sql)
+\ir ../fixtures/documents.sql
+\ir ../fixtures/sample_documents.sql
 
 -------------------------------------------------------------------------------
 -- Tools

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # A DBA's pg_dump carries every tenant, key, tool, audit row and charge:
-# dump the regression database, restore it into a fresh one, and compare
-# the row count of every table in the mtmcp and app schemas, partitions
-# included.  Then prove the restored copy still serves tenants.
+# load the regression application (test/fixtures/base.sql with every stage of
+# app.sql) into the given database -- it is reset -- and give it traffic,
+# charges and day partitions; dump it, restore it into a fresh one, and
+# compare the row count of every table in the mtmcp and app schemas,
+# partitions included.  Then prove the restored copy still serves tenants.
 set -euo pipefail
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
 SRC=${1:-contrib_regression}
 DST=mtmcp_restored
 dir=$(mktemp -d)
@@ -18,7 +21,17 @@ counts() {
 		 WHERE n.nspname IN ('mtmcp', 'app') AND c.relkind = 'r'"
 }
 
-pg_dump -d "$SRC" -Fc -f "$dir/dump" 
+psql -X -q -v ON_ERROR_STOP=1 -v fixture_after=lifecycle -d "$SRC" -f "$REPO/test/fixtures/base.sql"
+psql -X -q -v ON_ERROR_STOP=1 -d "$SRC" >/dev/null <<'SQL'
+SELECT call(tok('acme'), 'web_search', '{"q": "anvils"}');
+SELECT call(tok('globex', scope => 'tools docs:write'), 'summarize', '{"chunks": [100, 20]}');
+SELECT call(tok('globex'), 'get_document', '{"doc_id": 1}');
+SELECT mtmcp.mcp_dispatch('not a token', '{"jsonrpc":"2.0","id":1,"method":"ping"}');
+SELECT mtmcp.charge_background('globex', 'search.api', 5, 're-indexing documents');
+CALL mtmcp.maintain_partitions(3);
+SELECT mtmcp.mcp_http(tok('acme'), '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25"}}', NULL);
+SQL
+pg_dump -d "$SRC" -Fc -f "$dir/dump"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DST" -c "CREATE DATABASE $DST"
 pg_restore -d "$DST" --exit-on-error "$dir/dump"
 counts "$SRC" >"$dir/before"

@@ -1,0 +1,1972 @@
+/*
+ * detect.c -- prompt-injection detector: pattern compiler and scanner
+ *
+ * See detect.h for what is detected and the pattern syntax.  The layout:
+ *
+ *   names           category/severity names
+ *   tokens          the tokeniser shared by patterns and text
+ *   compiler        pattern text -> chains of slots -> trie of words, where
+ *                   every word lists the pattern positions that consume it
+ *   tenants         a hash set of lower-cased tenant ids
+ *   scan            segments (the text, then decoded base64 runs) ->
+ *                   unescape (twice at most) -> fold -> tokens + structural
+ *                   checks -> findings
+ *
+ * Matching state is one integer per pattern position: the token index at
+ * which the previous position last matched (a gap of N after a match at i
+ * lets the next position match up to i+1+N).  A later match always
+ * dominates an earlier one, so keeping the latest is exact, and each token
+ * costs O(positions using its word): linear in the input, no backtracking.
+ */
+#include "detect.h"
+#include "detect_int.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_GAP			4
+#define MAX_CHAINS			64		/* expansions of one pattern */
+#define MAX_SEGMENTS		256		/* decoded base64 runs per scan */
+#define MAX_DEPTH			2
+#define MIN_BASE64_RUN		16
+#define MAX_WORD			64
+#define MAX_URL				4096
+#define MAX_VALUE			512		/* bytes of a keyed value looked at */
+#define MAX_GAP				64
+#define SEGMENT_GAP			1000	/* token-index distance between segments (> MAX_GAP) */
+
+/* ------------------------------------------------------------------------
+ * names
+ * ------------------------------------------------------------------------ */
+
+static const char *const cat_names[DETECT_NCATEGORIES] = {
+	"override", "exfiltration", "cross_tenant", "session_state"
+};
+
+const char *
+detect_category_name(DetectCategory c)
+{
+	return ((int) c >= 0 && c < DETECT_NCATEGORIES) ? cat_names[c] : "invalid";
+}
+
+int
+detect_category_from_name(const char *name)
+{
+	int			i;
+
+	for (i = 0; name && i < DETECT_NCATEGORIES; i++)
+		if (strcmp(name, cat_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+const char *
+detect_severity_name(DetectSeverity s)
+{
+	return s == DETECT_LOW ? "low" : s == DETECT_MEDIUM ? "medium" : s == DETECT_HIGH ? "high" : "invalid";
+}
+
+int
+detect_severity_from_name(const char *name)
+{
+	if (name == NULL)
+		return -1;
+	if (strcmp(name, "low") == 0)
+		return DETECT_LOW;
+	if (strcmp(name, "medium") == 0)
+		return DETECT_MEDIUM;
+	if (strcmp(name, "high") == 0)
+		return DETECT_HIGH;
+	return -1;
+}
+
+/* ------------------------------------------------------------------------
+ * tokens
+ * ------------------------------------------------------------------------ */
+
+static int
+is_wordch(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c >= 0x80;
+}
+
+/* split words but make no token of their own */
+static int
+is_sepch(unsigned char c)
+{
+	return c == ' ' || c == '_' || c == '-' || c == '\'' || c == '`' || c == '*' ||
+		c == '~' || c == '^' || c < 0x20 || c == 0x7F;
+}
+
+/*
+ * Next token in normalised text s[*pos..n): sets *ts and *te, advances
+ * *pos.  Returns 0 at the end.
+ */
+static int
+next_token(const unsigned char *s, size_t n, size_t *pos, size_t *ts, size_t *te)
+{
+	size_t		i = *pos;
+
+	while (i < n && is_sepch(s[i]))
+		i++;
+	if (i >= n)
+	{
+		*pos = n;
+		return 0;
+	}
+	*ts = i;
+	if (is_wordch(s[i]))
+		while (i < n && is_wordch(s[i]))
+			i++;
+	else
+		i++;
+	*te = i;
+	*pos = i;
+	return 1;
+}
+
+/* ------------------------------------------------------------------------
+ * compiled rules
+ * ------------------------------------------------------------------------ */
+
+typedef struct Edge
+{
+	unsigned char c;
+	int			to;
+	int			next;
+} Edge;
+
+typedef struct Node
+{
+	int			edges;			/* first Edge, -1 = none */
+	int			exact;			/* word list index for the word ending here, -1 */
+	int			prefix;			/* word list index for a prefix ending here, -1 */
+} Node;
+
+typedef struct PosList
+{
+	int		   *pos;
+	int			n;
+	int			cap;
+} PosList;
+
+typedef struct Position
+{
+	int			pattern;
+	int			gap;			/* tokens allowed between the previous position and this one */
+	unsigned char first;
+	unsigned char last;
+	signed char group;			/* cue rules: the group this chain belongs to */
+} Position;
+
+typedef struct Rule
+{
+	char	   *id;
+	DetectCategory category;
+	DetectSeverity severity;
+	int			ngroups;		/* cue rule: groups; 0 = an ordinary sequence */
+	int			min_groups;		/* cue rule: distinct groups needed ... */
+	int			window;			/* ... within this many tokens */
+} Rule;
+
+#define MAX_GROUPS			8
+
+struct DetectRules
+{
+	Rule	   *rules;
+	int			nrules;
+	Node	   *nodes;
+	int			nnodes,
+				capnodes;
+	Edge	   *edges;
+	int			nedges,
+				capedges;
+	PosList    *words;
+	int			nwords,
+				capwords;
+	Position   *pos;
+	int			npos,
+				cappos;
+	int			root[256];		/* the root's children, directly indexed */
+};
+
+static int
+grow(void **arr, int *cap, int need, size_t elsize)
+{
+	if (need <= *cap)
+		return 0;
+	{
+		int			nc = *cap ? *cap * 2 : 16;
+		void	   *p;
+
+		while (nc < need)
+			nc *= 2;
+		p = realloc(*arr, (size_t) nc * elsize);
+		if (p == NULL)
+			return -1;
+		*arr = p;
+		*cap = nc;
+	}
+	return 0;
+}
+
+static int
+new_node(DetectRules *r)
+{
+	if (grow((void **) &r->nodes, &r->capnodes, r->nnodes + 1, sizeof(Node)) < 0)
+		return -1;
+	r->nodes[r->nnodes].edges = -1;
+	r->nodes[r->nnodes].exact = -1;
+	r->nodes[r->nnodes].prefix = -1;
+	return r->nnodes++;
+}
+
+static int
+child(const DetectRules *r, int node, unsigned char c)
+{
+	int			e;
+
+	if (node == 0)
+		return r->root[c];
+	for (e = r->nodes[node].edges; e >= 0; e = r->edges[e].next)
+		if (r->edges[e].c == c)
+			return r->edges[e].to;
+	return -1;
+}
+
+/* the word list for word w (exact or prefix); -1 on OOM */
+static int
+word_list(DetectRules *r, const unsigned char *w, size_t len, int prefix)
+{
+	int			node = 0;
+	size_t		i;
+	int		   *slot;
+
+	for (i = 0; i < len; i++)
+	{
+		int			next = child(r, node, w[i]);
+
+		if (next < 0)
+		{
+			if ((next = new_node(r)) < 0 ||
+				grow((void **) &r->edges, &r->capedges, r->nedges + 1, sizeof(Edge)) < 0)
+				return -1;
+			r->edges[r->nedges].c = w[i];
+			r->edges[r->nedges].to = next;
+			r->edges[r->nedges].next = r->nodes[node].edges;
+			r->nodes[node].edges = r->nedges++;
+			if (node == 0)
+				r->root[w[i]] = next;
+		}
+		node = next;
+	}
+	slot = prefix ? &r->nodes[node].prefix : &r->nodes[node].exact;
+	if (*slot < 0)
+	{
+		if (grow((void **) &r->words, &r->capwords, r->nwords + 1, sizeof(PosList)) < 0)
+			return -1;
+		memset(&r->words[r->nwords], 0, sizeof(PosList));
+		*slot = r->nwords++;
+	}
+	return *slot;
+}
+
+static int
+add_pos(DetectRules *r, int wl, int pos)
+{
+	PosList    *l = &r->words[wl];
+
+	if (l->n > 0 && l->pos[l->n - 1] == pos)
+		return 0;
+	if (grow((void **) &l->pos, &l->cap, l->n + 1, sizeof(int)) < 0)
+		return -1;
+	l->pos[l->n++] = pos;
+	return 0;
+}
+
+/* a pattern, parsed: terms of alternatives of token sequences */
+typedef struct Alt
+{
+	unsigned char *buf;			/* folded literal */
+	size_t		len;
+	size_t		tok[32][2];		/* token spans in buf */
+	int			ntok;
+	int			prefix;			/* last token is a prefix */
+} Alt;
+
+typedef struct Term
+{
+	Alt		   *alts;
+	int			nalts;
+	int			gap_before;
+} Term;
+
+static void
+free_terms(Term *terms, int nterms)
+{
+	int			t,
+				a;
+
+	for (t = 0; t < nterms; t++)
+	{
+		for (a = 0; a < terms[t].nalts; a++)
+			free(terms[t].alts[a].buf);
+		free(terms[t].alts);
+	}
+	free(terms);
+}
+
+/* fold and tokenise one literal into alt; 0 ok, -1 OOM, -2 empty, -3 too many tokens */
+static int
+make_alt(const unsigned char *lit, size_t len, int prefix, Alt *alt)
+{
+	uint32_t   *o1 = malloc((len + 1) * sizeof(uint32_t));
+	uint32_t   *o2 = malloc((len + 1) * sizeof(uint32_t));
+	size_t		i,
+				pos = 0,
+				ts,
+				te;
+
+	memset(alt, 0, sizeof(*alt));
+	alt->buf = malloc(len + 1);
+	if (!o1 || !o2 || !alt->buf)
+	{
+		free(o1);
+		free(o2);
+		return -1;
+	}
+	for (i = 0; i < len; i++)
+		o1[i] = (uint32_t) i;
+	alt->len = detect_fold(lit, o1, len, alt->buf, o2);
+	free(o1);
+	free(o2);
+	while (next_token(alt->buf, alt->len, &pos, &ts, &te))
+	{
+		if (alt->ntok == 32)
+			return -3;
+		alt->tok[alt->ntok][0] = ts;
+		alt->tok[alt->ntok][1] = te;
+		alt->ntok++;
+	}
+	alt->prefix = prefix;
+	return alt->ntok == 0 ? -2 : 0;
+}
+
+/*
+ * Parse pattern text into terms.  Returns the number of terms, or -1 with
+ * a message in err.
+ */
+static int
+parse_pattern(const char *text, Term **out, char *err, size_t errlen)
+{
+	size_t		n = strlen(text),
+				i = 0;
+	Term	   *terms = NULL;
+	int			nterms = 0,
+				pending_gap = 0;
+	unsigned char *lit = malloc(n + 1);
+	int			rc = -1;
+
+	*out = NULL;
+	if (lit == NULL)
+	{
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (n > DETECT_MAX_PATTERN_LEN)
+	{
+		snprintf(err, errlen, "longer than %d bytes", DETECT_MAX_PATTERN_LEN);
+		goto done;
+	}
+	while (i < n)
+	{
+		size_t		start;
+		Term		term;
+
+		while (i < n && text[i] == ' ')
+			i++;
+		if (i >= n)
+			break;
+		start = i;
+		/* a gap term: "*" or "*N" */
+		if (text[i] == '*')
+		{
+			size_t		d = i + 1;
+			int			g = 0;
+
+			while (d < n && text[d] >= '0' && text[d] <= '9' && g <= MAX_GAP)
+				g = g * 10 + (text[d++] - '0');
+			if (d == n || text[d] == ' ')
+			{
+				pending_gap += d == i + 1 ? DEFAULT_GAP : g;
+				if (pending_gap > MAX_GAP)
+					pending_gap = MAX_GAP;
+				i = d;
+				continue;
+			}
+		}
+		memset(&term, 0, sizeof(term));
+		term.gap_before = pending_gap;
+		pending_gap = 0;
+		for (;;)
+		{
+			size_t		l = 0;
+			int			prefix = 0,
+						r;
+			Alt		   *na;
+
+			/* one alternative up to an unescaped '|' or ' ' */
+			while (i < n && text[i] != ' ' && text[i] != '|')
+			{
+				if (text[i] == '\\' && i + 1 < n)
+				{
+					lit[l++] = (unsigned char) text[i + 1];
+					i += 2;
+				}
+				else if (text[i] == '*' && (i + 1 == n || text[i + 1] == ' ' || text[i + 1] == '|') && l > 0)
+				{
+					prefix = 1;
+					i++;
+				}
+				else
+					lit[l++] = (unsigned char) text[i++];
+			}
+			na = realloc(term.alts, (size_t) (term.nalts + 1) * sizeof(Alt));
+			if (na == NULL)
+			{
+				snprintf(err, errlen, "out of memory");
+				goto fail_term;
+			}
+			term.alts = na;
+			r = make_alt(lit, l, prefix, &term.alts[term.nalts]);
+			term.nalts++;
+			if (r < 0)
+			{
+				snprintf(err, errlen, r == -1 ? "out of memory" : r == -2 ?
+						 "term \"%.*s\" has an empty alternative" :
+						 "term \"%.*s\" has too many tokens", (int) (i - start), text + start);
+				goto fail_term;
+			}
+			if (i < n && text[i] == '|')
+			{
+				i++;
+				continue;
+			}
+			break;
+		}
+		{
+			Term	   *nt = realloc(terms, (size_t) (nterms + 1) * sizeof(Term));
+
+			if (nt == NULL)
+			{
+				snprintf(err, errlen, "out of memory");
+				goto fail_term;
+			}
+			terms = nt;
+			terms[nterms++] = term;
+		}
+		continue;
+fail_term:
+		{
+			int			a;
+
+			for (a = 0; a < term.nalts; a++)
+				free(term.alts[a].buf);
+			free(term.alts);
+		}
+		goto done;
+	}
+	if (nterms == 0)
+	{
+		snprintf(err, errlen, "pattern is empty");
+		goto done;
+	}
+	if (pending_gap > 0)
+	{
+		snprintf(err, errlen, "pattern ends with a gap");
+		goto done;
+	}
+	rc = nterms;
+done:
+	free(lit);
+	if (rc < 0)
+		free_terms(terms, nterms);
+	else
+		*out = terms;
+	return rc;
+}
+
+/*
+ * Branches of a term: all single-token alternatives share one branch (one
+ * slot with several words); every multi-token alternative is a branch.
+ */
+static int
+term_branches(const Term *t, int *has_single)
+{
+	int			a,
+				multi = 0;
+
+	*has_single = 0;
+	for (a = 0; a < t->nalts; a++)
+	{
+		if (t->alts[a].ntok == 1)
+			*has_single = 1;
+		else
+			multi++;
+	}
+	return multi + *has_single;
+}
+
+/* add the positions of one chain (choice[t] = branch index of term t) */
+static int
+add_chain(DetectRules *r, int pattern, const Term *terms, int nterms, const int *choice)
+{
+	int			t,
+				first = 1;
+	int			start = r->npos;
+
+	for (t = 0; t < nterms; t++)
+	{
+		const Term *term = &terms[t];
+		int			has_single,
+					a,
+					k;
+
+		term_branches(term, &has_single);
+		if (has_single && choice[t] == 0)
+		{
+			/* one slot: every single-token alternative */
+			int			p;
+
+			if (grow((void **) &r->pos, &r->cappos, r->npos + 1, sizeof(Position)) < 0)
+				return -1;
+			p = r->npos++;
+			r->pos[p].pattern = pattern;
+			r->pos[p].gap = term->gap_before;
+			r->pos[p].first = (unsigned char) first;
+			r->pos[p].last = 0;
+			r->pos[p].group = -1;
+			first = 0;
+			for (a = 0; a < term->nalts; a++)
+			{
+				const Alt  *alt = &term->alts[a];
+				int			wl;
+
+				if (alt->ntok != 1)
+					continue;
+				wl = word_list(r, alt->buf + alt->tok[0][0], alt->tok[0][1] - alt->tok[0][0], alt->prefix);
+				if (wl < 0 || add_pos(r, wl, p) < 0)
+					return -1;
+			}
+		}
+		else
+		{
+			/* the (choice - has_single)-th multi-token alternative */
+			int			want = choice[t] - has_single,
+						seen = 0;
+			const Alt  *alt = NULL;
+
+			for (a = 0; a < term->nalts; a++)
+			{
+				if (term->alts[a].ntok == 1)
+					continue;
+				if (seen++ == want)
+				{
+					alt = &term->alts[a];
+					break;
+				}
+			}
+			for (k = 0; alt && k < alt->ntok; k++)
+			{
+				int			p,
+							wl;
+
+				if (grow((void **) &r->pos, &r->cappos, r->npos + 1, sizeof(Position)) < 0)
+					return -1;
+				p = r->npos++;
+				r->pos[p].pattern = pattern;
+				r->pos[p].gap = k == 0 ? term->gap_before : 0;
+				r->pos[p].first = (unsigned char) first;
+				r->pos[p].last = 0;
+				r->pos[p].group = -1;
+				first = 0;
+				wl = word_list(r, alt->buf + alt->tok[k][0], alt->tok[k][1] - alt->tok[k][0],
+							   alt->prefix && k == alt->ntok - 1);
+				if (wl < 0 || add_pos(r, wl, p) < 0)
+					return -1;
+			}
+		}
+	}
+	if (r->npos > start)
+		r->pos[r->npos - 1].last = 1;
+	return 0;
+}
+
+/* set the group of the positions from start on */
+static void
+set_group(DetectRules *r, int start, int group)
+{
+	int			p;
+
+	for (p = start; p < r->npos; p++)
+		r->pos[p].group = (signed char) group;
+}
+
+DetectRules *
+detect_compile(const DetectPattern *patterns, int n, char *err, size_t errlen)
+{
+	DetectRules *r = calloc(1, sizeof(DetectRules));
+	int			i;
+	char		dummy[1];
+
+	if (err == NULL || errlen == 0)
+	{
+		err = dummy;
+		errlen = sizeof(dummy);
+	}
+	err[0] = '\0';
+	if (r != NULL)
+		memset(r->root, -1, sizeof(r->root));
+	if (r == NULL || new_node(r) != 0 || n < 0 || (n > 0 && patterns == NULL))
+	{
+		snprintf(err, errlen, n < 0 || (n > 0 && !patterns) ? "invalid pattern array" : "out of memory");
+		detect_free(r);
+		return NULL;
+	}
+	r->rules = calloc((size_t) (n > 0 ? n : 1), sizeof(Rule));
+	if (r->rules == NULL)
+	{
+		snprintf(err, errlen, "out of memory");
+		detect_free(r);
+		return NULL;
+	}
+	for (i = 0; i < n; i++)
+	{
+		const DetectPattern *p = &patterns[i];
+		Term	   *terms = NULL;
+		int			nterms,
+					t,
+					nchains = 1;
+		int			choice[64],
+					nbr[64];
+		char		perr[200];
+		const char *text;
+		int			min_groups,
+					window;
+
+		if (p->id == NULL || p->id[0] == '\0' || p->text == NULL ||
+			(int) p->category < 0 || p->category >= DETECT_NCATEGORIES ||
+			p->severity < DETECT_LOW || p->severity > DETECT_HIGH)
+		{
+			snprintf(err, errlen, "pattern %d: missing id or text, or invalid category or severity", i + 1);
+			detect_free(r);
+			return NULL;
+		}
+		text = p->text;
+		min_groups = 0;
+		window = 0;
+		if (text[0] == '&')
+		{
+			/* a cue rule: "&N/W group group ..." */
+			char	   *end;
+
+			min_groups = (int) strtol(text + 1, &end, 10);
+			if (*end == '/')
+				window = (int) strtol(end + 1, &end, 10);
+			if (*end != ' ' || min_groups < 1 || window < 1 || window > MAX_GAP)
+			{
+				snprintf(err, errlen, "pattern \"%s\": a cue rule starts \"&N/W \" with N >= 1 and W in 1..%d",
+						 p->id, MAX_GAP);
+				detect_free(r);
+				return NULL;
+			}
+			text = end + 1;
+		}
+		nterms = parse_pattern(text, &terms, perr, sizeof(perr));
+		if (nterms < 0)
+		{
+			snprintf(err, errlen, "pattern \"%s\": %s", p->id, perr);
+			detect_free(r);
+			return NULL;
+		}
+		if (nterms > 64)
+		{
+			snprintf(err, errlen, "pattern \"%s\": more than 64 terms", p->id);
+			free_terms(terms, nterms);
+			detect_free(r);
+			return NULL;
+		}
+		for (t = 0; t < nterms; t++)
+		{
+			int			hs;
+
+			nbr[t] = term_branches(&terms[t], &hs);
+			choice[t] = 0;
+			if (min_groups > 0)
+				nchains = nbr[t] > nchains ? nbr[t] : nchains;	/* groups are chained separately */
+			else
+				nchains *= nbr[t];
+			if (nchains > MAX_CHAINS)
+				break;
+		}
+		if (nchains > MAX_CHAINS)
+		{
+			snprintf(err, errlen, "pattern \"%s\": more than %d multi-word combinations", p->id, MAX_CHAINS);
+			free_terms(terms, nterms);
+			detect_free(r);
+			return NULL;
+		}
+		if (min_groups > 0)
+		{
+			int			gi;
+
+			for (gi = 0; gi < nterms; gi++)
+				if (terms[gi].gap_before > 0)
+					break;
+			if (nterms > MAX_GROUPS || min_groups > nterms || gi < nterms)
+			{
+				snprintf(err, errlen, "pattern \"%s\": a cue rule has 1..%d groups, no gaps, and needs at most that many",
+						 p->id, MAX_GROUPS);
+				free_terms(terms, nterms);
+				detect_free(r);
+				return NULL;
+			}
+		}
+		r->rules[i].id = strdup(p->id);
+		r->rules[i].category = p->category;
+		r->rules[i].severity = p->severity;
+		r->rules[i].ngroups = min_groups > 0 ? nterms : 0;
+		r->rules[i].min_groups = min_groups;
+		r->rules[i].window = window;
+		r->nrules = i + 1;
+		if (r->rules[i].id == NULL)
+		{
+			snprintf(err, errlen, "out of memory");
+			free_terms(terms, nterms);
+			detect_free(r);
+			return NULL;
+		}
+		if (min_groups > 0)
+		{
+			/* a cue rule: every alternative of every group is a chain of its own */
+			for (t = 0; t < nterms; t++)
+			{
+				int			hs,
+							nb = term_branches(&terms[t], &hs),
+							bi;
+
+				for (bi = 0; bi < nb; bi++)
+				{
+					int			start = r->npos;
+
+					if (add_chain(r, i, &terms[t], 1, &bi) < 0)
+					{
+						snprintf(err, errlen, "out of memory");
+						free_terms(terms, nterms);
+						detect_free(r);
+						return NULL;
+					}
+					set_group(r, start, t);
+				}
+			}
+			free_terms(terms, nterms);
+			continue;
+		}
+		/* every combination of branches (odometer) */
+		for (;;)
+		{
+			if (add_chain(r, i, terms, nterms, choice) < 0)
+			{
+				snprintf(err, errlen, "out of memory");
+				free_terms(terms, nterms);
+				detect_free(r);
+				return NULL;
+			}
+			for (t = nterms - 1; t >= 0; t--)
+			{
+				if (++choice[t] < nbr[t])
+					break;
+				choice[t] = 0;
+			}
+			if (t < 0)
+				break;
+		}
+		free_terms(terms, nterms);
+	}
+	return r;
+}
+
+void
+detect_free(DetectRules *r)
+{
+	int			i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < r->nrules; i++)
+		free(r->rules[i].id);
+	for (i = 0; i < r->nwords; i++)
+		free(r->words[i].pos);
+	free(r->rules);
+	free(r->nodes);
+	free(r->edges);
+	free(r->words);
+	free(r->pos);
+	free(r);
+}
+
+int
+detect_rules_count(const DetectRules *r)
+{
+	return r ? r->nrules : 0;
+}
+
+/* ------------------------------------------------------------------------
+ * tenants
+ * ------------------------------------------------------------------------ */
+
+struct DetectTenants
+{
+	char	  **slots;			/* lower-cased ids, NULL = empty */
+	size_t		mask;
+};
+
+static uint64_t
+hash_bytes(const unsigned char *s, size_t n)
+{
+	uint64_t	h = 1469598103934665603ULL;
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+	{
+		unsigned char c = s[i];
+
+		if (c >= 'A' && c <= 'Z')
+			c += 32;
+		h = (h ^ c) * 1099511628211ULL;
+	}
+	return h;
+}
+
+static int
+eq_nocase(const unsigned char *a, size_t alen, const char *b)
+{
+	size_t		i;
+
+	for (i = 0; i < alen; i++)
+	{
+		unsigned char x = a[i],
+					y = (unsigned char) b[i];
+
+		if (y == '\0')
+			return 0;
+		if (x >= 'A' && x <= 'Z')
+			x += 32;
+		if (y >= 'A' && y <= 'Z')
+			y += 32;
+		if (x != y)
+			return 0;
+	}
+	return b[alen] == '\0';
+}
+
+DetectTenants *
+detect_tenants_new(const char *const *ids, int n)
+{
+	DetectTenants *t = calloc(1, sizeof(DetectTenants));
+	size_t		cap = 16,
+				i;
+
+	if (t == NULL)
+		return NULL;
+	while (cap < (size_t) (n > 0 ? n : 0) * 2 + 1)
+		cap *= 2;
+	t->slots = calloc(cap, sizeof(char *));
+	if (t->slots == NULL)
+	{
+		free(t);
+		return NULL;
+	}
+	t->mask = cap - 1;
+	for (i = 0; ids && i < (size_t) (n > 0 ? n : 0); i++)
+	{
+		size_t		len,
+					h,
+					k;
+
+		if (ids[i] == NULL || (len = strlen(ids[i])) == 0 || len > DETECT_MAX_TENANT_ID_LEN)
+			continue;
+		h = (size_t) hash_bytes((const unsigned char *) ids[i], len) & t->mask;
+		while (t->slots[h] && !eq_nocase((const unsigned char *) ids[i], len, t->slots[h]))
+			h = (h + 1) & t->mask;
+		if (t->slots[h])
+			continue;			/* duplicate */
+		t->slots[h] = malloc(len + 1);
+		if (t->slots[h] == NULL)
+		{
+			detect_tenants_free(t);
+			return NULL;
+		}
+		for (k = 0; k < len; k++)
+			t->slots[h][k] = (char) ((ids[i][k] >= 'A' && ids[i][k] <= 'Z') ? ids[i][k] + 32 : ids[i][k]);
+		t->slots[h][len] = '\0';
+	}
+	return t;
+}
+
+void
+detect_tenants_free(DetectTenants *t)
+{
+	size_t		i;
+
+	if (t == NULL)
+		return;
+	for (i = 0; i <= t->mask; i++)
+		free(t->slots[i]);
+	free(t->slots);
+	free(t);
+}
+
+static int
+tenant_known(const DetectTenants *t, const unsigned char *s, size_t len)
+{
+	size_t		h;
+
+	if (t == NULL || len == 0 || len > DETECT_MAX_TENANT_ID_LEN)
+		return 0;
+	h = (size_t) hash_bytes(s, len) & t->mask;
+	while (t->slots[h])
+	{
+		if (eq_nocase(s, len, t->slots[h]))
+			return 1;
+		h = (h + 1) & t->mask;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * scan
+ * ------------------------------------------------------------------------ */
+
+typedef struct Segment
+{
+	unsigned char *buf;
+	size_t		len;
+	size_t		orig_off;		/* where the encoded run started in the input */
+	size_t		orig_len;
+	int			depth;
+} Segment;
+
+typedef struct MatchState
+{
+	const DetectRules *rules;
+	long long  *prev;			/* per position: token index of the previous position's match */
+	size_t	   *start;			/* per position: b-offset of the chain's first token */
+	unsigned char *reported;	/* per rule */
+	long long  *ghit;			/* cue rules: per rule and group, the token index of the last hit */
+	int		   *upd_pos;		/* pending updates of one token (at most npos) */
+	size_t	   *upd_start;
+} MatchState;
+
+enum
+{
+	B_TENANT_ID, B_TENANT_PATH, B_TENANT_KEY, B_JWT, B_BEARER, B_SESSION_KEY,
+	B_MD_IMAGE, B_URL_TEMPLATE, B_COUNT
+};
+
+static const struct
+{
+	const char *id;
+	DetectCategory cat;
+	DetectSeverity sev;
+}			builtins[B_COUNT] = {
+	{DETECT_ID_TENANT_ID, DETECT_CROSS_TENANT, DETECT_HIGH},
+	{DETECT_ID_TENANT_PATH, DETECT_CROSS_TENANT, DETECT_HIGH},
+	{DETECT_ID_TENANT_KEY, DETECT_CROSS_TENANT, DETECT_HIGH},
+	{DETECT_ID_JWT, DETECT_SESSION_STATE, DETECT_HIGH},
+	{DETECT_ID_BEARER, DETECT_SESSION_STATE, DETECT_HIGH},
+	{DETECT_ID_SESSION_KEY, DETECT_SESSION_STATE, DETECT_MEDIUM},
+	{DETECT_ID_MD_IMAGE, DETECT_EXFILTRATION, DETECT_HIGH},
+	{DETECT_ID_URL_TEMPLATE, DETECT_EXFILTRATION, DETECT_HIGH},
+};
+
+typedef struct Scan
+{
+	const DetectContext *ctx;
+	unsigned	mask;
+	const unsigned char *input;	/* the original text */
+	size_t		input_len;
+	DetectFinding *out;
+	int			max_out;
+	int			nout;
+	MatchState	ms[2];
+	int			nms;
+	unsigned char breported[B_COUNT];
+	long long	tokidx;
+	/* the current segment, normalised */
+	const unsigned char *b;
+	const uint32_t *boff;
+	size_t		blen;
+	int			depth;
+	size_t		seg_off,
+				seg_len;
+	int			last_lbracket_img;
+	size_t		url_watermark;
+	size_t		val_start,		/* the last token-shaped value scanned */
+				val_end;
+} Scan;
+
+/*
+ * Did normalisation change the original span beyond ASCII case and
+ * whitespace runs?  (The span of b is [bs, be).)
+ */
+static int
+span_obfuscated(const Scan *s, size_t bs, size_t be)
+{
+	size_t		o = s->boff[bs],
+				oend = s->boff[be - 1] + 1,
+				k = bs;
+
+	while (o < oend && k < be)
+	{
+		unsigned char c = s->input[o];
+
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+		{
+			if (s->b[k] != ' ')
+				return 1;
+			while (o < oend && (s->input[o] == ' ' || s->input[o] == '\t' ||
+								s->input[o] == '\n' || s->input[o] == '\r'))
+				o++;
+			k++;
+			continue;
+		}
+		if (c >= 'A' && c <= 'Z')
+			c += 32;
+		if (c != s->b[k])
+			return 1;
+		o++;
+		k++;
+	}
+	return o != oend || k != be;
+}
+
+/* record a finding for the b-span [bs, be) */
+static void
+report(Scan *s, const char *id, DetectCategory cat, DetectSeverity sev, size_t bs, size_t be)
+{
+	DetectFinding *f;
+
+	if (!(s->mask & DETECT_CAT_BIT(cat)) || s->nout >= s->max_out)
+		return;
+	f = &s->out[s->nout++];
+	f->category = cat;
+	f->severity = sev;
+	f->pattern_id = id;
+	f->depth = s->depth;
+	if (s->depth > 0)
+	{
+		f->offset = s->seg_off;
+		f->length = s->seg_len;
+		f->obfuscated = true;
+	}
+	else
+	{
+		f->offset = s->boff[bs];
+		f->length = s->boff[be - 1] + 1 - s->boff[bs];
+		f->obfuscated = span_obfuscated(s, bs, be) != 0;
+	}
+}
+
+static void
+report_builtin(Scan *s, int b, size_t bs, size_t be)
+{
+	if (s->breported[b] || !(s->mask & DETECT_CAT_BIT(builtins[b].cat)))
+		return;
+	s->breported[b] = 1;
+	report(s, builtins[b].id, builtins[b].cat, builtins[b].sev, bs, be);
+}
+
+/*
+ * One token (b-span [ts, te)) through one rule set.  prev[p] is the token
+ * index at which position p-1 last matched: p may match at t when
+ * prev[p] < t <= prev[p] + 1 + gap.  Updates are collected and applied
+ * after the token, so a word used by two neighbouring positions ("# #")
+ * never overwrites state a later position still has to read.
+ */
+static void
+match_word(Scan *s, MatchState *m, const unsigned char *w, size_t wl, size_t ts, size_t te)
+{
+	const DetectRules *r = m->rules;
+	int			node = 0,
+				lists[MAX_WORD + 2],
+				nl = 0,
+				l,
+				k;
+	size_t		i;
+	long long	t = s->tokidx;
+	int			nupd = 0;
+
+	if (wl > MAX_WORD)
+		return;
+	for (i = 0; i < wl; i++)
+	{
+		node = child(r, node, w[i]);
+		if (node < 0)
+			break;
+		if (r->nodes[node].prefix >= 0)
+			lists[nl++] = r->nodes[node].prefix;
+	}
+	if (node >= 0 && r->nodes[node].exact >= 0)
+		lists[nl++] = r->nodes[node].exact;
+
+	for (l = 0; l < nl; l++)
+	{
+		const PosList *pl = &r->words[lists[l]];
+
+		for (k = 0; k < pl->n; k++)
+		{
+			int			p = pl->pos[k];
+			const Position *pos = &r->pos[p];
+			size_t		st;
+
+			if (!pos->first && !(m->prev[p] < t && t - m->prev[p] - 1 <= pos->gap))
+				continue;
+			st = pos->first ? ts : m->start[p];
+			if (pos->last && pos->group >= 0)
+			{
+				/* a cue group hit: enough distinct groups inside the window? */
+				const Rule *rule = &r->rules[pos->pattern];
+				long long  *gh = m->ghit + (size_t) pos->pattern * MAX_GROUPS;
+				int			g,
+							cnt = 0;
+
+				gh[pos->group] = t;
+				for (g = 0; g < rule->ngroups; g++)
+					cnt += t - gh[g] <= rule->window;
+				if (cnt >= rule->min_groups && !m->reported[pos->pattern] &&
+					(s->mask & DETECT_CAT_BIT(rule->category)))
+				{
+					m->reported[pos->pattern] = 1;
+					report(s, rule->id, rule->category, rule->severity, st, te);
+				}
+				continue;
+			}
+			if (pos->last)
+			{
+				const Rule *rule = &r->rules[pos->pattern];
+
+				if (!m->reported[pos->pattern] && (s->mask & DETECT_CAT_BIT(rule->category)))
+				{
+					m->reported[pos->pattern] = 1;
+					report(s, rule->id, rule->category, rule->severity, st, te);
+				}
+				continue;
+			}
+			if (nupd >= r->npos)
+				continue;		/* only duplicates can overflow: p matched through two words */
+			m->upd_pos[nupd] = p + 1;
+			m->upd_start[nupd] = st;
+			nupd++;
+		}
+	}
+	/* applied after every position has seen the old state */
+	for (k = 0; k < nupd; k++)
+	{
+		m->prev[m->upd_pos[k]] = t;
+		m->start[m->upd_pos[k]] = m->upd_start[k];
+	}
+}
+
+static int
+is_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int
+is_alpha(unsigned char c)
+{
+	return c >= 'a' && c <= 'z';
+}
+
+/* tokens of the current segment through every rule set */
+static void
+match_tokens(Scan *s)
+{
+	size_t		pos = 0,
+				ts,
+				te;
+
+	while (next_token(s->b, s->blen, &pos, &ts, &te))
+	{
+		int			m;
+		int			digits = 0,
+					alphas = 0;
+		size_t		i;
+		unsigned char leet[MAX_WORD];
+
+		for (m = 0; m < s->nms; m++)
+			match_word(s, &s->ms[m], s->b + ts, te - ts, ts, te);
+		/* light leetspeak: a word mixing letters and digits is tried with digits as letters */
+		if (te - ts <= MAX_WORD && te - ts >= 3)
+		{
+			for (i = ts; i < te; i++)
+			{
+				digits += is_digit(s->b[i]);
+				alphas += is_alpha(s->b[i]);
+			}
+			if (digits > 0 && alphas > 0 && digits + alphas == (int) (te - ts))
+			{
+				static const char lmap[] = "oizeasgtbg";	/* 0..9 */
+
+				for (i = ts; i < te; i++)
+					leet[i - ts] = is_digit(s->b[i]) ? (unsigned char) lmap[s->b[i] - '0'] : s->b[i];
+				for (m = 0; m < s->nms; m++)
+					match_word(s, &s->ms[m], leet, te - ts, ts, te);
+			}
+		}
+		s->tokidx++;
+	}
+	s->tokidx += SEGMENT_GAP;
+}
+
+/* ---- structural checks on the normalised segment ---- */
+
+static int
+is_runch(unsigned char c)
+{
+	return is_alpha(c) || is_digit(c) || c == '.' || c == '_' || c == '-';
+}
+
+static int
+is_tokch(unsigned char c)
+{
+	return is_runch(c) || c == '~' || c == '+' || c == '/' || c == '=';
+}
+
+static int
+run_is(const unsigned char *b, size_t i, size_t j, const char *w)
+{
+	size_t		l = strlen(w);
+
+	return j - i == l && memcmp(b + i, w, l) == 0;
+}
+
+static int
+is_own(const Scan *s, const unsigned char *v, size_t len)
+{
+	return s->ctx->own_tenant != NULL && eq_nocase(v, len, s->ctx->own_tenant);
+}
+
+/*
+ * Looks random (a token, not a word): 16+ characters with letters and
+ * digits interleaved at least 3 times.
+ */
+static int
+random_looking(const unsigned char *v, size_t len)
+{
+	size_t		i;
+	int			trans = 0,
+				last = 0;
+
+	if (len < 16)
+		return 0;
+	if (len > 64)
+		len = 64;
+	for (i = 0; i < len; i++)
+	{
+		int			k = is_digit(v[i]) ? 1 : is_alpha(v[i]) ? 2 : 0;
+
+		if (k == 0)
+			continue;
+		if (last && k != last)
+			trans++;
+		last = k;
+	}
+	return trans >= 3;
+}
+
+/*
+ * End of the token-shaped value starting at b[v] (at most MAX_VALUE bytes).
+ * A value starting inside the previous one ends where it ended, so
+ * repeated keys ("sid=sid=sid=...") never rescan.
+ */
+static size_t
+value_end(Scan *s, size_t v)
+{
+	size_t		e = v;
+
+	if (v >= s->val_start && v < s->val_end)
+		return s->val_end;
+	while (e < s->blen && is_tokch(s->b[e]) && e - v < MAX_VALUE)
+		e++;
+	s->val_start = v;
+	s->val_end = e;
+	return e;
+}
+
+/*
+ * After a key at b[j]: optional closing quote, optional space, ':' or '=',
+ * optional space, optional opening quote.  Returns the value start or 0.
+ */
+static size_t
+after_key(const unsigned char *b, size_t j, size_t n)
+{
+	if (j < n && (b[j] == '"' || b[j] == '\''))
+		j++;
+	if (j < n && b[j] == ' ')
+		j++;
+	if (j + 2 < n && b[j] == 'i' && b[j + 1] == 's' && b[j + 2] == ' ')
+		j += 2;					/* "my session id is ..." */
+	else if (j >= n || (b[j] != ':' && b[j] != '='))
+		return 0;
+	j++;
+	if (j < n && b[j] == ' ')
+		j++;
+	if (j < n && (b[j] == '"' || b[j] == '\''))
+		j++;
+	return j < n ? j : 0;
+}
+
+static int
+host_allowed(const Scan *s, const unsigned char *h, size_t hl)
+{
+	int			i;
+
+	for (i = 0; s->ctx->allowed_hosts && i < s->ctx->n_allowed_hosts; i++)
+	{
+		const char *a = s->ctx->allowed_hosts[i];
+		size_t		al = a ? strlen(a) : 0;
+
+		if (al == 0 || al > hl)
+			continue;
+		if (eq_nocase(h + hl - al, al, a) && (al == hl || h[hl - al - 1] == '.'))
+			return 1;
+	}
+	return 0;
+}
+
+/* a URL whose scheme starts at b[i]; p = after "://" */
+static void
+check_url(Scan *s, size_t i, size_t p)
+{
+	const unsigned char *b = s->b;
+	size_t		n = s->blen,
+				end = p,
+				hs,
+				he,
+				k,
+				q = 0;
+	int			image = 0,
+				placeholder = 0,
+				data = 0;
+
+	while (end < n && end - p < MAX_URL && b[end] != ' ' && b[end] != '"' && b[end] != '\'' &&
+		   b[end] != ')' && b[end] != '`' && b[end] != '\\')
+		end++;
+	s->url_watermark = end;
+	/* authority: [userinfo@]host[:port] */
+	hs = p;
+	for (k = p; k < end && b[k] != '/' && b[k] != '?' && b[k] != '#'; k++)
+		if (b[k] == '@')
+			hs = k + 1;
+	he = hs;
+	while (he < end && (is_alpha(b[he]) || is_digit(b[he]) || b[he] == '.' || b[he] == '-' || b[he] >= 0x80))
+		he++;
+	if (he == hs || host_allowed(s, b + hs, he - hs))
+		return;
+	if (i >= 2 && b[i - 1] == '(' && b[i - 2] == ']' && s->last_lbracket_img)
+		image = 1;
+	else if (i >= 5 && (b[i - 1] == '"' || b[i - 1] == '\'') && memcmp(b + i - 5, "src=", 4) == 0)
+		image = 1;
+	else if (i >= 4 && memcmp(b + i - 4, "src=", 4) == 0)
+		image = 1;
+	else if (i >= 4 && memcmp(b + i - 4, "url(", 4) == 0)
+		image = 1;
+	for (k = he; k < end; k++)
+	{
+		if (b[k] == '?' && q == 0)
+			q = k;
+		/* a placeholder in a query value: "?d={conversation}", "?q=[DATA]" */
+		if (q && (b[k] == '{' || b[k] == '}' || b[k] == '<' || b[k] == '>' || b[k] == '[' ||
+				  b[k] == ']'))
+			placeholder = 1;
+	}
+	if (placeholder)
+	{
+		report_builtin(s, B_URL_TEMPLATE, i, end);
+		return;
+	}
+	if (!image)
+		return;
+	if (q)
+	{
+		/* parameters: an empty value (to be filled in) or a long one (data) */
+		size_t		v = q + 1;
+
+		while (v < end && b[v] != '#')
+		{
+			size_t		e = v,
+						eq = 0;
+
+			while (e < end && b[e] != '&' && b[e] != '#')
+			{
+				if (b[e] == '=' && eq == 0)
+					eq = e;
+				e++;
+			}
+			if (eq && (e - eq - 1 == 0 || e - eq - 1 >= 12))
+				data = 1;
+			v = e + 1;
+			if (e < end && b[e] == '#')
+				break;
+		}
+	}
+	/* a path segment carrying data */
+	for (k = he; k < end && !data;)
+	{
+		size_t		e = k + 1;
+
+		while (e < end && b[e] != '/' && b[e] != '?' && b[e] != '#')
+			e++;
+		if (b[k] == '/' && e - k - 1 >= 24 && random_looking(b + k + 1, e - k - 1))
+			data = 1;
+		if (e < end && b[e] != '/')
+			break;
+		k = e;
+	}
+	if (data)
+		report_builtin(s, B_MD_IMAGE, i, end);
+}
+
+/*
+ * What kind of key a run is, judged on its letters and digits only (so
+ * "sessionToken", "x-mcp-session-id" and "user_session_id" all count):
+ * KEY_TENANT, KEY_SESSION (session ids, tokens, API keys), KEY_STATE
+ * (request state), or 0.
+ */
+enum
+{
+	KEY_NONE, KEY_TENANT, KEY_SESSION, KEY_STATE
+};
+
+static int
+ends_with(const char *k, size_t kl, const char *suffix)
+{
+	size_t		l = strlen(suffix);
+
+	return kl >= l && memcmp(k + kl - l, suffix, l) == 0;
+}
+
+static int
+key_kind(const unsigned char *b, size_t i, size_t j)
+{
+	static const char *const session_suffixes[] = {
+		"sessionid", "sessiontoken", "sessionkey", "session", "sessid", "sid", "accesstoken",
+		"refreshtoken", "idtoken", "authtoken", "apikey", "token", "jwt", NULL
+	};
+	char		k[48];
+	size_t		kl = 0,
+				x;
+	int			t;
+
+	if (j - i > 40)
+		return KEY_NONE;
+	for (x = i; x < j; x++)
+		if (is_alpha(b[x]) || is_digit(b[x]))
+			k[kl++] = (char) b[x];
+	k[kl] = '\0';
+	if (strcmp(k, "tenant") == 0 || ends_with(k, kl, "tenantid") || strcmp(k, "tenantslug") == 0)
+		return KEY_TENANT;
+	if (ends_with(k, kl, "requeststate"))
+		return KEY_STATE;
+	/* tokens that are meant to travel: MCP progress tokens, pagination */
+	if (ends_with(k, kl, "progresstoken") || ends_with(k, kl, "pagetoken"))
+		return KEY_NONE;
+	for (t = 0; session_suffixes[t]; t++)
+		if (ends_with(k, kl, session_suffixes[t]))
+			return KEY_SESSION;
+	return KEY_NONE;
+}
+
+static void
+check_run(Scan *s, size_t i, size_t j)
+{
+	const unsigned char *b = s->b;
+	size_t		n = s->blen,
+				a = i,
+				z = j,
+				v;
+	int			kind;
+
+	/* cross_tenant: a known tenant id, whole token */
+	while (a < z && b[a] == '.')
+		a++;
+	while (z > a && b[z - 1] == '.')
+		z--;
+	if (s->ctx->tenants && z > a && tenant_known(s->ctx->tenants, b + a, z - a) && !is_own(s, b + a, z - a))
+		report_builtin(s, B_TENANT_ID, a, z);
+
+	/* cross_tenant: .../tenants/<id>/... */
+	if ((run_is(b, i, j, "tenants") || run_is(b, i, j, "tenant")) && i > 0 && b[i - 1] == '/' &&
+		j + 1 < n && b[j] == '/' && is_runch(b[j + 1]))
+	{
+		size_t		e = j + 1;
+
+		while (e < n && is_runch(b[e]))
+			e++;
+		while (e > j + 1 && b[e - 1] == '.')
+			e--;
+		if (e > j + 1 && !is_own(s, b + j + 1, e - j - 1))
+			report_builtin(s, B_TENANT_PATH, i, e);
+	}
+
+	kind = key_kind(b, i, j);
+
+	/* cross_tenant: "tenant_id": "<id>" */
+	if (kind == KEY_TENANT &&
+		(!run_is(b, i, j, "tenant") || (i > 0 && (b[i - 1] == '"' || b[i - 1] == '\'' ||
+												   b[i - 1] == '?' || b[i - 1] == '&'))) &&
+		(v = after_key(b, j, n)) != 0 && is_runch(b[v]))
+	{
+		size_t		e = v;
+
+		while (e < n && is_runch(b[e]))
+			e++;
+		while (e > v && b[e - 1] == '.')
+			e--;
+		if (e > v && !(e < n && b[e] == '(') && !is_own(s, b + v, e - v) && !run_is(b, v, e, "null") &&
+			!run_is(b, v, e, "true") && !run_is(b, v, e, "false"))
+			report_builtin(s, B_TENANT_KEY, i, e);
+	}
+
+	/* session_state: JWT-shaped eyJ...eyJ... */
+	if (j - i >= 24 && memcmp(b + i, "eyj", 3) == 0)
+	{
+		const unsigned char *dot = memchr(b + i, '.', j - i);
+
+		if (dot && dot - (b + i) >= 10 && (size_t) (dot + 4 - b) < j && memcmp(dot + 1, "eyj", 3) == 0 &&
+			memchr(dot + 1, '.', (size_t) (b + j - dot - 1)) != NULL)
+			report_builtin(s, B_JWT, i, j);
+	}
+
+	/* session_state: Bearer <token> */
+	if (run_is(b, i, j, "bearer") && j + 1 < n && b[j] == ' ')
+	{
+		size_t		e = value_end(s, j + 1);
+
+		if (random_looking(b + j + 1, e - j - 1))
+			report_builtin(s, B_BEARER, i, e);
+	}
+
+	/* a two-word key: "session id", "request state", "access token" */
+	if (j + 3 < n && b[j] == ' ' &&
+		(run_is(b, i, j, "session") || run_is(b, i, j, "request") || run_is(b, i, j, "access") ||
+		 run_is(b, i, j, "refresh") || run_is(b, i, j, "auth") || run_is(b, i, j, "api")))
+	{
+		size_t		e = j + 1;
+
+		while (e < n && is_runch(b[e]))
+			e++;
+		if ((run_is(b, j + 1, e, "id") || run_is(b, j + 1, e, "token") || run_is(b, j + 1, e, "key")) &&
+			(v = after_key(b, e, n)) != 0)
+		{
+			size_t		f = value_end(s, v);
+
+			if (random_looking(b + v, f - v))
+				report_builtin(s, B_SESSION_KEY, i, f);
+		}
+		if (run_is(b, j + 1, e, "state") && (v = after_key(b, e, n)) != 0 &&
+			(is_tokch(b[v]) || b[v] == '{'))
+			report_builtin(s, B_SESSION_KEY, i, v + 1);
+	}
+
+	/* session_state: "session_id": "<random>", "requestState": ... */
+	if (kind == KEY_SESSION)
+	{
+		if ((v = after_key(b, j, n)) != 0)
+		{
+			size_t		e = value_end(s, v);
+
+			if (random_looking(b + v, e - v))
+				report_builtin(s, B_SESSION_KEY, i, e);
+		}
+		else if (j + 1 < n && b[j] == ' ' && is_tokch(b[j + 1]))
+		{
+			/* no separator ("session 2f8e..."): only a long random token */
+			size_t		e = value_end(s, j + 1);
+
+			if (e - j - 1 >= 24 && random_looking(b + j + 1, e - j - 1))
+				report_builtin(s, B_SESSION_KEY, i, e);
+		}
+	}
+	if (kind == KEY_STATE)
+	{
+		v = after_key(b, j, n);
+		if (v == 0 && j + 1 < n && b[j] == ' ' && b[j + 1] == '{')
+			v = j + 1;			/* "requestState {...}" */
+		if (v != 0 && (is_tokch(b[v]) || b[v] == '{') && !(v + 4 <= n && memcmp(b + v, "null", 4) == 0))
+			report_builtin(s, B_SESSION_KEY, i, v + 1);
+	}
+
+	/* exfiltration: URLs */
+	if ((run_is(b, i, j, "http") || run_is(b, i, j, "https")) && j + 3 <= n &&
+		memcmp(b + j, "://", 3) == 0 && i >= s->url_watermark)
+		check_url(s, i, j + 3);
+}
+
+static void
+check_structure(Scan *s)
+{
+	const unsigned char *b = s->b;
+	size_t		n = s->blen,
+				i = 0;
+
+	s->last_lbracket_img = 0;
+	s->url_watermark = 0;
+	s->val_start = s->val_end = 0;
+	while (i < n)
+	{
+		size_t		j;
+
+		if (b[i] == '[')
+		{
+			s->last_lbracket_img = i > 0 && b[i - 1] == '!';
+			i++;
+			continue;
+		}
+		if (!is_runch(b[i]))
+		{
+			i++;
+			continue;
+		}
+		j = i;
+		while (j < n && is_runch(b[j]))
+			j++;
+		check_run(s, i, j);
+		i = j;
+	}
+}
+
+/* ---- base64 runs ---- */
+
+static int
+b64val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+' || c == '-')
+		return 62;
+	if (c == '/' || c == '_')
+		return 63;
+	return -1;
+}
+
+/* decoded bytes look like text: valid UTF-8 mostly, few control characters */
+static int
+text_like(const unsigned char *d, size_t n)
+{
+	size_t		i = 0,
+				bad = 0,
+				total = 0;
+
+	while (i < n)
+	{
+		unsigned char c = d[i];
+
+		total++;
+		if (c < 0x80)
+		{
+			if (c < 0x20 && c != '\n' && c != '\r' && c != '\t')
+				bad++;
+			i++;
+		}
+		else
+		{
+			size_t		l = (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3 :
+				(c >= 0xF0 && c <= 0xF4) ? 4 : 0,
+						k;
+
+			if (l == 0 || i + l > n)
+			{
+				bad++;
+				i++;
+				continue;
+			}
+			for (k = 1; k < l; k++)
+				if ((d[i + k] & 0xC0) != 0x80)
+					break;
+			if (k < l)
+			{
+				bad++;
+				i++;
+				continue;
+			}
+			i += l;
+		}
+	}
+	return total >= 6 && bad * 10 <= total;
+}
+
+typedef struct SegQueue
+{
+	Segment		seg[MAX_SEGMENTS];
+	int			n;
+	size_t		budget;			/* bytes left to scan */
+	int			truncated;
+} SegQueue;
+
+/* find base64 runs in a (unescaped, not folded) and queue their decodings */
+static int
+queue_base64(SegQueue *q, const unsigned char *a, const uint32_t *aoff, size_t n, int depth)
+{
+	size_t		i = 0;
+
+	while (i < n)
+	{
+		size_t		j = i,
+					k,
+					dl = 0;
+		unsigned long acc = 0;
+		int			bits = 0;
+		unsigned char *d;
+
+		if (b64val(a[i]) < 0)
+		{
+			i++;
+			continue;
+		}
+		while (j < n && b64val(a[j]) >= 0)
+			j++;
+		if (j - i < MIN_BASE64_RUN || (j - i) % 4 == 1)
+		{
+			i = j;
+			continue;
+		}
+		if (q->n >= MAX_SEGMENTS || q->budget < (j - i) * 3 / 4)
+		{
+			q->truncated = 1;
+			return 0;
+		}
+		d = malloc((j - i) * 3 / 4 + 1);
+		if (d == NULL)
+			return -1;
+		for (k = i; k < j; k++)
+		{
+			acc = (acc << 6) | (unsigned long) b64val(a[k]);
+			bits += 6;
+			if (bits >= 8)
+			{
+				bits -= 8;
+				d[dl++] = (unsigned char) ((acc >> bits) & 0xFF);
+			}
+		}
+		if (!text_like(d, dl))
+		{
+			free(d);
+			i = j;
+			continue;
+		}
+		q->budget -= dl;
+		q->seg[q->n].buf = d;
+		q->seg[q->n].len = dl;
+		q->seg[q->n].orig_off = aoff[i];
+		q->seg[q->n].orig_len = aoff[j - 1] + 1 - aoff[i];
+		q->seg[q->n].depth = depth + 1;
+		q->n++;
+		i = j;
+	}
+	return 0;
+}
+
+char *
+detect_normalize(const char *text, size_t len, size_t *outlen)
+{
+	unsigned char *a = malloc(len + 1),
+			   *c = malloc(len + 1);
+	uint32_t   *o0 = malloc((len + 1) * sizeof(uint32_t)),
+			   *o1 = malloc((len + 1) * sizeof(uint32_t));
+	size_t		i,
+				n,
+				nd = 0;
+
+	if (!a || !c || !o0 || !o1)
+	{
+		free(a);
+		free(c);
+		free(o0);
+		free(o1);
+		return NULL;
+	}
+	for (i = 0; i < len; i++)
+		o0[i] = (uint32_t) i;
+	n = detect_unescape((const unsigned char *) text, o0, len, a, o1, &nd);
+	if (nd > 0)
+	{
+		size_t		nd2 = 0;
+
+		n = detect_unescape(a, o1, n, c, o0, &nd2);
+		memcpy(a, c, n);
+		memcpy(o1, o0, n * sizeof(uint32_t));
+	}
+	n = detect_fold(a, o1, n, c, o0);
+	c[n] = '\0';
+	free(a);
+	free(o0);
+	free(o1);
+	if (outlen)
+		*outlen = n;
+	return (char *) c;
+}
+
+int
+detect_scan(const DetectRules *rules, const DetectContext *ctx,
+			const char *text, size_t len,
+			DetectFinding *out, int max_out, bool *truncated)
+{
+	static const DetectContext empty_ctx;
+	Scan		s;
+	SegQueue   *q = NULL;
+	size_t		max_bytes,
+				cap;
+	unsigned char *x = NULL,
+			   *y = NULL;
+	uint32_t   *ox = NULL,
+			   *oy = NULL;
+	int			rc = -1,
+				m,
+				qi;
+
+	if (truncated)
+		*truncated = false;
+	if (ctx == NULL)
+		ctx = &empty_ctx;
+	if (text == NULL)
+		len = 0;
+	memset(&s, 0, sizeof(s));
+	s.ctx = ctx;
+	s.mask = ctx->categories ? (ctx->categories & DETECT_ALL_CATEGORIES) :
+		ctx->direction == DETECT_ARGUMENTS ? DETECT_ALL_CATEGORIES :
+		(DETECT_ALL_CATEGORIES & ~DETECT_CAT_BIT(DETECT_SESSION_STATE));
+	s.input = (const unsigned char *) text;
+	s.out = out;
+	s.max_out = out ? max_out : 0;
+	max_bytes = ctx->max_bytes ? ctx->max_bytes : DETECT_DEFAULT_MAX_BYTES;
+	if (max_bytes > UINT32_MAX - 1)
+		max_bytes = UINT32_MAX - 1;
+	if (len > max_bytes)
+	{
+		len = max_bytes;
+		if (truncated)
+			*truncated = true;
+	}
+	s.input_len = len;
+
+	if (rules)
+		s.ms[s.nms++].rules = rules;
+	if (ctx->extra_rules)
+		s.ms[s.nms++].rules = ctx->extra_rules;
+	for (m = 0; m < s.nms; m++)
+	{
+		const DetectRules *r = s.ms[m].rules;
+
+		s.ms[m].prev = malloc(((size_t) r->npos + 1) * sizeof(long long));
+		s.ms[m].start = calloc((size_t) r->npos + 1, sizeof(size_t));
+		s.ms[m].reported = calloc((size_t) r->nrules + 1, 1);
+		s.ms[m].ghit = malloc(((size_t) r->nrules + 1) * MAX_GROUPS * sizeof(long long));
+		s.ms[m].upd_pos = malloc(((size_t) r->npos + 1) * sizeof(int));
+		s.ms[m].upd_start = malloc(((size_t) r->npos + 1) * sizeof(size_t));
+		if (!s.ms[m].prev || !s.ms[m].start || !s.ms[m].reported || !s.ms[m].upd_pos || !s.ms[m].upd_start)
+			goto done;
+		for (qi = 0; qi < r->npos; qi++)
+			s.ms[m].prev[qi] = -SEGMENT_GAP;
+		if (s.ms[m].ghit == NULL)
+			goto done;
+		for (qi = 0; qi < (r->nrules + 1) * MAX_GROUPS; qi++)
+			s.ms[m].ghit[qi] = -(1LL << 40);
+	}
+
+	q = calloc(1, sizeof(SegQueue));
+	cap = len + 1;
+	x = malloc(cap);
+	y = malloc(cap);
+	ox = malloc(cap * sizeof(uint32_t));
+	oy = malloc(cap * sizeof(uint32_t));
+	if (!q || !x || !y || !ox || !oy)
+		goto done;
+	q->budget = max_bytes - len;
+	q->seg[0].buf = (unsigned char *) (uintptr_t) text;	/* not freed: index 0 */
+	q->seg[0].len = len;
+	q->seg[0].orig_off = 0;
+	q->seg[0].orig_len = len;
+	q->seg[0].depth = 0;
+	q->n = 1;
+
+	for (qi = 0; qi < q->n; qi++)
+	{
+		Segment    *g = &q->seg[qi];
+		size_t		i,
+					n,
+					nd = 0;
+
+		/* x/ox: unescaped once (from the segment), then maybe again via y/oy */
+		for (i = 0; i < g->len; i++)
+			oy[i] = g->depth == 0 ? (uint32_t) i : (uint32_t) g->orig_off;
+		n = detect_unescape(g->buf, oy, g->len, x, ox, &nd);
+		if (nd > 0)
+		{
+			size_t		nd2 = 0;
+
+			n = detect_unescape(x, ox, n, y, oy, &nd2);
+			memcpy(x, y, n);
+			memcpy(ox, oy, n * sizeof(uint32_t));
+		}
+		if (g->depth < MAX_DEPTH && queue_base64(q, x, ox, n, g->depth) < 0)
+			goto done;
+		n = detect_fold(x, ox, n, y, oy);
+
+		s.b = y;
+		s.boff = oy;
+		s.blen = n;
+		s.depth = g->depth;
+		s.seg_off = g->orig_off;
+		s.seg_len = g->orig_len;
+		if (n > 0)
+		{
+			match_tokens(&s);
+			check_structure(&s);
+		}
+	}
+	if (q->truncated && truncated)
+		*truncated = true;
+	rc = s.nout;
+
+done:
+	if (q)
+	{
+		for (qi = 1; qi < q->n; qi++)
+			free(q->seg[qi].buf);
+		free(q);
+	}
+	free(x);
+	free(y);
+	free(ox);
+	free(oy);
+	for (m = 0; m < s.nms; m++)
+	{
+		free(s.ms[m].prev);
+		free(s.ms[m].start);
+		free(s.ms[m].reported);
+		free(s.ms[m].upd_pos);
+		free(s.ms[m].ghit);
+		free(s.ms[m].upd_start);
+	}
+	return rc;
+}
