@@ -33,7 +33,8 @@ OBJS = \
 	src/prompts.o \
 	src/completion.o \
 	src/notify.o \
-	src/sandbox.o
+	src/sandbox.o \
+	src/worker.o
 # The install script of the current version is assembled from section files
 # that mirror the C modules (src/sql/*.sql, in this order); released install
 # scripts and the hand-written upgrade scripts (mtmcp--A--B.sql) are frozen.
@@ -47,7 +48,7 @@ DATA = $(sort $(wildcard mtmcp--*.sql) $(EXTSQL))
 # (a fresh extension and the shared test data), so any file runs alone --
 # make installcheck REGRESS=tools -- and `make installcheck-each` runs every
 # file alone on a fresh database.
-REGRESS = upgrade setup jsonschema identity guc_attacks roles dispatch tools isolation audit cost catalog resources prompts sessions lifecycle drill audit_evasion admin_api sandbox concurrency
+REGRESS = upgrade setup jsonschema identity guc_attacks roles dispatch tools isolation audit cost catalog resources prompts sessions lifecycle drill audit_evasion admin_api sandbox concurrency maintenance
 REGRESS_OPTS = --load-extension=pgcrypto
 
 PG_CPPFLAGS += $(shell pkg-config --cflags json-c 2>/dev/null || echo -I/usr/include/json-c)
