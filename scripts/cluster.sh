@@ -127,6 +127,11 @@ log_min_messages = warning
 log_line_prefix = '%m [%p] %q%u@%d '
 max_worker_processes = 8
 max_parallel_workers_per_gather = 2
+# the maintenance worker visits only the demo and the database of its own
+# test (test/shell/maintenance_worker.sh), every second: pg_regress files
+# run maintenance themselves and expect nothing else to
+mtmcp.worker_databases = 'mtmcp_demo, mtmcp_worker_test'
+mtmcp.worker_interval = 1
 include_if_exists = 'mtmcp_fast.conf'
 CONF
 		# MTMCP_PGCONF: extra settings, one per line (test/scaleout: wal_level = logical)

@@ -14,6 +14,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 
 #include "audit.h"
 #include "cache.h"
@@ -29,6 +30,7 @@
 #include "router.h"
 #include "sandbox.h"
 #include "sessions.h"
+#include "worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -55,6 +57,15 @@ _PG_init(void)
 	SandboxInit();
 	RouterInit();
 	ProgressInit();
+	WorkerInit();
+
+	/*
+	 * Last, once every module has defined its settings: reserving the prefix
+	 * drops the placeholders postgresql.conf made for names not defined yet,
+	 * so a setting defined afterwards would silently lose its configured
+	 * value.  Still before any session exists, so none can plant a value.
+	 */
+	MarkGUCPrefixReserved("mtmcp");
 	mtmcp_preloaded = true;
 }
 

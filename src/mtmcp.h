@@ -10,6 +10,7 @@
  *
  *   dispatch.c     mcp_dispatch / mcp_http: envelope, routing (no header)
  *   sessions.c     MCP sessions over HTTP
+ *   worker.c       maintain_partitions and its background worker
  *   ratelimit.c    the tenant's request budget
  *   inflight.c     calls in flight per tenant, time limits, cancellation
  *   identity.c     token -> verified tenant; the mtmcp.tenant_id setting
