@@ -1429,6 +1429,11 @@ CREATE TABLE mtmcp.tenant_directory (
 	moved_at	timestamptz
 );
 CREATE INDEX tenant_directory_shard_idx ON mtmcp.tenant_directory (shard);
+-- The router's per-backend directory cache follows every change (src/router.c, src/cache.c).
+CREATE TRIGGER shards_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mtmcp.shards
+	FOR EACH STATEMENT EXECUTE FUNCTION mtmcp._config_changed();
+CREATE TRIGGER tenant_directory_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mtmcp.tenant_directory
+	FOR EACH STATEMENT EXECUTE FUNCTION mtmcp._config_changed();
 COMMENT ON TABLE mtmcp.tenant_directory IS
 'The router''s directory: the shard serving each tenant. The router keeps no tenant data.';
 
@@ -2313,6 +2318,9 @@ BEGIN
 		END IF;
 	WHEN 'flip' THEN
 		PERFORM mtmcp._on_shard(m.target, pg_catalog.format('SELECT mtmcp._move_target_drop(%L)', name));
+		-- replicated rows fired no trigger there: the target's backends drop what they cached
+		PERFORM mtmcp._on_shard(m.target, pg_catalog.format(
+			'UPDATE mtmcp.tenants SET status = status WHERE tenant_id = %L', m.tenant_id));
 		UPDATE mtmcp.tenant_directory d SET shard = m.target, state = 'active', moved_at = now() WHERE d.tenant_id = m.tenant_id;
 	WHEN 'purge' THEN
 		PERFORM mtmcp._on_shard(m.source, pg_catalog.format('SELECT mtmcp._move_source_cleanup(%L, %L)', name,

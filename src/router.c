@@ -29,9 +29,12 @@
 #include "utils/builtins.h"
 #include "utils/elog.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
+#include "cache.h"
 #include "jsonutil.h"
 #include "mtmcp.h"
 #include "router.h"
@@ -55,6 +58,9 @@ RouterInit(void)
 							 false,
 							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
+	/* the directory cache follows every committed change of these (cache.c) */
+	mtmcp_track_config_relation("tenant_directory");
+	mtmcp_track_config_relation("shards");
 }
 
 typedef struct Placement
@@ -67,18 +73,80 @@ typedef struct Placement
 
 static SPIPlanPtr lookup_plan = NULL;
 
-/* Steps 1 and 2: the move lock, then the directory.  Inside SPI. */
+/*
+ * The directory as this backend last read it, per tenant: dropped whenever
+ * the configuration generation moves (a committed change of
+ * mtmcp.tenant_directory or mtmcp.shards, among others).
+ */
+#define DIR_NAME 64
+#define DIR_CACHE_MAX 10000
+
+typedef struct DirEntry
+{
+	char		tenant[DIR_NAME];	/* key */
+	bool		moving;
+	int			shard_no;
+	char		shard[DIR_NAME];
+} DirEntry;
+
+static HTAB *dir_cache = NULL;
+static uint64 dir_generation = 0;
+
+static DirEntry *
+dir_cache_find(const char *tenant)
+{
+	uint64		gen = mtmcp_config_generation();
+
+	if (strlen(tenant) >= DIR_NAME)
+		return NULL;
+	if (dir_cache != NULL && (gen != dir_generation || hash_get_num_entries(dir_cache) >= DIR_CACHE_MAX))
+	{
+		hash_destroy(dir_cache);
+		dir_cache = NULL;
+	}
+	if (dir_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = DIR_NAME;
+		ctl.entrysize = sizeof(DirEntry);
+		dir_cache = hash_create("mtmcp tenant directory", 256, &ctl, HASH_ELEM | HASH_STRINGS);
+		dir_generation = gen;
+	}
+	return hash_search(dir_cache, tenant, HASH_FIND, NULL);
+}
+
+/*
+ * Steps 1 and 2: the move lock, then the directory.  Inside SPI.
+ *
+ * Why the cache is safe: invalidations are read after the lock is held, so
+ * a call that gets the lock after a move's drain sees the committed
+ * 'moving' (or the flip); a call that got it before may use what it read
+ * earlier, and the drain waits for it.
+ */
 static Placement
 lookup(const char *tenant)
 {
 	Placement	p = {false, false, 0, NULL};
 	Datum		arg[1];
 	Oid			types[1] = {TEXTOID};
+	DirEntry   *e;
 
 	arg[0] = CStringGetTextDatum(tenant);
 	/* pg_advisory_xact_lock_shared(class, hashtext(tenant)), as move_tenant's drain takes it */
 	DirectFunctionCall2(pg_advisory_xact_lock_shared_int4, Int32GetDatum(MOVE_LOCK_CLASS),
 						DirectFunctionCall1Coll(hashtext, C_COLLATION_OID, arg[0]));
+	AcceptInvalidationMessages();
+	e = dir_cache_find(tenant);
+	if (e != NULL)
+	{
+		p.found = true;
+		p.moving = e->moving;
+		p.shard_no = e->shard_no;
+		p.shard = pstrdup(e->shard);
+		return p;
+	}
 	if (lookup_plan == NULL)
 		lookup_plan = mtmcp_keep_plan("SELECT d.state = 'moving', s.shard_no, s.shard"
 									  "  FROM mtmcp.tenant_directory d JOIN mtmcp.shards s ON s.shard = d.shard"
@@ -96,6 +164,15 @@ lookup(const char *tenant)
 		p.moving = DatumGetBool(SPI_getbinval(tup, desc, 1, &isnull));
 		p.shard_no = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
 		p.shard = SPI_getvalue(tup, desc, 3);
+		if (dir_cache != NULL && strlen(tenant) < DIR_NAME && strlen(p.shard) < DIR_NAME)
+		{
+			bool		found;
+
+			e = hash_search(dir_cache, tenant, HASH_ENTER, &found);
+			e->moving = p.moving;
+			e->shard_no = p.shard_no;
+			strlcpy(e->shard, p.shard, DIR_NAME);
+		}
 	}
 	return p;
 }
