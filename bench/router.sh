@@ -14,7 +14,9 @@
 # Prints median calls per second and the ratios router1/direct1 (target
 # >= 0.7) and router2/direct2.  Everything runs on this one machine, so the
 # router, both shards and pgbench share its cores: the ratios say what the
-# router's work costs, not what separate machines would gain.
+# router's work costs, not what separate machines would gain.  It also
+# prints the server CPU time per call of the router and of the shard
+# (direct1 and router1): what the router costs, hardly touched by noise.
 #
 #   bench/router.sh    BENCH_ROUNDS (5) BENCH_SECONDS (5) BENCH_CLIENTS (4)
 #                      BENCH_PORT (55610: router; a, b on the next two)
@@ -78,19 +80,45 @@ SELECT http_status FROM mtmcp.mcp_http('$token', '$call', '$sid', NULL);
 SQL
 done
 
-pgb() {	# pgb PORT CLIENTS SCRIPT... -> tps
+pgb() {	# pgb PORT CLIENTS SCRIPT... -> tps (the number of calls in $work/calls)
 	local port=$1 n=$2
 	shift 2
 	local args=()
 	for f in "$@"; do args+=(-f "$f"); done
-	pgbench -n -h 127.0.0.1 -p "$port" -U postgres -c "$n" -j "$n" -T "$SECS" -M prepared "${args[@]}" "$DB" 2>/dev/null |
-		sed -n 's/^tps = \([0-9.]*\).*/\1/p'
+	pgbench -n -h 127.0.0.1 -p "$port" -U postgres -c "$n" -j "$n" -T "$SECS" -M prepared "${args[@]}" "$DB" >"$work/pgb.$port" 2>/dev/null
+	sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$work/pgb.$port" >"$work/calls"
+	sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$work/pgb.$port"
 }
+# CPU time (ms) a cluster has used: its postmaster, the children it reaped
+# (backends that ended) and the ones alive.  Unlike calls per second, this
+# is hardly touched by what else the machine is doing.
+postmaster() {	# NAME PORT -> the postmaster's pid
+	local sock
+	sock=$(cl "$1" "$2" env | sed -n 's/.*PGHOST=\([^ ]*\).*/\1/p')
+	head -1 "${sock%/run}/pgdata/postmaster.pid"
+}
+cpu_ms() {	# PID -> ms
+	local pid=$1 tck total c
+	tck=$(getconf CLK_TCK)
+	total=$(sed 's/^.*) //' "/proc/$pid/stat" | awk '{print $12 + $13 + $14 + $15}')
+	for c in $(pgrep -P "$pid"); do
+		total=$((total + $(sed 's/^.*) //' "/proc/$c/stat" 2>/dev/null | awk '{print $12 + $13}' || echo 0)))
+	done
+	echo $((total * 1000 / tck))
+}
+PM_R=$(postmaster router "$PR") PM_A=$(postmaster a "$PA")
+: >"$work/cpu_direct"; : >"$work/cpu_router"
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 : >"$work/direct1"; : >"$work/router1"; : >"$work/direct2"; : >"$work/router2"
 for r in $(seq "$ROUNDS"); do
+	a0=$(cpu_ms "$PM_A")
 	pgb "$PA" "$CLIENTS" "$work/acme.sql" >>"$work/direct1"
+	sleep 0.5	# the backends' exit is accounted
+	echo "$(( $(cpu_ms "$PM_A") - a0 )) $(cat "$work/calls")" >>"$work/cpu_direct"
+	r0=$(cpu_ms "$PM_R") a0=$(cpu_ms "$PM_A")
 	pgb "$PR" "$CLIENTS" "$work/acme.sql" >>"$work/router1"
+	sleep 0.5
+	echo "$(( $(cpu_ms "$PM_R") - r0 )) $(( $(cpu_ms "$PM_A") - a0 )) $(cat "$work/calls")" >>"$work/cpu_router"
 	pgb "$PA" $((CLIENTS / 2)) "$work/acme.sql" >"$work/d2a" & p1=$!
 	pgb "$PB" $((CLIENTS - CLIENTS / 2)) "$work/globex.sql" >"$work/d2b" & p2=$!
 	wait "$p1" "$p2"
@@ -106,3 +134,6 @@ echo
 printf 'tools/call, %s clients, median of %s rounds of %ss (calls/s); ratio: median of the rounds'"'"' ratios\n' "$CLIENTS" "$ROUNDS" "$SECS"
 printf '  one shard:  direct %8.0f   through the router %8.0f   ratio %.2f (target >= 0.7)\n' "$d1" "$r1" "$q1"
 printf '  two shards: direct %8.0f   through the router %8.0f   ratio %.2f\n' "$d2" "$r2" "$q2"
+# where the router's cost lies: server CPU per call, summed over the rounds
+awk '{ms += $1; n += $2} END {printf "CPU per call (server processes, all rounds): direct: shard %.3f ms\n", ms / n}' "$work/cpu_direct"
+awk '{r += $1; a += $2; n += $3} END {printf "                                    through the router: router %.3f ms + shard %.3f ms\n", r / n, a / n}' "$work/cpu_router"
