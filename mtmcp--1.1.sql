@@ -2704,9 +2704,10 @@ COMMENT ON FUNCTION mtmcp.place_tenant(text, text) IS
 'Router: records which shard serves a new tenant (NULL: the least loaded shard that accepts tenants) and returns it. Then create the tenant with mtmcp.admin_tenant().';
 
 -- Each reachable shard's tenant_load() (nothing when this is not a router or a shard is down).
+-- SECURITY DEFINER: it runs one fixed query, so that mtmcp_admin sees loads and places by them.
 CREATE FUNCTION mtmcp._shard_loads()
 RETURNS TABLE (shard text, tenant_id text, row_count bigint, calls_last_hour bigint, calls_per_minute numeric)
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE

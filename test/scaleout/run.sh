@@ -272,6 +272,8 @@ check "shard a stopped: hooli gets 503 shard_unavailable with retryAfter" \
 st1=$(call "$ACME" "$SA" "$search" "$T/b")
 st2=$(call "$GLOBEX" "$SG" "$search" "$T/b")
 check "... while acme and globex (on b) keep working" "$st1 $st2" "200 200"
+check "... config_drift reports a unreachable, shard_tenants still counts b's tenants" \
+	"$(R "SELECT string_agg(DISTINCT shard, ',') FROM mtmcp.config_drift() WHERE table_name LIKE '(unreachable%'") $(R "SELECT count(row_count) FROM mtmcp.shard_tenants WHERE shard = 'b'")" "a 3"
 cl a "$PA" start
 for _ in 1 2 3 4 5; do st=$(call "$HOOLI" "$SH" "$search" "$T/b"); [ "$st" = 200 ] && break; sleep 0.5; done
 check "shard a started again: hooli is served again" "$st" "200"
