@@ -108,6 +108,26 @@ SELECT status FROM http(:'a', req(15, 'tools/call', '{"name":"chatty"}'), NULL, 
 SELECT status FROM http(:'a', req(16, 'tools/call', '{"name":"chatty","_meta":{"io.modelcontextprotocol/logLevel":"info"}}'), NULL, 'k2');
 SET client_min_messages = warning;
 
+-- With the shim's headers (the five-argument mcp_http): the MCP-Protocol-Version
+-- header makes a request stateless even when its _meta is missing ...
+SELECT http_status, response -> 'error' ->> 'code' AS code, response -> 'error' -> 'data' AS data
+  FROM mtmcp.mcp_http(:'a', '{"jsonrpc":"2.0","id":17,"method":"tools/list","params":{}}', NULL, NULL,
+					  '{"mcp-protocol-version":"2026-07-28","mcp-method":"tools/list"}');
+-- ... and a parameter marked x-mcp-header must have come in its Mcp-Param-* header, with the same value
+CREATE FUNCTION app.regional(args jsonb) RETURNS jsonb LANGUAGE sql AS $$ SELECT to_jsonb('region ' || (args ->> 'region')) $$;
+GRANT EXECUTE ON FUNCTION app.regional(jsonb) TO mtmcp_tool;
+SELECT mtmcp.register_tool('regional', 'Works in a region.',
+	'{"type":"object","properties":{"region":{"type":"string","x-mcp-header":"Region"},"n":{"type":"integer","x-mcp-header":"N"}}}',
+	'app.regional(jsonb)');
+SELECT h AS headers, r.http_status, coalesce(r.response -> 'error' ->> 'message', r.response -> 'result' -> 'content' -> 0 ->> 'text') AS answer
+  FROM unnest(ARRAY['{"mcp-param":{"region":"eu-west","n":"7"}}', '{"mcp-param":{"region":"us-east","n":"7"}}',
+					'{"mcp-param":{"n":"7"}}', '{"mcp-param":{"region":"eu-west","n":"8"}}', '{}']::jsonb[]) h,
+	   LATERAL mtmcp.mcp_http(:'a', req(18, 'tools/call', '{"name":"regional","arguments":{"region":"eu-west","n":7}}'),
+							  NULL, NULL, h || '{"mcp-protocol-version":"2026-07-28"}') r;
+-- an argument left out needs no header
+SELECT http_status, response -> 'result' -> 'content' -> 0 ->> 'text' AS answer
+  FROM mtmcp.mcp_http(:'a', req(19, 'tools/call', '{"name":"regional","arguments":{}}'), NULL, NULL, '{"mcp-param":{}}');
+
 -------------------------------------------------------------------------------
 -- Multi round-trip requests: a destructive tool that asks for confirmation
 -------------------------------------------------------------------------------
