@@ -323,6 +323,28 @@ SELECT response -> 'result' ->> 'requestState' AS s5 FROM http(:'a', req(37, 'pr
 SELECT response -> 'result' ->> 'resultType' AS result_type, response -> 'result' -> 'messages' -> 0 -> 'content' ->> 'text' AS text
   FROM http(:'a', req(38, 'prompts/get', jsonb_build_object('name', 'with_context', 'requestState', :'s5',
 	'inputResponses', '{"user_context":{"action":"accept","content":{"context":"test context"}}}'::jsonb), :'elicit'));
+-- a resource reader too
+CREATE FUNCTION app.read_secret_note(vars jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+	r jsonb := mtmcp.elicit('why', 'Why do you want to read it?',
+		'{"type":"object","properties":{"why":{"type":"string"}},"required":["why"]}');
+BEGIN
+	RETURN to_jsonb('note for ' || (vars ->> 'tenant') || ', read because ' || (r #>> '{content,why}'));
+END $$;
+GRANT EXECUTE ON FUNCTION app.read_secret_note(jsonb) TO mtmcp_tool;
+SELECT mtmcp.register_resource_template('secret_notes', 'kb://tenants/{tenant}/secret-note', 'A note that asks why.',
+	'text/plain', 'app.read_secret_note(jsonb)');
+SELECT response -> 'result' ->> 'resultType' AS result_type, response -> 'result' -> 'inputRequests' ? 'why' AS asks,
+	   response -> 'result' ? 'ttlMs' AS has_ttl
+  FROM http(:'a', req(41, 'resources/read', '{"uri":"kb://tenants/acme/secret-note"}', :'elicit'));
+SELECT response -> 'result' ->> 'requestState' AS s7
+  FROM http(:'a', req(41, 'resources/read', '{"uri":"kb://tenants/acme/secret-note"}', :'elicit')) \gset
+SELECT response -> 'result' -> 'contents' -> 0 ->> 'text' AS text, response -> 'result' ->> 'cacheScope' AS cache_scope
+  FROM http(:'a', req(42, 'resources/read', jsonb_build_object('uri', 'kb://tenants/acme/secret-note', 'requestState', :'s7',
+	'inputResponses', '{"why":{"action":"accept","content":{"why":"audit"}}}'::jsonb), :'elicit'));
+-- the state names its URI: on another one it is refused
+SELECT status, response -> 'error' ->> 'code' AS code
+  FROM http(:'a', req(43, 'resources/read', jsonb_build_object('uri', 'docs://help/tokens', 'requestState', :'s7'), :'elicit'));
 -- the state of a prompt is not a tool's
 SELECT status, response -> 'error' ->> 'code' AS code
   FROM http(:'a', req(39, 'tools/call', jsonb_build_object('name', 'with_context', 'requestState', :'s5'), :'elicit'));
