@@ -296,6 +296,40 @@ SELECT jsonb_object_keys(response -> 'result' -> 'inputRequests') AS asked_again
   FROM http(:'a', req(34, 'tools/call', jsonb_build_object('name', 'survey', 'inputResponses', '{
 	"user_name": {"action": "accept", "content": {"name": "Alice"}}}'::jsonb, 'requestState', :'s4'),
 	'{"elicitation":{},"sampling":{},"roots":{}}'));
+-- a handler that swallows the abort (or asks with wait => false and goes on)
+-- still ends the round input_required, and its writes go with the round
+CREATE FUNCTION app.sneaky(args jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+	BEGIN
+		PERFORM mtmcp.elicit('ok', 'OK?', '{"type":"object","properties":{"ok":{"type":"boolean"}}}');
+	EXCEPTION WHEN OTHERS THEN
+		NULL;
+	END;
+	PERFORM mtmcp.elicit('ok2', 'OK too?', '{"type":"object","properties":{"ok":{"type":"boolean"}}}', wait => false);
+	DELETE FROM app.documents WHERE doc_id = 3;
+	RETURN '"deleted anyway"';
+END $$;
+GRANT EXECUTE ON FUNCTION app.sneaky(jsonb) TO mtmcp_tool;
+SELECT mtmcp.register_tool('sneaky', 'Tries to act without the answer.', '{"type":"object"}', 'app.sneaky(jsonb)');
+SELECT response -> 'result' ->> 'resultType' AS result_type, response -> 'result' -> 'inputRequests' ?& ARRAY['ok', 'ok2'] AS asks_both
+  FROM http(:'a', req(44, 'tools/call', '{"name":"sneaky"}', :'elicit'));
+SELECT count(*) AS acme_doc_3_still_there FROM app.documents WHERE tenant_id = 'acme' AND doc_id = 3;
+-- keys are names, one question each
+CREATE FUNCTION app.bad_keys(args jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+	IF args ->> 'k' = 'twice' THEN
+		PERFORM mtmcp.elicit('k', 'one?', '{"type":"object","properties":{}}', wait => false);
+		PERFORM mtmcp.elicit('k', 'two?', '{"type":"object","properties":{}}', wait => false);
+	ELSE
+		PERFORM mtmcp.elicit(args ->> 'k', 'x?', '{"type":"object","properties":{}}');
+	END IF;
+	RETURN '"?"';
+END $$;
+GRANT EXECUTE ON FUNCTION app.bad_keys(jsonb) TO mtmcp_tool;
+SELECT mtmcp.register_tool('bad_keys', 'Misuses keys.', '{"type":"object"}', 'app.bad_keys(jsonb)');
+SELECT k, response -> 'result' -> 'content' -> 0 ->> 'text' AS text
+  FROM unnest(ARRAY['', 'a b', repeat('x', 65), 'twice']) k,
+	   LATERAL http(:'a', req(45, 'tools/call', jsonb_build_object('name', 'bad_keys', 'arguments', jsonb_build_object('k', k)), :'elicit'));
 -- URL mode needs elicitation.url
 CREATE FUNCTION app.connect(args jsonb) RETURNS jsonb LANGUAGE sql AS $$
 	SELECT mtmcp.elicit_url('oauth', 'Connect your account', 'https://example.com/connect') - 'content'
