@@ -418,3 +418,11 @@ SELECT response -> 'result' AS result
 SELECT session_id AS sb FROM mtmcp.mcp_http(:'a', '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25"}}', NULL) \gset
 SELECT * FROM http(:'a', '{"jsonrpc":"2.0","id":53,"method":"tools/call","params":{"name":"remove_document","arguments":{"doc_id":3}}}', :'sb');
 SELECT count(*) AS acme_doc_3 FROM app.documents WHERE tenant_id = 'acme' AND doc_id = 3;
+
+-- A new key voids every open round (each backend reloads it)
+SELECT response -> 'result' ->> 'requestState' AS s8
+  FROM http(:'a', req(60, 'tools/call', '{"name":"remove_document","arguments":{"doc_id":3}}', :'elicit')) \gset
+UPDATE mtmcp.request_state_secret SET secret = gen_random_bytes(32);
+SELECT status, response -> 'error' ->> 'code' AS code
+  FROM http(:'a', req(61, 'tools/call', jsonb_build_object('name', 'remove_document', 'arguments', '{"doc_id":3}'::jsonb,
+	'inputResponses', '{"confirm":{"action":"cancel"}}'::jsonb, 'requestState', :'s8'), :'elicit'));

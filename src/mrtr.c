@@ -115,6 +115,8 @@ MrtrInit(void)
 							PGC_SUSET, GUC_UNIT_S,
 							NULL, NULL, NULL);
 	RegisterXactCallback(mrtr_xact_callback, NULL);
+	/* a new key reaches every backend (its trigger invalidates the relation) */
+	mtmcp_track_config_relation("request_state_secret");
 }
 
 void
