@@ -34,13 +34,15 @@ OBJS = \
 	src/completion.o \
 	src/notify.o \
 	src/sandbox.o \
-	src/worker.o
+	src/worker.o \
+	src/mrtr.o \
+	src/revision.o
 # The install script of the current version is assembled from section files
 # that mirror the C modules (src/sql/*.sql, in this order); released install
 # scripts and the hand-written upgrade scripts (mtmcp--A--B.sql) are frozen.
 SQL_SECTIONS = $(addprefix src/sql/,$(addsuffix .sql, \
 	mtmcp tenants identity tenant_tables tools catalog resources dispatch \
-	audit cost partitions sessions lifecycle drill admin_api sandbox privileges))
+	audit cost partitions sessions lifecycle drill admin_api sandbox mrtr privileges))
 EXTSQL = mtmcp--$(EXTVERSION).sql
 DATA = $(sort $(wildcard mtmcp--*.sql) $(EXTSQL))
 
@@ -48,7 +50,7 @@ DATA = $(sort $(wildcard mtmcp--*.sql) $(EXTSQL))
 # (a fresh extension and the shared test data), so any file runs alone --
 # make installcheck REGRESS=tools -- and `make installcheck-each` runs every
 # file alone on a fresh database.
-REGRESS = upgrade setup jsonschema identity guc_attacks roles dispatch tools isolation audit cost catalog resources prompts sessions lifecycle drill audit_evasion admin_api sandbox concurrency maintenance
+REGRESS = upgrade setup jsonschema identity guc_attacks roles dispatch tools isolation audit cost catalog resources prompts sessions lifecycle drill audit_evasion admin_api sandbox concurrency revision maintenance
 REGRESS_OPTS = --load-extension=pgcrypto
 
 PG_CPPFLAGS += $(shell pkg-config --cflags json-c 2>/dev/null || echo -I/usr/include/json-c)

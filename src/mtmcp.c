@@ -24,8 +24,10 @@
 #include "cursor.h"
 #include "identity.h"
 #include "inflight.h"
+#include "mrtr.h"
 #include "mtmcp.h"
 #include "notify.h"
+#include "revision.h"
 #include "sandbox.h"
 #include "sessions.h"
 #include "worker.h"
@@ -53,6 +55,8 @@ _PG_init(void)
 	InflightInit();
 	NotifyInit();
 	SandboxInit();
+	MrtrInit();
+	RevisionInit();
 	WorkerInit();
 
 	/*
