@@ -23,6 +23,7 @@
  *   drill.sql              The blast-radius drill (checklist item 9)
  *   admin_api.sql          The administration API under one naming rule (removals, uniform names)
  *   sandbox.sql            The sandbox: shared reference tables, table guards, the policy (src/sandbox.c)
+ *   mrtr.sql               Multi round-trip requests: handlers ask the client for input (src/mrtr.c, src/revision.c)
  *   privileges.sql         Privileges: the default for everything in the schema
  */
 
@@ -2480,7 +2481,7 @@ BEGIN
 	FOR t IN SELECT * FROM (VALUES
 		('mtmcp.issuers', 'true'), ('mtmcp.signing_keys', 'true'), ('mtmcp.plans', 'true'),
 		('mtmcp.tools', 'true'), ('mtmcp.meters', 'true'), ('mtmcp.resource_templates', 'true'),
-		('mtmcp.prompts', 'true'), ('mtmcp.cursor_secret', 'true'),
+		('mtmcp.prompts', 'true'), ('mtmcp.cursor_secret', 'true'), ('mtmcp.request_state_secret', 'true'),
 		('mtmcp.tenants', 'x.tenant_id = ANY ($1)'), ('mtmcp.tenant_issuers', 'x.tenant_id = ANY ($1)')) v(tbl, filter)
 	LOOP
 		table_name := t.tbl;
@@ -2494,7 +2495,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION mtmcp.config_hashes(text[]) IS
-'Row count and content hash per configuration table (issuers, keys, plans, tools, meters, resources, prompts, cursor secret; tenants and their issuer trust for the tenants given): compared across shards by mtmcp.config_drift().';
+'Row count and content hash per configuration table (issuers, keys, plans, tools, meters, resources, prompts, cursor and requestState secrets; tenants and their issuer trust for the tenants given): compared across shards by mtmcp.config_drift().';
 
 -- What the router runs on a shard through PL/Proxy: a statement, or a query
 -- whose rows come back as a JSON array.  Runs as the caller (no privilege added).
@@ -2755,9 +2756,9 @@ BEGIN
 	EXECUTE 'REVOKE ALL ON SCHEMA mtmcp_router FROM PUBLIC';
 	-- the forwarded calls: the shard's own entry points, run on the shard's partition
 	EXECUTE $f$CREATE OR REPLACE FUNCTION mtmcp_router.mcp_http(p_shard integer, p_token text, p_request jsonb,
-			p_session text, p_key text, OUT http_status integer, OUT session_id text, OUT response jsonb)
+			p_session text, p_key text, p_headers jsonb, OUT http_status integer, OUT session_id text, OUT response jsonb)
 		LANGUAGE plproxy AS $p$ CLUSTER 'mtmcp_shards'; RUN ON p_shard;
-			SELECT http_status, session_id, response FROM mtmcp.mcp_http(p_token, p_request, p_session, p_key); $p$ $f$;
+			SELECT http_status, session_id, response FROM mtmcp.mcp_http(p_token, p_request, p_session, p_key, p_headers); $p$ $f$;
 	EXECUTE $f$CREATE OR REPLACE FUNCTION mtmcp_router.mcp_dispatch(p_shard integer, p_token text, p_request jsonb, p_session text)
 		RETURNS jsonb LANGUAGE plproxy AS $p$ CLUSTER 'mtmcp_shards'; RUN ON p_shard;
 			SELECT mtmcp.mcp_dispatch(p_token, p_request, p_session); $p$ $f$;
@@ -2828,15 +2829,17 @@ BEGIN
 	INSERT INTO mtmcp.shards (shard, shard_no, conninfo, accepting) VALUES (shard, no, conninfo, accepting);
 	PERFORM mtmcp._router_sync();
 	IF mtmcp._router_enabled() THEN
-		-- pagination cursors must verify wherever the tenant is served
+		-- pagination cursors and sealed requestStates must verify wherever the tenant is served
 		PERFORM mtmcp._on_shard(shard, pg_catalog.format('UPDATE mtmcp.cursor_secret SET secret = %L::bytea',
 			(SELECT c.secret FROM mtmcp.cursor_secret c)));
+		PERFORM mtmcp._on_shard(shard, pg_catalog.format('UPDATE mtmcp.request_state_secret SET secret = %L::bytea',
+			(SELECT c.secret FROM mtmcp.request_state_secret c)));
 	END IF;
 	RETURN no;
 END
 $$;
 COMMENT ON FUNCTION mtmcp.add_shard(text, text, boolean) IS
-'Router: adds a shard (an mtmcp database reachable with conninfo) as the next PL/Proxy partition, and gives it the router''s cursor secret. Apply the shared configuration to it with mtmcp.admin_all() (or check it with mtmcp.config_drift()).';
+'Router: adds a shard (an mtmcp database reachable with conninfo) as the next PL/Proxy partition, and gives it the router''s cursor and requestState secrets. Apply the shared configuration to it with mtmcp.admin_all() (or check it with mtmcp.config_drift()).';
 
 CREATE FUNCTION mtmcp.admin_all(sql text)
 RETURNS TABLE (shard text, ok boolean, error text)
@@ -3584,6 +3587,27 @@ BEGIN
 				'rate', '-', 'logged', ev.logged, 'alerted', ev.alerted, 'evidence', r -> 'error' ->> 'message');
 		END IF;
 
+		-- 4b. the victim's requestState: a multi round-trip request in progress, replayed
+		EXECUTE 'CREATE FUNCTION mtmcp._drill_ask(args jsonb) RETURNS jsonb LANGUAGE sql VOLATILE AS '
+			|| quote_literal('SELECT mtmcp.elicit(''confirm'', ''Go ahead?'', ''{"type":"object","properties":{"ok":{"type":"boolean"}}}'')');
+		EXECUTE 'GRANT EXECUTE ON FUNCTION mtmcp._drill_ask(jsonb) TO mtmcp_tool';
+		PERFORM mtmcp.register_tool('mtmcp-drill-ask', 'The blast-radius drill''s asking tool.', '{"type":"object"}',
+									pg_catalog.to_regprocedure('mtmcp._drill_ask(jsonb)'));
+		cur := mtmcp.mcp_dispatch(tv, jsonb_build_object('jsonrpc', '2.0', 'id', 1, 'method', 'tools/call',
+				'params', jsonb_build_object('name', 'mtmcp-drill-ask', 'arguments', '{}'::jsonb, '_meta', jsonb_build_object(
+					'io.modelcontextprotocol/protocolVersion', '2026-07-28',
+					'io.modelcontextprotocol/clientCapabilities', '{"elicitation":{}}'::jsonb)))) -> 'result' ->> 'requestState';
+		IF cur IS NOT NULL THEN
+			r := mtmcp.mcp_dispatch(ta, jsonb_build_object('jsonrpc', '2.0', 'id', 1, 'method', 'tools/call',
+					'params', jsonb_build_object('name', 'mtmcp-drill-ask', 'arguments', '{}'::jsonb, 'requestState', cur,
+						'inputResponses', '{"confirm":{"action":"accept","content":{"ok":true}}}'::jsonb)), 'drill:state');
+			SELECT * INTO ev FROM mtmcp._drill_evidence('drill:state');
+			result := result || jsonb_build_object('operation', 'replay the victim''s requestState',
+				'auth', 'no', 'subsetting', '-',
+				'scoping', CASE WHEN r -> 'error' ->> 'code' = '-32602' THEN 'yes (refused before the handler ran)' ELSE 'no' END,
+				'rate', '-', 'logged', ev.logged, 'alerted', ev.alerted, 'evidence', r -> 'error' ->> 'message');
+		END IF;
+
 		-- 5. the database below the handlers
 		SELECT string_agg(x.tbl::text, ', ') INTO bad FROM mtmcp.tenant_tables x JOIN pg_class c ON c.oid = x.tbl
 		 WHERE NOT (c.relrowsecurity AND c.relforcerowsecurity)
@@ -4059,6 +4083,94 @@ GRANT EXECUTE ON FUNCTION
 	mtmcp.sandbox_policy()
 	TO mtmcp_admin;
 SELECT pg_catalog.pg_extension_config_dump('mtmcp.shared_tables', '');
+
+-------------------------------------------------------------------------------
+-- Multi round-trip requests: handlers ask the client for input (src/mrtr.c, src/revision.c)
+-------------------------------------------------------------------------------
+
+-- The key that seals requestState (HMAC-SHA-256); nothing else of a round is kept.
+CREATE TABLE mtmcp.request_state_secret (
+	singleton	boolean PRIMARY KEY DEFAULT true CONSTRAINT one_row CHECK (singleton),
+	secret		bytea NOT NULL
+);
+INSERT INTO mtmcp.request_state_secret (secret)
+SELECT decode(replace(gen_random_uuid()::text || gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex');
+COMMENT ON TABLE mtmcp.request_state_secret IS
+'The key that seals the requestState of multi round-trip requests (random per database; replacing it voids every open round).';
+-- every backend drops its copy of the key when it changes
+CREATE TRIGGER request_state_secret_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mtmcp.request_state_secret
+	FOR EACH STATEMENT EXECUTE FUNCTION mtmcp._config_changed();
+
+-- What a session client declared at initialize (elicitation, sampling, roots).
+ALTER TABLE mtmcp.sessions ADD COLUMN client_capabilities jsonb;
+COMMENT ON COLUMN mtmcp.sessions.client_capabilities IS
+'The capabilities the client declared at initialize; handlers ask only for what is here.';
+
+CREATE FUNCTION mtmcp.elicit(key text, message text, requested_schema jsonb, wait boolean DEFAULT true)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'mtmcp_elicit'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION mtmcp.elicit(text, text, jsonb, boolean) IS
+'From a tool, prompt renderer or resource reader: the client''s ElicitResult for a form (requested_schema), asked under key; when not answered yet the round ends input_required (wait => false: returns NULL and the handler goes on).';
+
+CREATE FUNCTION mtmcp.elicit_url(key text, message text, url text, wait boolean DEFAULT true)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'mtmcp_elicit_url'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION mtmcp.elicit_url(text, text, text, boolean) IS
+'From a handler: the client''s ElicitResult for a URL-mode elicitation (the user visits url), asked under key.';
+
+CREATE FUNCTION mtmcp.sample(key text, params jsonb, wait boolean DEFAULT true)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'mtmcp_sample'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION mtmcp.sample(text, jsonb, boolean) IS
+'From a handler: the client''s CreateMessageResult for sampling/createMessage params, asked under key.';
+
+CREATE FUNCTION mtmcp.list_roots(key text, wait boolean DEFAULT true)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'mtmcp_list_roots'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION mtmcp.list_roots(text, boolean) IS
+'From a handler: the client''s ListRootsResult, asked under key.';
+
+CREATE FUNCTION mtmcp.await_input()
+RETURNS void
+AS 'MODULE_PATHNAME', 'mtmcp_await_input'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION mtmcp.await_input() IS
+'From a handler: ends the round input_required when something asked with wait => false is unanswered.';
+
+CREATE FUNCTION mtmcp.client_capabilities()
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'mtmcp_client_capabilities'
+LANGUAGE C STABLE PARALLEL UNSAFE;
+COMMENT ON FUNCTION mtmcp.client_capabilities() IS
+'From a handler: the capabilities the client declared (this request''s _meta, or its session''s initialize); {} elsewhere.';
+
+-- The shim's door with the request's MCP headers (2026-07-28): the
+-- MCP-Protocol-Version header makes a request stateless even without _meta,
+-- and x-mcp-header parameters of tools/call are checked against Mcp-Param-*.
+CREATE FUNCTION mtmcp.mcp_http(token text, request jsonb, session_id text, notify_key text, headers jsonb,
+							   OUT http_status integer, OUT session_id text, OUT response jsonb)
+RETURNS record
+AS 'MODULE_PATHNAME', 'mtmcp_mcp_http'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = notice;
+COMMENT ON FUNCTION mtmcp.mcp_http(text, jsonb, text, text, jsonb) IS
+'mcp_http with the request''s MCP headers, lower-cased: {"mcp-protocol-version", "mcp-method", "mcp-name", "mcp-param": {"<name>": "<decoded value>"}}.';
+
+-- Privileges and pg_dump marks of this section
+GRANT EXECUTE ON FUNCTION
+	mtmcp.elicit(text, text, jsonb, boolean),
+	mtmcp.elicit_url(text, text, text, boolean),
+	mtmcp.sample(text, jsonb, boolean),
+	mtmcp.list_roots(text, boolean),
+	mtmcp.await_input(),
+	mtmcp.client_capabilities()
+	TO mtmcp_tool;
+GRANT EXECUTE ON FUNCTION mtmcp.mcp_http(text, jsonb, text, text, jsonb) TO mtmcp_gateway;
 
 -------------------------------------------------------------------------------
 -- Privileges: the default for everything in the schema

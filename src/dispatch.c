@@ -45,11 +45,13 @@
 #include "identity.h"
 #include "inflight.h"
 #include "jsonutil.h"
+#include "mrtr.h"
 #include "mtmcp.h"
 #include "notify.h"
 #include "prompts.h"
 #include "ratelimit.h"
 #include "resources.h"
+#include "revision.h"
 #include "router.h"
 #include "sessions.h"
 #include "tools.h"
@@ -198,7 +200,7 @@ no_answer(Exchange *x)
  */
 static int
 serve(Exchange *x, JsonbContainer *root, JsonbValue *idv, JsonbContainer *params, char *method,
-	  Jsonb *req, char *session_id, const char *notify_key)
+	  Jsonb *req, char *session_id, const char *notify_key, Jsonb *headers)
 {
 	MtmcpAuditEvent *ev = x->ev;
 	const MtmcpIdentity *ident = x->ident;
@@ -211,6 +213,9 @@ serve(Exchange *x, JsonbContainer *root, JsonbValue *idv, JsonbContainer *params
 	int			nestlevel;
 	const char *version = NULL;
 	char	   *log_level = NULL;
+	bool		stateless = false;	/* 2026-07-28 (revision.c) */
+	Jsonb	   *caps = NULL;
+	bool		mrtr = false;
 
 	/* 2. the envelope */
 	if (root == NULL)
@@ -250,11 +255,25 @@ serve(Exchange *x, JsonbContainer *root, JsonbValue *idv, JsonbContainer *params
 					  "{\"detail\":\"params must be an object\"}", "invalid");
 
 	/*
-	 * Over HTTP every message but initialize belongs to a session, and the
-	 * session to this caller.  A foreign session answers exactly like an
+	 * A 2026-07-28 request is stateless: its _meta, not a session, says what
+	 * the client speaks and can do (revision.c).  Notifications need no _meta.
+	 */
+	stateless = mtmcp_revision_stateless(session_id, method, params, headers);
+	if (stateless && idv != NULL)
+	{
+		int			st;
+
+		rpc_code = mtmcp_revision_check_meta(params, &caps, &log_level, &rpc_msg, &rpc_data, &st);
+		if (rpc_code != 0)
+			return refuse(x, st, idv, rpc_code, rpc_msg, rpc_data, "invalid");
+	}
+
+	/*
+	 * Over HTTP every other message but initialize belongs to a session, and
+	 * the session to this caller.  A foreign session answers exactly like an
 	 * unknown one.
 	 */
-	if (http != NULL && strcmp(method, "initialize") != 0)
+	else if (!stateless && http != NULL && strcmp(method, "initialize") != 0)
 	{
 		int			st = mtmcp_session_check(ident, session_id, &log_level, ev);
 
@@ -277,8 +296,40 @@ serve(Exchange *x, JsonbContainer *root, JsonbValue *idv, JsonbContainer *params
 						  psprintf("{\"retryAfter\":%d}", retry), "rate_limited");
 	}
 
-	/* a request beyond the tenant's calls in flight is refused, not queued */
-	if (idv != NULL)
+	/* a notification: never an answer; a cancel interrupts the named request */
+	if (idv == NULL)
+	{
+		if (strcmp(method, "notifications/cancelled") == 0)
+			mtmcp_cancel_request(ident, session_id, params, ev);
+		return no_answer(x);
+	}
+
+	/* a method the stateless revision does not have: 404 */
+	if (stateless && mtmcp_revision_method_unknown(method))
+		return refuse(x, 404, idv, JSONRPC_METHOD_NOT_FOUND, "Method not found", NULL, "not_found");
+	/* x-mcp-header parameters must match their Mcp-Param-* headers (the shim passes them) */
+	if (stateless && headers != NULL && strcmp(method, "tools/call") == 0 &&
+		(rpc_code = mtmcp_revision_check_param_headers(ident, headers, params, &rpc_msg)) != 0)
+		return refuse(x, 400, idv, rpc_code, rpc_msg, NULL, "invalid");
+
+	/*
+	 * The methods that may ask the client for input: the requestState and
+	 * inputResponses are checked before any handler runs (mrtr.c).
+	 */
+	mrtr = strcmp(method, "tools/call") == 0 || strcmp(method, "prompts/get") == 0 ||
+		strcmp(method, "resources/read") == 0;
+	if (mrtr)
+	{
+		rpc_code = mtmcp_mrtr_begin(ident, method, params, caps, session_id, &rpc_msg, ev);
+		if (rpc_code != 0)
+			return refuse(x, 400, idv, rpc_code, rpc_msg, NULL, NULL);
+	}
+
+	/*
+	 * A request beyond the tenant's calls in flight is refused, not queued.
+	 * Last of the refusals: from here on the place is given back by
+	 * mtmcp_inflight_leave (or by the abort of dispatch's guard).
+	 */
 	{
 		int			limit;
 
@@ -290,14 +341,6 @@ serve(Exchange *x, JsonbContainer *root, JsonbValue *idv, JsonbContainer *params
 		}
 	}
 
-	/* a notification: never an answer; a cancel interrupts the named request */
-	if (idv == NULL)
-	{
-		if (strcmp(method, "notifications/cancelled") == 0)
-			mtmcp_cancel_request(ident, session_id, params, ev);
-		return no_answer(x);
-	}
-
 	/* 3. the verified identity, for this message only */
 	x->session_id = session_id;
 	nestlevel = mtmcp_enter_identity(ident);
@@ -306,7 +349,9 @@ serve(Exchange *x, JsonbContainer *root, JsonbValue *idv, JsonbContainer *params
 	/* 4. route */
 	initStringInfo(&result);
 	set_outcome(ev, "ok", "info", 0);
-	if (strcmp(method, "initialize") == 0)
+	if (stateless && strcmp(method, "server/discover") == 0)
+		mtmcp_revision_discover(&result);
+	else if (strcmp(method, "initialize") == 0)
 	{
 		handle_initialize(&result, params, &rpc_msg, &version);
 		if (rpc_msg)
@@ -316,6 +361,7 @@ serve(Exchange *x, JsonbContainer *root, JsonbValue *idv, JsonbContainer *params
 			/* a successful initialize over HTTP opens a session bound to this caller */
 			x->session_id = mtmcp_session_open(ident, version, params);
 			ev->session_id = x->session_id;
+			mtmcp_mrtr_session_opened(x->session_id, params);
 		}
 	}
 	else if (strcmp(method, "ping") == 0)
@@ -375,6 +421,12 @@ serve(Exchange *x, JsonbContainer *root, JsonbValue *idv, JsonbContainer *params
 	mtmcp_inflight_leave(ev, &rpc_code, &rpc_msg, &rpc_data);
 	mtmcp_leave_identity(nestlevel);
 
+	/* a handler that stopped to ask the client: input_required, or -32021 */
+	if (mrtr)
+		rpc_code = mtmcp_mrtr_finish(rpc_code, &result, &rpc_msg, &rpc_data, ev);
+	if (stateless && rpc_code == MCP_RESOURCE_NOT_FOUND)
+		rpc_code = JSONRPC_INVALID_PARAMS;	/* SEP-2164: -32602 with data.uri */
+
 	if (rpc_code != 0)
 	{
 		write_error(x->out, idv, rpc_code, rpc_msg, rpc_data);
@@ -384,6 +436,8 @@ serve(Exchange *x, JsonbContainer *root, JsonbValue *idv, JsonbContainer *params
 	}
 	else
 	{
+		if (stateless)
+			mtmcp_revision_decorate(method, &result);
 		begin_response(x->out, idv);
 		appendStringInfoString(x->out, ",\"result\":");
 		appendBinaryStringInfo(x->out, result.data, result.len);
@@ -392,7 +446,7 @@ serve(Exchange *x, JsonbContainer *root, JsonbValue *idv, JsonbContainer *params
 
 	/* 5. the charges, in this transaction, before the audit row (paid is paid) */
 	mtmcp_cost_flush_calls(ev->event_id, ev->target);
-	return 200;
+	return stateless && rpc_code == MCP_MISSING_CAPABILITY ? 400 : 200;
 }
 
 /*
@@ -445,7 +499,8 @@ salvage_charges(MtmcpAuditEvent *ev)
  * and then nothing of it commits, work and row alike.
  */
 static Jsonb *
-dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, HttpOutcome *http)
+dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, Jsonb *headers,
+		 HttpOutcome *http)
 {
 	JsonbContainer *root = NULL;
 	JsonbValue *idv = NULL;
@@ -498,7 +553,7 @@ dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, Http
 	{
 		int			st = 200;
 		char	   *sid = NULL;
-		Jsonb	   *res = mtmcp_router_forward(&ident, token, req, session_id, notify_key,
+		Jsonb	   *res = mtmcp_router_forward(&ident, token, req, session_id, notify_key, headers,
 											   http != NULL, &st, &sid);
 
 		if (http != NULL)
@@ -516,7 +571,7 @@ dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, Http
 	MemoryContextSwitchTo(oldcxt);
 	PG_TRY();
 	{
-		status = serve(&x, root, idv, params, method, req, session_id, notify_key);
+		status = serve(&x, root, idv, params, method, req, session_id, notify_key, headers);
 		mtmcp_audit_prepare(&ev);
 		if (x.answer)
 			response = finish(&out);
@@ -591,7 +646,7 @@ mtmcp_mcp_dispatch(PG_FUNCTION_ARGS)
 	mtmcp_require_preloaded();
 	res = dispatch(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)),
 				   PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1),
-				   PG_NARGS() > 2 ? mtmcp_session_arg(fcinfo, 2) : NULL, NULL, NULL);
+				   PG_NARGS() > 2 ? mtmcp_session_arg(fcinfo, 2) : NULL, NULL, NULL, NULL);
 	if (res == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_JSONB_P(res);
@@ -620,6 +675,7 @@ mtmcp_mcp_http(PG_FUNCTION_ARGS)
 				   PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1),
 				   mtmcp_session_arg(fcinfo, 2),
 				   PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)),
+				   PG_NARGS() > 4 && !PG_ARGISNULL(4) ? PG_GETARG_JSONB_P(4) : NULL,
 				   &http);
 	values[0] = Int32GetDatum(http.status);
 	if (http.session_id != NULL)

@@ -24,8 +24,10 @@
 #include "cursor.h"
 #include "identity.h"
 #include "inflight.h"
+#include "mrtr.h"
 #include "mtmcp.h"
 #include "notify.h"
+#include "revision.h"
 #include "progress.h"
 #include "router.h"
 #include "sandbox.h"
@@ -55,6 +57,8 @@ _PG_init(void)
 	InflightInit();
 	NotifyInit();
 	SandboxInit();
+	MrtrInit();
+	RevisionInit();
 	RouterInit();
 	ProgressInit();
 	WorkerInit();

@@ -381,14 +381,14 @@ plan_for(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
 
 Jsonb *
 mtmcp_router_forward(const MtmcpIdentity *id, const char *token, Jsonb *req,
-					 const char *session_id, const char *notify_key, bool http,
-					 int *status, char **out_session)
+					 const char *session_id, const char *notify_key, Jsonb *headers,
+					 bool http, int *status, char **out_session)
 {
 	Placement	p;
 	Forwarded	f;
-	Datum		args[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
-	Oid			types[5] = {INT4OID, TEXTOID, JSONBOID, TEXTOID, TEXTOID};
+	Datum		args[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			types[6] = {INT4OID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, JSONBOID};
 	Jsonb	   *res;
 	MemoryContext caller = CurrentMemoryContext;
 
@@ -423,9 +423,13 @@ mtmcp_router_forward(const MtmcpIdentity *id, const char *token, Jsonb *req,
 		args[4] = CStringGetTextDatum(notify_key);
 	else
 		nulls[4] = 'n';
+	if (headers != NULL)
+		args[5] = JsonbPGetDatum(headers);
+	else
+		nulls[5] = 'n';
 	if (http)
 		f = forward(plan_for(&http_plan, "SELECT http_status, session_id, response"
-							 "  FROM mtmcp_router.mcp_http($1, $2, $3, $4, $5)", 5, types),
+							 "  FROM mtmcp_router.mcp_http($1, $2, $3, $4, $5, $6)", 6, types),
 					args, nulls, 0, p.shard, caller);
 	else
 		f = forward(plan_for(&dispatch_plan, "SELECT mtmcp_router.mcp_dispatch($1, $2, $3, $4)", 4, types),

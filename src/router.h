@@ -24,8 +24,8 @@ extern bool mtmcp_router_mode;
 
 extern void RouterInit(void);
 extern Jsonb *mtmcp_router_forward(const MtmcpIdentity *id, const char *token, Jsonb *req,
-								   const char *session_id, const char *notify_key, bool http,
-								   int *status, char **out_session);
+								   const char *session_id, const char *notify_key, Jsonb *headers,
+								   bool http, int *status, char **out_session);
 extern int	mtmcp_router_forward_session(const MtmcpIdentity *id, const char *token,
 										 const char *session_id, bool end);
 

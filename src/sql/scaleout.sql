@@ -191,7 +191,7 @@ BEGIN
 	FOR t IN SELECT * FROM (VALUES
 		('mtmcp.issuers', 'true'), ('mtmcp.signing_keys', 'true'), ('mtmcp.plans', 'true'),
 		('mtmcp.tools', 'true'), ('mtmcp.meters', 'true'), ('mtmcp.resource_templates', 'true'),
-		('mtmcp.prompts', 'true'), ('mtmcp.cursor_secret', 'true'),
+		('mtmcp.prompts', 'true'), ('mtmcp.cursor_secret', 'true'), ('mtmcp.request_state_secret', 'true'),
 		('mtmcp.tenants', 'x.tenant_id = ANY ($1)'), ('mtmcp.tenant_issuers', 'x.tenant_id = ANY ($1)')) v(tbl, filter)
 	LOOP
 		table_name := t.tbl;
@@ -205,7 +205,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION mtmcp.config_hashes(text[]) IS
-'Row count and content hash per configuration table (issuers, keys, plans, tools, meters, resources, prompts, cursor secret; tenants and their issuer trust for the tenants given): compared across shards by mtmcp.config_drift().';
+'Row count and content hash per configuration table (issuers, keys, plans, tools, meters, resources, prompts, cursor and requestState secrets; tenants and their issuer trust for the tenants given): compared across shards by mtmcp.config_drift().';
 
 -- What the router runs on a shard through PL/Proxy: a statement, or a query
 -- whose rows come back as a JSON array.  Runs as the caller (no privilege added).
@@ -466,9 +466,9 @@ BEGIN
 	EXECUTE 'REVOKE ALL ON SCHEMA mtmcp_router FROM PUBLIC';
 	-- the forwarded calls: the shard's own entry points, run on the shard's partition
 	EXECUTE $f$CREATE OR REPLACE FUNCTION mtmcp_router.mcp_http(p_shard integer, p_token text, p_request jsonb,
-			p_session text, p_key text, OUT http_status integer, OUT session_id text, OUT response jsonb)
+			p_session text, p_key text, p_headers jsonb, OUT http_status integer, OUT session_id text, OUT response jsonb)
 		LANGUAGE plproxy AS $p$ CLUSTER 'mtmcp_shards'; RUN ON p_shard;
-			SELECT http_status, session_id, response FROM mtmcp.mcp_http(p_token, p_request, p_session, p_key); $p$ $f$;
+			SELECT http_status, session_id, response FROM mtmcp.mcp_http(p_token, p_request, p_session, p_key, p_headers); $p$ $f$;
 	EXECUTE $f$CREATE OR REPLACE FUNCTION mtmcp_router.mcp_dispatch(p_shard integer, p_token text, p_request jsonb, p_session text)
 		RETURNS jsonb LANGUAGE plproxy AS $p$ CLUSTER 'mtmcp_shards'; RUN ON p_shard;
 			SELECT mtmcp.mcp_dispatch(p_token, p_request, p_session); $p$ $f$;
@@ -539,15 +539,17 @@ BEGIN
 	INSERT INTO mtmcp.shards (shard, shard_no, conninfo, accepting) VALUES (shard, no, conninfo, accepting);
 	PERFORM mtmcp._router_sync();
 	IF mtmcp._router_enabled() THEN
-		-- pagination cursors must verify wherever the tenant is served
+		-- pagination cursors and sealed requestStates must verify wherever the tenant is served
 		PERFORM mtmcp._on_shard(shard, pg_catalog.format('UPDATE mtmcp.cursor_secret SET secret = %L::bytea',
 			(SELECT c.secret FROM mtmcp.cursor_secret c)));
+		PERFORM mtmcp._on_shard(shard, pg_catalog.format('UPDATE mtmcp.request_state_secret SET secret = %L::bytea',
+			(SELECT c.secret FROM mtmcp.request_state_secret c)));
 	END IF;
 	RETURN no;
 END
 $$;
 COMMENT ON FUNCTION mtmcp.add_shard(text, text, boolean) IS
-'Router: adds a shard (an mtmcp database reachable with conninfo) as the next PL/Proxy partition, and gives it the router''s cursor secret. Apply the shared configuration to it with mtmcp.admin_all() (or check it with mtmcp.config_drift()).';
+'Router: adds a shard (an mtmcp database reachable with conninfo) as the next PL/Proxy partition, and gives it the router''s cursor and requestState secrets. Apply the shared configuration to it with mtmcp.admin_all() (or check it with mtmcp.config_drift()).';
 
 CREATE FUNCTION mtmcp.admin_all(sql text)
 RETURNS TABLE (shard text, ok boolean, error text)

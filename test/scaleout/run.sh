@@ -106,7 +106,7 @@ R "CALL mtmcp.create_tenant('unplaced', 'pro', trusted_issuers => ARRAY['https:/
 check "shard_tenants: tenants per shard with row counts (documents, tenant row, issuer trust)" \
 	"$(R "SELECT string_agg(shard || ':' || tenant_id || ':' || row_count, ' ' ORDER BY shard, tenant_id) FROM mtmcp.shard_tenants")" \
 	"a:acme:302 a:hooli:3 b:globex:7 b:initech:2"
-check "config_drift: none after admin_all" "$(R "SELECT count(*) FILTER (WHERE drift) || ' of ' || count(*) FROM mtmcp.config_drift()")" "0 of 20"
+check "config_drift: none after admin_all" "$(R "SELECT count(*) FILTER (WHERE drift) || ' of ' || count(*) FROM mtmcp.config_drift()")" "0 of 22"
 q "$PB" "SELECT mtmcp.update_plan('pro', ARRAY['documents'])" >/dev/null
 check "config_drift: a plan changed on b alone is reported" \
 	"$(R "SELECT string_agg(shard || ' ' || table_name, ', ') FROM mtmcp.config_drift() WHERE drift")" "b mtmcp.plans"
@@ -144,6 +144,8 @@ st=$(call "$GLOBEX" "$SG" '{"jsonrpc":"2.0","id":7,"method":"tools/call","params
 check "live progress notifications from shard b reach the client through the router (SSE)" \
 	"$st $(grep -c 'notifications/progress' "$T/b") $(grep -c 'step two of two' "$T/b") $(grep -c 'done' "$T/b")" "200 2 1 1"
 check "the relayed notices stayed out of the router's log" "$(grep -c 'REMOTE NOTICE' "$BASE/router/postgres.log")" "0"
+check "the five-argument mcp_http (with the request's MCP headers) is forwarded too" \
+	"$(R "SELECT http_status || ' ' || (response ? 'result') FROM mtmcp.mcp_http('$GLOBEX', '{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"ping\"}', '$SG', NULL, '{\"mcp-protocol-version\": \"2025-11-25\"}')")" "200 true"
 st=$(call "$GLOBEX" "$SA" "$search" "$T/b")
 check "acme's session id with globex's token: 404, as on one database" "$st" "404"
 st=$(call "$(tok initech)" "x" "$search" "$T/b")
