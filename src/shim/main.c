@@ -33,7 +33,9 @@
 
 #include "shim.h"
 
+/* The session revisions first (initialize), then the stateless one. */
 const char *const shim_protocol_versions[] = {"2025-11-25", "2025-06-18", "2025-03-26", NULL};
+const char *const shim_all_versions[] = {"2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26", NULL};
 
 ShimConfig	shim_config;
 atomic_int shim_draining;
@@ -97,6 +99,10 @@ static OptSpec opts[] = {
 	"database connections one bearer token may hold at once (default pool - pool/4)"},
 	{"keepalive", "MTMCP_KEEPALIVE", OPT_INT, &shim_config.keepalive_s, 1, 3600, "SECONDS",
 	"SSE keep-alive comment interval (default 15; at most half the idle timeout)"},
+	{"sse-retry", "MTMCP_SSE_RETRY_MS", OPT_INT, &shim_config.sse_retry_ms, 0, 3600000, "MS",
+	"the retry field of event streams: how long a client waits before reconnecting (default 1000)"},
+	{"input-timeout", "MTMCP_INPUT_TIMEOUT", OPT_INT, &shim_config.input_timeout_s, 1, 86400, "SECONDS",
+	"how long a 2025 session call waits for the client's answers to its input requests (default 300)"},
 	{"idle-timeout", "MTMCP_IDLE_TIMEOUT", OPT_INT, &shim_config.idle_timeout_s, 0, 86400, "SECONDS",
 	"close HTTP connections idle this long; 0 = never (default 120)"},
 	{"reset-query", "MTMCP_RESET_QUERY", OPT_STR, &shim_config.reset_query, 0, 0, "SQL",
@@ -252,6 +258,8 @@ parse_config(int argc, char **argv)
 	shim_config.max_body = 1024 * 1024;
 	shim_config.queue_timeout_ms = 10000;
 	shim_config.keepalive_s = 15;
+	shim_config.sse_retry_ms = 1000;
+	shim_config.input_timeout_s = 300;
 	shim_config.idle_timeout_s = 120;
 	shim_config.shutdown_grace_s = 10;
 

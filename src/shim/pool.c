@@ -72,6 +72,9 @@
 #define SQL_END "SELECT mtmcp.mcp_http_end($1::text, $2::text)"
 #define SQL_CHECK "SELECT mtmcp.mcp_http_check($1::text, $2::text)"
 #define SQL_PING "SELECT 1"
+/* a 2026-07-28 request: its MCP headers go along */
+#define SQL_RPC_HEADERS "SELECT http_status, session_id, response::text " \
+	"FROM mtmcp.mcp_http($1::text, $2::jsonb, $3::text, $4::text, $5::jsonb)"
 
 /* By job kind (JobKind order); sent as unnamed statements. */
 static const char *const stmt_sql[] = {SQL_RPC, SQL_END, SQL_CHECK, SQL_PING};
@@ -170,6 +173,7 @@ job_free(Job *job)
 	free(job->body);
 	free(job->session_id);
 	free(job->rpc_id);
+	free(job->headers);
 	free(job->out_session_id);
 	free(job->response);
 	if (job->stream)
@@ -800,7 +804,10 @@ job_cancelled(void *arg)
 static PGresult *
 exec_call(Worker *w, JobKind kind, const char *const *values)
 {
-	if (!PQsendQueryParams(w->conn, stmt_sql[kind], stmt_nparams[kind], NULL, values, NULL, NULL, 0))
+	bool		with_headers = kind == JOB_RPC && values[4] != NULL;
+
+	if (!PQsendQueryParams(w->conn, with_headers ? SQL_RPC_HEADERS : stmt_sql[kind],
+						   with_headers ? 5 : stmt_nparams[kind], NULL, values, NULL, NULL, 0))
 		return NULL;
 	return db_wait(w->conn, job_cancelled, w);
 }
@@ -814,7 +821,7 @@ job_gone(Job *job)
 static void
 run_job(Worker *w, Job *job)
 {
-	const char *values[4] = {NULL, NULL, NULL, NULL};
+	const char *values[5] = {NULL, NULL, NULL, NULL, NULL};
 	PGresult   *res;
 	bool		ok = true;
 
@@ -829,6 +836,7 @@ run_job(Worker *w, Job *job)
 		values[1] = job->body;
 		values[2] = job->session_id;
 		values[3] = job->notify_key;
+		values[4] = job->headers;
 	}
 	else
 		values[1] = job->session_id;
@@ -969,8 +977,14 @@ worker_main(void *arg)
 		pthread_mutex_unlock(&pool.lock);
 
 		run_job(w, job);
-		if (job->stream)
-			finish_stream(job);
+		if (job->stream && !job->conducted)
+		{
+			if (job->bridge && job->outcome == OUT_OK && job->http_status == 200 &&
+				mrtr_is_input_required(job->response))
+				mrtr_start(job);	/* it sends the input requests and finishes the stream */
+			else
+				finish_stream(job);
+		}
 
 		pthread_mutex_lock(&job->lock);
 		job->done = true;
