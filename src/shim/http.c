@@ -501,11 +501,30 @@ auth_details(const char *body, char **reason, char **scope)
  * reason is the database's refusal reason, NULL when unknown; scope the
  * scope it names, else --required-scope.
  */
+/* The scope every token must carry: --required-scope, else the database's (NULL: none); free it. */
+static char *
+required_scope(void)
+{
+	char	   *s;
+
+	if (shim_config.required_scope && *shim_config.required_scope)
+		return xstrdup(shim_config.required_scope);
+	s = pool_db_scope();
+	if (s && (*s == '\0' || strspn(s, " !#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`"
+									 "abcdefghijklmnopqrstuvwxyz{|}~") != strlen(s)))
+	{
+		free(s);
+		s = NULL;
+	}
+	return s;
+}
+
 static char *
 www_authenticate(int status, const char *reason, const char *scope, bool had_token)
 {
 	StrBuf		b;
-	const char *rs = scope ? scope : shim_config.required_scope;
+	char	   *own_scope = scope ? NULL : required_scope();
+	const char *rs = scope ? scope : own_scope;
 
 	sb_init(&b);
 	if (status == 403 && reason && strcmp(reason, "insufficient_scope") == 0)
@@ -533,6 +552,7 @@ www_authenticate(int status, const char *reason, const char *scope, bool had_tok
 				  reason, shim_config.resource_metadata_url);
 	else
 		sb_printf(&b, "Bearer resource_metadata=\"%s\"", shim_config.resource_metadata_url);
+	free(own_scope);
 	return sb_steal(&b);
 }
 
@@ -1118,6 +1138,25 @@ stateless_headers(struct MHD_Connection *c, Req *r, json_object *root, const cha
 
 /* ---------------------------------------------------------------- POST */
 
+/* Does params._meta carry any io.modelcontextprotocol/ key (the database then judges it stateless)? */
+static bool
+has_protocol_meta(json_object *root)
+{
+	json_object *params,
+			   *meta;
+
+	if (!json_object_object_get_ex(root, "params", &params) ||
+		!json_object_object_get_ex(params, "_meta", &meta) || !json_object_is_type(meta, json_type_object))
+		return false;
+	json_object_object_foreach(meta, key, val)
+	{
+		(void) val;
+		if (strncmp(key, "io.modelcontextprotocol/", 24) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* The JSON text of a message's id (string or number), or NULL. */
 static char *
 id_json_of(json_object *root)
@@ -1341,6 +1380,17 @@ post_message(struct MHD_Connection *c, Req *r)
 		ret = send_json(c, r, 400, body);
 		free(body);
 		free(data);
+	}
+	else if (stateless && mv == NULL && !has_protocol_meta(root) &&
+			 !(method && strcmp(method, "server/discover") == 0))
+	{
+		/* the header says 2026-07-28, the body has no _meta: not a session request either */
+		char	   *body = rpc_error(id_json, -32602, "Invalid params: _meta with "
+									 "io.modelcontextprotocol/protocolVersion and clientCapabilities is required",
+									 "{\"missing\":\"_meta\"}");
+
+		ret = send_json(c, r, 400, body);
+		free(body);
 	}
 	else if (stateless && !stateless_headers(c, r, root, method, id_json, hv, &headers_json))
 		ret = MHD_YES;			/* answered */
@@ -1576,8 +1626,30 @@ metrics(struct MHD_Connection *c, Req *r)
 static enum MHD_Result
 metadata(struct MHD_Connection *c, Req *r)
 {
-	struct MHD_Response *resp = make_response(shim_config.metadata_json, "application/json");
+	char	   *scope = required_scope();
+	char	   *doc;
 
+	if (scope == NULL && (shim_config.required_scope == NULL || !*shim_config.required_scope))
+	{
+		char	   *known = pool_db_scope();
+
+		if (known == NULL)
+		{
+			/* no connection has read the database's scope yet: make one */
+			Job		   *job = job_new(JOB_PING, NULL, NULL, NULL);
+
+			job_submit(job, 2000);
+			job_wait(job, false, -1);
+			job_unref(job);
+			scope = required_scope();
+		}
+		free(known);
+	}
+	doc = scope ? shim_metadata_json(scope) : NULL;
+	struct MHD_Response *resp = make_response(doc ? doc : shim_config.metadata_json, "application/json");
+
+	free(doc);
+	free(scope);
 	/* public by design: browser-based clients fetch it cross-origin */
 	MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
 	return send_response(c, r, 200, resp);

@@ -31,9 +31,11 @@
  *      MRTR_MAX_ROUNDS); anything else is the call's answer and ends the
  *      stream.
  *
- * Failure: no answers within --input-timeout seconds, a client that answers
- * an input request with a JSON-RPC error, too many rounds, or a database
- * failure end the call with a JSON-RPC error (-32603) on its stream.  A
+ * A client that answers an input request with a JSON-RPC error: the next
+ * round gets {"error": {...}} as that key's answer, and the handler decides
+ * (mtmcp.elicit raises "the client refused the request").  No answers
+ * within --input-timeout seconds, too many rounds, or a database failure
+ * end the call with a JSON-RPC error (-32603) on its stream.  A
  * client that leaves ends the call (its stream is abandoned); a shutdown
  * ends it with an error.  Answers live in this process: a client whose
  * answer POST reaches another shim process (no sticky routing) is answered
@@ -73,8 +75,7 @@ struct Conductor
 	/* the round's input requests */
 	int			n;
 	char	  **keys;
-	char	  **answers;		/* result JSON text */
-	char	  **errors;			/* error message, when the client refused */
+	char	  **answers;		/* result JSON text, or {"error": ...} */
 	int			answered;
 };
 
@@ -143,12 +144,10 @@ round_clear(Conductor *c)
 	{
 		free(c->keys[i]);
 		free(c->answers[i]);
-		free(c->errors[i]);
 	}
 	free(c->keys);
 	free(c->answers);
-	free(c->errors);
-	c->keys = c->answers = c->errors = NULL;
+	c->keys = c->answers = NULL;
 	c->n = c->answered = 0;
 }
 
@@ -217,7 +216,6 @@ send_requests(Conductor *c, json_object *result)
 	c->n = json_object_object_length(reqs);
 	c->keys = xcalloc((size_t) c->n, sizeof(char *));
 	c->answers = xcalloc((size_t) c->n, sizeof(char *));
-	c->errors = xcalloc((size_t) c->n, sizeof(char *));
 	json_object_object_foreach(reqs, key, val)
 	{
 		json_object *m,
@@ -332,6 +330,7 @@ retry_body(Conductor *c, json_object *result)
 
 		json_object_object_add(responses, c->keys[i], a ? a : json_object_new_object());
 	}
+
 	json_object_object_add(params, "inputResponses", responses);
 	if (json_object_object_get_ex(result, "requestState", &state) && json_object_is_type(state, json_type_string))
 		json_object_object_add(params, "requestState", json_object_new_string(json_object_get_string(state)));
@@ -355,8 +354,6 @@ conductor_main(void *arg)
 		char	   *body;
 		Job		   *job;
 		int			rc;
-		int			i;
-		const char *refused = NULL;
 
 		if (result == NULL)
 		{
@@ -388,20 +385,6 @@ conductor_main(void *arg)
 			}
 			else if (rc == 3)
 				push_error(c, "Service unavailable: the server is shutting down");
-			json_object_put(root);
-			break;
-		}
-		for (i = 0; i < c->n && refused == NULL; i++)
-			if (c->errors[i])
-				refused = c->errors[i];
-		if (refused)
-		{
-			StrBuf		m;
-
-			sb_init(&m);
-			sb_printf(&m, "The client refused a request of the server: %s", refused);
-			push_error(c, m.data);
-			sb_free(&m);
 			json_object_put(root);
 			break;
 		}
@@ -502,21 +485,21 @@ mrtr_deliver(const char *session_id, json_object *msg)
 		Conductor  *c = p->c;
 
 		pthread_mutex_lock(&c->lock);
-		if (c->answers[p->idx] == NULL && c->errors[p->idx] == NULL)
+		if (c->answers[p->idx] == NULL)
 		{
 			if (json_object_object_get_ex(msg, "result", &v))
 				c->answers[p->idx] = xstrdup(plain(v));
 			else
 			{
-				json_object *e,
-						   *m;
-				char		text[200];
+				/* the client refused: the handler learns it ({"error": ...}, contract section 3) */
+				json_object *e = NULL;
+				json_object *w = json_object_new_object();
 
-				safe_text(text, sizeof(text),
-						  json_object_object_get_ex(msg, "error", &e) &&
-						  json_object_object_get_ex(e, "message", &m) &&
-						  json_object_is_type(m, json_type_string) ? json_object_get_string(m) : "an error");
-				c->errors[p->idx] = xstrdup(text);
+				(void) json_object_object_get_ex(msg, "error", &e);
+				json_object_object_add(w, "error", e && json_object_is_type(e, json_type_object) ?
+									   json_object_get(e) : json_object_new_object());
+				c->answers[p->idx] = xstrdup(plain(w));
+				json_object_put(w);
 			}
 			c->answered++;
 			pthread_cond_broadcast(&c->cond);

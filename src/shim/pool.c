@@ -104,7 +104,12 @@ typedef struct Worker
 	PGconn	   *conn;
 	Job		   *job;			/* the job running now (worker thread only) */
 	atomic_int	cancel;			/* hard stop: cancel the running query */
+	bool		headers_arg;	/* the database's mcp_http takes the MCP headers (5 arguments) */
 } Worker;
+
+/* mtmcp.access_scope as the database has it (read on every new connection) */
+static pthread_mutex_t scope_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *db_scope;
 
 static struct
 {
@@ -678,6 +683,54 @@ idle_conn_alive(PGconn *conn)
 	return PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE;
 }
 
+/*
+ * What this database offers: the five-argument mtmcp.mcp_http (the MCP
+ * headers of 2026-07-28 requests go along, for the Mcp-Param-* checks), and
+ * the scope it requires of every token (mtmcp.access_scope), which the shim
+ * advertises (protected resource metadata, WWW-Authenticate).
+ */
+static void
+probe_database(Worker *w)
+{
+	PGresult   *res = PQexec(w->conn,
+							 "SELECT to_regprocedure('mtmcp.mcp_http(text,jsonb,text,text,jsonb)') IS NOT NULL, "
+							 "coalesce(current_setting('mtmcp.access_scope', true), '')");
+
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+	{
+		const char *scope = PQgetvalue(res, 0, 1);
+
+		w->headers_arg = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		pthread_mutex_lock(&scope_lock);
+		if (db_scope == NULL || strcmp(db_scope, scope) != 0)
+		{
+			char		shown[128];
+
+			safe_text(shown, sizeof(shown), scope);
+			if (*scope)
+				shim_log("the database requires the scope \"%s\" of every token (mtmcp.access_scope)", shown);
+			free(db_scope);
+			db_scope = xstrdup(scope);
+		}
+		pthread_mutex_unlock(&scope_lock);
+	}
+	else
+		w->headers_arg = false;
+	PQclear(res);
+}
+
+/* The database's required scope ("" none, NULL not known yet); free it. */
+char *
+pool_db_scope(void)
+{
+	char	   *s;
+
+	pthread_mutex_lock(&scope_lock);
+	s = db_scope ? xstrdup(db_scope) : NULL;
+	pthread_mutex_unlock(&scope_lock);
+	return s;
+}
+
 /* A usable connection, or false (the server is down: answer 503). */
 static bool
 ensure_conn(Worker *w)
@@ -731,6 +784,7 @@ ensure_conn(Worker *w)
 	metrics_count("db_connects", 1);
 	PQsetNoticeReceiver(conn, notice_receiver, w);
 	w->conn = conn;
+	probe_database(w);
 	return true;
 }
 
@@ -836,7 +890,7 @@ run_job(Worker *w, Job *job)
 		values[1] = job->body;
 		values[2] = job->session_id;
 		values[3] = job->notify_key;
-		values[4] = job->headers;
+		values[4] = w->headers_arg ? job->headers : NULL;
 	}
 	else
 		values[1] = job->session_id;

@@ -97,6 +97,8 @@ typedef struct ShimConfig
 
 extern ShimConfig shim_config;
 
+char	   *shim_metadata_json(const char *required_scope);	/* RFC 9728 document */
+
 /* Set once by main on SIGTERM/SIGINT; read everywhere. */
 extern atomic_int shim_draining;
 
@@ -223,6 +225,7 @@ bool		job_submit(Job *job, int timeout_ms);	/* false: refused (OUT_KEY_BUSY) */
 bool		job_wait(Job *job, bool until_event, int client_fd);
 void		job_unref(Job *job);
 void		pool_snapshot(int *in_use, int *open, int *queued);	/* one consistent reading */
+char	   *pool_db_scope(void);	/* mtmcp.access_scope of the database; NULL: not read yet */
 
 /* shared with notify.c */
 PGconn	   *db_connect(const char *conninfo, const char *application_name, char *err, size_t errsz);
