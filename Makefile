@@ -32,13 +32,15 @@ OBJS = \
 	src/prompts.o \
 	src/completion.o \
 	src/notify.o \
-	src/sandbox.o
+	src/sandbox.o \
+	src/mrtr.o \
+	src/revision.o
 # The install script of the current version is assembled from section files
 # that mirror the C modules (src/sql/*.sql, in this order); released install
 # scripts and the hand-written upgrade scripts (mtmcp--A--B.sql) are frozen.
 SQL_SECTIONS = $(addprefix src/sql/,$(addsuffix .sql, \
 	mtmcp tenants identity tenant_tables tools catalog resources dispatch \
-	audit cost partitions sessions lifecycle drill admin_api sandbox privileges))
+	audit cost partitions sessions lifecycle drill admin_api sandbox mrtr privileges))
 EXTSQL = mtmcp--$(EXTVERSION).sql
 DATA = $(sort $(wildcard mtmcp--*.sql) $(EXTSQL))
 

@@ -33,11 +33,13 @@
 #include "cost.h"
 #include "identity.h"
 #include "jsonutil.h"
+#include "mrtr.h"
 #include "mtmcp.h"
 #include "notify.h"
 #include "prompts.h"
 #include "ratelimit.h"
 #include "resources.h"
+#include "revision.h"
 #include "sessions.h"
 #include "tools.h"
 
@@ -216,6 +218,9 @@ dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, Http
 	const char *version = NULL;
 	char	   *log_level = NULL;
 	char	   *new_session = NULL;
+	bool		stateless = false;	/* 2026-07-28 (revision.c) */
+	Jsonb	   *caps = NULL;
+	bool		mrtr = false;
 
 	initStringInfo(&out);
 
@@ -284,11 +289,25 @@ dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, Http
 					  "{\"detail\":\"params must be an object\"}", "invalid");
 
 	/*
-	 * Over HTTP every message but initialize belongs to a session, and the
-	 * session to this caller.  A foreign session answers exactly like an
+	 * A 2026-07-28 request is stateless: its _meta, not a session, says what
+	 * the client speaks and can do (revision.c).  Notifications need no _meta.
+	 */
+	stateless = mtmcp_revision_stateless(session_id, method, params);
+	if (stateless && idv != NULL)
+	{
+		int			st;
+
+		rpc_code = mtmcp_revision_check_meta(params, &caps, &log_level, &rpc_msg, &rpc_data, &st);
+		if (rpc_code != 0)
+			return refuse(&x, st, idv, rpc_code, rpc_msg, rpc_data, "invalid");
+	}
+
+	/*
+	 * Over HTTP every other message but initialize belongs to a session, and
+	 * the session to this caller.  A foreign session answers exactly like an
 	 * unknown one.
 	 */
-	if (http != NULL && strcmp(method, "initialize") != 0)
+	else if (!stateless && http != NULL && strcmp(method, "initialize") != 0)
 	{
 		int			st = mtmcp_session_check(&ident, session_id, &log_level, &ev);
 
@@ -315,6 +334,23 @@ dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, Http
 	if (idv == NULL)
 		return no_answer(&x);
 
+	/* a method the stateless revision does not have: 404 */
+	if (stateless && mtmcp_revision_method_unknown(method))
+		return refuse(&x, 404, idv, JSONRPC_METHOD_NOT_FOUND, "Method not found", NULL, "not_found");
+
+	/*
+	 * The methods that may ask the client for input: the requestState and
+	 * inputResponses are checked before any handler runs (mrtr.c).
+	 */
+	mrtr = strcmp(method, "tools/call") == 0 || strcmp(method, "prompts/get") == 0 ||
+		strcmp(method, "resources/read") == 0;
+	if (mrtr)
+	{
+		rpc_code = mtmcp_mrtr_begin(&ident, method, params, caps, session_id, &rpc_msg, &ev);
+		if (rpc_code != 0)
+			return refuse(&x, 400, idv, rpc_code, rpc_msg, NULL, NULL);
+	}
+
 	/* 3. the verified identity, for this message only */
 	nestlevel = mtmcp_enter_identity(&ident);
 	mtmcp_call_begin(notify_key, params, log_level);
@@ -322,7 +358,9 @@ dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, Http
 	/* 4. route */
 	initStringInfo(&result);
 	set_outcome(&ev, "ok", "info", 0);
-	if (strcmp(method, "initialize") == 0)
+	if (stateless && strcmp(method, "server/discover") == 0)
+		mtmcp_revision_discover(&result);
+	else if (strcmp(method, "initialize") == 0)
 	{
 		handle_initialize(&result, params, &rpc_msg, &version);
 		if (rpc_msg)
@@ -332,6 +370,7 @@ dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, Http
 			/* a successful initialize over HTTP opens a session bound to this caller */
 			new_session = mtmcp_session_open(&ident, version, params);
 			ev.session_id = new_session;
+			mtmcp_mrtr_session_opened(new_session, params);
 		}
 	}
 	else if (strcmp(method, "ping") == 0)
@@ -390,6 +429,12 @@ dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, Http
 	mtmcp_call_end();
 	mtmcp_leave_identity(nestlevel);
 
+	/* a handler that stopped to ask the client: input_required, or -32021 */
+	if (mrtr)
+		rpc_code = mtmcp_mrtr_finish(rpc_code, &result, &rpc_msg, &rpc_data, &ev);
+	if (stateless && rpc_code == MCP_RESOURCE_NOT_FOUND)
+		rpc_code = JSONRPC_INVALID_PARAMS;	/* SEP-2164: -32602 with data.uri */
+
 	if (rpc_code != 0)
 	{
 		write_error(&out, idv, rpc_code, rpc_msg, rpc_data);
@@ -399,6 +444,8 @@ dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, Http
 	}
 	else
 	{
+		if (stateless)
+			mtmcp_revision_decorate(method, &result);
 		begin_response(&out, idv);
 		appendStringInfoString(&out, ",\"result\":");
 		appendBinaryStringInfo(&out, result.data, result.len);
@@ -411,7 +458,7 @@ dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, Http
 
 	if (http != NULL)
 		http->session_id = new_session ? new_session : session_id;
-	return http_reply(http, 200, &out);
+	return http_reply(http, stateless && rpc_code == MCP_MISSING_CAPABILITY ? 400 : 200, &out);
 }
 
 PG_FUNCTION_INFO_V1(mtmcp_mcp_dispatch);

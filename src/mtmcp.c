@@ -22,8 +22,10 @@
 #include "counters.h"
 #include "cursor.h"
 #include "identity.h"
+#include "mrtr.h"
 #include "mtmcp.h"
 #include "notify.h"
+#include "revision.h"
 #include "sandbox.h"
 #include "sessions.h"
 
@@ -49,6 +51,8 @@ _PG_init(void)
 	SessionsInit();
 	NotifyInit();
 	SandboxInit();
+	MrtrInit();
+	RevisionInit();
 	mtmcp_preloaded = true;
 }
 

@@ -25,6 +25,7 @@
 #include "cursor.h"
 #include "identity.h"
 #include "jsonutil.h"
+#include "mrtr.h"
 #include "mtmcp.h"
 #include "prompts.h"
 #include "tools.h"
@@ -405,6 +406,8 @@ mtmcp_prompts_get(const MtmcpIdentity *id, JsonbContainer *params, StringInfo re
 		if (!mtmcp_run_as_tool(p->renderer, args ? JsonbValueToJsonb(av) : json_text_to_jsonb("{}"),
 							   NULL, &res, &edata, &oerr))
 		{
+			if (mtmcp_mrtr_interrupted())
+				return 0;		/* it stopped to ask the client: the dispatcher answers */
 			ereport(LOG, (errmsg("renderer of prompt \"%s\" failed for tenant \"%s\": %s", name, id->tenant,
 								 edata->message ? edata->message : "?")));
 			ev->result_kind = "tool_error";

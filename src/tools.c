@@ -50,6 +50,7 @@
 #include "identity.h"
 #include "jsonschema.h"
 #include "jsonutil.h"
+#include "mrtr.h"
 #include "mtmcp.h"
 #include "sandbox.h"
 #include "tools.h"
@@ -241,6 +242,8 @@ mtmcp_run_as_tool(Oid fn, Jsonb *args, Jsonb *output_schema, Jsonb **result, Err
 		fcinfo->args[0].value = JsonbPGetDatum(args);
 		fcinfo->args[0].isnull = false;
 		d = FunctionCallInvoke(fcinfo);
+		/* it asked the client for input (mrtr.c): this round's writes go */
+		mtmcp_mrtr_check_pending();
 		mtmcp_sandbox_leave(fence);
 		if (!fcinfo->isnull)
 			*result = DatumGetJsonbPCopy(d);
@@ -293,7 +296,7 @@ mtmcp_tool_error_text(const char *tool, ErrorData *edata)
 	int			category = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
 
 	if (category == ERRCODE_TO_CATEGORY(ERRCODE_RAISE_EXCEPTION) ||
-		category == ERRCODE_DATA_EXCEPTION)
+		category == ERRCODE_DATA_EXCEPTION || edata->sqlerrcode == ERRCODE_MTMCP_INPUT_REFUSED)
 		return pstrdup(edata->message ? edata->message : "tool failed");
 	return psprintf("Tool \"%s\" failed (SQLSTATE %s).", tool, unpack_sql_state(edata->sqlerrcode));
 }
@@ -444,6 +447,8 @@ mtmcp_tools_call(const MtmcpIdentity *id, const char *name, Jsonb *args,
 		ev->result_kind = "ok";
 		ev->severity = "info";
 	}
+	else if (mtmcp_mrtr_interrupted())
+		return 0;				/* it stopped to ask the client: the dispatcher answers */
 	else if (output_error != NULL)
 	{
 		append_tool_error(result, psprintf("Tool \"%s\" returned a result that does not match its output schema: %s",
