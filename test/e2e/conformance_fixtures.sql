@@ -223,8 +223,14 @@ SELECT mtmcp.register_tool('test_reconnection', 'Answers; used by the SSE pollin
 	annotations => '{"readOnlyHint": true}');
 SELECT mtmcp.register_tool('json_schema_2020_12_tool', 'Tool with JSON Schema 2020-12 features',
 	$${"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
-	   "$defs": {"address": {"type": "object", "properties": {"street": {"type": "string"}, "city": {"type": "string"}}}},
-	   "properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/address"}},
+	   "$defs": {"address": {"$anchor": "addressDef", "type": "object",
+	                         "properties": {"street": {"type": "string"}, "city": {"type": "string"}}}},
+	   "properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/address"},
+	                  "contactMethod": {"type": "string", "enum": ["phone", "email"]},
+	                  "phone": {"type": "string"}, "email": {"type": "string"}},
+	   "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+	   "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+	   "then": {"required": ["phone"]}, "else": {"required": ["email"]},
 	   "additionalProperties": false}$$,
 	'conformance.json_schema_2020_12(jsonb)', required_feature => 'conformance', annotations => '{"readOnlyHint": true}');
 
