@@ -48,7 +48,7 @@ DATA = $(sort $(wildcard mtmcp--*.sql) $(EXTSQL))
 # (a fresh extension and the shared test data), so any file runs alone --
 # make installcheck REGRESS=tools -- and `make installcheck-each` runs every
 # file alone on a fresh database.
-REGRESS = upgrade setup jsonschema identity guc_attacks roles dispatch tools isolation audit cost catalog resources prompts sessions lifecycle drill admin_api sandbox
+REGRESS = upgrade setup jsonschema identity guc_attacks roles dispatch tools isolation audit cost catalog resources prompts sessions lifecycle drill admin_api sandbox revision
 REGRESS_OPTS = --load-extension=pgcrypto
 
 PG_CPPFLAGS += $(shell pkg-config --cflags json-c 2>/dev/null || echo -I/usr/include/json-c)

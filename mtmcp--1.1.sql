@@ -2690,6 +2690,19 @@ LANGUAGE C STABLE PARALLEL UNSAFE;
 COMMENT ON FUNCTION mtmcp.client_capabilities() IS
 'From a handler: the capabilities the client declared (this request''s _meta, or its session''s initialize); {} elsewhere.';
 
+-- The shim's door with the request's MCP headers (2026-07-28): the
+-- MCP-Protocol-Version header makes a request stateless even without _meta,
+-- and x-mcp-header parameters of tools/call are checked against Mcp-Param-*.
+CREATE FUNCTION mtmcp.mcp_http(token text, request jsonb, session_id text, notify_key text, headers jsonb,
+							   OUT http_status integer, OUT session_id text, OUT response jsonb)
+RETURNS record
+AS 'MODULE_PATHNAME', 'mtmcp_mcp_http'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = notice;
+COMMENT ON FUNCTION mtmcp.mcp_http(text, jsonb, text, text, jsonb) IS
+'mcp_http with the request''s MCP headers, lower-cased: {"mcp-protocol-version", "mcp-method", "mcp-name", "mcp-param": {"<name>": "<decoded value>"}}.';
+
 -- Privileges and pg_dump marks of this section
 GRANT EXECUTE ON FUNCTION
 	mtmcp.elicit(text, text, jsonb, boolean),
@@ -2699,6 +2712,7 @@ GRANT EXECUTE ON FUNCTION
 	mtmcp.await_input(),
 	mtmcp.client_capabilities()
 	TO mtmcp_tool;
+GRANT EXECUTE ON FUNCTION mtmcp.mcp_http(text, jsonb, text, text, jsonb) TO mtmcp_gateway;
 
 -------------------------------------------------------------------------------
 -- Privileges: the default for everything in the schema

@@ -198,7 +198,8 @@ no_answer(Exchange *x)
  * did not writes one refusal row.
  */
 static Jsonb *
-dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, HttpOutcome *http)
+dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, Jsonb *headers,
+		 HttpOutcome *http)
 {
 	JsonbContainer *root = NULL;
 	JsonbValue *idv = NULL;
@@ -292,7 +293,7 @@ dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, Http
 	 * A 2026-07-28 request is stateless: its _meta, not a session, says what
 	 * the client speaks and can do (revision.c).  Notifications need no _meta.
 	 */
-	stateless = mtmcp_revision_stateless(session_id, method, params);
+	stateless = mtmcp_revision_stateless(session_id, method, params, headers);
 	if (stateless && idv != NULL)
 	{
 		int			st;
@@ -337,6 +338,10 @@ dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, Http
 	/* a method the stateless revision does not have: 404 */
 	if (stateless && mtmcp_revision_method_unknown(method))
 		return refuse(&x, 404, idv, JSONRPC_METHOD_NOT_FOUND, "Method not found", NULL, "not_found");
+	/* x-mcp-header parameters must match their Mcp-Param-* headers (the shim passes them) */
+	if (stateless && headers != NULL && strcmp(method, "tools/call") == 0 &&
+		(rpc_code = mtmcp_revision_check_param_headers(&ident, headers, params, &rpc_msg)) != 0)
+		return refuse(&x, 400, idv, rpc_code, rpc_msg, NULL, "invalid");
 
 	/*
 	 * The methods that may ask the client for input: the requestState and
@@ -475,7 +480,7 @@ mtmcp_mcp_dispatch(PG_FUNCTION_ARGS)
 	mtmcp_require_preloaded();
 	res = dispatch(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)),
 				   PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1),
-				   PG_NARGS() > 2 ? mtmcp_session_arg(fcinfo, 2) : NULL, NULL, NULL);
+				   PG_NARGS() > 2 ? mtmcp_session_arg(fcinfo, 2) : NULL, NULL, NULL, NULL);
 	if (res == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_JSONB_P(res);
@@ -504,6 +509,7 @@ mtmcp_mcp_http(PG_FUNCTION_ARGS)
 				   PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1),
 				   mtmcp_session_arg(fcinfo, 2),
 				   PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)),
+				   PG_NARGS() > 4 && !PG_ARGISNULL(4) ? PG_GETARG_JSONB_P(4) : NULL,
 				   &http);
 	values[0] = Int32GetDatum(http.status);
 	if (http.session_id != NULL)

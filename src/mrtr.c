@@ -195,6 +195,7 @@ refuse_state(const char *detail, const char **rpc_msg, MtmcpAuditEvent *ev)
 	ev->result_kind = "denied";
 	ev->severity = "security";
 	ev->detail = (char *) detail;
+	ev->error_code = "request_state";
 	*rpc_msg = "Invalid params: requestState is not valid for this request";
 	mtmcp_mrtr_reset();
 	return JSONRPC_INVALID_PARAMS;
@@ -205,6 +206,7 @@ refuse_input(const char *msg, const char **rpc_msg, MtmcpAuditEvent *ev)
 {
 	ev->result_kind = "invalid";
 	ev->severity = "warning";
+	ev->error_code = "input_responses";
 	*rpc_msg = msg;
 	mtmcp_mrtr_reset();
 	return JSONRPC_INVALID_PARAMS;
@@ -334,6 +336,21 @@ mtmcp_mrtr_begin(const MtmcpIdentity *id, const char *method, JsonbContainer *pa
 	call.method = pstrdup(method);
 	target = jsonb_value_cstring(jsonb_object_get(params, strcmp(method, "resources/read") == 0 ? "uri" : "name"));
 	call.target = target ? target : "";
+	/* what the audit row of a refusal names: the tool or prompt, the URI */
+	if (target != NULL && strcmp(method, "resources/read") != 0)
+		ev->target = MemoryContextStrdup(TopTransactionContext, target);
+	else if (target != NULL && ev->arguments == NULL)
+	{
+		StringInfoData u;
+
+		initStringInfo(&u);
+		appendStringInfoString(&u, "{\"uri\":");
+		json_append_string(&u, target);
+		appendStringInfoChar(&u, '}');
+		MemoryContextSwitchTo(TopTransactionContext);
+		ev->arguments = json_text_to_jsonb(u.data);
+		MemoryContextSwitchTo(call.cxt);
+	}
 	av = strcmp(method, "resources/read") == 0 ? NULL : jsonb_object_get(params, "arguments");
 	args = (av != NULL && av->type != jbvNull) ? jsonb_value_to_jsonb(av) : json_text_to_jsonb("{}");
 	atext = jsonb_text(args);

@@ -29,9 +29,11 @@
  */
 #include "postgres.h"
 
+#include "utils/formatting.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 
+#include "catalog.h"
 #include "jsonutil.h"
 #include "mrtr.h"
 #include "mtmcp.h"
@@ -67,16 +69,22 @@ meta_of(JsonbContainer *params)
 }
 
 bool
-mtmcp_revision_stateless(const char *session_id, const char *method, JsonbContainer *params)
+mtmcp_revision_stateless(const char *session_id, const char *method, JsonbContainer *params, Jsonb *headers)
 {
 	JsonbContainer *meta;
 	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken tok;
+	char	   *hv;
 
 	if (session_id != NULL)
 		return false;
 	if (method != NULL && strcmp(method, "server/discover") == 0)
+		return true;
+	/* the shim's MCP-Protocol-Version header (the five-argument mcp_http) */
+	hv = headers != NULL && JB_ROOT_IS_OBJECT(headers)
+		? jsonb_value_cstring(jsonb_object_get(&headers->root, "mcp-protocol-version")) : NULL;
+	if (hv != NULL && strcmp(hv, MTMCP_STATELESS_VERSION) == 0)
 		return true;
 	meta = meta_of(params);
 	if (meta == NULL)
@@ -213,4 +221,77 @@ mtmcp_revision_decorate(const char *method, StringInfo result)
 		appendStringInfo(result, ",\"ttlMs\":%d,\"cacheScope\":\"private\"",
 						 strcmp(method, "resources/read") == 0 ? 0 : mtmcp_list_cache_ttl);
 	appendStringInfoChar(result, '}');
+}
+
+/* The JSON text of v, or the string itself. */
+static char *
+value_text(JsonbValue *v)
+{
+	StringInfoData b;
+
+	if (v->type == jbvString)
+		return jsonb_value_cstring(v);
+	initStringInfo(&b);
+	json_append_value(&b, v);
+	return b.data;
+}
+
+int
+mtmcp_revision_check_param_headers(const MtmcpIdentity *id, Jsonb *headers, JsonbContainer *params,
+								   const char **rpc_msg)
+{
+	char	   *name = jsonb_value_cstring(jsonb_object_get(params, "name"));
+	JsonbValue *av = jsonb_object_get(params, "arguments");
+	JsonbValue *hp;
+	JsonbValue *props;
+	MtmcpTool  *tools;
+	MtmcpTool  *t;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	char	   *prop = NULL;
+
+	if (headers == NULL || !JB_ROOT_IS_OBJECT(headers) || name == NULL || !jsonb_value_is_object(av))
+		return 0;
+	(void) mtmcp_catalog_tools(&tools);
+	t = mtmcp_catalog_find(name);
+	/* a tool outside the caller's catalog answers for itself, like a missing one */
+	if (t == NULL || !mtmcp_tool_visible(id, t) || t->input_schema == NULL ||
+		!JB_ROOT_IS_OBJECT(t->input_schema))
+		return 0;
+	props = jsonb_object_get(&t->input_schema->root, "properties");
+	if (!jsonb_value_is_object(props))
+		return 0;
+	hp = jsonb_object_get(&headers->root, "mcp-param");
+	it = JsonbIteratorInit(props->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *header;
+		JsonbValue *arg;
+		JsonbValue *sent;
+		char	   *lower;
+
+		if (tok == WJB_KEY)
+		{
+			prop = pnstrdup(v.val.string.val, v.val.string.len);
+			continue;
+		}
+		if (tok != WJB_VALUE || !jsonb_value_is_object(&v))
+			continue;
+		header = jsonb_value_cstring(jsonb_object_get(v.val.binary.data, "x-mcp-header"));
+		if (header == NULL)
+			continue;
+		arg = jsonb_object_get(av->val.binary.data, prop);
+		if (arg == NULL || arg->type == jbvNull)
+			continue;
+		lower = asc_tolower(header, strlen(header));
+		sent = jsonb_value_is_object(hp) ? jsonb_object_get(hp->val.binary.data, lower) : NULL;
+		if (sent == NULL || sent->type != jbvString ||
+			strcmp(jsonb_value_cstring(sent), value_text(arg)) != 0)
+		{
+			*rpc_msg = psprintf("Header mismatch: Mcp-Param-%s must carry the value of argument \"%s\"", header, prop);
+			return MCP_HEADER_MISMATCH;
+		}
+	}
+	return 0;
 }

@@ -17,10 +17,20 @@
 #include "lib/stringinfo.h"
 #include "utils/jsonb.h"
 
+#include "identity.h"
+
 #define MTMCP_STATELESS_VERSION "2026-07-28"
 
 extern void RevisionInit(void);
-extern bool mtmcp_revision_stateless(const char *session_id, const char *method, JsonbContainer *params);
+extern bool mtmcp_revision_stateless(const char *session_id, const char *method, JsonbContainer *params,
+									 Jsonb *headers);
+/*
+ * tools/call with the shim's headers: every argument of a parameter marked
+ * "x-mcp-header": N must have come in the Mcp-Param-N header with the same
+ * value.  0, or -32020 with *rpc_msg.
+ */
+extern int	mtmcp_revision_check_param_headers(const MtmcpIdentity *id, Jsonb *headers, JsonbContainer *params,
+											   const char **rpc_msg);
 
 /*
  * Check a stateless request's _meta: 0, or a JSON-RPC error code with
