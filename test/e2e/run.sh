@@ -186,7 +186,7 @@ if [ "$ONLY" != conformance ]; then
 	MTMCP_E2E_URL=$SHIM_URL MTMCP_E2E_PROXY_URL=$PROXY_URL node --test --test-timeout=60000 \
 		--test-reporter=spec --test-reporter-destination=stdout \
 		--test-reporter=tap --test-reporter-destination="$WORK/sdk.tap" \
-		"$HERE/sdk.test.mjs" "$HERE/sdk2.test.mjs" "$HERE/proxy.test.mjs"
+		"$HERE"/sdk*.test.mjs "$HERE/proxy.test.mjs"
 	rc=$?
 	n() {
 		local v
