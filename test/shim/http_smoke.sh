@@ -13,6 +13,8 @@
 #   SHIM_TOOL_CALL        params of a tools/call that succeeds
 #                         (default {"name":"search_documents","arguments":{"query":"plan"}})
 #   SHIM_REQUIRED_SCOPE   passed as --required-scope (default none)
+#   SHIM_DB_SCOPE         the scope the database requires (mtmcp.access_scope),
+#                         which the shim must advertise without --required-scope
 #   SHIM_BIN              the binary (default build/mtmcp-http)
 #   SHIM_VALGRIND=1       run the shim under valgrind --leak-check=full and
 #                         fail on any error or definite leak
@@ -76,6 +78,8 @@ SCOPE_PARAM=
 if [ -n "${SHIM_REQUIRED_SCOPE:-}" ]; then
 	SCOPE_ARGS=(--required-scope "$SHIM_REQUIRED_SCOPE")
 	SCOPE_PARAM=", scope=\"$SHIM_REQUIRED_SCOPE\""
+elif [ -n "${SHIM_DB_SCOPE:-}" ]; then
+	SCOPE_PARAM=", scope=\"$SHIM_DB_SCOPE\""
 fi
 "${VG[@]}" "$SHIM_BIN" --db "$CONN" --listen 127.0.0.1:0 --max-body 4096 --pool 4 "${SCOPE_ARGS[@]}" \
 	--authorization-servers https://idp.example.test --scopes documents,documents.write \
@@ -387,9 +391,11 @@ check "/metrics has the counters and gauges" 200 \
 	grep -q '^mtmcp_http_db_connections_in_use ' "$T/b" && grep -q '^mtmcp_http_db_connections_total ' "$T/b"
 
 req GET "$BASE/.well-known/oauth-protected-resource"
-check "/.well-known/oauth-protected-resource is RFC 9728 JSON" 200 \
+ADV=${SHIM_REQUIRED_SCOPE:-${SHIM_DB_SCOPE:-}}
+case $ADV in "" | documents | documents.write) WANT_SCOPES='"documents","documents.write"' ;; *) WANT_SCOPES="\"$ADV\",\"documents\",\"documents.write\"" ;; esac
+check "/.well-known/oauth-protected-resource is RFC 9728 JSON (the required scope among scopes_supported)" 200 \
 	json_has "\"resource\":\"$URL\"" && json_has '"authorization_servers":\["https://idp.example.test"\]' &&
-	json_has '"bearer_methods_supported":\["header"\]' && json_has '"scopes_supported":\["documents","documents.write"\]'
+	json_has '"bearer_methods_supported":\["header"\]' && json_has "\"scopes_supported\":\\[$WANT_SCOPES\\]"
 cp "$T/b" "$T/meta_root"
 req GET "$META"
 check "/.well-known/oauth-protected-resource/mcp serves the same document" 200 cmp -s "$T/b" "$T/meta_root"
