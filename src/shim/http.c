@@ -27,10 +27,22 @@
  *
  * Routes:
  *   POST   /mcp      one JSON-RPC message -> mtmcp.mcp_http -> JSON, 202, or
- *                    an SSE stream (tools/call, resources/read, prompts/get)
+ *                    an SSE stream (tools/call, resources/read, prompts/get);
+ *                    a JSON array (2025-03-26 batch) -> one call per message,
+ *                    the answers in one array; a client's JSON-RPC response
+ *                    -> mtmcp.mcp_http (202), then to the call waiting for
+ *                    it (mrtr.c)
  *   GET    /mcp      mtmcp.mcp_http_check, then an SSE stream that holds no
- *                    database connection (resource update notifications)
+ *                    database connection (resource update notifications);
+ *                    with Last-Event-ID, a replay first (sse.c)
  *   DELETE /mcp      mtmcp.mcp_http_end; closes the session's GET streams
+ *
+ * Revisions: a POST whose MCP-Protocol-Version header is 2026-07-28, or
+ * whose params._meta carries io.modelcontextprotocol/protocolVersion, is
+ * stateless (no session in or out; its MCP headers checked here and passed
+ * to the database); anything else is the session protocol (2025-11-25,
+ * 2025-06-18, 2025-03-26).  GET and DELETE are session-only (405 for
+ * 2026-07-28).
  *   OPTIONS /mcp     CORS preflight, for allowed origins only
  *   GET    /.well-known/oauth-protected-resource[/<path>]  RFC 9728 metadata
  *   GET    /healthz  SELECT 1 through the pool
@@ -38,7 +50,10 @@
  *
  * Checks on /mcp (and /metrics), in this order, before any SQL: Host and
  * Origin against the allow-lists (DNS rebinding, 403), MCP-Protocol-Version
- * (400), then for POST the Accept header (406) and Content-Type (415).  A
+ * for GET and DELETE (400, or 405 for 2026-07-28), then for POST the Accept
+ * header (406) and Content-Type (415); with the body, MCP-Protocol-Version
+ * against _meta and the 2026-07-28 headers against the body (-32020, 400),
+ * an unknown version (-32022, 400).  A
  * body over --max-body is answered 413 whatever its framing: at once if
  * the client sent "Expect: 100-continue" (it then sends no body); otherwise
  * the body is read and discarded (up to DISCARD_MAX beyond the limit) and
