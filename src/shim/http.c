@@ -1312,6 +1312,58 @@ post_batch(struct MHD_Connection *c, Req *r, json_object *root)
 	return ret;
 }
 
+/*
+ * subscriptions/listen (2026-07-28): the database accepted it (authenticated,
+ * audited) and answered with the acknowledgement and the tenant's listen key
+ * (in the session_id column).  The acknowledgement goes first on a stream
+ * that stays open; list changes of the kinds the client asked for follow
+ * (notify.c, sse.c), tagged with the subscriptionId.  False: not such an
+ * answer (the caller sends it as it is).
+ */
+static bool
+listen_stream(struct MHD_Connection *c, Req *r, json_object *root, Job *job, enum MHD_Result *ret)
+{
+	json_object *ack = json_tokener_parse(job->response);
+	json_object *params,
+			   *meta,
+			   *filter;
+	const char *sub_id = NULL;
+	unsigned	kinds = 0;
+	SseStream  *s;
+
+	if (ack == NULL || strcmp(string_member(ack, "method") ? string_member(ack, "method") : "",
+							  "notifications/subscriptions/acknowledged") != 0)
+	{
+		json_object_put(ack);
+		return false;
+	}
+	if (json_object_object_get_ex(ack, "params", &params) && json_object_object_get_ex(params, "_meta", &meta))
+		sub_id = string_member(meta, "io.modelcontextprotocol/subscriptionId");
+	if (json_object_object_get_ex(root, "params", &params) &&
+		json_object_object_get_ex(params, "notifications", &filter))
+	{
+		json_object *v;
+
+		if (json_object_object_get_ex(filter, "toolsListChanged", &v) && json_object_get_boolean(v))
+			kinds |= LISTEN_TOOLS;
+		if (json_object_object_get_ex(filter, "promptsListChanged", &v) && json_object_get_boolean(v))
+			kinds |= LISTEN_PROMPTS;
+		if (json_object_object_get_ex(filter, "resourcesListChanged", &v) && json_object_get_boolean(v))
+			kinds |= LISTEN_RESOURCES;
+	}
+	s = sse_new(NULL, false);
+	sse_set_priming(s);
+	sse_watch_client(s, r->fd);
+	sse_push_message(s, job->response);
+	sse_listen_register(s, job->out_session_id, sub_id ? sub_id : "", kinds);
+	json_object_put(ack);
+	metrics_count("listen_streams_opened", 1);
+	r->stream = true;
+	*ret = send_stream(c, r, s);
+	sse_unref(s);				/* the reader holds it now */
+	return true;
+}
+
 /* The whole body is here: parse just enough, call mcp_http, answer. */
 static enum MHD_Result
 post_message(struct MHD_Connection *c, Req *r)
@@ -1454,8 +1506,12 @@ post_message(struct MHD_Connection *c, Req *r)
 	done = job->done;
 	pthread_mutex_unlock(&job->lock);
 
-	if (events || (done && streaming && job->outcome == OUT_OK && job->http_status == 200 &&
-				   job->response != NULL))
+	if (stateless && method && strcmp(method, "subscriptions/listen") == 0 && job->outcome == OUT_OK &&
+		job->http_status == 200 && job->out_session_id != NULL && job->response != NULL &&
+		listen_stream(c, r, root, job, &ret))
+		;						/* a subscriptions/listen stream, open until the client leaves */
+	else if (events || (done && streaming && job->outcome == OUT_OK && job->http_status == 200 &&
+						job->response != NULL))
 		ret = send_stream(c, r, job->stream);	/* the worker may still be writing */
 	else if (job->outcome != OUT_OK)
 		ret = send_unavailable(c, r, job->outcome, id_json);

@@ -154,6 +154,14 @@ bool		sse_abandoned(SseStream *s);	/* the client left before the end */
 ssize_t		sse_reader(void *cls, uint64_t pos, char *buf, size_t max);
 void		sse_reader_free(void *cls);	/* drops the reader's ref */
 
+/* subscriptions/listen streams (2026-07-28), by the database's listen key */
+#define LISTEN_TOOLS 1u
+#define LISTEN_PROMPTS 2u
+#define LISTEN_RESOURCES 4u
+void		sse_listen_register(SseStream *s, const char *listen_key, const char *subscription_id,
+								unsigned kinds);
+int			sse_listen_deliver(const char *listen_key, const char *kind);
+
 /* GET streams, by session id */
 void		sse_register(SseStream *s);
 int			sse_deliver(const char *session_id, const char *json);	/* 1 if delivered */

@@ -89,6 +89,10 @@ struct SseStream
 	size_t		hist_bytes;
 	SseStream  *follower;		/* a resumed stream that gets what we send (ref held) */
 	bool		is_get;			/* a session's GET stream (registered once) */
+	char	   *listen_key;		/* a subscriptions/listen stream (2026-07-28): its tenant's key */
+	char	   *listen_id;		/* its subscriptionId */
+	unsigned	listen_kinds;	/* LISTEN_* it asked for */
+	SseStream  *listen_next;	/* listen list (registry lock) */
 	double		ended_at;		/* retained: when it ended */
 	SseStream  *ret_next;		/* retained list */
 	int			client_fd;		/* the HTTP client's socket, -1: not watched */
@@ -105,6 +109,7 @@ static SseStream *all_streams;
 static SseStream *buckets[SSE_BUCKETS];
 static int	open_get_streams;
 static SseStream *retained;		/* ended streams kept for resumption (registry lock) */
+static SseStream *listeners;	/* subscriptions/listen streams (registry lock) */
 static int	n_retained;
 
 static unsigned
@@ -193,6 +198,15 @@ unlink_locked(SseStream *s)
 		s->all_next->all_prev = s->all_prev;
 	s->all_prev = s->all_next = NULL;
 
+	if (s->listen_key)
+	{
+		SseStream **pp = &listeners;
+
+		while (*pp && *pp != s)
+			pp = &(*pp)->listen_next;
+		if (*pp)
+			*pp = s->listen_next;
+	}
 	if (s->registered)
 	{
 		SseStream **pp = &buckets[hash_session(s->session_id)];
@@ -226,6 +240,8 @@ stream_free(SseStream *s)
 	sb_free(&s->pending);
 	free(s->session_id);
 	free(s->prologue);
+	free(s->listen_key);
+	free(s->listen_id);
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
@@ -540,6 +556,55 @@ sse_resume(const char *session_id, const char *last_event_id, bool *get_stream)
 	return n;
 }
 
+/*
+ * A subscriptions/listen stream: list changes of the kinds asked for (of the
+ * tenant behind listen_key) reach it, tagged with its subscriptionId.
+ */
+void
+sse_listen_register(SseStream *s, const char *listen_key, const char *subscription_id, unsigned kinds)
+{
+	pthread_mutex_lock(&reg_lock);
+	s->listen_key = xstrdup(listen_key);
+	s->listen_id = xstrdup(subscription_id);
+	s->listen_kinds = kinds;
+	s->listen_next = listeners;
+	listeners = s;
+	pthread_mutex_unlock(&reg_lock);
+}
+
+/* kind "tools", "prompts" or "resources" changed for listen_key: tell its listeners.  How many took it. */
+int
+sse_listen_deliver(const char *listen_key, const char *kind)
+{
+	unsigned	flag = strcmp(kind, "tools") == 0 ? LISTEN_TOOLS : strcmp(kind, "prompts") == 0 ? LISTEN_PROMPTS :
+		strcmp(kind, "resources") == 0 ? LISTEN_RESOURCES : 0;
+	SseStream  *s;
+	int			n = 0;
+
+	if (flag == 0)
+		return 0;
+	pthread_mutex_lock(&reg_lock);
+	for (s = listeners; s != NULL; s = s->listen_next)
+	{
+		StrBuf		b;
+
+		if (!(s->listen_kinds & flag) || strcmp(s->listen_key, listen_key) != 0)
+			continue;
+		sb_init(&b);
+		sb_printf(&b, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/%s/list_changed\","
+				  "\"params\":{\"_meta\":{\"io.modelcontextprotocol/subscriptionId\":", kind);
+		sb_json_string(&b, s->listen_id ? s->listen_id : "");
+		sb_puts(&b, "}}}");
+		pthread_mutex_lock(&s->lock);
+		if (push_locked(s, b.data))
+			n++;
+		pthread_mutex_unlock(&s->lock);
+		sb_free(&b);
+	}
+	pthread_mutex_unlock(&reg_lock);
+	return n;
+}
+
 /* Called on the connection's thread before the response is queued. */
 void
 sse_watch_client(SseStream *s, int fd)
@@ -730,7 +795,7 @@ sse_finish_all(bool include_post)
 
 	pthread_mutex_lock(&reg_lock);
 	for (s = all_streams; s != NULL; s = s->all_next)
-		if (include_post || s->registered)
+		if (include_post || s->registered || s->listen_key)
 			sse_finish(s);
 	pthread_mutex_unlock(&reg_lock);
 }

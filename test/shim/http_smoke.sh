@@ -349,6 +349,27 @@ if [ "${SHIM_MOCK:-0}" = 1 ]; then
 		json_has '"code": ?-32022' && json_has '"requested": ?"v9"' && json_has '"supported": ?\["2026-07-28"'
 	post "{\"jsonrpc\":\"2.0\",\"id\":67,\"method\":\"initialize\",\"params\":{$META26}}" "${AUTH[@]}" "${S26[@]}" -H 'Mcp-Method: initialize'
 	check "2026-07-28: the database's 404 goes out with its body" 404 json_has '"code": ?-32601'
+	# subscriptions/listen: the acknowledgement first, then the list changes asked for
+	curl -sS -N --max-time 20 -o "$T/listen" -H 'Accept: application/json, text/event-stream' "${CT[@]}" \
+		"${AUTH[@]}" "${S26[@]}" -H 'Mcp-Method: subscriptions/listen' --data-binary \
+		"{\"jsonrpc\":\"2.0\",\"id\":70,\"method\":\"subscriptions/listen\",\"params\":{\"notifications\":{\"toolsListChanged\":true},$META26}}" "$URL" &
+	LISTEN_PID=$!
+	for _ in $(seq 50); do grep -q 'acknowledged' "$T/listen" 2>/dev/null && break; sleep 0.1; done
+	for t in trigger_prompts trigger_tools; do
+		post "{\"jsonrpc\":\"2.0\",\"id\":71,\"method\":\"tools/call\",\"params\":{\"name\":\"$t\",$META26}}" "${AUTH[@]}" "${S26[@]}" \
+			-H 'Mcp-Method: tools/call' -H "Mcp-Name: $t"
+	done
+	for _ in $(seq 50); do grep -q 'tools/list_changed' "$T/listen" 2>/dev/null && break; sleep 0.1; done
+	kill $LISTEN_PID 2>/dev/null
+	wait $LISTEN_PID 2>/dev/null
+	if [ "$(grep '^data: {' "$T/listen" | head -1 | grep -c 'notifications/subscriptions/acknowledged')" = 1 ] &&
+		grep -q '^data: .*notifications/tools/list_changed.*"io.modelcontextprotocol/subscriptionId": *"sub-a"' "$T/listen" &&
+		! grep -q 'prompts/list_changed' "$T/listen"; then
+		ok "2026-07-28: subscriptions/listen: acknowledged first, then only the changes asked for, tagged"
+	else
+		nok "2026-07-28: subscriptions/listen: acknowledged first, then only the changes asked for, tagged" "$(cat "$T/listen")"
+	fi
+
 	req GET "$URL" -H 'Accept: text/event-stream' "${AUTH[@]}" "${S26[@]}"
 	check "2026-07-28: GET is 405 (Allow: POST)" 405 [ "$(hdr Allow)" = POST ]
 	req DELETE "$URL" "${AUTH[@]}" "${S26[@]}"

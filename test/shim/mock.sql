@@ -218,6 +218,17 @@ BEGIN
 		RETURN;
 	END IF;
 	http_status := 200;
+	IF request ->> 'method' = 'subscriptions/listen' THEN
+		-- the listen key names the tenant's listeners; the acknowledgement goes first
+		session_id := 'listen-' || a.tenant;
+		response := jsonb_build_object('jsonrpc', '2.0', 'method', 'notifications/subscriptions/acknowledged',
+			'params', jsonb_build_object('_meta', jsonb_build_object('io.modelcontextprotocol/subscriptionId', 'sub-' || a.tenant)));
+		RETURN;
+	END IF;
+	IF request #>> '{params,name}' IN ('trigger_tools', 'trigger_prompts') THEN
+		PERFORM pg_notify('mtmcp_list_changed', 'listen-' || a.tenant || ' ' ||
+			CASE request #>> '{params,name}' WHEN 'trigger_tools' THEN 'tools' ELSE 'prompts' END);
+	END IF;
 	response := jsonb_build_object('jsonrpc', '2.0', 'id', request -> 'id', 'result',
 		jsonb_build_object('resultType', 'complete', 'headers', headers, 'session', in_session_id));
 END
