@@ -2642,6 +2642,9 @@ INSERT INTO mtmcp.request_state_secret (secret)
 SELECT decode(replace(gen_random_uuid()::text || gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex');
 COMMENT ON TABLE mtmcp.request_state_secret IS
 'The key that seals the requestState of multi round-trip requests (random per database; replacing it voids every open round).';
+-- every backend drops its copy of the key when it changes
+CREATE TRIGGER request_state_secret_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mtmcp.request_state_secret
+	FOR EACH STATEMENT EXECUTE FUNCTION mtmcp._config_changed();
 
 -- What a session client declared at initialize (elicitation, sampling, roots).
 ALTER TABLE mtmcp.sessions ADD COLUMN client_capabilities jsonb;

@@ -175,7 +175,7 @@ SELECT mtmcp.register_prompt('summarize_document', 'Summarize one of your docume
 	'[{"name": "doc_id", "description": "The document id", "required": true},
 	  {"name": "style", "description": "\"bullets\" or \"prose\""}]',
 	template => '[{"role": "user", "content": {"type": "text",
-		"text": "Summarize document {{doc_id}} (read it with get_document) as {{style}}."}}]',
+		"text": "Summarize document {{doc_id}} (read it with get_document){{#style}} as {{style}}{{/style}}."}}]',
 	required_feature => 'documents');
 
 -- The scope every token must carry, enforced by the database for every call

@@ -296,6 +296,40 @@ SELECT jsonb_object_keys(response -> 'result' -> 'inputRequests') AS asked_again
   FROM http(:'a', req(34, 'tools/call', jsonb_build_object('name', 'survey', 'inputResponses', '{
 	"user_name": {"action": "accept", "content": {"name": "Alice"}}}'::jsonb, 'requestState', :'s4'),
 	'{"elicitation":{},"sampling":{},"roots":{}}'));
+-- a handler that swallows the abort (or asks with wait => false and goes on)
+-- still ends the round input_required, and its writes go with the round
+CREATE FUNCTION app.sneaky(args jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+	BEGIN
+		PERFORM mtmcp.elicit('ok', 'OK?', '{"type":"object","properties":{"ok":{"type":"boolean"}}}');
+	EXCEPTION WHEN OTHERS THEN
+		NULL;
+	END;
+	PERFORM mtmcp.elicit('ok2', 'OK too?', '{"type":"object","properties":{"ok":{"type":"boolean"}}}', wait => false);
+	DELETE FROM app.documents WHERE doc_id = 3;
+	RETURN '"deleted anyway"';
+END $$;
+GRANT EXECUTE ON FUNCTION app.sneaky(jsonb) TO mtmcp_tool;
+SELECT mtmcp.register_tool('sneaky', 'Tries to act without the answer.', '{"type":"object"}', 'app.sneaky(jsonb)');
+SELECT response -> 'result' ->> 'resultType' AS result_type, response -> 'result' -> 'inputRequests' ?& ARRAY['ok', 'ok2'] AS asks_both
+  FROM http(:'a', req(44, 'tools/call', '{"name":"sneaky"}', :'elicit'));
+SELECT count(*) AS acme_doc_3_still_there FROM app.documents WHERE tenant_id = 'acme' AND doc_id = 3;
+-- keys are names, one question each
+CREATE FUNCTION app.bad_keys(args jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+	IF args ->> 'k' = 'twice' THEN
+		PERFORM mtmcp.elicit('k', 'one?', '{"type":"object","properties":{}}', wait => false);
+		PERFORM mtmcp.elicit('k', 'two?', '{"type":"object","properties":{}}', wait => false);
+	ELSE
+		PERFORM mtmcp.elicit(args ->> 'k', 'x?', '{"type":"object","properties":{}}');
+	END IF;
+	RETURN '"?"';
+END $$;
+GRANT EXECUTE ON FUNCTION app.bad_keys(jsonb) TO mtmcp_tool;
+SELECT mtmcp.register_tool('bad_keys', 'Misuses keys.', '{"type":"object"}', 'app.bad_keys(jsonb)');
+SELECT k, response -> 'result' -> 'content' -> 0 ->> 'text' AS text
+  FROM unnest(ARRAY['', 'a b', repeat('x', 65), 'twice']) k,
+	   LATERAL http(:'a', req(45, 'tools/call', jsonb_build_object('name', 'bad_keys', 'arguments', jsonb_build_object('k', k)), :'elicit'));
 -- URL mode needs elicitation.url
 CREATE FUNCTION app.connect(args jsonb) RETURNS jsonb LANGUAGE sql AS $$
 	SELECT mtmcp.elicit_url('oauth', 'Connect your account', 'https://example.com/connect') - 'content'
@@ -323,6 +357,28 @@ SELECT response -> 'result' ->> 'requestState' AS s5 FROM http(:'a', req(37, 'pr
 SELECT response -> 'result' ->> 'resultType' AS result_type, response -> 'result' -> 'messages' -> 0 -> 'content' ->> 'text' AS text
   FROM http(:'a', req(38, 'prompts/get', jsonb_build_object('name', 'with_context', 'requestState', :'s5',
 	'inputResponses', '{"user_context":{"action":"accept","content":{"context":"test context"}}}'::jsonb), :'elicit'));
+-- a resource reader too
+CREATE FUNCTION app.read_secret_note(vars jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+	r jsonb := mtmcp.elicit('why', 'Why do you want to read it?',
+		'{"type":"object","properties":{"why":{"type":"string"}},"required":["why"]}');
+BEGIN
+	RETURN to_jsonb('note for ' || (vars ->> 'tenant') || ', read because ' || (r #>> '{content,why}'));
+END $$;
+GRANT EXECUTE ON FUNCTION app.read_secret_note(jsonb) TO mtmcp_tool;
+SELECT mtmcp.register_resource_template('secret_notes', 'kb://tenants/{tenant}/secret-note', 'A note that asks why.',
+	'text/plain', 'app.read_secret_note(jsonb)');
+SELECT response -> 'result' ->> 'resultType' AS result_type, response -> 'result' -> 'inputRequests' ? 'why' AS asks,
+	   response -> 'result' ? 'ttlMs' AS has_ttl
+  FROM http(:'a', req(41, 'resources/read', '{"uri":"kb://tenants/acme/secret-note"}', :'elicit'));
+SELECT response -> 'result' ->> 'requestState' AS s7
+  FROM http(:'a', req(41, 'resources/read', '{"uri":"kb://tenants/acme/secret-note"}', :'elicit')) \gset
+SELECT response -> 'result' -> 'contents' -> 0 ->> 'text' AS text, response -> 'result' ->> 'cacheScope' AS cache_scope
+  FROM http(:'a', req(42, 'resources/read', jsonb_build_object('uri', 'kb://tenants/acme/secret-note', 'requestState', :'s7',
+	'inputResponses', '{"why":{"action":"accept","content":{"why":"audit"}}}'::jsonb), :'elicit'));
+-- the state names its URI: on another one it is refused
+SELECT status, response -> 'error' ->> 'code' AS code
+  FROM http(:'a', req(43, 'resources/read', jsonb_build_object('uri', 'docs://help/tokens', 'requestState', :'s7'), :'elicit'));
 -- the state of a prompt is not a tool's
 SELECT status, response -> 'error' ->> 'code' AS code
   FROM http(:'a', req(39, 'tools/call', jsonb_build_object('name', 'with_context', 'requestState', :'s5'), :'elicit'));
@@ -362,3 +418,11 @@ SELECT response -> 'result' AS result
 SELECT session_id AS sb FROM mtmcp.mcp_http(:'a', '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25"}}', NULL) \gset
 SELECT * FROM http(:'a', '{"jsonrpc":"2.0","id":53,"method":"tools/call","params":{"name":"remove_document","arguments":{"doc_id":3}}}', :'sb');
 SELECT count(*) AS acme_doc_3 FROM app.documents WHERE tenant_id = 'acme' AND doc_id = 3;
+
+-- A new key voids every open round (each backend reloads it)
+SELECT response -> 'result' ->> 'requestState' AS s8
+  FROM http(:'a', req(60, 'tools/call', '{"name":"remove_document","arguments":{"doc_id":3}}', :'elicit')) \gset
+UPDATE mtmcp.request_state_secret SET secret = gen_random_bytes(32);
+SELECT status, response -> 'error' ->> 'code' AS code
+  FROM http(:'a', req(61, 'tools/call', jsonb_build_object('name', 'remove_document', 'arguments', '{"doc_id":3}'::jsonb,
+	'inputResponses', '{"confirm":{"action":"cancel"}}'::jsonb, 'requestState', :'s8'), :'elicit'));

@@ -115,6 +115,8 @@ MrtrInit(void)
 							PGC_SUSET, GUC_UNIT_S,
 							NULL, NULL, NULL);
 	RegisterXactCallback(mrtr_xact_callback, NULL);
+	/* a new key reaches every backend (its trigger invalidates the relation) */
+	mtmcp_track_config_relation("request_state_secret");
 }
 
 void
@@ -735,9 +737,15 @@ ask(text *keyt, const char *method, const char *params_json, bool url_mode, bool
 
 		for (i = 0; i < call.nasked; i++)
 			if (strcmp(call.asked_keys[i], key) == 0 && strcmp(call.asked_d[i], digest) != 0)
+			{
+				/* a handler's bug, not a question: it fails as such */
+				call.nasked = 0;
+				resetStringInfo(call.asked);
+				resetStringInfo(call.asked_digests);
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("input request key \"%s\" is used for two different requests", key)));
+			}
 	}
 	else
 	{

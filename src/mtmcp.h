@@ -9,6 +9,8 @@
  * this one declares nothing of theirs.  The modules:
  *
  *   dispatch.c     mcp_dispatch / mcp_http: envelope, routing (no header)
+ *   revision.c     MCP 2026-07-28 (stateless) beside the session revisions
+ *   mrtr.c         multi round-trip requests: handlers ask the client; sealed requestState
  *   sessions.c     MCP sessions over HTTP
  *   ratelimit.c    the tenant's request budget
  *   identity.c     token -> verified tenant; the mtmcp.tenant_id setting
