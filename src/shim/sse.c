@@ -35,7 +35,7 @@
  * open with a comment and the retry field.  Each stream keeps its last
  * SSE_HISTORY_EVENTS events (at most SSE_HISTORY_BYTES); when a stream ends
  * its history stays for SSE_RETAIN_S seconds (at most SSE_RETAIN_STREAMS
- * streams).  A GET with Last-Event-ID for a stream of the same session
+ * streams, SSE_RETAIN_BYTES in all, newest kept).  A GET with Last-Event-ID for a stream of the same session
  * (sse_resume) gets the events after that id replayed, then -- if the
  * stream is still live -- everything the stream sends from then on.  The
  * history lives in this process only: after a shim restart, or on another
@@ -61,6 +61,7 @@
 #define SSE_HISTORY_BYTES (1024 * 1024)
 #define SSE_RETAIN_S 120.0
 #define SSE_RETAIN_STREAMS 256
+#define SSE_RETAIN_BYTES (32 * 1024 * 1024)	/* all retained histories together */
 
 typedef struct SseEvent
 {
@@ -253,12 +254,14 @@ retained_prune_locked(double now)
 {
 	SseStream **pp = &retained;
 	int			kept = 0;
+	size_t		bytes = 0;
 
 	while (*pp)
 	{
 		SseStream  *s = *pp;
 
-		if (now - s->ended_at > SSE_RETAIN_S || kept >= SSE_RETAIN_STREAMS)
+		if (now - s->ended_at > SSE_RETAIN_S || kept >= SSE_RETAIN_STREAMS ||
+			bytes + s->hist_bytes > SSE_RETAIN_BYTES)
 		{
 			*pp = s->ret_next;
 			n_retained--;
@@ -266,6 +269,7 @@ retained_prune_locked(double now)
 			continue;
 		}
 		kept++;
+		bytes += s->hist_bytes;
 		pp = &s->ret_next;
 	}
 }
