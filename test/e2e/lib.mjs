@@ -15,7 +15,7 @@ export const config = {
 	get secretHex() { return need('MTMCP_E2E_SECRET_HEX'); },
 	issuer: process.env.MTMCP_E2E_ISSUER || 'https://idp.e2e.mtmcp.test',
 	audience: process.env.MTMCP_E2E_AUDIENCE || 'mtmcp-e2e',
-	// The scope the shim requires of every token (--required-scope), if any.
+	// The scope every token must carry (mtmcp.access_scope, which the shim advertises), if any.
 	requiredScope: process.env.MTMCP_E2E_REQUIRED_SCOPE || '',
 };
 

@@ -41,7 +41,8 @@ SHIM=${MTMCP_HTTP:-$REPO/build/mtmcp-http}
 DB=${MTMCP_E2E_DB:-mtmcp_e2e}
 ROLE=${MTMCP_E2E_ROLE:-mtmcp_e2e_shim}
 ONLY=${MTMCP_E2E_ONLY:-}
-SCOPE=mcp:access			# the access scope every token must carry
+SCOPE=mcp:access			# the access scope every token must carry (mtmcp.access_scope: the
+							# database enforces it, the shim reads it to advertise it)
 CONFORMANCE_VERSION=0.2.0-alpha.12
 SPECS=${MTMCP_E2E_SPECS:-2025-11-25 2026-07-28}
 
@@ -148,7 +149,7 @@ PROXY_URL=http://127.0.0.1:$PP/mcp
 	--allowed-hosts "127.0.0.1:$SP,localhost:$SP,127.0.0.1:$PP,localhost:$PP" \
 	--allowed-origins "http://127.0.0.1:$SP,http://localhost:$SP,http://127.0.0.1:$PP,http://localhost:$PP" \
 	--resource-url "$SHIM_URL" \
-	--required-scope "$SCOPE" \
+	--authorization-servers https://idp.e2e.mtmcp.test \
 	>"$WORK/shim.log" 2>&1 &
 pids+=($!)
 shim_pid=$!

@@ -303,7 +303,7 @@ describe('refusals at the HTTP boundary', () => {
 		assert.ok([401, 403].includes(err.code), String(err));
 	});
 
-	test('a token without the access scope is refused', { skip: !config.requiredScope && 'the shim runs without --required-scope' }, async () => {
+	test('a token without the access scope is refused, and the challenge names it (read from the database)', { skip: !config.requiredScope && 'no access scope set' }, async () => {
 		const token = mintToken({ tenant: 'acme', scope: 'documents' });
 		const err = await rejection(connect(token, { name: 'no-scope' }));
 		assert.equal(err.code, 403, String(err));
@@ -312,6 +312,12 @@ describe('refusals at the HTTP boundary', () => {
 		const www = r.headers.get('www-authenticate') || '';
 		assert.match(www, /error="insufficient_scope"/);
 		assert.ok(www.includes(config.requiredScope), www);
+		const meta = await (await fetch(new URL('/.well-known/oauth-protected-resource/mcp', config.url))).json();
+		assert.equal(meta.scopes_supported[0], config.requiredScope);
+		assert.deepEqual(meta.authorization_servers, [config.issuer]);
+		const noToken = await rawPost(INITIALIZE, {});
+		assert.equal(noToken.status, 401);
+		assert.ok((noToken.headers.get('www-authenticate') || '').includes(`scope="${config.requiredScope}"`));
 	});
 
 	test('a session id stolen from another tenant: 404 on POST, GET and DELETE', async () => {
