@@ -1282,7 +1282,14 @@ post_batch(struct MHD_Connection *c, Req *r, json_object *root)
 				}
 				if (job->http_status == 202 && is_client_response(m))
 					(void) mrtr_deliver(session, m);
-				if (job->response)
+				if (job->response && job->http_status == 200 && mrtr_is_input_required(job->response))
+				{
+					/* the handler asks the client: that takes a stream, which a batch answer is not */
+					answer = rpc_error(id_json, -32603, "This call needs input from the client (a request "
+									   "of the server), which cannot be made inside a batch: send it on its own", NULL);
+					metrics_count("batch_calls_needing_input", 1);
+				}
+				else if (job->response)
 					answer = xstrdup(job->response);
 			}
 			job_unref(job);
