@@ -520,3 +520,37 @@ describe('JSON-RPC batches in a 2025-03-26 session', () => {
 		assert.equal((await r.json()).error.code, -32600);
 	});
 });
+
+describe('event streams: ids, priming, Last-Event-ID replay (2025-11-25)', () => {
+	test('a call\'s stream opens with a priming event; a GET with its id replays the rest', async () => {
+		const c = await client(acmeToken(), 'acme-resume');
+		const headers = {
+			'Content-Type': 'application/json', Accept: 'application/json, text/event-stream',
+			Authorization: `Bearer ${acmeToken()}`, 'Mcp-Session-Id': c.transport.sessionId, 'MCP-Protocol-Version': '2025-11-25',
+		};
+		const res = await fetch(config.url, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 900,
+			method: 'tools/call', params: { name: 'slow_job', arguments: { steps: 2, pause_ms: 50 }, _meta: { progressToken: 'p' } } }) });
+		assert.equal(res.headers.get('content-type'), 'text/event-stream');
+		const events = (await res.text()).split('\n\n').filter((e) => e.trim()).map((e) => Object.fromEntries(
+			e.split('\n').map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()])));
+		assert.match(events[0].id, /^[0-9a-f]{16}-0$/);
+		assert.equal(events[0].data, '');
+		assert.ok(Number(events[0].retry) > 0);
+		const messages = events.slice(1).filter((e) => e.data);
+		assert.ok(messages.length >= 3, JSON.stringify(events));
+		assert.equal(JSON.parse(messages.at(-1).data).id, 900);
+		// the client "lost" everything after the priming event
+		const again = await fetch(config.url, { method: 'GET', headers: { ...headers, 'Last-Event-ID': events[0].id } });
+		assert.equal(again.status, 200);
+		const replay = (await again.text()).split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)));
+		assert.deepEqual(replay, messages.map((m) => JSON.parse(m.data)));
+		// another session cannot replay it
+		const other = await client(acmeToken(), 'acme-resume-other');
+		const foreign = await fetch(config.url, { method: 'GET', headers: { ...headers, 'Mcp-Session-Id': other.transport.sessionId,
+			'Last-Event-ID': events[0].id }, signal: AbortSignal.timeout(1500) });
+		assert.equal(foreign.status, 200);
+		const chunk = await foreign.body.getReader().read();
+		assert.ok(!new TextDecoder().decode(chunk.value).includes('"id":900'));
+		await foreign.body.cancel().catch(() => {});
+	});
+});
