@@ -467,9 +467,10 @@ sse_resume(const char *session_id, const char *last_event_id, bool *get_stream)
 	if (end == dash + 1 || (*end != '\0' && *end != ' ' && *end != '\t'))
 		return NULL;
 
+	n = sse_new(session_id, true);	/* before the registry lock, which sse_new takes */
 	pthread_mutex_lock(&reg_lock);
 	for (s = all_streams; s != NULL; s = s->all_next)
-		if (strcmp(s->sid, sid) == 0)
+		if (s != n && strcmp(s->sid, sid) == 0)
 			break;
 	if (s == NULL)
 	{
@@ -481,37 +482,19 @@ sse_resume(const char *session_id, const char *last_event_id, bool *get_stream)
 	}
 	if (s != NULL)
 	{
+		bool		mine;
+
 		pthread_mutex_lock(&s->lock);
-		if (s->session_id == NULL || strcmp(s->session_id, session_id) != 0)
-		{
-			/* another session's stream: as if unknown */
-			pthread_mutex_unlock(&s->lock);
-			pthread_mutex_unlock(&reg_lock);
-			return NULL;
-		}
+		mine = s->session_id != NULL && strcmp(s->session_id, session_id) == 0;
 		pthread_mutex_unlock(&s->lock);
+		if (!mine)
+			s = NULL;			/* another session's stream: as if unknown */
 	}
-	pthread_mutex_unlock(&reg_lock);
 	if (s == NULL)
-		return NULL;
-
-	n = sse_new(session_id, true);
-	pthread_mutex_lock(&reg_lock);	/* s cannot be freed or pruned meanwhile */
-	/* s may have ended and moved to the retained list meanwhile: still the same object, unless freed */
 	{
-		SseStream  *t;
-		bool		found = false;
-
-		for (t = all_streams; t != NULL && !found; t = t->all_next)
-			found = (t == s);
-		for (t = retained; t != NULL && !found; t = t->ret_next)
-			found = (t == s);
-		if (!found)
-		{
-			pthread_mutex_unlock(&reg_lock);
-			sse_unref(n);
-			return NULL;		/* gone in between */
-		}
+		pthread_mutex_unlock(&reg_lock);
+		sse_unref(n);
+		return NULL;
 	}
 	pthread_mutex_lock(&s->lock);
 	pthread_mutex_lock(&n->lock);
