@@ -46,7 +46,8 @@ const secret = Buffer.from(secretHex, 'hex');
 const issuer = process.env.PEER_ISSUER ?? 'https://idp.demo.mtmcp.local';
 const audience = process.env.PEER_AUDIENCE ?? 'mtmcp-demo';
 
-const pool = new pg.Pool({ max: Number(process.env.PEER_POOL ?? 8) });
+// idleTimeoutMillis 0: connections stay open between benchmark rounds (the rounds measure calls, not reconnects)
+const pool = new pg.Pool({ max: Number(process.env.PEER_POOL ?? 8), idleTimeoutMillis: 0 });
 pool.on('error', (err) => console.error('peer: idle client error:', err.message));
 
 // ---------------------------------------------------------------- the tool
