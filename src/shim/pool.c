@@ -349,7 +349,8 @@ job_submit(Job *job, int timeout_ms)
 	if (!k->in_ring)
 		ring_append(k);
 	pool.queued++;
-	pthread_cond_broadcast(&pool.cond);
+	/* one job, one worker: a broadcast woke every idle worker for nothing */
+	pthread_cond_signal(&pool.cond);
 	pthread_mutex_unlock(&pool.lock);
 	return true;
 }
@@ -1049,7 +1050,15 @@ worker_main(void *arg)
 		pthread_mutex_lock(&pool.lock);
 		pool.in_use--;
 		slot_done(job->slot);
-		pthread_cond_broadcast(&pool.cond);	/* its key may run another */
+		/*
+		 * Its key may run another: this worker looks first (dequeue, at the
+		 * top of the loop), and one idle worker is woken too.  When stopping
+		 * all are, since the queue may now be empty and every worker must exit.
+		 */
+		if (pool.stopping)
+			pthread_cond_broadcast(&pool.cond);
+		else
+			pthread_cond_signal(&pool.cond);
 		pthread_mutex_unlock(&pool.lock);
 		job_unref(job);
 	}
