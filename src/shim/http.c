@@ -613,9 +613,12 @@ finish_job(Job *job, char *token)
 	job_unref(job);
 }
 
-/* 429: over the tenant's rate limit; Retry-After from error.data.retryAfter. */
+/*
+ * 429 (over the tenant's rate limit or calls in flight) or 503 (a router's
+ * tenant moving or shard down): Retry-After from error.data.retryAfter.
+ */
 static enum MHD_Result
-send_rate_limited(struct MHD_Connection *c, Req *r, const char *body)
+send_rate_limited(struct MHD_Connection *c, Req *r, int status, const char *body)
 {
 	struct MHD_Response *resp = make_response(body, "application/json");
 	json_object *root = body ? json_tokener_parse(body) : NULL;
@@ -635,7 +638,7 @@ send_rate_limited(struct MHD_Connection *c, Req *r, const char *body)
 	}
 	json_object_put(root);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	return send_response(c, r, 429, resp);
+	return send_response(c, r, status, resp);
 }
 
 /* A bare status from mcp_http_check / mcp_http_end, as an HTTP answer. */
@@ -843,16 +846,17 @@ is_sse_method(const char *m)
 }
 
 /*
- * A body that is not JSON: 400 -32700, and a trace -- a log line and the
- * event counter.  mtmcp.mcp_http takes jsonb, so such a body cannot reach
- * the database's audit trail; the log line says whether a token came with
- * it (never the token, never the body).
+ * A body that is not JSON: 400 -32700, and a trace -- a log line, the event
+ * counter and, when a bearer token came with it, an audit row of the
+ * verified tenant (mtmcp.mcp_http_unparsable: the parser's complaint and the
+ * size, never the body; a token that does not verify is refused as usual).
  */
 static enum MHD_Result
 unparsable(struct MHD_Connection *c, Req *r, const char *why)
 {
 	char		reason[96];
 	char	   *token = bearer_token(c);
+	int			status = 400;
 
 	safe_text(reason, sizeof(reason), why ? why : "unknown");
 	metrics_count("requests_unparsable", 1);
@@ -860,8 +864,20 @@ unparsable(struct MHD_Connection *c, Req *r, const char *why)
 			 token ? "a bearer token was present" : "no bearer token");
 	if (token)
 	{
-		explicit_bzero(token, strlen(token));
-		free(token);
+		const char *session = NULL;
+		char		size[24];
+		Job		   *job;
+
+		(void) session_header(c, r, &session);
+		job = job_new(JOB_UNPARSABLE, token, reason, session);
+		snprintf(size, sizeof(size), "%zu", r->body.len);
+		job->rpc_id = xstrdup(size);
+		if (job_submit(job, shim_config.queue_timeout_ms) && job_wait(job, false, r->fd) &&
+			job->outcome == OUT_OK && (job->http_status == 401 || job->http_status == 403))
+			status = job->http_status;
+		finish_job(job, token);
+		if (status != 400)
+			return send_auth_refusal(c, r, status, NULL, true);
 	}
 	return send_rpc_error(c, r, 400, -32700, "Parse error", NULL);
 }
@@ -1487,6 +1503,12 @@ post_message(struct MHD_Connection *c, Req *r)
 	job = job_new(JOB_RPC, token, r->body.data, session);
 	job->rpc_id = id_json;
 	job->headers = headers_json;
+	/*
+	 * A cancel must not queue behind the very calls it is meant to stop: it
+	 * takes no share of its token's queue (the database acts on it at once).
+	 */
+	if (!is_request && method != NULL && strcmp(method, "notifications/cancelled") == 0)
+		job->key = 0;
 	if (streaming)
 	{
 		job->stream = sse_new(NULL, false);
@@ -1557,7 +1579,10 @@ post_message(struct MHD_Connection *c, Req *r)
 				ret = send_auth_refusal(c, r, st, job->response, token != NULL);
 				break;
 			case 429:
-				ret = send_rate_limited(c, r, job->response);
+			case 503:
+				/* over a limit, or a tenant moving or a shard down (router): retry later */
+				ret = job->response ? send_rate_limited(c, r, st, job->response)
+					: send_status_only(c, r, st, token != NULL);
 				break;
 			default:
 				if (job->response)

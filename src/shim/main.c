@@ -96,7 +96,7 @@ static OptSpec opts[] = {
 	{"key-max-inflight", "MTMCP_KEY_MAX_INFLIGHT", OPT_INT, &shim_config.key_max_inflight, 1, 100000, "N",
 	"calls queued or running per bearer token; more are refused with 429 (default 2 x pool)"},
 	{"key-max-running", "MTMCP_KEY_MAX_RUNNING", OPT_INT, &shim_config.key_max_running, 1, 100000, "N",
-	"database connections one bearer token may hold at once (default pool - pool/4)"},
+	"database connections one bearer token may hold at once (default pool/2, at least 1: at or below the tenant's max_in_flight, 4 by default)"},
 	{"keepalive", "MTMCP_KEEPALIVE", OPT_INT, &shim_config.keepalive_s, 1, 3600, "SECONDS",
 	"SSE keep-alive comment interval (default 15; at most half the idle timeout)"},
 	{"sse-retry", "MTMCP_SSE_RETRY_MS", OPT_INT, &shim_config.sse_retry_ms, 0, 3600000, "MS",
@@ -315,7 +315,7 @@ parse_config(int argc, char **argv)
 	if (shim_config.key_max_inflight < 0)
 		shim_config.key_max_inflight = 2 * shim_config.pool;
 	if (shim_config.key_max_running < 0)
-		shim_config.key_max_running = shim_config.pool - shim_config.pool / 4;
+		shim_config.key_max_running = shim_config.pool / 2 > 0 ? shim_config.pool / 2 : 1;
 	if (shim_config.listen_db != NULL && shim_config.listen_db[0] == '\0')
 	{
 		free(shim_config.listen_db);

@@ -72,13 +72,14 @@
 #define SQL_END "SELECT mtmcp.mcp_http_end($1::text, $2::text)"
 #define SQL_CHECK "SELECT mtmcp.mcp_http_check($1::text, $2::text)"
 #define SQL_PING "SELECT 1"
+#define SQL_UNPARSABLE "SELECT mtmcp.mcp_http_unparsable($1::text, $2::text, $3::text, $4::integer)"
 /* a 2026-07-28 request: its MCP headers go along */
 #define SQL_RPC_HEADERS "SELECT http_status, session_id, response::text " \
 	"FROM mtmcp.mcp_http($1::text, $2::jsonb, $3::text, $4::text, $5::jsonb)"
 
 /* By job kind (JobKind order); sent as unnamed statements. */
-static const char *const stmt_sql[] = {SQL_RPC, SQL_END, SQL_CHECK, SQL_PING};
-static const int stmt_nparams[] = {4, 2, 2, 0};
+static const char *const stmt_sql[] = {SQL_RPC, SQL_END, SQL_CHECK, SQL_PING, SQL_UNPARSABLE};
+static const int stmt_nparams[] = {4, 2, 2, 0, 4};
 
 /*
  * The queue of one fairness key: its waiting jobs in order, and how many of
@@ -892,6 +893,12 @@ run_job(Worker *w, Job *job)
 		values[2] = job->session_id;
 		values[3] = job->notify_key;
 		values[4] = w->headers_arg ? job->headers : NULL;
+	}
+	else if (job->kind == JOB_UNPARSABLE)
+	{
+		values[1] = job->session_id;
+		values[2] = job->body;	/* the parser's complaint, never the body */
+		values[3] = job->rpc_id;	/* the body's size, as text */
 	}
 	else
 		values[1] = job->session_id;

@@ -35,7 +35,10 @@
 
 #include <libpq-fe.h>
 
-#define SHIM_VERSION "1.0"
+/* one version source: mtmcp.control's default_version, passed by src/shim/shim.mk */
+#ifndef SHIM_VERSION
+#error "SHIM_VERSION must come from the build (src/shim/shim.mk)"
+#endif
 
 /*
  * Run on a pooled connection after every call: whatever session state tool
@@ -176,7 +179,8 @@ typedef enum JobKind
 	JOB_RPC,					/* mtmcp.mcp_http */
 	JOB_END,					/* mtmcp.mcp_http_end */
 	JOB_CHECK,					/* mtmcp.mcp_http_check */
-	JOB_PING					/* SELECT 1 */
+	JOB_PING,					/* SELECT 1 */
+	JOB_UNPARSABLE				/* mtmcp.mcp_http_unparsable: body = the parser's complaint */
 } JobKind;
 
 typedef enum JobOutcome

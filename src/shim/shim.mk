@@ -19,6 +19,8 @@ SHIM_DIR := src/shim
 SHIM_BIN = build/mtmcp-http
 SHIM_SRCS := $(addprefix $(SHIM_DIR)/,main.c http.c pool.c sse.c mrtr.c notify.c metrics.c util.c)
 SHIM_HDRS := $(SHIM_DIR)/shim.h
+# the version has one source: mtmcp.control's default_version
+SHIM_VERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" mtmcp.control)
 
 SHIM_PKG_CFLAGS := $(shell pkg-config --cflags libmicrohttpd json-c 2>/dev/null) \
 	$(shell pkg-config --cflags libpq 2>/dev/null || echo -I$$(pg_config --includedir))
@@ -29,9 +31,9 @@ SHIM_PKG_LIBS := $(shell pkg-config --libs libmicrohttpd json-c 2>/dev/null || e
 
 shim: $(SHIM_BIN)
 
-$(SHIM_BIN): $(SHIM_SRCS) $(SHIM_HDRS) $(SHIM_DIR)/shim.mk
+$(SHIM_BIN): $(SHIM_SRCS) $(SHIM_HDRS) $(SHIM_DIR)/shim.mk mtmcp.control
 	@mkdir -p $(dir $@)
-	$(SHIM_CC) -std=gnu11 $(SHIM_CFLAGS) -pthread $(SHIM_PKG_CFLAGS) -o $@ $(SHIM_SRCS) $(SHIM_PKG_LIBS) -pthread
+	$(SHIM_CC) -std=gnu11 $(SHIM_CFLAGS) -DSHIM_VERSION='"$(SHIM_VERSION)"' -pthread $(SHIM_PKG_CFLAGS) -o $@ $(SHIM_SRCS) $(SHIM_PKG_LIBS) -pthread
 
 # The HTTP smoke test, against the mock contract (no extension needed) and
 # against the real extension with the demo (needs a running scratch cluster
