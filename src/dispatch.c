@@ -43,6 +43,7 @@
 #include "completion.h"
 #include "cost.h"
 #include "identity.h"
+#include "inspect.h"
 #include "jsonutil.h"
 #include "mtmcp.h"
 #include "notify.h"
@@ -354,6 +355,10 @@ serve(Exchange *x, JsonbContainer *root, JsonbValue *idv, JsonbContainer *params
 
 	mtmcp_call_end();
 	mtmcp_leave_identity(nestlevel);
+
+	/* a result is kept for the audit row and inspected, perhaps withheld (inspect.c) */
+	if (rpc_code == 0)
+		rpc_code = mtmcp_inspect_result(ident, method, &result, &rpc_msg, &rpc_data, ev);
 
 	if (rpc_code != 0)
 	{

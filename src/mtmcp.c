@@ -22,6 +22,7 @@
 #include "counters.h"
 #include "cursor.h"
 #include "identity.h"
+#include "inspect.h"
 #include "mtmcp.h"
 #include "notify.h"
 #include "sandbox.h"
@@ -49,6 +50,7 @@ _PG_init(void)
 	SessionsInit();
 	NotifyInit();
 	SandboxInit();
+	InspectInit();
 	mtmcp_preloaded = true;
 }
 

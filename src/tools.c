@@ -48,6 +48,7 @@
 #include "catalog.h"
 #include "cursor.h"
 #include "identity.h"
+#include "inspect.h"
 #include "jsonschema.h"
 #include "jsonutil.h"
 #include "mtmcp.h"
@@ -435,6 +436,13 @@ mtmcp_tools_call(const MtmcpIdentity *id, const char *name, Jsonb *args,
 		ev->result_kind = "invalid";
 		ev->severity = "warning";
 		ev->error_code = "input_schema";
+		return 0;
+	}
+
+	/* what the caller sent, against the tenant's prompt-injection policy */
+	if (mtmcp_inspect_arguments(id, name, args, ev))
+	{
+		append_tool_error(result, mtmcp_inspect_refusal(ev));
 		return 0;
 	}
 
