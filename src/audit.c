@@ -436,11 +436,9 @@ mtmcp_audit_write(const MtmcpIdentity *id, MtmcpAuditEvent *ev)
 
 	/* findings raise the row's severity, whatever else became of the call */
 	if (ev->min_severity != NULL && severity_rank(ev->min_severity) > severity_rank(ev->severity))
-	{
 		ev->severity = ev->min_severity;
-		if (strcmp(ev->severity, "security") == 0 && ev->min_detail != NULL)
-			ev->detail = (char *) ev->min_detail;
-	}
+	if (ev->min_detail != NULL && ev->detail == NULL && strcmp(ev->severity, "security") == 0)
+		ev->detail = (char *) ev->min_detail;
 	security = strcmp(ev->severity, "security") == 0;
 	memset(nulls, ' ', sizeof(nulls));
 	if (!security && tenant_budget(id, &rows, &window))
