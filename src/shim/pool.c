@@ -72,10 +72,15 @@
 #define SQL_END "SELECT mtmcp.mcp_http_end($1::text, $2::text)"
 #define SQL_CHECK "SELECT mtmcp.mcp_http_check($1::text, $2::text)"
 #define SQL_PING "SELECT 1"
+/* prompt-injection findings counted by the database: labels from fixed sets, no tenant */
+#define SQL_FINDINGS "SELECT coalesce(string_agg(format(" \
+	"'mtmcp_injection_findings_total{direction=\"%s\",category=\"%s\",action=\"%s\"} %s', " \
+	"direction, category, action, findings) || E'\\n', '' ORDER BY direction, category, action), '') " \
+	"FROM mtmcp.finding_counts()"
 
 /* By job kind (JobKind order); sent as unnamed statements. */
-static const char *const stmt_sql[] = {SQL_RPC, SQL_END, SQL_CHECK, SQL_PING};
-static const int stmt_nparams[] = {4, 2, 2, 0};
+static const char *const stmt_sql[] = {SQL_RPC, SQL_END, SQL_CHECK, SQL_PING, SQL_FINDINGS};
+static const int stmt_nparams[] = {4, 2, 2, 0, 0};
 
 /*
  * The queue of one fairness key: its waiting jobs in order, and how many of
@@ -149,7 +154,7 @@ job_new(JobKind kind, const char *token, const char *body, const char *session_i
 	job->token = xstrdup(token);
 	job->body = xstrdup(body);
 	job->session_id = xstrdup(session_id);
-	job->key = kind == JOB_PING ? 0 : token_key(token);
+	job->key = kind == JOB_PING || kind == JOB_FINDINGS ? 0 : token_key(token);
 	random_hex(job->notify_key, 16);
 	job->outcome = OUT_PENDING;
 	job->refs = 1;
@@ -823,7 +828,7 @@ run_job(Worker *w, Job *job)
 		job->outcome = OUT_DB_DOWN;
 		return;
 	}
-	values[0] = job->kind == JOB_PING ? NULL : job->token;
+	values[0] = job->kind == JOB_PING || job->kind == JOB_FINDINGS ? NULL : job->token;
 	if (job->kind == JOB_RPC)
 	{
 		values[1] = job->body;
@@ -853,10 +858,12 @@ run_job(Worker *w, Job *job)
 		shim_log("database answered %d rows of %d columns; expected one row", PQntuples(res), PQnfields(res));
 		job->outcome = OUT_DB_ERROR;
 	}
-	else if (job->kind == JOB_PING)
+	else if (job->kind == JOB_PING || job->kind == JOB_FINDINGS)
 	{
 		job->outcome = OUT_OK;
 		job->http_status = 200;
+		if (job->kind == JOB_FINDINGS && !PQgetisnull(res, 0, 0))
+			job->response = xstrdup(PQgetvalue(res, 0, 0));
 	}
 	else
 	{

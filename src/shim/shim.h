@@ -155,7 +155,8 @@ typedef enum JobKind
 	JOB_RPC,					/* mtmcp.mcp_http */
 	JOB_END,					/* mtmcp.mcp_http_end */
 	JOB_CHECK,					/* mtmcp.mcp_http_check */
-	JOB_PING					/* SELECT 1 */
+	JOB_PING,					/* SELECT 1 */
+	JOB_FINDINGS				/* mtmcp.finding_counts() as metric lines (/metrics) */
 } JobKind;
 
 typedef enum JobOutcome
