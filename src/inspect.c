@@ -529,7 +529,8 @@ scan(const MtmcpIdentity *id, const Policy *p, DetectDirection dir, const char *
 	for (c = 0; c < DETECT_NCATEGORIES; c++)
 		if (p->act[c] != ACT_OFF)
 			mask |= DETECT_CAT_BIT(c);
-	if (mask == 0 || len == 0)
+	/* "{}", "[]", "": nothing to find, not worth a scan's set-up */
+	if (mask == 0 || len <= 2)
 		return ACT_OFF;
 
 	memset(&ctx, 0, sizeof(ctx));
