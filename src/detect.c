@@ -1247,12 +1247,17 @@ is_tokch(unsigned char c)
 	return is_runch(c) || c == '~' || c == '+' || c == '/' || c == '=';
 }
 
-static int
+/* b[i..j) is exactly w (compared a byte at a time: runs are short, most differ at once) */
+static inline int
 run_is(const unsigned char *b, size_t i, size_t j, const char *w)
 {
-	size_t		l = strlen(w);
+	size_t		l = j - i,
+				k;
 
-	return j - i == l && memcmp(b + i, w, l) == 0;
+	for (k = 0; k < l; k++)
+		if (w[k] == '\0' || b[i + k] != (unsigned char) w[k])
+			return 0;
+	return w[l] == '\0';
 }
 
 static int
@@ -1479,6 +1484,24 @@ key_kind(const unsigned char *b, size_t i, size_t j)
 		if (is_alpha(b[x]) || is_digit(b[x]))
 			k[kl++] = (char) b[x];
 	k[kl] = '\0';
+	/*
+	 * Every key below ends in one of these letters; most words do not, and
+	 * this runs for every word of the input.
+	 */
+	if (kl == 0)
+		return KEY_NONE;
+	switch (k[kl - 1])
+	{
+		case 't':
+		case 'd':
+		case 'g':
+		case 'e':
+		case 'n':
+		case 'y':
+			break;
+		default:
+			return KEY_NONE;
+	}
 	if (strcmp(k, "tenant") == 0 || ends_with(k, kl, "tenantid") || strcmp(k, "tenantslug") == 0)
 		return KEY_TENANT;
 	if (ends_with(k, kl, "requeststate"))
