@@ -313,6 +313,7 @@ cache_load(void)
 	}
 	SPI_finish();
 	cache_generation = gen;
+	elog(DEBUG1, "mtmcp: prompt-injection patterns compiled (generation %llu)", (unsigned long long) gen);
 }
 
 static const DetectRules *
