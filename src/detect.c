@@ -1458,7 +1458,7 @@ enum
 	KEY_NONE, KEY_TENANT, KEY_SESSION, KEY_STATE
 };
 
-static int
+static inline int
 ends_with(const char *k, size_t kl, const char *suffix)
 {
 	size_t		l = strlen(suffix);
@@ -1469,14 +1469,9 @@ ends_with(const char *k, size_t kl, const char *suffix)
 static int
 key_kind(const unsigned char *b, size_t i, size_t j)
 {
-	static const char *const session_suffixes[] = {
-		"sessionid", "sessiontoken", "sessionkey", "session", "sessid", "sid", "accesstoken",
-		"refreshtoken", "idtoken", "authtoken", "apikey", "token", "jwt", NULL
-	};
 	char		k[48];
 	size_t		kl = 0,
 				x;
-	int			t;
 
 	if (j - i > 40)
 		return KEY_NONE;
@@ -1484,35 +1479,40 @@ key_kind(const unsigned char *b, size_t i, size_t j)
 		if (is_alpha(b[x]) || is_digit(b[x]))
 			k[kl++] = (char) b[x];
 	k[kl] = '\0';
-	/*
-	 * Every key below ends in one of these letters; most words do not, and
-	 * this runs for every word of the input.
-	 */
 	if (kl == 0)
 		return KEY_NONE;
+
+	/*
+	 * By the key's last letter (this runs for every word of the input):
+	 * tenant keys "tenant", "...tenantid", "tenantslug"; request state
+	 * "...requeststate"; session keys ending in sessionid, sessiontoken,
+	 * sessionkey, session, sessid, sid, accesstoken, refreshtoken, idtoken,
+	 * authtoken, apikey, token or jwt -- except the tokens that are meant to
+	 * travel, MCP progress tokens and pagination.
+	 */
 	switch (k[kl - 1])
 	{
 		case 't':
+			if (strcmp(k, "tenant") == 0)
+				return KEY_TENANT;
+			return ends_with(k, kl, "jwt") ? KEY_SESSION : KEY_NONE;
 		case 'd':
+			if (ends_with(k, kl, "tenantid"))
+				return KEY_TENANT;
+			return ends_with(k, kl, "sessionid") || ends_with(k, kl, "sid") ? KEY_SESSION : KEY_NONE;
 		case 'g':
+			return strcmp(k, "tenantslug") == 0 ? KEY_TENANT : KEY_NONE;
 		case 'e':
+			return ends_with(k, kl, "requeststate") ? KEY_STATE : KEY_NONE;
 		case 'n':
+			if (ends_with(k, kl, "progresstoken") || ends_with(k, kl, "pagetoken"))
+				return KEY_NONE;
+			return ends_with(k, kl, "token") || ends_with(k, kl, "session") ? KEY_SESSION : KEY_NONE;
 		case 'y':
-			break;
+			return ends_with(k, kl, "sessionkey") || ends_with(k, kl, "apikey") ? KEY_SESSION : KEY_NONE;
 		default:
 			return KEY_NONE;
 	}
-	if (strcmp(k, "tenant") == 0 || ends_with(k, kl, "tenantid") || strcmp(k, "tenantslug") == 0)
-		return KEY_TENANT;
-	if (ends_with(k, kl, "requeststate"))
-		return KEY_STATE;
-	/* tokens that are meant to travel: MCP progress tokens, pagination */
-	if (ends_with(k, kl, "progresstoken") || ends_with(k, kl, "pagetoken"))
-		return KEY_NONE;
-	for (t = 0; session_suffixes[t]; t++)
-		if (ends_with(k, kl, session_suffixes[t]))
-			return KEY_SESSION;
-	return KEY_NONE;
 }
 
 static void
@@ -1901,7 +1901,8 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 		const DetectRules *r = s.ms[m].rules;
 
 		s.ms[m].prev = malloc(((size_t) r->npos + 1) * sizeof(long long));
-		s.ms[m].start = calloc((size_t) r->npos + 1, sizeof(size_t));
+		/* start[p] is read only once prev[p] says it was written: no zeroing */
+		s.ms[m].start = malloc(((size_t) r->npos + 1) * sizeof(size_t));
 		s.ms[m].reported = calloc((size_t) r->nrules + 1, 1);
 		s.ms[m].ghit = malloc(((size_t) r->nrules + 1) * MAX_GROUPS * sizeof(long long));
 		s.ms[m].upd_pos = malloc(((size_t) r->npos + 1) * sizeof(int));
@@ -1916,7 +1917,13 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 			s.ms[m].ghit[qi] = -(1LL << 40);
 	}
 
-	q = calloc(1, sizeof(SegQueue));
+	/* segments are written before they are read: only the counters need zeroing */
+	q = malloc(sizeof(SegQueue));
+	if (q)
+	{
+		q->n = 0;
+		q->truncated = 0;
+	}
 	cap = len + 1;
 	x = malloc(cap);
 	y = malloc(cap);
