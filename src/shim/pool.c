@@ -852,7 +852,13 @@ run_job(Worker *w, Job *job)
 		job->outcome = OUT_CLIENT_GONE;
 	}
 	else if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
-		job->outcome = classify_error(w, res);
+	{
+		/* no findings counters (an older extension): /metrics just leaves them out, quietly */
+		if (job->kind == JOB_FINDINGS && res != NULL && PQstatus(w->conn) == CONNECTION_OK)
+			job->outcome = OUT_DB_ERROR;
+		else
+			job->outcome = classify_error(w, res);
+	}
 	else if (PQntuples(res) != 1 || PQnfields(res) != (job->kind == JOB_RPC ? 3 : 1))
 	{
 		shim_log("database answered %d rows of %d columns; expected one row", PQntuples(res), PQnfields(res));
