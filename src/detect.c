@@ -150,6 +150,9 @@ typedef struct PosList
 	int		   *pos;
 	int			n;
 	int			cap;
+	int		   *first;			/* the first positions of pos, in order (finish_lists) */
+	int			nfirst;
+	int			maxgap;			/* largest gap of the other positions; -1: none */
 } PosList;
 
 typedef struct Position
@@ -190,6 +193,8 @@ struct DetectRules
 	int			npos,
 				cappos;
 	int			root[256];		/* the root's children, directly indexed */
+	int		   *memb_off;		/* per position: its word lists are memb[memb_off[p] .. memb_off[p + 1]) */
+	int		   *memb;
 };
 
 static int
@@ -614,6 +619,70 @@ set_group(DetectRules *r, int start, int group)
 		r->pos[p].group = (signed char) group;
 }
 
+/*
+ * For matching (match_word): each word list's first positions on their own,
+ * and the largest gap of its other positions; for every position, the word
+ * lists it is in.  A word whose later positions were all last continued
+ * longer ago than that gap can only start chains, so only its first
+ * positions need looking at.
+ */
+static int
+finish_lists(DetectRules *r)
+{
+	int			w,
+				k,
+				total = 0;
+	int		   *fill;
+
+	for (w = 0; w < r->nwords; w++)
+	{
+		PosList    *l = &r->words[w];
+
+		l->first = malloc(((size_t) l->n + 1) * sizeof(int));
+		if (l->first == NULL)
+			return -1;
+		l->nfirst = 0;
+		l->maxgap = -1;
+		for (k = 0; k < l->n; k++)
+		{
+			const Position *pos = &r->pos[l->pos[k]];
+
+			if (pos->first)
+				l->first[l->nfirst++] = l->pos[k];
+			else
+			{
+				if (pos->gap > l->maxgap)
+					l->maxgap = pos->gap;
+				total++;
+			}
+		}
+	}
+	r->memb_off = calloc((size_t) r->npos + 2, sizeof(int));
+	r->memb = malloc(((size_t) total + 1) * sizeof(int));
+	fill = calloc((size_t) r->npos + 2, sizeof(int));
+	if (r->memb_off == NULL || r->memb == NULL || fill == NULL)
+	{
+		free(fill);
+		return -1;
+	}
+	for (w = 0; w < r->nwords; w++)
+		for (k = 0; k < r->words[w].n; k++)
+			if (!r->pos[r->words[w].pos[k]].first)
+				r->memb_off[r->words[w].pos[k] + 1]++;
+	for (k = 0; k <= r->npos; k++)
+		r->memb_off[k + 1] += r->memb_off[k];
+	for (w = 0; w < r->nwords; w++)
+		for (k = 0; k < r->words[w].n; k++)
+		{
+			int			p = r->words[w].pos[k];
+
+			if (!r->pos[p].first)
+				r->memb[r->memb_off[p] + fill[p]++] = w;
+		}
+	free(fill);
+	return 0;
+}
+
 DetectRules *
 detect_compile(const DetectPattern *patterns, int n, char *err, size_t errlen)
 {
@@ -795,6 +864,12 @@ detect_compile(const DetectPattern *patterns, int n, char *err, size_t errlen)
 		}
 		free_terms(terms, nterms);
 	}
+	if (finish_lists(r) < 0)
+	{
+		snprintf(err, errlen, "out of memory");
+		detect_free(r);
+		return NULL;
+	}
 	return r;
 }
 
@@ -808,7 +883,12 @@ detect_free(DetectRules *r)
 	for (i = 0; i < r->nrules; i++)
 		free(r->rules[i].id);
 	for (i = 0; i < r->nwords; i++)
+	{
 		free(r->words[i].pos);
+		free(r->words[i].first);
+	}
+	free(r->memb_off);
+	free(r->memb);
 	free(r->rules);
 	free(r->nodes);
 	free(r->edges);
@@ -968,6 +1048,7 @@ typedef struct MatchState
 	long long  *ghit;			/* cue rules: per rule and group, the token index of the last hit */
 	int		   *upd_pos;		/* pending updates of one token (at most npos) */
 	size_t	   *upd_start;
+	long long  *touch;			/* per word list: token index of the last prev[] set for one of its later positions */
 } MatchState;
 
 enum
@@ -1125,10 +1206,18 @@ match_word(Scan *s, MatchState *m, const unsigned char *w, size_t wl, size_t ts,
 	for (l = 0; l < nl; l++)
 	{
 		const PosList *pl = &r->words[lists[l]];
+		const int  *ps = pl->pos;
+		int			np = pl->n;
 
-		for (k = 0; k < pl->n; k++)
+		/* no later position of this word can continue a chain now: only the first ones */
+		if (t - m->touch[lists[l]] - 1 > pl->maxgap)
 		{
-			int			p = pl->pos[k];
+			ps = pl->first;
+			np = pl->nfirst;
+		}
+		for (k = 0; k < np; k++)
+		{
+			int			p = ps[k];
 			const Position *pos = &r->pos[p];
 			size_t		st;
 
@@ -1175,8 +1264,13 @@ match_word(Scan *s, MatchState *m, const unsigned char *w, size_t wl, size_t ts,
 	/* applied after every position has seen the old state */
 	for (k = 0; k < nupd; k++)
 	{
-		m->prev[m->upd_pos[k]] = t;
-		m->start[m->upd_pos[k]] = m->upd_start[k];
+		int			q = m->upd_pos[k],
+					e;
+
+		m->prev[q] = t;
+		m->start[q] = m->upd_start[k];
+		for (e = r->memb_off[q]; e < r->memb_off[q + 1]; e++)
+			m->touch[r->memb[e]] = t;
 	}
 }
 
@@ -1907,8 +2001,12 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 		s.ms[m].ghit = malloc(((size_t) r->nrules + 1) * MAX_GROUPS * sizeof(long long));
 		s.ms[m].upd_pos = malloc(((size_t) r->npos + 1) * sizeof(int));
 		s.ms[m].upd_start = malloc(((size_t) r->npos + 1) * sizeof(size_t));
-		if (!s.ms[m].prev || !s.ms[m].start || !s.ms[m].reported || !s.ms[m].upd_pos || !s.ms[m].upd_start)
+		s.ms[m].touch = malloc(((size_t) r->nwords + 1) * sizeof(long long));
+		if (!s.ms[m].prev || !s.ms[m].start || !s.ms[m].reported || !s.ms[m].upd_pos || !s.ms[m].upd_start ||
+			!s.ms[m].touch)
 			goto done;
+		for (qi = 0; qi < r->nwords; qi++)
+			s.ms[m].touch[qi] = -(1LL << 40);
 		for (qi = 0; qi < r->npos; qi++)
 			s.ms[m].prev[qi] = -SEGMENT_GAP;
 		if (s.ms[m].ghit == NULL)
@@ -1997,6 +2095,7 @@ done:
 		free(s.ms[m].upd_pos);
 		free(s.ms[m].ghit);
 		free(s.ms[m].upd_start);
+		free(s.ms[m].touch);
 	}
 	return rc;
 }
