@@ -1968,6 +1968,7 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 	if (text == NULL)
 		len = 0;
 	memset(&s, 0, sizeof(s));
+	s.tokidx = SEGMENT_GAP;		/* > every gap and window: zeroed match state is "never" */
 	s.ctx = ctx;
 	s.mask = ctx->categories ? (ctx->categories & DETECT_ALL_CATEGORIES) :
 		ctx->direction == DETECT_ARGUMENTS ? DETECT_ALL_CATEGORIES :
@@ -1994,25 +1995,21 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 	{
 		const DetectRules *r = s.ms[m].rules;
 
-		s.ms[m].prev = malloc(((size_t) r->npos + 1) * sizeof(long long));
+		/*
+		 * prev, ghit and touch start zeroed: token indices start at
+		 * SEGMENT_GAP, so a zero is "long ago" for every gap and window
+		 */
+		s.ms[m].prev = calloc((size_t) r->npos + 1, sizeof(long long));
 		/* start[p] is read only once prev[p] says it was written: no zeroing */
 		s.ms[m].start = malloc(((size_t) r->npos + 1) * sizeof(size_t));
 		s.ms[m].reported = calloc((size_t) r->nrules + 1, 1);
-		s.ms[m].ghit = malloc(((size_t) r->nrules + 1) * MAX_GROUPS * sizeof(long long));
+		s.ms[m].ghit = calloc(((size_t) r->nrules + 1) * MAX_GROUPS, sizeof(long long));
 		s.ms[m].upd_pos = malloc(((size_t) r->npos + 1) * sizeof(int));
 		s.ms[m].upd_start = malloc(((size_t) r->npos + 1) * sizeof(size_t));
-		s.ms[m].touch = malloc(((size_t) r->nwords + 1) * sizeof(long long));
+		s.ms[m].touch = calloc((size_t) r->nwords + 1, sizeof(long long));
 		if (!s.ms[m].prev || !s.ms[m].start || !s.ms[m].reported || !s.ms[m].upd_pos || !s.ms[m].upd_start ||
-			!s.ms[m].touch)
+			!s.ms[m].touch || !s.ms[m].ghit)
 			goto done;
-		for (qi = 0; qi < r->nwords; qi++)
-			s.ms[m].touch[qi] = -(1LL << 40);
-		for (qi = 0; qi < r->npos; qi++)
-			s.ms[m].prev[qi] = -SEGMENT_GAP;
-		if (s.ms[m].ghit == NULL)
-			goto done;
-		for (qi = 0; qi < (r->nrules + 1) * MAX_GROUPS; qi++)
-			s.ms[m].ghit[qi] = -(1LL << 40);
 	}
 
 	/* segments are written before they are read: only the counters need zeroing */
