@@ -15,6 +15,10 @@
 --             tenant has a document 1 (document ids are per tenant); table
 --             and rows from test/fixtures/ (shared with the e2e suite)
 --   tools     search_documents, get_document (both read-only)
+--   scope     every token must carry "documents" (mtmcp.access_scope, set on
+--             the database): the database enforces it, and mtmcp-http reads
+--             the same setting to advertise it (protected resource metadata,
+--             WWW-Authenticate) -- one setting for both
 --   role      mtmcp_shim: a login for the HTTP shim, member of mtmcp_gateway
 --             (the role the extension grants mtmcp.mcp_dispatch() to); it
 --             reads no table and runs no tool by itself
@@ -171,8 +175,12 @@ SELECT mtmcp.register_prompt('summarize_document', 'Summarize one of your docume
 	'[{"name": "doc_id", "description": "The document id", "required": true},
 	  {"name": "style", "description": "\"bullets\" or \"prose\""}]',
 	template => '[{"role": "user", "content": {"type": "text",
-		"text": "Summarize document {{doc_id}} (read it with get_document) as {{style}}."}}]',
+		"text": "Summarize document {{doc_id}} (read it with get_document){{#style}} as {{style}}{{/style}}."}}]',
 	required_feature => 'documents');
+
+-- The scope every token must carry, enforced by the database for every call
+-- (new connections) and advertised by mtmcp-http, which reads it.
+SELECT format('ALTER DATABASE %I SET mtmcp.access_scope = %L', current_database(), 'documents') \gexec
 
 \o
 RESET client_min_messages;

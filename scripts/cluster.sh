@@ -127,8 +127,17 @@ log_min_messages = warning
 log_line_prefix = '%m [%p] %q%u@%d '
 max_worker_processes = 8
 max_parallel_workers_per_gather = 2
+# the maintenance worker visits only the demo and the database of its own
+# test (test/shell/maintenance_worker.sh), every second: pg_regress files
+# run maintenance themselves and expect nothing else to
+mtmcp.worker_databases = 'mtmcp_demo, mtmcp_worker_test'
+mtmcp.worker_interval = 1
 include_if_exists = 'mtmcp_fast.conf'
 CONF
+		# MTMCP_PGCONF: extra settings, one per line (test/scaleout: wal_level = logical)
+		if [ -n "${MTMCP_PGCONF:-}" ]; then
+			printf '%s\n' "$MTMCP_PGCONF" | as_pg tee -a "$DATA/postgresql.conf" >/dev/null
+		fi
 	fi
 	set_durability
 	as_pg "$BINDIR/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start >/dev/null

@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(make gcc clang libclang-rt-14-dev pkg-config openssl curl
       postgresql-15 postgresql-client-15 postgresql-server-dev-15
       libssl-dev libjson-c-dev libmicrohttpd-dev libpq-dev
-      pgbouncer python3)
+      pgbouncer python3 postgresql-15-plproxy jq)
 # Node.js and npm drive the end-to-end tests; a machine that has them
 # (from anywhere) keeps its own.
 command -v node >/dev/null || PKGS+=(nodejs)

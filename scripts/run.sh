@@ -154,7 +154,11 @@ if [ -s "$SHIM_PID" ] && kill -0 "$(cat "$SHIM_PID")" 2>/dev/null; then
 	kill -TERM "$(cat "$SHIM_PID")"
 	for _ in $(seq 50); do kill -0 "$(cat "$SHIM_PID")" 2>/dev/null || break; sleep 0.2; done
 fi
+# The protected resource metadata names the demo issuer as the authorization
+# server (MCP 2025-11-25 requires at least one); the required scope comes from
+# the database (mtmcp.access_scope, set by demo/demo.sql), which enforces it.
 nohup build/mtmcp-http --db "$MTMCP_DEMO" --listen "127.0.0.1:$HTTP_PORT" \
+	--authorization-servers https://idp.demo.mtmcp.local --scopes documents,documents.write \
 	>"$REPO/.scratch/shim.log" 2>&1 &
 echo $! >"$SHIM_PID"
 for _ in $(seq 50); do
@@ -184,6 +188,14 @@ CMD
 
 run_shown "with a session, acme calls get_document (the answer streams as SSE)" <<'CMD'
 SID=$(curl -sS -D - -o /dev/null "$MTMCP_URL" -H "Authorization: Bearer $ACME_TOKEN" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d "$INIT" | tr -d '\r' | sed -n 's/^[Mm]cp-[Ss]ession-[Ii]d: //p'); curl -sS "$MTMCP_URL" -H "Authorization: Bearer $ACME_TOKEN" -H "Mcp-Session-Id: $SID" -H 'MCP-Protocol-Version: 2025-11-25' -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_document","arguments":{"doc_id":1}}}'
+CMD
+
+run_shown "the same call as MCP 2026-07-28: no session, _meta and the standard headers on the request" <<'CMD'
+curl -sS "$MTMCP_URL" -H "Authorization: Bearer $ACME_TOKEN" -H 'MCP-Protocol-Version: 2026-07-28' -H 'Mcp-Method: tools/call' -H 'Mcp-Name: get_document' -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"get_document","arguments":{"doc_id":1},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}'
+CMD
+
+run_shown "the protected resource metadata: the demo issuer and the scope the database requires" <<'CMD'
+curl -sS "${MTMCP_URL%/mcp}/.well-known/oauth-protected-resource/mcp"; echo
 CMD
 
 run_shown "initech's token is refused over HTTP too (403)" <<'CMD'

@@ -73,6 +73,19 @@ SELECT jsonb_pretty(mtmcp.mcp_dispatch(:'a', '{"jsonrpc":"2.0","id":1,"method":"
 	"params":{"name":"summarize_document","arguments":{"doc_id":"1","style":"bullet"}}}') -> 'result');
 SELECT mtmcp.mcp_dispatch(:'a', '{"jsonrpc":"2.0","id":1,"method":"prompts/get",
 	"params":{"name":"summarize_document","arguments":{"doc_id":"2"}}}') -> 'result' -> 'messages' -> 0 -> 'content' ->> 'text' AS optional_missing;
+-- A missing optional argument leaves no empty substitution: an optional
+-- section {{#name}}...{{/name}} goes, a declared default fills in, a line
+-- with the placeholder goes when other lines remain (else the placeholder
+-- goes with the space before it, as above).
+SELECT mtmcp.register_prompt('brief', 'A brief.',
+	'[{"name": "topic", "required": true}, {"name": "tone", "default": "neutral"},
+	  {"name": "audience"}, {"name": "deadline"}]',
+	template => '[{"role": "user", "content": {"type": "text",
+	  "text": "Brief on {{topic}}{{#audience}} for {{audience}}{{/audience}}, in a {{tone}} tone.\nDue: {{deadline}}\nKeep it short."}}]');
+SELECT a AS arguments, mtmcp.mcp_dispatch(:'a', jsonb_build_object('jsonrpc', '2.0', 'id', 1, 'method', 'prompts/get',
+	'params', jsonb_build_object('name', 'brief', 'arguments', a))) -> 'result' -> 'messages' -> 0 -> 'content' ->> 'text' AS text
+  FROM unnest(ARRAY['{"topic": "rockets"}', '{"topic": "rockets", "audience": "engineers", "tone": "dry", "deadline": "Friday"}']::jsonb[]) a;
+SELECT mtmcp.unregister_prompt('brief');
 SELECT jsonb_pretty(mtmcp.mcp_dispatch(:'g', '{"jsonrpc":"2.0","id":1,"method":"prompts/get",
 	"params":{"name":"document_context","arguments":{"doc_id":"1"}}}') -> 'result');
 SELECT mtmcp.mcp_dispatch(:'a', '{"jsonrpc":"2.0","id":1,"method":"prompts/get",

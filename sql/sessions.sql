@@ -152,3 +152,13 @@ SELECT result_kind, severity, error_code, count(*) FROM mtmcp.audit_log
 -- notifications are not requests: never limited
 SELECT http_status FROM mtmcp.mcp_http(:'g', '{"jsonrpc":"2.0","method":"notifications/initialized"}', :'sg2');
 SELECT mtmcp.set_tenant_setting('globex', 'rate_limit', NULL);
+
+-- A body that is not JSON still leaves a trace (the shim reports it): a row
+-- of the verified tenant with the parser's complaint and the size, never the
+-- body; without a valid token, a refusal row.
+SELECT mtmcp.mcp_http_unparsable(:'a', :'sp', 'unexpected character', 17) AS status;
+SELECT tenant_id, method, result_kind, error_code, detail, session_id = :'sp' AS in_session
+  FROM mtmcp.audit_log WHERE method = '(unparsable)';
+SELECT mtmcp.mcp_http_unparsable('not-a-token', NULL, 'unexpected end of data', 3) AS status;
+SELECT mtmcp.mcp_http_unparsable(NULL, NULL, NULL, NULL) AS status;
+SELECT reason, count(*) FROM mtmcp.auth_failures WHERE method = '(unparsable)' GROUP BY 1 ORDER BY 1;

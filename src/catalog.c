@@ -378,7 +378,8 @@ load_tools(void)
 					  "       || CASE WHEN output_schema IS NULL THEN ''"
 					  "               ELSE ',\"outputSchema\":' || output_schema::text END"
 					  "       || ',\"annotations\":' || (coalesce(annotations, '{}')"
-					  "                     || jsonb_build_object('destructiveHint', destructive))::text || '}'"
+					  "                     || jsonb_build_object('destructiveHint', destructive))::text || '}',"
+					  "       coalesce(timeout_ms, 0), coalesce(lock_timeout_ms, 0)"
 					  "  FROM mtmcp.tools ORDER BY name COLLATE \"C\"", true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read the tool catalog: %s", SPI_result_code_string(ret));
@@ -406,6 +407,8 @@ load_tools(void)
 		d = SPI_getbinval(tup, desc, 9, &isnull);
 		t->nredact = isnull ? 0 : mtmcp_text_array(DatumGetArrayTypeP(d), &t->redact_paths);
 		t->listing_tail = SPI_getvalue(tup, desc, 10);
+		t->timeout_ms = DatumGetInt32(SPI_getbinval(tup, desc, 11, &isnull));
+		t->lock_timeout_ms = DatumGetInt32(SPI_getbinval(tup, desc, 12, &isnull));
 		t->listing = render_listing(t, t->description);
 	}
 	ntools = SPI_processed;

@@ -29,6 +29,8 @@ typedef struct MtmcpTool
 	Jsonb	   *output_schema;	/* NULL when none */
 	char	  **redact_paths;
 	int			nredact;
+	int			timeout_ms;		/* the tool's own time limits, 0 when none */
+	int			lock_timeout_ms;
 	char	   *listing_tail;	/* the listing after the description */
 	char	   *listing;		/* the tools/list entry with the registered description */
 } MtmcpTool;

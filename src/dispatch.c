@@ -43,13 +43,17 @@
 #include "completion.h"
 #include "cost.h"
 #include "identity.h"
+#include "inflight.h"
 #include "inspect.h"
 #include "jsonutil.h"
+#include "mrtr.h"
 #include "mtmcp.h"
 #include "notify.h"
 #include "prompts.h"
 #include "ratelimit.h"
 #include "resources.h"
+#include "revision.h"
+#include "router.h"
 #include "sessions.h"
 #include "tools.h"
 
@@ -197,7 +201,7 @@ no_answer(Exchange *x)
  */
 static int
 serve(Exchange *x, JsonbContainer *root, JsonbValue *idv, JsonbContainer *params, char *method,
-	  Jsonb *req, char *session_id, const char *notify_key)
+	  Jsonb *req, char *session_id, const char *notify_key, Jsonb *headers)
 {
 	MtmcpAuditEvent *ev = x->ev;
 	const MtmcpIdentity *ident = x->ident;
@@ -210,6 +214,9 @@ serve(Exchange *x, JsonbContainer *root, JsonbValue *idv, JsonbContainer *params
 	int			nestlevel;
 	const char *version = NULL;
 	char	   *log_level = NULL;
+	bool		stateless = false;	/* 2026-07-28 (revision.c) */
+	Jsonb	   *caps = NULL;
+	bool		mrtr = false;
 
 	/* 2. the envelope */
 	if (root == NULL)
@@ -249,11 +256,25 @@ serve(Exchange *x, JsonbContainer *root, JsonbValue *idv, JsonbContainer *params
 					  "{\"detail\":\"params must be an object\"}", "invalid");
 
 	/*
-	 * Over HTTP every message but initialize belongs to a session, and the
-	 * session to this caller.  A foreign session answers exactly like an
+	 * A 2026-07-28 request is stateless: its _meta, not a session, says what
+	 * the client speaks and can do (revision.c).  Notifications need no _meta.
+	 */
+	stateless = mtmcp_revision_stateless(session_id, method, params, headers);
+	if (stateless && idv != NULL)
+	{
+		int			st;
+
+		rpc_code = mtmcp_revision_check_meta(params, &caps, &log_level, &rpc_msg, &rpc_data, &st);
+		if (rpc_code != 0)
+			return refuse(x, st, idv, rpc_code, rpc_msg, rpc_data, "invalid");
+	}
+
+	/*
+	 * Over HTTP every other message but initialize belongs to a session, and
+	 * the session to this caller.  A foreign session answers exactly like an
 	 * unknown one.
 	 */
-	if (http != NULL && strcmp(method, "initialize") != 0)
+	else if (!stateless && http != NULL && strcmp(method, "initialize") != 0)
 	{
 		int			st = mtmcp_session_check(ident, session_id, &log_level, ev);
 
@@ -276,9 +297,50 @@ serve(Exchange *x, JsonbContainer *root, JsonbValue *idv, JsonbContainer *params
 						  psprintf("{\"retryAfter\":%d}", retry), "rate_limited");
 	}
 
-	/* a notification: nothing we act on yet, and never an answer */
+	/* a notification: never an answer; a cancel interrupts the named request */
 	if (idv == NULL)
+	{
+		if (strcmp(method, "notifications/cancelled") == 0)
+			mtmcp_cancel_request(ident, session_id, params, ev);
 		return no_answer(x);
+	}
+
+	/* a method the stateless revision does not have: 404 */
+	if (stateless && mtmcp_revision_method_unknown(method))
+		return refuse(x, 404, idv, JSONRPC_METHOD_NOT_FOUND, "Method not found", NULL, "not_found");
+	/* x-mcp-header parameters must match their Mcp-Param-* headers (the shim passes them) */
+	if (stateless && headers != NULL && strcmp(method, "tools/call") == 0 &&
+		(rpc_code = mtmcp_revision_check_param_headers(ident, headers, params, &rpc_msg)) != 0)
+		return refuse(x, 400, idv, rpc_code, rpc_msg, NULL, "invalid");
+
+	/*
+	 * The methods that may ask the client for input: the requestState and
+	 * inputResponses are checked before any handler runs (mrtr.c).
+	 */
+	mrtr = strcmp(method, "tools/call") == 0 || strcmp(method, "prompts/get") == 0 ||
+		strcmp(method, "resources/read") == 0;
+	if (mrtr)
+	{
+		rpc_code = mtmcp_mrtr_begin(ident, method, params, caps, session_id, &rpc_msg, ev);
+		if (rpc_code != 0)
+			return refuse(x, 400, idv, rpc_code, rpc_msg, NULL, NULL);
+	}
+
+	/*
+	 * A request beyond the tenant's calls in flight is refused, not queued.
+	 * Last of the refusals: from here on the place is given back by
+	 * mtmcp_inflight_leave (or by the abort of dispatch's guard).
+	 */
+	{
+		int			limit;
+
+		if (mtmcp_inflight_enter(ident, session_id, idv, &limit) > 0)
+		{
+			ev->detail = "max_in_flight";
+			return refuse(x, 429, idv, MCP_RATE_LIMITED, "Too many requests in flight",
+						  psprintf("{\"retryAfter\":1,\"maxInFlight\":%d}", limit), "rate_limited");
+		}
+	}
 
 	/* 3. the verified identity, for this message only */
 	x->session_id = session_id;
@@ -288,7 +350,9 @@ serve(Exchange *x, JsonbContainer *root, JsonbValue *idv, JsonbContainer *params
 	/* 4. route */
 	initStringInfo(&result);
 	set_outcome(ev, "ok", "info", 0);
-	if (strcmp(method, "initialize") == 0)
+	if (stateless && strcmp(method, "server/discover") == 0)
+		mtmcp_revision_discover(&result);
+	else if (strcmp(method, "initialize") == 0)
 	{
 		handle_initialize(&result, params, &rpc_msg, &version);
 		if (rpc_msg)
@@ -298,6 +362,7 @@ serve(Exchange *x, JsonbContainer *root, JsonbValue *idv, JsonbContainer *params
 			/* a successful initialize over HTTP opens a session bound to this caller */
 			x->session_id = mtmcp_session_open(ident, version, params);
 			ev->session_id = x->session_id;
+			mtmcp_mrtr_session_opened(x->session_id, params);
 		}
 	}
 	else if (strcmp(method, "ping") == 0)
@@ -354,11 +419,17 @@ serve(Exchange *x, JsonbContainer *root, JsonbValue *idv, JsonbContainer *params
 	}
 
 	mtmcp_call_end();
+	mtmcp_inflight_leave(ev, &rpc_code, &rpc_msg, &rpc_data);
 	mtmcp_leave_identity(nestlevel);
 
-	/* a result is kept for the audit row and inspected, perhaps withheld (inspect.c) */
+	/* a handler that stopped to ask the client: input_required, or -32021 */
+	if (mrtr)
+		rpc_code = mtmcp_mrtr_finish(rpc_code, &result, &rpc_msg, &rpc_data, ev);
+	/* what reaches the agent is kept for the audit row and inspected, perhaps withheld (inspect.c) */
 	if (rpc_code == 0)
 		rpc_code = mtmcp_inspect_result(ident, method, &result, &rpc_msg, &rpc_data, ev);
+	if (stateless && rpc_code == MCP_RESOURCE_NOT_FOUND)
+		rpc_code = JSONRPC_INVALID_PARAMS;	/* SEP-2164: -32602 with data.uri */
 
 	if (rpc_code != 0)
 	{
@@ -369,6 +440,8 @@ serve(Exchange *x, JsonbContainer *root, JsonbValue *idv, JsonbContainer *params
 	}
 	else
 	{
+		if (stateless)
+			mtmcp_revision_decorate(method, &result);
 		begin_response(x->out, idv);
 		appendStringInfoString(x->out, ",\"result\":");
 		appendBinaryStringInfo(x->out, result.data, result.len);
@@ -377,7 +450,7 @@ serve(Exchange *x, JsonbContainer *root, JsonbValue *idv, JsonbContainer *params
 
 	/* 5. the charges, in this transaction, before the audit row (paid is paid) */
 	mtmcp_cost_flush_calls(ev->event_id, ev->target);
-	return 200;
+	return stateless && rpc_code == MCP_MISSING_CAPABILITY ? 400 : 200;
 }
 
 /*
@@ -430,7 +503,8 @@ salvage_charges(MtmcpAuditEvent *ev)
  * and then nothing of it commits, work and row alike.
  */
 static Jsonb *
-dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, HttpOutcome *http)
+dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, Jsonb *headers,
+		 HttpOutcome *http)
 {
 	JsonbContainer *root = NULL;
 	JsonbValue *idv = NULL;
@@ -478,6 +552,22 @@ dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, Http
 		return finish(&out);
 	}
 
+	/* a scale-out router forwards the verified call to the tenant's shard (router.c) */
+	if (mtmcp_router_mode)
+	{
+		int			st = 200;
+		char	   *sid = NULL;
+		Jsonb	   *res = mtmcp_router_forward(&ident, token, req, session_id, notify_key, headers,
+											   http != NULL, &st, &sid);
+
+		if (http != NULL)
+		{
+			http->status = st;
+			http->session_id = sid;
+		}
+		return res;
+	}
+
 	/* 2-5, guarded: a failure is rolled back and answered, never unaudited */
 	oldcxt = CurrentMemoryContext;
 	oldowner = CurrentResourceOwner;
@@ -485,7 +575,7 @@ dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, Http
 	MemoryContextSwitchTo(oldcxt);
 	PG_TRY();
 	{
-		status = serve(&x, root, idv, params, method, req, session_id, notify_key);
+		status = serve(&x, root, idv, params, method, req, session_id, notify_key, headers);
 		mtmcp_audit_prepare(&ev);
 		if (x.answer)
 			response = finish(&out);
@@ -560,7 +650,7 @@ mtmcp_mcp_dispatch(PG_FUNCTION_ARGS)
 	mtmcp_require_preloaded();
 	res = dispatch(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)),
 				   PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1),
-				   PG_NARGS() > 2 ? mtmcp_session_arg(fcinfo, 2) : NULL, NULL, NULL);
+				   PG_NARGS() > 2 ? mtmcp_session_arg(fcinfo, 2) : NULL, NULL, NULL, NULL);
 	if (res == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_JSONB_P(res);
@@ -589,6 +679,7 @@ mtmcp_mcp_http(PG_FUNCTION_ARGS)
 				   PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1),
 				   mtmcp_session_arg(fcinfo, 2),
 				   PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)),
+				   PG_NARGS() > 4 && !PG_ARGISNULL(4) ? PG_GETARG_JSONB_P(4) : NULL,
 				   &http);
 	values[0] = Int32GetDatum(http.status);
 	if (http.session_id != NULL)
@@ -600,4 +691,42 @@ mtmcp_mcp_http(PG_FUNCTION_ARGS)
 	else
 		nulls[2] = true;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
+
+PG_FUNCTION_INFO_V1(mtmcp_mcp_http_unparsable);
+
+/*
+ * SQL: mtmcp.mcp_http_unparsable(token, session_id, problem, body_bytes)
+ *   RETURNS integer
+ * A body the shim could not parse as JSON still leaves a trace: with a
+ * token that verifies, one audit row of the tenant ("(unparsable)", invalid,
+ * -32700, the parser's complaint and the size -- never the body); without
+ * one, the usual refusal row.  Returns the HTTP status to answer: 400, or
+ * the authentication failure's 401/403.
+ */
+Datum
+mtmcp_mcp_http_unparsable(PG_FUNCTION_ARGS)
+{
+	char	   *token = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *problem = PG_ARGISNULL(2) ? "unknown" : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	int			bytes = PG_ARGISNULL(3) ? -1 : PG_GETARG_INT32(3);
+	MtmcpIdentity ident;
+	MtmcpAuthError err;
+	MtmcpAuditEvent ev;
+
+	mtmcp_require_preloaded();
+	mtmcp_audit_begin(&ev, NULL);
+	ev.session_id = mtmcp_session_arg(fcinfo, 1);
+	ev.method = "(unparsable)";
+	if (!mtmcp_verify_request(token, &ident, &err))
+	{
+		mtmcp_audit_auth_failure(&ev, &err);
+		PG_RETURN_INT32(err.http_status);
+	}
+	set_outcome(&ev, "invalid", "warning", JSONRPC_PARSE_ERROR);
+	/* the shim's complaint is bounded text from its JSON parser, not the body */
+	ev.detail = psprintf("body of %d bytes is not JSON: %.120s", bytes, problem);
+	mtmcp_audit_prepare(&ev);
+	mtmcp_audit_write(&ident, &ev);
+	PG_RETURN_INT32(400);
 }

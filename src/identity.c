@@ -184,7 +184,6 @@ IdentityInit(void)
 							   "",
 							   PGC_SUSET, 0,
 							   NULL, NULL, NULL);
-	MarkGUCPrefixReserved("mtmcp");
 
 	mtmcp_track_config_relation("issuers");
 	mtmcp_track_config_relation("signing_keys");

@@ -14,7 +14,8 @@
  *
  *   - Scan points.  A tool's arguments before its handler runs (tools.c)
  *     and the result of tools/call, resources/read and prompts/get before
- *     it is answered (dispatch.c; for a prompt, the messages' contents).
+ *     it is answered (dispatch.c; for a prompt, the messages' contents; for
+ *     a handler that asks the client, the params of its input requests).
  *     At most mtmcp.injection_max_bytes of each are scanned; a cut scan is
  *     recorded as the finding "scan_truncated" (unscanned, not clean).
  *
@@ -815,6 +816,48 @@ prompt_text(Jsonb *jb)
 	return b.data;
 }
 
+/*
+ * A multi round-trip answer (mrtr.c) is the server's own request to the
+ * client: its method names and the sealed requestState are protocol; what a
+ * handler wrote is in each request's params (the message, the schema).
+ */
+static char *
+input_requests_text(Jsonb *jb)
+{
+	JsonbValue *reqs = jsonb_object_get(&jb->root, "inputRequests");
+	StringInfoData b;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	initStringInfo(&b);
+	if (!jsonb_value_is_object(reqs))
+		return b.data;
+	it = JsonbIteratorInit(reqs->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		JsonbValue *params;
+
+		if (tok != WJB_VALUE || !jsonb_value_is_object(&v))
+			continue;
+		params = jsonb_object_get(v.val.binary.data, "params");
+		if (params == NULL)
+			continue;
+		json_append_value(&b, params);
+		appendStringInfoChar(&b, '\n');
+	}
+	return b.data;
+}
+
+static bool
+is_input_required(Jsonb *jb)
+{
+	JsonbValue *rt = JB_ROOT_IS_OBJECT(jb) ? jsonb_object_get(&jb->root, "resultType") : NULL;
+
+	return rt != NULL && rt->type == jbvString && rt->val.string.len == 14 &&
+		memcmp(rt->val.string.val, "input_required", 14) == 0;
+}
+
 int
 mtmcp_inspect_result(const MtmcpIdentity *id, const char *method, StringInfo result,
 					 const char **rpc_msg, char **rpc_data, MtmcpAuditEvent *ev)
@@ -850,7 +893,12 @@ mtmcp_inspect_result(const MtmcpIdentity *id, const char *method, StringInfo res
 	if (!p.enabled)
 		return 0;
 	cache_load();
-	if (dir == DETECT_PROMPT)
+	if (is_input_required(jb))
+	{
+		full = input_requests_text(jb);
+		len = strlen(full);
+	}
+	else if (dir == DETECT_PROMPT)
 	{
 		full = prompt_text(jb);
 		len = strlen(full);

@@ -14,6 +14,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 
 #include "audit.h"
 #include "cache.h"
@@ -22,11 +23,17 @@
 #include "counters.h"
 #include "cursor.h"
 #include "identity.h"
+#include "inflight.h"
 #include "inspect.h"
+#include "mrtr.h"
 #include "mtmcp.h"
 #include "notify.h"
+#include "revision.h"
+#include "progress.h"
+#include "router.h"
 #include "sandbox.h"
 #include "sessions.h"
+#include "worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -48,9 +55,23 @@ _PG_init(void)
 	CatalogInit();
 	CursorInit();
 	SessionsInit();
+	InflightInit();
 	NotifyInit();
 	SandboxInit();
+	MrtrInit();
+	RevisionInit();
+	RouterInit();
+	ProgressInit();
+	WorkerInit();
 	InspectInit();
+
+	/*
+	 * Last, once every module has defined its settings: reserving the prefix
+	 * drops the placeholders postgresql.conf made for names not defined yet,
+	 * so a setting defined afterwards would silently lose its configured
+	 * value.  Still before any session exists, so none can plant a value.
+	 */
+	MarkGUCPrefixReserved("mtmcp");
 	mtmcp_preloaded = true;
 }
 

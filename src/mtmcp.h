@@ -9,8 +9,12 @@
  * this one declares nothing of theirs.  The modules:
  *
  *   dispatch.c     mcp_dispatch / mcp_http: envelope, routing (no header)
+ *   revision.c     MCP 2026-07-28 (stateless) beside the session revisions
+ *   mrtr.c         multi round-trip requests: handlers ask the client; sealed requestState
  *   sessions.c     MCP sessions over HTTP
+ *   worker.c       maintain_partitions and its background worker
  *   ratelimit.c    the tenant's request budget
+ *   inflight.c     calls in flight per tenant, time limits, cancellation
  *   identity.c     token -> verified tenant; the mtmcp.tenant_id setting
  *   codec.c        base64url and digests for backend code (JWT glue)
  *   tools.c        tools/list, tools/call, handler safety
@@ -25,6 +29,8 @@
  *   counters.c     shared-memory windowed counters
  *   cache.c        invalidation of per-backend caches
  *   sandbox.c      the fence around handlers and tenant sessions (hooks)
+ *   router.c       scale-out: forwarding verified calls to the tenant's shard
+ *   progress.c     progress of long tenant operations (shared memory)
  *   jsonschema*.c  JSON Schema validation (jsonschema_int.h inside)
  *   jsonutil.c     reading jsonb, writing JSON text
  *   jwt*.c         pure C: JWS parsing and verification (jwt.h; jwt_int.h
@@ -47,6 +53,7 @@
 #define MCP_AUTH_ERROR				(-32001)
 #define MCP_RESOURCE_NOT_FOUND		(-32002)
 #define MCP_RATE_LIMITED			(-32029)
+#define MCP_REQUEST_CANCELLED		(-32800)	/* as LSP's RequestCancelled */
 
 extern bool mtmcp_preloaded;
 extern void mtmcp_require_preloaded(void);

@@ -109,6 +109,8 @@ mtmcp_call_begin(const char *key, JsonbContainer *params, const char *log_level)
 	}
 	if (log_level != NULL && mtmcp_log_level_rank(log_level) >= 0)
 		call.min_level = mtmcp_log_level_rank(log_level);
+	else if (log_level != NULL && strcmp(log_level, "off") == 0)
+		call.min_level = lengthof(log_levels);	/* 2026-07-28 without a logLevel: none */
 	MemoryContextSwitchTo(old);
 }
 

@@ -25,6 +25,7 @@
 #include "cursor.h"
 #include "identity.h"
 #include "jsonutil.h"
+#include "mrtr.h"
 #include "mtmcp.h"
 #include "prompts.h"
 #include "tools.h"
@@ -198,9 +199,61 @@ declared_argument(const Prompt *p, const char *name, int len, bool *required)
 	return false;
 }
 
-/* Replace {{name}} in s with the argument's value ("" when not given). */
+/*
+ * Templates.  {{name}} is replaced by the argument's value, or by the
+ * "default" its declaration names.  An argument that is neither given nor
+ * defaulted (an optional one) leaves no empty substitution behind:
+ *
+ *   - {{#name}}...{{/name}} is an optional section, kept (its placeholders
+ *     filled) only when name has a value;
+ *   - a line with a placeholder of a missing argument is dropped, when the
+ *     text has other lines to keep;
+ *   - otherwise the placeholder is removed with the space before it, so
+ *     "in {{style}} style." reads "in style." and "as {{style}}." reads "as.".
+ */
+
+/* The value of name (given, else the declared default), or NULL. */
 static char *
-fill_placeholders(const char *s, JsonbContainer *args)
+arg_value(JsonbContainer *vals, const char *name)
+{
+	return vals ? jsonb_value_cstring(jsonb_object_get(vals, name)) : NULL;
+}
+
+/* Fill the placeholders of one line; *missing tells whether one had no value. */
+static void
+fill_line(StringInfo out, const char *p, const char *end, JsonbContainer *vals, bool *missing)
+{
+	while (p < end)
+	{
+		const char *open = strstr(p, "{{");
+		const char *close;
+		char	   *name;
+		char	   *val;
+
+		if (open == NULL || open >= end || (close = strstr(open + 2, "}}")) == NULL || close + 2 > end)
+		{
+			appendBinaryStringInfo(out, p, end - p);
+			return;
+		}
+		appendBinaryStringInfo(out, p, open - p);
+		name = pnstrdup(open + 2, close - open - 2);
+		val = arg_value(vals, name);
+		if (val != NULL)
+			appendStringInfoString(out, val);
+		else
+		{
+			*missing = true;
+			/* the space before it goes too */
+			if (out->len > 0 && out->data[out->len - 1] == ' ')
+				out->data[--out->len] = '\0';
+		}
+		p = close + 2;
+	}
+}
+
+/* Drop or keep the optional sections {{#name}}...{{/name}}. */
+static char *
+apply_sections(const char *s, JsonbContainer *vals)
 {
 	StringInfoData out;
 	const char *p = s;
@@ -208,23 +261,113 @@ fill_placeholders(const char *s, JsonbContainer *args)
 	initStringInfo(&out);
 	while (*p)
 	{
-		const char *open = strstr(p, "{{");
+		const char *open = strstr(p, "{{#");
 		const char *close;
 		char	   *name;
-		char	   *val;
+		char	   *end_tag;
+		const char *end;
 
-		if (open == NULL || (close = strstr(open + 2, "}}")) == NULL)
+		if (open == NULL || (close = strstr(open + 3, "}}")) == NULL)
 		{
 			appendStringInfoString(&out, p);
 			break;
 		}
+		name = pnstrdup(open + 3, close - open - 3);
+		end_tag = psprintf("{{/%s}}", name);
+		end = strstr(close + 2, end_tag);
+		if (end == NULL)
+		{
+			/* not a section: left as it is */
+			appendBinaryStringInfo(&out, p, close + 2 - p);
+			p = close + 2;
+			continue;
+		}
 		appendBinaryStringInfo(&out, p, open - p);
-		name = pnstrdup(open + 2, close - open - 2);
-		val = args ? jsonb_value_cstring(jsonb_object_get(args, name)) : NULL;
-		appendStringInfoString(&out, val ? val : "");
-		p = close + 2;
+		if (arg_value(vals, name) != NULL)
+			appendBinaryStringInfo(&out, close + 2, end - (close + 2));
+		p = end + strlen(end_tag);
 	}
 	return out.data;
+}
+
+static char *
+fill_placeholders(const char *template, JsonbContainer *vals)
+{
+	char	   *s = apply_sections(template, vals);
+	StringInfoData kept;
+	StringInfoData all;
+	const char *p = s;
+	int			nkept = 0;
+
+	initStringInfo(&kept);
+	initStringInfo(&all);
+	for (;;)
+	{
+		const char *nl = strchr(p, '\n');
+		const char *end = nl ? nl : p + strlen(p);
+		StringInfoData line;
+		bool		missing = false;
+
+		initStringInfo(&line);
+		fill_line(&line, p, end, vals, &missing);
+		if (all.len > 0 || p != s)
+			appendStringInfoChar(&all, '\n');
+		appendBinaryStringInfo(&all, line.data, line.len);
+		if (!missing)
+		{
+			if (nkept > 0)
+				appendStringInfoChar(&kept, '\n');
+			appendBinaryStringInfo(&kept, line.data, line.len);
+			if (strspn(line.data, " \t") != (size_t) line.len)
+				nkept++;
+		}
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	/* lines with a missing value go when something is left; else only the placeholders went */
+	return nkept > 0 ? kept.data : all.data;
+}
+
+/* The values a template sees: the declared defaults, overlaid with the given arguments. */
+static JsonbContainer *
+template_values(const Prompt *p, Jsonb *args)
+{
+	JsonbIterator *it = JsonbIteratorInit(&p->arguments->root);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	StringInfoData d;
+	bool		any = false;
+	Jsonb	   *merged;
+
+	initStringInfo(&d);
+	appendStringInfoChar(&d, '{');
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *name;
+		char	   *def;
+
+		if (tok != WJB_ELEM || !jsonb_value_is_object(&v))
+			continue;
+		name = jsonb_value_cstring(jsonb_object_get(v.val.binary.data, "name"));
+		def = jsonb_value_cstring(jsonb_object_get(v.val.binary.data, "default"));
+		if (name == NULL || def == NULL)
+			continue;
+		if (any)
+			appendStringInfoChar(&d, ',');
+		json_append_string(&d, name);
+		appendStringInfoChar(&d, ':');
+		json_append_string(&d, def);
+		any = true;
+	}
+	appendStringInfoChar(&d, '}');
+	if (!any)
+		return args ? &args->root : NULL;
+	if (args == NULL)
+		return &json_text_to_jsonb(d.data)->root;
+	merged = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(json_text_to_jsonb(d.data)),
+												 JsonbPGetDatum(args)));
+	return &merged->root;
 }
 
 /* Rebuild a template value with every string filled in. */
@@ -405,6 +548,8 @@ mtmcp_prompts_get(const MtmcpIdentity *id, JsonbContainer *params, StringInfo re
 		if (!mtmcp_run_as_tool(p->renderer, args ? JsonbValueToJsonb(av) : json_text_to_jsonb("{}"),
 							   NULL, &res, &edata, &oerr))
 		{
+			if (mtmcp_mrtr_interrupted())
+				return 0;		/* it stopped to ask the client: the dispatcher answers */
 			ereport(LOG, (errmsg("renderer of prompt \"%s\" failed for tenant \"%s\": %s", name, id->tenant,
 								 edata->message ? edata->message : "?")));
 			ev->result_kind = "tool_error";
@@ -431,7 +576,7 @@ mtmcp_prompts_get(const MtmcpIdentity *id, JsonbContainer *params, StringInfo re
 		root.type = jbvBinary;
 		root.val.binary.data = &p->template->root;
 		root.val.binary.len = VARSIZE(p->template) - VARHDRSZ;
-		render_template_value(&b, &root, args);
+		render_template_value(&b, &root, template_values(p, args ? JsonbValueToJsonb(av) : NULL));
 		messages = json_text_to_jsonb(b.data);
 	}
 

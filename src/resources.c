@@ -32,6 +32,7 @@
 #include "cursor.h"
 #include "identity.h"
 #include "jsonutil.h"
+#include "mrtr.h"
 #include "mtmcp.h"
 #include "resources.h"
 #include "tools.h"
@@ -433,6 +434,8 @@ mtmcp_resources_read(const MtmcpIdentity *id, JsonbContainer *params, StringInfo
 
 	if (!mtmcp_run_as_tool(t->reader, vars_object(t, uri, values), NULL, &res, &edata, &oerr))
 	{
+		if (mtmcp_mrtr_interrupted())
+			return 0;			/* it stopped to ask the client: the dispatcher answers */
 		if (edata->sqlerrcode == ERRCODE_NO_DATA_FOUND)
 		{
 			ev->result_kind = "not_found";

@@ -8,6 +8,12 @@
  * mtmcp.session_idle_timeout or another tenant's or subject's answers 404
  * alike (the foreign case recorded as a security event).  mcp_http_end and
  * mcp_http_check are the shim's DELETE and GET.
+ *
+ * Requests of one session run in parallel: the check reads the session row
+ * without locking it, and last_seen_at is moved only when it is older than a
+ * tenth of the idle timeout (at most a minute), by whichever request finds
+ * the row unlocked (SKIP LOCKED).  Everything else about a session (its log
+ * level, its subscriptions) lives in rows of its own.
  */
 #include "postgres.h"
 
@@ -23,6 +29,7 @@
 #include "identity.h"
 #include "jsonutil.h"
 #include "mtmcp.h"
+#include "router.h"
 #include "sessions.h"
 
 int			mtmcp_session_idle_timeout = 1800;
@@ -101,7 +108,7 @@ mtmcp_session_check(const MtmcpIdentity *id, const char *session_id, char **log_
 							  "       s.ended_at IS NULL AND s.last_seen_at > now() - make_interval(secs => $2),"
 							  "       (SELECT l.level FROM mtmcp.log_levels l WHERE l.tenant_id = s.tenant_id"
 							  "           AND l.subject = s.subject AND l.session_id = s.session_id)"
-							  "  FROM mtmcp.sessions s WHERE s.session_id = $1 FOR UPDATE",
+							  "  FROM mtmcp.sessions s WHERE s.session_id = $1",
 							  2, types, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look up the session");
 	if (SPI_processed == 0)
@@ -129,8 +136,17 @@ mtmcp_session_check(const MtmcpIdentity *id, const char *session_id, char **log_
 			char	   *lvl = SPI_getvalue(tup, desc, 4);
 
 			*log_level = lvl ? MemoryContextStrdup(TopTransactionContext, lvl) : NULL;
-			if (SPI_execute_with_args("UPDATE mtmcp.sessions SET last_seen_at = now() WHERE session_id = $1",
-									  1, types, args, NULL, false, 0) != SPI_OK_UPDATE)
+			/*
+			 * Touch it only when last_seen_at is stale, and never wait: a
+			 * session's requests run in parallel, so none may hold or wait
+			 * for a lock on its row for the length of a call.
+			 */
+			if (SPI_execute_with_args("UPDATE mtmcp.sessions s SET last_seen_at = now()"
+									  " WHERE s.session_id = (SELECT l.session_id FROM mtmcp.sessions l"
+									  "   WHERE l.session_id = $1"
+									  "     AND l.last_seen_at < now() - make_interval(secs => least(60, $2 / 10.0))"
+									  "   FOR NO KEY UPDATE SKIP LOCKED)",
+									  2, types, args, NULL, false, 0) != SPI_OK_UPDATE)
 				elog(ERROR, "could not touch the session");
 			status = 200;
 		}
@@ -183,6 +199,8 @@ session_request(FunctionCallInfo fcinfo, bool end)
 		mtmcp_audit_auth_failure(&ev, &err);
 		return err.http_status;
 	}
+	if (mtmcp_router_mode)		/* a scale-out router: the tenant's shard answers (router.c) */
+		return mtmcp_router_forward_session(&ident, token, session, end);
 	st = mtmcp_session_check(&ident, session, &log_level, &ev);
 	if (st == 200 && end)
 	{

@@ -13,7 +13,9 @@
  *   - with the verified tenant in mtmcp.tenant_id, so the RLS policy on every
  *     registered tenant table confines it;
  *   - in a subtransaction: a handler error rolls back the handler's writes
- *     and becomes a tool result with isError: true.
+ *     and becomes a tool result with isError: true;
+ *   - under a time limit and a lock timeout (inflight.c): a handler stopped
+ *     by either, or cancelled, is answered and audited as such.
  *
  * A handler that would escape RLS -- SECURITY DEFINER owned by a superuser or
  * a BYPASSRLS role -- is refused at registration and again at every call
@@ -48,9 +50,11 @@
 #include "catalog.h"
 #include "cursor.h"
 #include "identity.h"
+#include "inflight.h"
 #include "inspect.h"
 #include "jsonschema.h"
 #include "jsonutil.h"
+#include "mrtr.h"
 #include "mtmcp.h"
 #include "sandbox.h"
 #include "tools.h"
@@ -202,8 +206,11 @@ output_mismatch(Jsonb *schema, Jsonb *res)
  * Run a handler (a tool, or a resource reader, lister, prompt renderer or
  * completer) as mtmcp_tool in a subtransaction.  Returns true with the
  * result (NULL for SQL NULL) or false with the error, the handler's writes
- * rolled back.  Errors of class 57 (operator intervention: cancel, shutdown)
- * are not the tool's to swallow and are re-thrown.
+ * rolled back.  The handler runs under its time limit and lock timeout
+ * (inflight.c); a time limit or a cancel ends it with false and the error,
+ * and mtmcp_handler_interrupted has recorded which for the call's audit
+ * row.  Other errors of class 57 (operator intervention: shutdown) are not
+ * the tool's to swallow and are re-thrown.
  */
 bool
 mtmcp_run_as_tool(Oid fn, Jsonb *args, Jsonb *output_schema, Jsonb **result, ErrorData **error,
@@ -241,7 +248,13 @@ mtmcp_run_as_tool(Oid fn, Jsonb *args, Jsonb *output_schema, Jsonb **result, Err
 		InitFunctionCallInfoData(*fcinfo, &flinfo, 1, InvalidOid, NULL, NULL);
 		fcinfo->args[0].value = JsonbPGetDatum(args);
 		fcinfo->args[0].isnull = false;
+		mtmcp_handler_begin();
 		d = FunctionCallInvoke(fcinfo);
+		mtmcp_handler_end();
+		/* a cancel or the time limit that arrived as the handler returned ends it now */
+		CHECK_FOR_INTERRUPTS();
+		/* it asked the client for input (mrtr.c): this round's writes go */
+		mtmcp_mrtr_check_pending();
 		mtmcp_sandbox_leave(fence);
 		if (!fcinfo->isnull)
 			*result = DatumGetJsonbPCopy(d);
@@ -266,6 +279,7 @@ mtmcp_run_as_tool(Oid fn, Jsonb *args, Jsonb *output_schema, Jsonb **result, Err
 	{
 		ErrorData  *edata;
 
+		mtmcp_handler_end();
 		MemoryContextSwitchTo(oldcxt);
 		edata = CopyErrorData();
 		FlushErrorState();
@@ -274,7 +288,8 @@ mtmcp_run_as_tool(Oid fn, Jsonb *args, Jsonb *output_schema, Jsonb **result, Err
 		CurrentResourceOwner = oldowner;
 		SetUserIdAndSecContext(save_userid, save_sec);
 		mtmcp_sandbox_leave(fence);
-		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_OPERATOR_INTERVENTION)
+		if (mtmcp_handler_interrupted(edata) == MTMCP_INTERRUPT_NONE &&
+			ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_OPERATOR_INTERVENTION)
 			ReThrowError(edata);
 		*error = edata;
 	}
@@ -294,7 +309,7 @@ mtmcp_tool_error_text(const char *tool, ErrorData *edata)
 	int			category = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
 
 	if (category == ERRCODE_TO_CATEGORY(ERRCODE_RAISE_EXCEPTION) ||
-		category == ERRCODE_DATA_EXCEPTION)
+		category == ERRCODE_DATA_EXCEPTION || edata->sqlerrcode == ERRCODE_MTMCP_INPUT_REFUSED)
 		return pstrdup(edata->message ? edata->message : "tool failed");
 	return psprintf("Tool \"%s\" failed (SQLSTATE %s).", tool, unpack_sql_state(edata->sqlerrcode));
 }
@@ -390,6 +405,7 @@ mtmcp_tools_call(const MtmcpIdentity *id, const char *name, Jsonb *args,
 	Jsonb	   *res;
 	ErrorData  *edata;
 	char	   *output_error;
+	MtmcpInterrupt stop;
 
 	(void) mtmcp_catalog_tools(&tools);
 	t = mtmcp_catalog_find(name);
@@ -446,12 +462,15 @@ mtmcp_tools_call(const MtmcpIdentity *id, const char *name, Jsonb *args,
 		return 0;
 	}
 
+	mtmcp_call_limits(t->timeout_ms, t->lock_timeout_ms);
 	if (mtmcp_run_as_tool(t->handler, args, t->output_schema, &res, &edata, &output_error))
 	{
 		append_tool_result(result, res, t->output_schema != NULL);
 		ev->result_kind = "ok";
 		ev->severity = "info";
 	}
+	else if (mtmcp_mrtr_interrupted())
+		return 0;				/* it stopped to ask the client: the dispatcher answers */
 	else if (output_error != NULL)
 	{
 		append_tool_error(result, psprintf("Tool \"%s\" returned a result that does not match its output schema: %s",
@@ -459,6 +478,21 @@ mtmcp_tools_call(const MtmcpIdentity *id, const char *name, Jsonb *args,
 		ev->result_kind = "tool_error";
 		ev->severity = "warning";
 		ev->error_code = "output_schema";
+	}
+	else if ((stop = mtmcp_handler_interrupted(edata)) != MTMCP_INTERRUPT_NONE)
+	{
+		/* a time limit or a cancel: said plainly (inflight.c records it) */
+		if (stop == MTMCP_INTERRUPT_TIMEOUT)
+			append_tool_error(result, psprintf("Tool \"%s\" timed out after %d ms.", name, mtmcp_call_timeout_ms()));
+		else if (stop == MTMCP_INTERRUPT_LOCK_TIMEOUT)
+			append_tool_error(result, psprintf("Tool \"%s\" timed out waiting for a lock (%d ms).", name,
+											   mtmcp_call_lock_timeout_ms()));
+		else
+			append_tool_error(result, psprintf("Tool \"%s\" was cancelled.", name));
+		ev->result_kind = stop == MTMCP_INTERRUPT_TIMEOUT || stop == MTMCP_INTERRUPT_LOCK_TIMEOUT
+			? "timeout" : "cancelled";
+		ev->severity = "warning";
+		ev->error_code = pstrdup(unpack_sql_state(edata->sqlerrcode));
 	}
 	else
 	{

@@ -595,7 +595,8 @@ now_sec(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	/* CPU time of this process: other work on a shared machine does not count */
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (double) ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
@@ -659,11 +660,32 @@ test_linear(void)
 		}
 		else
 			n_passed++;
-		/* twice the bytes: about twice the time (generous for a shared machine) */
+		/* twice the bytes: about twice the time (generous for a shared machine;
+		 * the best of three runs of each size, so a cache or scheduler hiccup
+		 * in one run does not decide) */
+		for (j = 0; j < 2; j++)
+		{
+			double		t;
+
+			c.max_bytes = mb;
+			t0 = now_sec();
+			detect_scan(rules, &c, s, 2 * mb, fnd, MAXF, &trunc_flag);
+			t = now_sec() - t0;
+			if (t < t1)
+				t1 = t;
+		}
 		c.max_bytes = 2 * mb;
-		t0 = now_sec();
-		detect_scan(rules, &c, s, 2 * mb, fnd, MAXF, &trunc_flag);
-		t2 = now_sec() - t0;
+		t2 = 1e9;
+		for (j = 0; j < 3; j++)
+		{
+			double		t;
+
+			t0 = now_sec();
+			detect_scan(rules, &c, s, 2 * mb, fnd, MAXF, &trunc_flag);
+			t = now_sec() - t0;
+			if (t < t2)
+				t2 = t;
+		}
 		if (t2 > 4 * t1 + 0.05)
 		{
 			n_failed++;

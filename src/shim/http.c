@@ -27,10 +27,22 @@
  *
  * Routes:
  *   POST   /mcp      one JSON-RPC message -> mtmcp.mcp_http -> JSON, 202, or
- *                    an SSE stream (tools/call, resources/read, prompts/get)
+ *                    an SSE stream (tools/call, resources/read, prompts/get);
+ *                    a JSON array (2025-03-26 batch) -> one call per message,
+ *                    the answers in one array; a client's JSON-RPC response
+ *                    -> mtmcp.mcp_http (202), then to the call waiting for
+ *                    it (mrtr.c)
  *   GET    /mcp      mtmcp.mcp_http_check, then an SSE stream that holds no
- *                    database connection (resource update notifications)
+ *                    database connection (resource update notifications);
+ *                    with Last-Event-ID, a replay first (sse.c)
  *   DELETE /mcp      mtmcp.mcp_http_end; closes the session's GET streams
+ *
+ * Revisions: a POST whose MCP-Protocol-Version header is 2026-07-28, or
+ * whose params._meta carries io.modelcontextprotocol/protocolVersion, is
+ * stateless (no session in or out; its MCP headers checked here and passed
+ * to the database); anything else is the session protocol (2025-11-25,
+ * 2025-06-18, 2025-03-26).  GET and DELETE are session-only (405 for
+ * 2026-07-28).
  *   OPTIONS /mcp     CORS preflight, for allowed origins only
  *   GET    /.well-known/oauth-protected-resource[/<path>]  RFC 9728 metadata
  *   GET    /healthz  SELECT 1 through the pool
@@ -38,7 +50,10 @@
  *
  * Checks on /mcp (and /metrics), in this order, before any SQL: Host and
  * Origin against the allow-lists (DNS rebinding, 403), MCP-Protocol-Version
- * (400), then for POST the Accept header (406) and Content-Type (415).  A
+ * for GET and DELETE (400, or 405 for 2026-07-28), then for POST the Accept
+ * header (406) and Content-Type (415); with the body, MCP-Protocol-Version
+ * against _meta and the 2026-07-28 headers against the body (-32020, 400),
+ * an unknown version (-32022, 400).  A
  * body over --max-body is answered 413 whatever its framing: at once if
  * the client sent "Expect: 100-continue" (it then sends no body); otherwise
  * the body is read and discarded (up to DISCARD_MAX beyond the limit) and
@@ -501,11 +516,30 @@ auth_details(const char *body, char **reason, char **scope)
  * reason is the database's refusal reason, NULL when unknown; scope the
  * scope it names, else --required-scope.
  */
+/* The scope every token must carry: --required-scope, else the database's (NULL: none); free it. */
+static char *
+required_scope(void)
+{
+	char	   *s;
+
+	if (shim_config.required_scope && *shim_config.required_scope)
+		return xstrdup(shim_config.required_scope);
+	s = pool_db_scope();
+	if (s && (*s == '\0' || strspn(s, " !#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`"
+									 "abcdefghijklmnopqrstuvwxyz{|}~") != strlen(s)))
+	{
+		free(s);
+		s = NULL;
+	}
+	return s;
+}
+
 static char *
 www_authenticate(int status, const char *reason, const char *scope, bool had_token)
 {
 	StrBuf		b;
-	const char *rs = scope ? scope : shim_config.required_scope;
+	char	   *own_scope = scope ? NULL : required_scope();
+	const char *rs = scope ? scope : own_scope;
 
 	sb_init(&b);
 	if (status == 403 && reason && strcmp(reason, "insufficient_scope") == 0)
@@ -533,6 +567,7 @@ www_authenticate(int status, const char *reason, const char *scope, bool had_tok
 				  reason, shim_config.resource_metadata_url);
 	else
 		sb_printf(&b, "Bearer resource_metadata=\"%s\"", shim_config.resource_metadata_url);
+	free(own_scope);
 	return sb_steal(&b);
 }
 
@@ -665,20 +700,87 @@ check_host_origin(struct MHD_Connection *c, Req *r)
 	return true;
 }
 
-/* MCP-Protocol-Version, when present, must be one we speak. */
+/* A header's value without surrounding optional whitespace (RFC 9110 5.5), or NULL; free it. */
+static char *
+header_trimmed(struct MHD_Connection *c, const char *name)
+{
+	const char *v = header(c, name);
+	size_t		n;
+
+	if (v == NULL)
+		return NULL;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	n = strlen(v);
+	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+		n--;
+	return xstrndup(v, n);
+}
+
+static bool
+known_version(const char *v, const char *const *list)
+{
+	int			i;
+
+	for (i = 0; v && list[i]; i++)
+		if (strcmp(v, list[i]) == 0)
+			return true;
+	return false;
+}
+
+/* The data of an UnsupportedProtocolVersionError: {"supported": [...], "requested": v}. */
+static char *
+unsupported_version_data(const char *requested)
+{
+	StrBuf		b;
+	int			i;
+
+	sb_init(&b);
+	sb_puts(&b, "{\"supported\":[");
+	for (i = 0; shim_all_versions[i]; i++)
+		sb_printf(&b, "%s\"%s\"", i ? "," : "", shim_all_versions[i]);
+	sb_puts(&b, "]");
+	if (requested)
+	{
+		sb_puts(&b, ",\"requested\":");
+		sb_json_string(&b, requested);
+	}
+	sb_puts(&b, "}");
+	return sb_steal(&b);
+}
+
+/*
+ * GET and DELETE: MCP-Protocol-Version, when present, must be one we speak
+ * (400); 2026-07-28 has no GET stream and no session to delete (405, Allow:
+ * POST).  False when answered.
+ */
 static bool
 check_protocol_version(struct MHD_Connection *c, Req *r)
 {
-	const char *v = header(c, "MCP-Protocol-Version");
-	int			i;
+	char	   *v = header_trimmed(c, "MCP-Protocol-Version");
+	char	   *data;
 
-	if (v == NULL)
+	if (v == NULL || known_version(v, shim_protocol_versions))
+	{
+		free(v);
 		return true;
-	for (i = 0; shim_protocol_versions[i]; i++)
-		if (strcmp(v, shim_protocol_versions[i]) == 0)
-			return true;
-	send_rpc_error(c, r, 400, -32000, "Bad Request: unsupported MCP-Protocol-Version",
-				   "{\"supported\":[\"2025-11-25\",\"2025-06-18\",\"2025-03-26\"]}");
+	}
+	if (strcmp(v, SHIM_STATELESS_VERSION) == 0)
+	{
+		struct MHD_Response *resp = make_response(
+			"{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32600,"
+			"\"message\":\"Method Not Allowed: 2026-07-28 is stateless; POST requests only\"}}",
+			"application/json");
+
+		free(v);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "POST");
+		send_response(c, r, 405, resp);
+		return false;
+	}
+	data = unsupported_version_data(v);
+	send_rpc_error(c, r, 400, -32022, "Bad Request: unsupported MCP-Protocol-Version", data);
+	free(data);
+	free(v);
 	return false;
 }
 
@@ -707,8 +809,7 @@ post_headers(struct MHD_Connection *c, Req *r)
 	const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	const char *session;
 
-	if (!check_protocol_version(c, r))
-		return MHD_YES;
+	/* MCP-Protocol-Version is checked with the body (post_message): it may have to agree with it */
 	if (!accepts(header(c, MHD_HTTP_HEADER_ACCEPT), "application/json") ||
 		!accepts(header(c, MHD_HTTP_HEADER_ACCEPT), "text/event-stream"))
 		return send_rpc_error(c, r, 406, -32000,
@@ -773,6 +874,503 @@ client_gone(Req *r)
 	return MHD_NO;
 }
 
+/* ---------------------------------------------------------------- 2026-07-28 headers (SEP-2243) */
+
+/* Strict base64 (RFC 4648 section 4, padding required); NULL if invalid.  *len: bytes. */
+static char *
+base64_decode(const char *in, size_t n, size_t *len)
+{
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char	   *out;
+	size_t		i,
+				o = 0;
+
+	if (n % 4 != 0)
+		return NULL;
+	out = xmalloc(n / 4 * 3 + 1);
+	for (i = 0; i < n; i += 4)
+	{
+		int			v[4];
+		int			k,
+					pad = 0;
+
+		for (k = 0; k < 4; k++)
+		{
+			const char *q;
+
+			if (in[i + k] == '=' && i + 4 == n && k >= 2 && (k == 3 || in[i + 3] == '='))
+			{
+				v[k] = 0;
+				pad++;
+				continue;
+			}
+			q = in[i + k] ? strchr(alphabet, in[i + k]) : NULL;
+			if (q == NULL || pad > 0)
+			{
+				free(out);
+				return NULL;
+			}
+			v[k] = (int) (q - alphabet);
+		}
+		out[o++] = (char) ((v[0] << 2) | (v[1] >> 4));
+		if (pad < 2)
+			out[o++] = (char) (((v[1] & 15) << 4) | (v[2] >> 2));
+		if (pad < 1)
+			out[o++] = (char) (((v[2] & 3) << 6) | v[3]);
+	}
+	out[o] = '\0';
+	*len = o;
+	return out;
+}
+
+/* Is this well-formed UTF-8 without NUL and control characters other than tab? */
+static bool
+valid_text(const char *s, size_t n)
+{
+	size_t		i = 0;
+
+	while (i < n)
+	{
+		unsigned char c = (unsigned char) s[i];
+		int			extra;
+
+		if (c < 0x80)
+		{
+			if ((c < 0x20 && c != '\t') || c == 0x7f)
+				return false;
+			i++;
+			continue;
+		}
+		extra = (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : -1;
+		if (extra < 0 || c < 0xc2 || c > 0xf4 || i + (size_t) extra >= n)
+			return false;
+		for (int k = 1; k <= extra; k++)
+			if (((unsigned char) s[i + k] & 0xc0) != 0x80)
+				return false;
+		i += (size_t) extra + 1;
+	}
+	return true;
+}
+
+/*
+ * A header value as the client meant it: "=?base64?...?=" decoded (strictly:
+ * invalid base64 or decoded bytes that are not text make it invalid, NULL
+ * with *bad), anything else literal.  Free the result.
+ */
+static char *
+header_value_decoded(const char *v, bool *bad)
+{
+	size_t		n = strlen(v);
+	size_t		len;
+	char	   *out;
+
+	*bad = false;
+	if (n >= 12 && strncasecmp(v, "=?base64?", 9) == 0 && strcmp(v + n - 2, "?=") == 0)
+	{
+		out = base64_decode(v + 9, n - 11, &len);
+		if (out == NULL || !valid_text(out, len))
+		{
+			free(out);
+			*bad = true;
+			return NULL;
+		}
+		return out;
+	}
+	return xstrdup(v);
+}
+
+typedef struct ParamHeaders
+{
+	StrBuf		json;			/* "name": "value", ... */
+	int			n;
+	bool		bad;			/* a value that does not decode */
+} ParamHeaders;
+
+static enum MHD_Result
+collect_param_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	ParamHeaders *ph = cls;
+	char	   *name;
+	char	   *dec;
+	const char *v = value ? value : "";
+	size_t		n;
+	bool		bad;
+	char	   *trimmed;
+
+	(void) kind;
+	if (key == NULL || strncasecmp(key, "Mcp-Param-", 10) != 0 || key[10] == '\0')
+		return MHD_YES;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	n = strlen(v);
+	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+		n--;
+	trimmed = xstrndup(v, n);
+	dec = header_value_decoded(trimmed, &bad);
+	free(trimmed);
+	if (bad)
+	{
+		ph->bad = true;
+		return MHD_NO;
+	}
+	name = xstrdup(key + 10);
+	for (char *q = name; *q; q++)
+		if (*q >= 'A' && *q <= 'Z')
+			*q = (char) (*q - 'A' + 'a');
+	sb_puts(&ph->json, ph->n++ ? "," : "");
+	sb_json_string(&ph->json, name);
+	sb_puts(&ph->json, ":");
+	sb_json_string(&ph->json, dec);
+	free(name);
+	free(dec);
+	return MHD_YES;
+}
+
+/* A -32020 HeaderMismatch refusal, 400, echoing the request's id. */
+static enum MHD_Result
+header_mismatch(struct MHD_Connection *c, Req *r, const char *id_json, const char *message)
+{
+	char	   *body = rpc_error(id_json, -32020, message, NULL);
+	enum MHD_Result ret = send_json(c, r, 400, body);
+
+	free(body);
+	metrics_count("requests_header_mismatch", 1);
+	return ret;
+}
+
+static const char *
+string_member(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (o && json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, key, &v) &&
+		json_object_is_type(v, json_type_string))
+		return json_object_get_string(v);
+	return NULL;
+}
+
+/*
+ * A 2026-07-28 request: the standard headers must agree with the body
+ * (Mcp-Method with method, Mcp-Name with params.name or params.uri) and
+ * Mcp-Param-* values must decode.  Sets *headers_json to what goes to the
+ * database (the headers, decoded); false when answered (-32020, 400).
+ */
+static bool
+stateless_headers(struct MHD_Connection *c, Req *r, json_object *root, const char *method,
+				  const char *id_json, const char *version_header, char **headers_json)
+{
+	json_object *params = NULL;
+	char	   *mh = header_trimmed(c, "Mcp-Method");
+	char	   *nh = NULL;
+	char	   *name_dec = NULL;
+	const char *body_name = NULL;
+	ParamHeaders ph;
+	StrBuf		b;
+	bool		bad;
+
+	*headers_json = NULL;
+	(void) json_object_object_get_ex(root, "params", &params);
+	if (method != NULL)
+	{
+		if (mh == NULL || strcmp(mh, method) != 0)
+		{
+			free(mh);
+			header_mismatch(c, r, id_json, mh == NULL ? "Header mismatch: the Mcp-Method header is required"
+							: "Header mismatch: Mcp-Method does not match the body's method");
+			return false;
+		}
+		if (strcmp(method, "tools/call") == 0 || strcmp(method, "prompts/get") == 0)
+			body_name = string_member(params, "name");
+		else if (strcmp(method, "resources/read") == 0)
+			body_name = string_member(params, "uri");
+	}
+	nh = header_trimmed(c, "Mcp-Name");
+	if (nh != NULL)
+	{
+		name_dec = header_value_decoded(nh, &bad);
+		if (bad)
+		{
+			free(mh);
+			free(nh);
+			header_mismatch(c, r, id_json, "Header mismatch: the Mcp-Name header is not valid base64");
+			return false;
+		}
+	}
+	if (body_name != NULL && (name_dec == NULL || strcmp(name_dec, body_name) != 0))
+	{
+		free(mh);
+		free(nh);
+		header_mismatch(c, r, id_json, name_dec == NULL ? "Header mismatch: the Mcp-Name header is required"
+						: "Header mismatch: Mcp-Name does not match the body");
+		free(name_dec);
+		return false;
+	}
+
+	sb_init(&ph.json);
+	ph.n = 0;
+	ph.bad = false;
+	MHD_get_connection_values(c, MHD_HEADER_KIND, collect_param_header, &ph);
+	if (ph.bad)
+	{
+		sb_free(&ph.json);
+		free(mh);
+		free(nh);
+		free(name_dec);
+		header_mismatch(c, r, id_json, "Header mismatch: an Mcp-Param header value is not valid base64");
+		return false;
+	}
+	sb_init(&b);
+	sb_puts(&b, "{");
+	if (version_header)
+	{
+		sb_puts(&b, "\"mcp-protocol-version\":");
+		sb_json_string(&b, version_header);
+		sb_puts(&b, ",");
+	}
+	if (mh)
+	{
+		sb_puts(&b, "\"mcp-method\":");
+		sb_json_string(&b, mh);
+		sb_puts(&b, ",");
+	}
+	if (name_dec)
+	{
+		sb_puts(&b, "\"mcp-name\":");
+		sb_json_string(&b, name_dec);
+		sb_puts(&b, ",");
+	}
+	sb_puts(&b, "\"mcp-param\":{");
+	if (ph.json.len)
+		sb_append(&b, ph.json.data, ph.json.len);
+	sb_puts(&b, "}}");
+	*headers_json = sb_steal(&b);
+	sb_free(&ph.json);
+	free(mh);
+	free(nh);
+	free(name_dec);
+	return true;
+}
+
+/* ---------------------------------------------------------------- POST */
+
+/* Does params._meta carry any io.modelcontextprotocol/ key (the database then judges it stateless)? */
+static bool
+has_protocol_meta(json_object *root)
+{
+	json_object *params,
+			   *meta;
+
+	if (!json_object_object_get_ex(root, "params", &params) ||
+		!json_object_object_get_ex(params, "_meta", &meta) || !json_object_is_type(meta, json_type_object))
+		return false;
+	json_object_object_foreach(meta, key, val)
+	{
+		(void) val;
+		if (strncmp(key, "io.modelcontextprotocol/", 24) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The JSON text of a message's id (string or number), or NULL. */
+static char *
+id_json_of(json_object *root)
+{
+	json_object *v;
+
+	if (json_object_object_get_ex(root, "id", &v) &&
+		(json_object_is_type(v, json_type_string) || json_object_is_type(v, json_type_int) ||
+		 json_object_is_type(v, json_type_double)))
+		return xstrdup(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
+													   JSON_C_TO_STRING_NOSLASHESCAPE));
+	return NULL;
+}
+
+/* A JSON-RPC response of the client (to a request of ours): id, no method, result or error. */
+static bool
+is_client_response(json_object *root)
+{
+	return json_object_is_type(root, json_type_object) &&
+		!json_object_object_get_ex(root, "method", NULL) &&
+		json_object_object_get_ex(root, "id", NULL) &&
+		(json_object_object_get_ex(root, "result", NULL) || json_object_object_get_ex(root, "error", NULL));
+}
+
+/*
+ * JSON-RPC batches, which 2025-03-26 allows (and its servers MUST accept):
+ * each element is one mcp_http call of its own (authenticated and audited
+ * on its own), run in order; the answers are collected into one array (no
+ * event stream: live notifications of a call in a batch are not sent).  A
+ * batch of notifications and responses only is 202.  Later revisions
+ * removed batches: with an MCP-Protocol-Version header other than
+ * 2025-03-26 a batch is refused (400, -32600).  initialize may not be
+ * batched (2025-03-26, lifecycle).
+ */
+static enum MHD_Result
+post_batch(struct MHD_Connection *c, Req *r, json_object *root)
+{
+	char	   *hv = header_trimmed(c, "MCP-Protocol-Version");
+	const char *session;
+	char	   *token;
+	size_t		i,
+				n = json_object_array_length(root);
+	StrBuf		out;
+	int			answers = 0;
+	int			auth_status = 0;
+	char	   *auth_body = NULL;
+	enum MHD_Result ret;
+
+	r->rpc = "batch";
+	if (hv != NULL && strcmp(hv, "2025-03-26") != 0)
+	{
+		free(hv);
+		return send_rpc_error(c, r, 400, -32600, "Invalid Request",
+							  "{\"detail\":\"batches are part of MCP 2025-03-26 only\"}");
+	}
+	free(hv);
+	if (n == 0)
+		return send_rpc_error(c, r, 400, -32600, "Invalid Request", "{\"detail\":\"an empty batch\"}");
+	if (n > 100)
+		return send_rpc_error(c, r, 400, -32600, "Invalid Request",
+							  "{\"detail\":\"at most 100 messages in a batch\"}");
+	(void) session_header(c, r, &session);
+	token = bearer_token(c);
+	metrics_count("batches", 1);
+	sb_init(&out);
+	sb_puts(&out, "[");
+	for (i = 0; i < n; i++)
+	{
+		json_object *m = json_object_array_get_idx(root, i);
+		char	   *id_json = json_object_is_type(m, json_type_object) ? id_json_of(m) : NULL;
+		const char *method = json_object_is_type(m, json_type_object) ? string_member(m, "method") : NULL;
+		char	   *answer = NULL;
+		Job		   *job;
+
+		if (method != NULL && strcmp(method, "initialize") == 0)
+			answer = rpc_error(id_json, -32600, "Invalid Request: initialize may not be part of a batch", NULL);
+		else if (!json_object_is_type(m, json_type_object))
+			answer = rpc_error(NULL, -32600, "Invalid Request", NULL);
+		else
+		{
+			job = job_new(JOB_RPC, token, json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN |
+																		  JSON_C_TO_STRING_NOSLASHESCAPE), session);
+			job->rpc_id = xstrdup(id_json);
+			job_submit(job, shim_config.queue_timeout_ms);
+			if (!job_wait(job, false, r->fd))
+			{
+				job_unref(job);
+				free(id_json);
+				sb_free(&out);
+				free(auth_body);
+				if (token)
+				{
+					explicit_bzero(token, strlen(token));
+					free(token);
+				}
+				return client_gone(r);
+			}
+			if (job->outcome != OUT_OK)
+				answer = rpc_error(id_json, -32603, job->outcome == OUT_KEY_BUSY ?
+								   "Too many concurrent requests for this token; retry shortly" :
+								   "Service unavailable", NULL);
+			else
+			{
+				if ((job->http_status == 401 || job->http_status == 403) && auth_status == 0)
+				{
+					auth_status = job->http_status;
+					auth_body = xstrdup(job->response);
+				}
+				if (job->http_status == 202 && is_client_response(m))
+					(void) mrtr_deliver(session, m);
+				if (job->response && job->http_status == 200 && mrtr_is_input_required(job->response))
+				{
+					/* the handler asks the client: that takes a stream, which a batch answer is not */
+					answer = rpc_error(id_json, -32603, "This call needs input from the client (a request "
+									   "of the server), which cannot be made inside a batch: send it on its own", NULL);
+					metrics_count("batch_calls_needing_input", 1);
+				}
+				else if (job->response)
+					answer = xstrdup(job->response);
+			}
+			job_unref(job);
+		}
+		if (answer)
+		{
+			sb_puts(&out, answers++ ? "," : "");
+			sb_puts(&out, answer);
+			free(answer);
+		}
+		free(id_json);
+	}
+	sb_puts(&out, "]");
+	if (auth_status != 0 && answers == (int) n)
+		ret = send_auth_refusal(c, r, auth_status, auth_body, token != NULL);
+	else if (answers == 0)
+		ret = send_body(c, r, 202, NULL, NULL);
+	else
+		ret = send_json(c, r, 200, out.data);
+	sb_free(&out);
+	free(auth_body);
+	if (token)
+	{
+		explicit_bzero(token, strlen(token));
+		free(token);
+	}
+	return ret;
+}
+
+/*
+ * subscriptions/listen (2026-07-28): the database accepted it (authenticated,
+ * audited) and answered with the acknowledgement and the tenant's listen key
+ * (in the session_id column).  The acknowledgement goes first on a stream
+ * that stays open; list changes of the kinds the client asked for follow
+ * (notify.c, sse.c), tagged with the subscriptionId.  False: not such an
+ * answer (the caller sends it as it is).
+ */
+static bool
+listen_stream(struct MHD_Connection *c, Req *r, json_object *root, Job *job, enum MHD_Result *ret)
+{
+	json_object *ack = json_tokener_parse(job->response);
+	json_object *params,
+			   *meta,
+			   *filter;
+	const char *sub_id = NULL;
+	unsigned	kinds = 0;
+	SseStream  *s;
+
+	if (ack == NULL || strcmp(string_member(ack, "method") ? string_member(ack, "method") : "",
+							  "notifications/subscriptions/acknowledged") != 0)
+	{
+		json_object_put(ack);
+		return false;
+	}
+	if (json_object_object_get_ex(ack, "params", &params) && json_object_object_get_ex(params, "_meta", &meta))
+		sub_id = string_member(meta, "io.modelcontextprotocol/subscriptionId");
+	if (json_object_object_get_ex(root, "params", &params) &&
+		json_object_object_get_ex(params, "notifications", &filter))
+	{
+		json_object *v;
+
+		if (json_object_object_get_ex(filter, "toolsListChanged", &v) && json_object_get_boolean(v))
+			kinds |= LISTEN_TOOLS;
+		if (json_object_object_get_ex(filter, "promptsListChanged", &v) && json_object_get_boolean(v))
+			kinds |= LISTEN_PROMPTS;
+		if (json_object_object_get_ex(filter, "resourcesListChanged", &v) && json_object_get_boolean(v))
+			kinds |= LISTEN_RESOURCES;
+	}
+	s = sse_new(NULL, false);
+	sse_set_priming(s);
+	sse_watch_client(s, r->fd);
+	sse_push_message(s, job->response);
+	sse_listen_register(s, job->out_session_id, sub_id ? sub_id : "", kinds);
+	json_object_put(ack);
+	metrics_count("listen_streams_opened", 1);
+	r->stream = true;
+	*ret = send_stream(c, r, s);
+	sse_unref(s);				/* the reader holds it now */
+	return true;
+}
+
 /* The whole body is here: parse just enough, call mcp_http, answer. */
 static enum MHD_Result
 post_message(struct MHD_Connection *c, Req *r)
@@ -788,6 +1386,10 @@ post_message(struct MHD_Connection *c, Req *r)
 	bool		streaming;
 	bool		events,
 				done;
+	bool		stateless = false;
+	char	   *hv;
+	const char *mv = NULL;
+	char	   *headers_json = NULL;
 	Job		   *job;
 	enum MHD_Result ret;
 
@@ -808,9 +1410,9 @@ post_message(struct MHD_Connection *c, Req *r)
 	json_tokener_free(tok);
 	if (json_object_is_type(root, json_type_array))
 	{
+		ret = post_batch(c, r, root);
 		json_object_put(root);
-		return send_rpc_error(c, r, 400, -32600, "Invalid Request",
-							  "{\"detail\":\"batch requests are not supported\"}");
+		return ret;
 	}
 	if (!json_object_is_type(root, json_type_object))
 	{
@@ -820,26 +1422,84 @@ post_message(struct MHD_Connection *c, Req *r)
 	}
 	if (json_object_object_get_ex(root, "method", &v) && json_object_is_type(v, json_type_string))
 		method = json_object_get_string(v);
-	if (json_object_object_get_ex(root, "id", &v) &&
-		(json_object_is_type(v, json_type_string) || json_object_is_type(v, json_type_int) ||
-		 json_object_is_type(v, json_type_double)))
-	{
-		id_json = xstrdup(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
-														 JSON_C_TO_STRING_NOSLASHESCAPE));
-		is_request = method != NULL;
-	}
+	id_json = id_json_of(root);
+	is_request = method != NULL && id_json != NULL;
 	r->rpc = rpc_label(method);
-	streaming = is_request && is_sse_method(method);
 
-	(void) session_header(c, r, &session);	/* validated on the first call */
+	/*
+	 * Which revision: 2026-07-28 (stateless) when the MCP-Protocol-Version
+	 * header says so or the body carries _meta's protocolVersion; otherwise
+	 * the session protocol.  The two must agree (-32020); a version we do
+	 * not speak is -32022 with the ones we do.
+	 */
+	hv = header_trimmed(c, "MCP-Protocol-Version");
+	{
+		json_object *params,
+				   *meta;
+
+		if (json_object_object_get_ex(root, "params", &params) &&
+			json_object_object_get_ex(params, "_meta", &meta))
+			mv = string_member(meta, "io.modelcontextprotocol/protocolVersion");
+	}
+	stateless = (hv != NULL && strcmp(hv, SHIM_STATELESS_VERSION) == 0) || mv != NULL;
+	if (stateless && hv != NULL && mv != NULL && strcmp(hv, mv) != 0)
+		ret = header_mismatch(c, r, id_json, "Header mismatch: MCP-Protocol-Version does not match "
+							  "_meta io.modelcontextprotocol/protocolVersion");
+	else if ((stateless && strcmp(mv ? mv : hv, SHIM_STATELESS_VERSION) != 0) ||
+			 (!stateless && hv != NULL && !known_version(hv, shim_protocol_versions)))
+	{
+		char	   *data = unsupported_version_data(mv ? mv : hv);
+		char	   *body = rpc_error(id_json, -32022, "Unsupported protocol version", data);
+
+		ret = send_json(c, r, 400, body);
+		free(body);
+		free(data);
+	}
+	else if (stateless && mv == NULL && !has_protocol_meta(root) &&
+			 !(method && strcmp(method, "server/discover") == 0))
+	{
+		/* the header says 2026-07-28, the body has no _meta: not a session request either */
+		char	   *body = rpc_error(id_json, -32602, "Invalid params: _meta with "
+									 "io.modelcontextprotocol/protocolVersion and clientCapabilities is required",
+									 "{\"missing\":\"_meta\"}");
+
+		ret = send_json(c, r, 400, body);
+		free(body);
+	}
+	else if (stateless && !stateless_headers(c, r, root, method, id_json, hv, &headers_json))
+		ret = MHD_YES;			/* answered */
+	else
+		ret = MHD_NO;
+	if (r->queued)
+	{
+		free(hv);
+		free(id_json);
+		json_object_put(root);
+		return ret;
+	}
+
+	streaming = is_request && is_sse_method(method);
+	if (stateless)
+		session = NULL;			/* no sessions in 2026-07-28 */
+	else
+		(void) session_header(c, r, &session);	/* validated on the first call */
 	token = bearer_token(c);
 	job = job_new(JOB_RPC, token, r->body.data, session);
 	job->rpc_id = id_json;
+	job->headers = headers_json;
 	if (streaming)
 	{
 		job->stream = sse_new(NULL, false);
 		sse_watch_client(job->stream, r->fd);
+		if (session)
+			sse_set_session(job->stream, session);
+		/* 2025-11-25 clients expect a priming event (SEP-1699); older ones would choke on it */
+		if (stateless || (hv != NULL && strcmp(hv, "2025-11-25") == 0))
+			sse_set_priming(job->stream);
+		/* a session call's input requests become real requests to the client (mrtr.c) */
+		job->bridge = !stateless && session != NULL;
 	}
+	free(hv);
 	job_submit(job, shim_config.queue_timeout_ms);
 	if (!job_wait(job, streaming, r->fd))
 	{
@@ -853,8 +1513,12 @@ post_message(struct MHD_Connection *c, Req *r)
 	done = job->done;
 	pthread_mutex_unlock(&job->lock);
 
-	if (events || (done && streaming && job->outcome == OUT_OK && job->http_status == 200 &&
-				   job->response != NULL))
+	if (stateless && method && strcmp(method, "subscriptions/listen") == 0 && job->outcome == OUT_OK &&
+		job->http_status == 200 && job->out_session_id != NULL && job->response != NULL &&
+		listen_stream(c, r, root, job, &ret))
+		;						/* a subscriptions/listen stream, open until the client leaves */
+	else if (events || (done && streaming && job->outcome == OUT_OK && job->http_status == 200 &&
+						job->response != NULL))
 		ret = send_stream(c, r, job->stream);	/* the worker may still be writing */
 	else if (job->outcome != OUT_OK)
 		ret = send_unavailable(c, r, job->outcome, id_json);
@@ -872,7 +1536,7 @@ post_message(struct MHD_Connection *c, Req *r)
 					struct MHD_Response *resp = make_response(job->response, "application/json");
 
 					MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-					if (method && strcmp(method, "initialize") == 0 && job->out_session_id)
+					if (!stateless && method && strcmp(method, "initialize") == 0 && job->out_session_id)
 					{
 						if (valid_session_id(job->out_session_id))
 							MHD_add_response_header(resp, "Mcp-Session-Id", job->out_session_id);
@@ -883,6 +1547,9 @@ post_message(struct MHD_Connection *c, Req *r)
 				}
 				break;
 			case 202:
+				/* a client's answer to one of our requests: the waiting call gets it */
+				if (session && is_client_response(root))
+					(void) mrtr_deliver(session, root);
 				ret = send_body(c, r, 202, NULL, NULL);
 				break;
 			case 401:
@@ -940,10 +1607,19 @@ get_stream(struct MHD_Connection *c, Req *r)
 		ret = send_unavailable(c, r, job->outcome, NULL);
 	else if (job->http_status == 200 && session != NULL)
 	{
-		SseStream  *s = sse_new(session, true);
+		const char *last = header(c, "Last-Event-ID");
+		bool		get_stream = true;
+		SseStream  *s = last ? sse_resume(session, last, &get_stream) : NULL;
 
+		/* Last-Event-ID of a stream this process knows: replay from there (sse.c) */
+		if (s == NULL)
+		{
+			s = sse_new(session, true);
+			get_stream = true;
+		}
 		sse_watch_client(s, r->fd);
-		sse_register(s);
+		if (get_stream)
+			sse_register(s);
 		r->stream = true;
 		ret = send_stream(c, r, s);
 		sse_unref(s);			/* the reader holds it now */
@@ -991,7 +1667,8 @@ preflight(struct MHD_Connection *c, Req *r)
 	resp = make_response(NULL, NULL);
 	MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, POST, DELETE");
 	MHD_add_response_header(resp, "Access-Control-Allow-Headers",
-							"Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID");
+							"Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID, "
+							"Mcp-Method, Mcp-Name");
 	MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
 	return send_response(c, r, 204, resp);
 }
@@ -1045,8 +1722,30 @@ metrics(struct MHD_Connection *c, Req *r)
 static enum MHD_Result
 metadata(struct MHD_Connection *c, Req *r)
 {
-	struct MHD_Response *resp = make_response(shim_config.metadata_json, "application/json");
+	char	   *scope = required_scope();
+	char	   *doc;
 
+	if (scope == NULL && (shim_config.required_scope == NULL || !*shim_config.required_scope))
+	{
+		char	   *known = pool_db_scope();
+
+		if (known == NULL)
+		{
+			/* no connection has read the database's scope yet: make one */
+			Job		   *job = job_new(JOB_PING, NULL, NULL, NULL);
+
+			job_submit(job, 2000);
+			job_wait(job, false, -1);
+			job_unref(job);
+			scope = required_scope();
+		}
+		free(known);
+	}
+	doc = scope ? shim_metadata_json(scope) : NULL;
+	struct MHD_Response *resp = make_response(doc ? doc : shim_config.metadata_json, "application/json");
+
+	free(doc);
+	free(scope);
 	/* public by design: browser-based clients fetch it cross-origin */
 	MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
 	return send_response(c, r, 200, resp);

@@ -33,7 +33,9 @@
 
 #include "shim.h"
 
+/* The session revisions first (initialize), then the stateless one. */
 const char *const shim_protocol_versions[] = {"2025-11-25", "2025-06-18", "2025-03-26", NULL};
+const char *const shim_all_versions[] = {"2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26", NULL};
 
 ShimConfig	shim_config;
 atomic_int shim_draining;
@@ -80,7 +82,7 @@ static OptSpec opts[] = {
 	{"scopes", "MTMCP_SCOPES", OPT_LIST, &shim_config.scopes, 0, 0, "LIST",
 	"scopes_supported for the protected resource metadata"},
 	{"required-scope", "MTMCP_REQUIRED_SCOPE", OPT_STR, &shim_config.required_scope, 0, 0, "SCOPE",
-	"scope named in 401 and insufficient_scope 403 challenges"},
+	"the scope every token must carry, as advertised (metadata, 401 and 403 challenges); default: the database's mtmcp.access_scope, which enforces it"},
 	{"max-body", "MTMCP_MAX_BODY", OPT_SIZE, &shim_config.max_body, 1, 1L << 30, "BYTES",
 	"largest request body, with optional k or m suffix (default 1m)"},
 	{"max-connections", "MTMCP_MAX_CONNECTIONS", OPT_INT, &shim_config.max_connections, 1, 100000, "N",
@@ -97,6 +99,10 @@ static OptSpec opts[] = {
 	"database connections one bearer token may hold at once (default pool - pool/4)"},
 	{"keepalive", "MTMCP_KEEPALIVE", OPT_INT, &shim_config.keepalive_s, 1, 3600, "SECONDS",
 	"SSE keep-alive comment interval (default 15; at most half the idle timeout)"},
+	{"sse-retry", "MTMCP_SSE_RETRY_MS", OPT_INT, &shim_config.sse_retry_ms, 0, 3600000, "MS",
+	"the retry field of event streams: how long a client waits before reconnecting (default 1000)"},
+	{"input-timeout", "MTMCP_INPUT_TIMEOUT", OPT_INT, &shim_config.input_timeout_s, 1, 86400, "SECONDS",
+	"how long a 2025 session call waits for the client's answers to its input requests (default 300)"},
 	{"idle-timeout", "MTMCP_IDLE_TIMEOUT", OPT_INT, &shim_config.idle_timeout_s, 0, 86400, "SECONDS",
 	"close HTTP connections idle this long; 0 = never (default 120)"},
 	{"reset-query", "MTMCP_RESET_QUERY", OPT_STR, &shim_config.reset_query, 0, 0, "SQL",
@@ -252,6 +258,8 @@ parse_config(int argc, char **argv)
 	shim_config.max_body = 1024 * 1024;
 	shim_config.queue_timeout_ms = 10000;
 	shim_config.keepalive_s = 15;
+	shim_config.sse_retry_ms = 1000;
+	shim_config.input_timeout_s = 300;
 	shim_config.idle_timeout_s = 120;
 	shim_config.shutdown_grace_s = 10;
 
@@ -442,7 +450,6 @@ finish_config(const char *host)
 	char	   *origin,
 			   *authority,
 			   *path;
-	StrBuf		b;
 	int			i,
 				npaths = 0;
 	const char *loopback[] = {"localhost", "127.0.0.1", "[::1]"};
@@ -499,22 +506,51 @@ finish_config(const char *host)
 	if (shim_config.authorization_servers.n == 0)
 		shim_log("warning: no --authorization-servers; the resource metadata lists none");
 
+	shim_config.metadata_json = shim_metadata_json(shim_config.required_scope);
+	free(origin);
+	free(authority);
+	free(path);
+}
+
+/*
+ * The RFC 9728 document.  required_scope (the scope every token must carry:
+ * --required-scope, else the database's mtmcp.access_scope) is listed in
+ * scopes_supported with --scopes.
+ */
+char *
+shim_metadata_json(const char *required_scope)
+{
+	StrBuf		b;
+	int			i;
+	bool		listed = false;
+
 	sb_init(&b);
 	sb_puts(&b, "{\"resource\":");
 	sb_json_string(&b, shim_config.resource_url);
 	sb_puts(&b, ",\"authorization_servers\":");
 	sb_json_string_array(&b, &shim_config.authorization_servers);
 	sb_puts(&b, ",\"bearer_methods_supported\":[\"header\"]");
-	if (shim_config.scopes.n > 0)
+	for (i = 0; required_scope && i < shim_config.scopes.n; i++)
+		listed = listed || strcmp(shim_config.scopes.items[i], required_scope) == 0;
+	if (shim_config.scopes.n > 0 || (required_scope && *required_scope))
 	{
-		sb_puts(&b, ",\"scopes_supported\":");
-		sb_json_string_array(&b, &shim_config.scopes);
+		sb_puts(&b, ",\"scopes_supported\":[");
+		if (required_scope && *required_scope && !listed)
+		{
+			sb_json_string(&b, required_scope);
+			if (shim_config.scopes.n > 0)
+				sb_puts(&b, ",");
+		}
+		for (i = 0; i < shim_config.scopes.n; i++)
+		{
+			sb_json_string(&b, shim_config.scopes.items[i]);
+			if (i + 1 < shim_config.scopes.n)
+				sb_puts(&b, ",");
+		}
+		sb_puts(&b, "]");
 	}
 	sb_puts(&b, ",\"resource_name\":\"mtmcp\"}");
-	shim_config.metadata_json = sb_steal(&b);
-	free(origin);
-	free(authority);
-	free(path);
+	return sb_steal(&b);
 }
 
 static void

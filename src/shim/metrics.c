@@ -37,6 +37,7 @@ static const char *const rpc_methods[] = {
 	"completion/complete", "logging/setLevel",
 	"notifications/initialized", "notifications/cancelled",
 	"notifications/progress", "notifications/roots/list_changed",
+	"server/discover", "subscriptions/listen",
 	NULL
 };
 
@@ -74,7 +75,7 @@ static Counter *counters;
 static int	ncounters,
 			capcounters;
 static Histogram hist[NMETHODS];
-static Named named[32];
+static Named named[64];
 static int	nnamed;
 
 /* The label for a JSON-RPC method: itself if known, else "other" ("-": none). */

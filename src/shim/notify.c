@@ -21,6 +21,13 @@
  * separate, direct connection for this thread when --db points at such a
  * pooler; it defaults to --db.
  *
+ * The same connection listens on mtmcp_list_changed: "<listen key> <kind>"
+ * (kind tools, prompts or resources), raised by the database when a
+ * tenant's list changes; every open subscriptions/listen stream of that
+ * listen key (2026-07-28, sse.c) that asked for that kind gets the
+ * list_changed notification.  The listen key is the database's opaque name
+ * for the tenant's listeners: the shim never learns the tenant.
+ *
  * The connection is remade with backoff (0.25 s doubling to 5 s) whenever it
  * breaks.  NOTIFY is not durable: events raised while this connection is
  * down are not seen; the log says when that may have happened.
@@ -99,6 +106,25 @@ handle_event(PGconn *conn, const char *event_id)
 	PQclear(res);
 }
 
+/* "<listen key> <kind>": a tenant's list changed. */
+static void
+handle_list_changed(const char *payload)
+{
+	const char *sp = strchr(payload, ' ');
+	char	   *key;
+	int			n;
+
+	if (sp == NULL || sp == payload || sp - payload > 200)
+	{
+		metrics_count("list_changed_invalid", 1);
+		return;
+	}
+	key = xstrndup(payload, (size_t) (sp - payload));
+	n = sse_listen_deliver(key, sp + 1);
+	free(key);
+	metrics_count("list_changed_delivered", n);
+}
+
 /* Server messages on this connection (e.g. FATAL at shutdown) are not ours to print. */
 static void
 quiet_notices(void *arg, const PGresult *res)
@@ -121,7 +147,7 @@ listen_connect(void)
 		return NULL;
 	}
 	PQsetNoticeReceiver(conn, quiet_notices, NULL);
-	res = PQexec(conn, "LISTEN mtmcp_resource_updated");
+	res = PQexec(conn, "LISTEN mtmcp_resource_updated; LISTEN mtmcp_list_changed");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 	{
 		safe_text(err, sizeof(err), PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
@@ -177,7 +203,10 @@ notify_main(void *arg)
 		}
 		while (!stopping && (n = PQnotifies(conn)) != NULL)
 		{
-			handle_event(conn, n->extra);
+			if (strcmp(n->relname, "mtmcp_list_changed") == 0)
+				handle_list_changed(n->extra);
+			else
+				handle_event(conn, n->extra);
 			PQfreemem(n);
 		}
 	}

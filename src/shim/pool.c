@@ -77,6 +77,9 @@
 	"'mtmcp_injection_findings_total{direction=\"%s\",category=\"%s\",action=\"%s\"} %s', " \
 	"direction, category, action, findings) || E'\\n', '' ORDER BY direction, category, action), '') " \
 	"FROM mtmcp.finding_counts()"
+/* a 2026-07-28 request: its MCP headers go along */
+#define SQL_RPC_HEADERS "SELECT http_status, session_id, response::text " \
+	"FROM mtmcp.mcp_http($1::text, $2::jsonb, $3::text, $4::text, $5::jsonb)"
 
 /* By job kind (JobKind order); sent as unnamed statements. */
 static const char *const stmt_sql[] = {SQL_RPC, SQL_END, SQL_CHECK, SQL_PING, SQL_FINDINGS};
@@ -106,7 +109,12 @@ typedef struct Worker
 	PGconn	   *conn;
 	Job		   *job;			/* the job running now (worker thread only) */
 	atomic_int	cancel;			/* hard stop: cancel the running query */
+	bool		headers_arg;	/* the database's mcp_http takes the MCP headers (5 arguments) */
 } Worker;
+
+/* mtmcp.access_scope as the database has it (read on every new connection) */
+static pthread_mutex_t scope_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *db_scope;
 
 static struct
 {
@@ -175,6 +183,7 @@ job_free(Job *job)
 	free(job->body);
 	free(job->session_id);
 	free(job->rpc_id);
+	free(job->headers);
 	free(job->out_session_id);
 	free(job->response);
 	if (job->stream)
@@ -345,7 +354,8 @@ job_submit(Job *job, int timeout_ms)
 	if (!k->in_ring)
 		ring_append(k);
 	pool.queued++;
-	pthread_cond_broadcast(&pool.cond);
+	/* one job, one worker: a broadcast woke every idle worker for nothing */
+	pthread_cond_signal(&pool.cond);
 	pthread_mutex_unlock(&pool.lock);
 	return true;
 }
@@ -679,6 +689,54 @@ idle_conn_alive(PGconn *conn)
 	return PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE;
 }
 
+/*
+ * What this database offers: the five-argument mtmcp.mcp_http (the MCP
+ * headers of 2026-07-28 requests go along, for the Mcp-Param-* checks), and
+ * the scope it requires of every token (mtmcp.access_scope), which the shim
+ * advertises (protected resource metadata, WWW-Authenticate).
+ */
+static void
+probe_database(Worker *w)
+{
+	PGresult   *res = PQexec(w->conn,
+							 "SELECT to_regprocedure('mtmcp.mcp_http(text,jsonb,text,text,jsonb)') IS NOT NULL, "
+							 "coalesce(current_setting('mtmcp.access_scope', true), '')");
+
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+	{
+		const char *scope = PQgetvalue(res, 0, 1);
+
+		w->headers_arg = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		pthread_mutex_lock(&scope_lock);
+		if (db_scope == NULL || strcmp(db_scope, scope) != 0)
+		{
+			char		shown[128];
+
+			safe_text(shown, sizeof(shown), scope);
+			if (*scope)
+				shim_log("the database requires the scope \"%s\" of every token (mtmcp.access_scope)", shown);
+			free(db_scope);
+			db_scope = xstrdup(scope);
+		}
+		pthread_mutex_unlock(&scope_lock);
+	}
+	else
+		w->headers_arg = false;
+	PQclear(res);
+}
+
+/* The database's required scope ("" none, NULL not known yet); free it. */
+char *
+pool_db_scope(void)
+{
+	char	   *s;
+
+	pthread_mutex_lock(&scope_lock);
+	s = db_scope ? xstrdup(db_scope) : NULL;
+	pthread_mutex_unlock(&scope_lock);
+	return s;
+}
+
 /* A usable connection, or false (the server is down: answer 503). */
 static bool
 ensure_conn(Worker *w)
@@ -732,6 +790,7 @@ ensure_conn(Worker *w)
 	metrics_count("db_connects", 1);
 	PQsetNoticeReceiver(conn, notice_receiver, w);
 	w->conn = conn;
+	probe_database(w);
 	return true;
 }
 
@@ -805,7 +864,10 @@ job_cancelled(void *arg)
 static PGresult *
 exec_call(Worker *w, JobKind kind, const char *const *values)
 {
-	if (!PQsendQueryParams(w->conn, stmt_sql[kind], stmt_nparams[kind], NULL, values, NULL, NULL, 0))
+	bool		with_headers = kind == JOB_RPC && values[4] != NULL;
+
+	if (!PQsendQueryParams(w->conn, with_headers ? SQL_RPC_HEADERS : stmt_sql[kind],
+						   with_headers ? 5 : stmt_nparams[kind], NULL, values, NULL, NULL, 0))
 		return NULL;
 	return db_wait(w->conn, job_cancelled, w);
 }
@@ -819,7 +881,7 @@ job_gone(Job *job)
 static void
 run_job(Worker *w, Job *job)
 {
-	const char *values[4] = {NULL, NULL, NULL, NULL};
+	const char *values[5] = {NULL, NULL, NULL, NULL, NULL};
 	PGresult   *res;
 	bool		ok = true;
 
@@ -834,6 +896,7 @@ run_job(Worker *w, Job *job)
 		values[1] = job->body;
 		values[2] = job->session_id;
 		values[3] = job->notify_key;
+		values[4] = w->headers_arg ? job->headers : NULL;
 	}
 	else
 		values[1] = job->session_id;
@@ -982,8 +1045,14 @@ worker_main(void *arg)
 		pthread_mutex_unlock(&pool.lock);
 
 		run_job(w, job);
-		if (job->stream)
-			finish_stream(job);
+		if (job->stream && !job->conducted)
+		{
+			if (job->bridge && job->outcome == OUT_OK && job->http_status == 200 &&
+				mrtr_is_input_required(job->response))
+				mrtr_start(job);	/* it sends the input requests and finishes the stream */
+			else
+				finish_stream(job);
+		}
 
 		pthread_mutex_lock(&job->lock);
 		job->done = true;
@@ -994,7 +1063,15 @@ worker_main(void *arg)
 		pthread_mutex_lock(&pool.lock);
 		pool.in_use--;
 		slot_done(job->slot);
-		pthread_cond_broadcast(&pool.cond);	/* its key may run another */
+		/*
+		 * Its key may run another: this worker looks first (dequeue, at the
+		 * top of the loop), and one idle worker is woken too.  When stopping
+		 * all are, since the queue may now be empty and every worker must exit.
+		 */
+		if (pool.stopping)
+			pthread_cond_broadcast(&pool.cond);
+		else
+			pthread_cond_signal(&pool.cond);
 		pthread_mutex_unlock(&pool.lock);
 		job_unref(job);
 	}

@@ -15,6 +15,8 @@
  *              live NOTICE forwarding, cancellation, reconnects
  *   sse.c      event streams: buffered SSE bodies and the per-session
  *              registry of open GET streams
+ *   mrtr.c     server-to-client requests for 2025 session clients, made
+ *              from the database's input_required results
  *   notify.c   the LISTEN connection (direct, never through a transaction
  *              pooler): resource update notifications
  *   metrics.c  Prometheus counters, histogram and gauges
@@ -49,6 +51,9 @@
 
 /* MCP protocol revisions whose MCP-Protocol-Version header we accept. */
 extern const char *const shim_protocol_versions[];
+/* Every revision this endpoint serves, 2026-07-28 (stateless) first. */
+extern const char *const shim_all_versions[];
+#define SHIM_STATELESS_VERSION "2026-07-28"
 
 /* ---------------------------------------------------------------- config */
 
@@ -74,6 +79,8 @@ typedef struct ShimConfig
 	int			key_max_inflight;	/* queued + running calls per bearer token */
 	int			key_max_running;	/* running calls per bearer token */
 	int			keepalive_s;	/* SSE comment interval */
+	int			sse_retry_ms;	/* the SSE retry field: reconnection delay */
+	int			input_timeout_s;	/* wait for a client's answers to input requests */
 	int			idle_timeout_s; /* idle HTTP keep-alive connections */
 	int			shutdown_grace_s;
 	ShimList	allowed_origins;	/* "*" = any */
@@ -89,6 +96,8 @@ typedef struct ShimConfig
 } ShimConfig;
 
 extern ShimConfig shim_config;
+
+char	   *shim_metadata_json(const char *required_scope);	/* RFC 9728 document */
 
 /* Set once by main on SIGTERM/SIGINT; read everywhere. */
 extern atomic_int shim_draining;
@@ -134,12 +143,24 @@ typedef struct SseStream SseStream;
 SseStream  *sse_new(const char *session_id, bool greet);	/* refs = 1 */
 void		sse_ref(SseStream *s);
 void		sse_unref(SseStream *s);
+void		sse_set_priming(SseStream *s);	/* open with a priming event (2025-11-25+) */
+void		sse_set_session(SseStream *s, const char *session_id);	/* for resumption */
 bool		sse_push_message(SseStream *s, const char *json);	/* false: dropped */
+/* Last-Event-ID on a GET: replay (and follow); NULL: unknown here.  *get_stream: register it */
+SseStream  *sse_resume(const char *session_id, const char *last_event_id, bool *get_stream);
 void		sse_finish(SseStream *s);
 void		sse_watch_client(SseStream *s, int fd);	/* end the stream when fd's peer goes */
 bool		sse_abandoned(SseStream *s);	/* the client left before the end */
 ssize_t		sse_reader(void *cls, uint64_t pos, char *buf, size_t max);
 void		sse_reader_free(void *cls);	/* drops the reader's ref */
+
+/* subscriptions/listen streams (2026-07-28), by the database's listen key */
+#define LISTEN_TOOLS 1u
+#define LISTEN_PROMPTS 2u
+#define LISTEN_RESOURCES 4u
+void		sse_listen_register(SseStream *s, const char *listen_key, const char *subscription_id,
+								unsigned kinds);
+int			sse_listen_deliver(const char *listen_key, const char *kind);
 
 /* GET streams, by session id */
 void		sse_register(SseStream *s);
@@ -181,6 +202,9 @@ typedef struct Job
 	char	   *rpc_id;			/* JSON text of the request id, for error events */
 	char		notify_key[33];
 	SseStream  *stream;			/* non-NULL: forward live notifications here */
+	char	   *headers;		/* the MCP request headers as JSON (2026-07-28), or NULL */
+	bool		bridge;			/* a session call: input_required goes to mrtr.c */
+	bool		conducted;		/* a later round run by mrtr.c: it finishes the stream */
 	uint64_t	key;			/* fairness key: hash of the token (0: exempt) */
 	atomic_int	cancel;			/* the client left: cancel the running query */
 
@@ -210,11 +234,19 @@ bool		job_submit(Job *job, int timeout_ms);	/* false: refused (OUT_KEY_BUSY) */
 bool		job_wait(Job *job, bool until_event, int client_fd);
 void		job_unref(Job *job);
 void		pool_snapshot(int *in_use, int *open, int *queued);	/* one consistent reading */
+char	   *pool_db_scope(void);	/* mtmcp.access_scope of the database; NULL: not read yet */
 
 /* shared with notify.c */
 PGconn	   *db_connect(const char *conninfo, const char *application_name, char *err, size_t errsz);
 PGresult   *db_exec(PGconn *conn, const char *sql, int nparams, const char *const *values,
 					atomic_int *cancel_flag);
+
+/* ---------------------------------------------------------------- mrtr.c */
+
+struct json_object;
+bool		mrtr_is_input_required(const char *response);
+void		mrtr_start(Job *job);	/* a worker hands a session call's input requests over */
+bool		mrtr_deliver(const char *session_id, struct json_object *msg);	/* a client's answer */
 
 /* ---------------------------------------------------------------- notify.c */
 

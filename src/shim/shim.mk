@@ -17,7 +17,7 @@ SHIM_CC ?= gcc
 SHIM_CFLAGS ?= -O2 -g -Wall -Wextra
 SHIM_DIR := src/shim
 SHIM_BIN = build/mtmcp-http
-SHIM_SRCS := $(addprefix $(SHIM_DIR)/,main.c http.c pool.c sse.c notify.c metrics.c util.c)
+SHIM_SRCS := $(addprefix $(SHIM_DIR)/,main.c http.c pool.c sse.c mrtr.c notify.c metrics.c util.c)
 SHIM_HDRS := $(SHIM_DIR)/shim.h
 
 SHIM_PKG_CFLAGS := $(shell pkg-config --cflags libmicrohttpd json-c 2>/dev/null) \

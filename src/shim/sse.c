@@ -28,6 +28,20 @@
  * libmicrohttpd through sse_reader_free when the response is destroyed), the
  * producer another.
  *
+ * Event ids and resumption (2025-11-25, SEP-1699).  Every stream has a
+ * random id; every message event carries "id: <stream>-<n>" (n counts from
+ * 1).  A POST stream of a client that speaks 2025-11-25 or later opens with
+ * a priming event ("id: <stream>-0", a retry field, empty data); GET streams
+ * open with a comment and the retry field.  Each stream keeps its last
+ * SSE_HISTORY_EVENTS events (at most SSE_HISTORY_BYTES); when a stream ends
+ * its history stays for SSE_RETAIN_S seconds (at most SSE_RETAIN_STREAMS
+ * streams, SSE_RETAIN_BYTES in all, newest kept).  A GET with Last-Event-ID for a stream of the same session
+ * (sse_resume) gets the events after that id replayed, then -- if the
+ * stream is still live -- everything the stream sends from then on.  The
+ * history lives in this process only: after a shim restart, or on another
+ * shim process, Last-Event-ID names an unknown stream and the GET is served
+ * as a fresh stream (nothing replayed).
+ *
  * Registry: every live stream is on one list (so shutdown can finish them
  * all); GET streams are also hashed by session id.  Lock order: registry
  * lock, then a stream's lock; nothing takes the registry lock while holding
@@ -43,6 +57,18 @@
 
 #define SSE_MAX_PENDING (16 * 1024 * 1024)
 #define SSE_BUCKETS 256
+#define SSE_HISTORY_EVENTS 256
+#define SSE_HISTORY_BYTES (1024 * 1024)
+#define SSE_RETAIN_S 120.0
+#define SSE_RETAIN_STREAMS 256
+#define SSE_RETAIN_BYTES (32 * 1024 * 1024)	/* all retained histories together */
+
+typedef struct SseEvent
+{
+	uint64_t	seq;
+	char	   *frame;			/* the formatted event, id line included */
+	size_t		len;
+} SseEvent;
 
 struct SseStream
 {
@@ -52,10 +78,24 @@ struct SseStream
 	StrBuf		pending;		/* formatted SSE bytes not yet handed out */
 	size_t		off;			/* of pending already handed out */
 	bool		finished;		/* no more data: end after draining */
-	bool		greet;			/* open with a comment (GET streams) */
-	bool		greeted;
 	double		last_write;
-	char	   *session_id;		/* GET streams only */
+	char	   *session_id;		/* the session (GET streams; POST streams of sessions) */
+	char		sid[17];		/* the stream's id, in every event id */
+	uint64_t	seq;			/* events sent so far */
+	char	   *prologue;		/* sent first: priming event, or comment + retry */
+	bool		prologue_sent;
+	SseEvent	hist[SSE_HISTORY_EVENTS];	/* ring of the last events */
+	int			hist_start,
+				hist_n;
+	size_t		hist_bytes;
+	SseStream  *follower;		/* a resumed stream that gets what we send (ref held) */
+	bool		is_get;			/* a session's GET stream (registered once) */
+	char	   *listen_key;		/* a subscriptions/listen stream (2026-07-28): its tenant's key */
+	char	   *listen_id;		/* its subscriptionId */
+	unsigned	listen_kinds;	/* LISTEN_* it asked for */
+	SseStream  *listen_next;	/* listen list (registry lock) */
+	double		ended_at;		/* retained: when it ended */
+	SseStream  *ret_next;		/* retained list */
 	int			client_fd;		/* the HTTP client's socket, -1: not watched */
 	atomic_int	abandoned;		/* the client left before the end */
 	bool		registered;
@@ -69,6 +109,9 @@ static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static SseStream *all_streams;
 static SseStream *buckets[SSE_BUCKETS];
 static int	open_get_streams;
+static SseStream *retained;		/* ended streams kept for resumption (registry lock) */
+static SseStream *listeners;	/* subscriptions/listen streams (registry lock) */
+static int	n_retained;
 
 static unsigned
 hash_session(const char *s)
@@ -80,6 +123,7 @@ hash_session(const char *s)
 	return h % SSE_BUCKETS;
 }
 
+
 SseStream *
 sse_new(const char *session_id, bool greet)
 {
@@ -89,10 +133,19 @@ sse_new(const char *session_id, bool greet)
 	cond_init_mono(&s->cond);
 	s->refs = 1;
 	sb_init(&s->pending);
-	s->greet = greet;
 	s->last_write = now_mono();
 	s->session_id = xstrdup(session_id);
 	s->client_fd = -1;
+	random_hex(s->sid, 8);
+	if (greet)
+	{
+		StrBuf		b;
+
+		/* get the headers out at once (the client waits for them); set the retry delay */
+		sb_init(&b);
+		sb_printf(&b, ": stream open\nretry: %d\n\n", shim_config.sse_retry_ms);
+		s->prologue = sb_steal(&b);
+	}
 
 	pthread_mutex_lock(&reg_lock);
 	s->all_next = all_streams;
@@ -101,6 +154,29 @@ sse_new(const char *session_id, bool greet)
 	all_streams = s;
 	pthread_mutex_unlock(&reg_lock);
 	return s;
+}
+
+/* POST streams of 2025-11-25 clients: open with a priming event (id, retry, empty data). */
+void
+sse_set_priming(SseStream *s)
+{
+	StrBuf		b;
+
+	sb_init(&b);
+	sb_printf(&b, "id: %s-0\nretry: %d\ndata: \n\n", s->sid, shim_config.sse_retry_ms);
+	pthread_mutex_lock(&s->lock);
+	free(s->prologue);
+	s->prologue = sb_steal(&b);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void
+sse_set_session(SseStream *s, const char *session_id)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->session_id == NULL && session_id != NULL)
+		s->session_id = xstrdup(session_id);
+	pthread_mutex_unlock(&s->lock);
 }
 
 void
@@ -123,6 +199,15 @@ unlink_locked(SseStream *s)
 		s->all_next->all_prev = s->all_prev;
 	s->all_prev = s->all_next = NULL;
 
+	if (s->listen_key)
+	{
+		SseStream **pp = &listeners;
+
+		while (*pp && *pp != s)
+			pp = &(*pp)->listen_next;
+		if (*pp)
+			*pp = s->listen_next;
+	}
 	if (s->registered)
 	{
 		SseStream **pp = &buckets[hash_session(s->session_id)];
@@ -136,10 +221,64 @@ unlink_locked(SseStream *s)
 	}
 }
 
+static void
+hist_drop_oldest(SseStream *s)
+{
+	SseEvent   *e = &s->hist[s->hist_start];
+
+	s->hist_bytes -= e->len;
+	free(e->frame);
+	e->frame = NULL;
+	s->hist_start = (s->hist_start + 1) % SSE_HISTORY_EVENTS;
+	s->hist_n--;
+}
+
+static void
+stream_free(SseStream *s)
+{
+	while (s->hist_n > 0)
+		hist_drop_oldest(s);
+	sb_free(&s->pending);
+	free(s->session_id);
+	free(s->prologue);
+	free(s->listen_key);
+	free(s->listen_id);
+	pthread_cond_destroy(&s->cond);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+/* Drop retained streams past their time or over the cap (registry lock held). */
+static void
+retained_prune_locked(double now)
+{
+	SseStream **pp = &retained;
+	int			kept = 0;
+	size_t		bytes = 0;
+
+	while (*pp)
+	{
+		SseStream  *s = *pp;
+
+		if (now - s->ended_at > SSE_RETAIN_S || kept >= SSE_RETAIN_STREAMS ||
+			bytes + s->hist_bytes > SSE_RETAIN_BYTES)
+		{
+			*pp = s->ret_next;
+			n_retained--;
+			stream_free(s);
+			continue;
+		}
+		kept++;
+		bytes += s->hist_bytes;
+		pp = &s->ret_next;
+	}
+}
+
 void
 sse_unref(SseStream *s)
 {
 	bool		last;
+	SseStream  *follower = NULL;
 
 	/*
 	 * Take the registry lock first so that a concurrent lookup never finds a
@@ -148,25 +287,43 @@ sse_unref(SseStream *s)
 	pthread_mutex_lock(&reg_lock);
 	pthread_mutex_lock(&s->lock);
 	last = (--s->refs == 0);
+	if (last)
+	{
+		follower = s->follower;
+		s->follower = NULL;
+	}
 	pthread_mutex_unlock(&s->lock);
 	if (last)
+	{
 		unlink_locked(s);
+		if (s->hist_n > 0 && s->session_id != NULL && !atomic_load(&shim_draining))
+		{
+			/* keep its history for a client that resumes (newest first) */
+			s->ended_at = now_mono();
+			sb_free(&s->pending);
+			s->off = 0;
+			s->ret_next = retained;
+			retained = s;
+			n_retained++;
+			retained_prune_locked(s->ended_at);
+			s = NULL;
+		}
+	}
 	pthread_mutex_unlock(&reg_lock);
-	if (!last)
+	if (follower)
+	{
+		sse_finish(follower);
+		sse_unref(follower);
+	}
+	if (!last || s == NULL)
 		return;
-	sb_free(&s->pending);
-	free(s->session_id);
-	pthread_cond_destroy(&s->cond);
-	pthread_mutex_destroy(&s->lock);
-	free(s);
+	stream_free(s);
 }
 
-/* Append one "message" event (stream lock held). */
+/* Append formatted bytes for the reader (stream lock held); false: over the cap. */
 static bool
-push_locked(SseStream *s, const char *json)
+append_pending_locked(SseStream *s, const char *frame, size_t len)
 {
-	const char *line = json;
-
 	if (s->finished)
 		return false;
 	if (s->pending.len - s->off > SSE_MAX_PENDING)
@@ -181,7 +338,24 @@ push_locked(SseStream *s, const char *json)
 		s->pending.len -= s->off;
 		s->off = 0;
 	}
-	sb_puts(&s->pending, "event: message\n");
+	sb_append(&s->pending, frame, len);
+	pthread_cond_broadcast(&s->cond);
+	return true;
+}
+
+/* Append one "message" event with the next id (stream lock held). */
+static bool
+push_locked(SseStream *s, const char *json)
+{
+	const char *line = json;
+	StrBuf		f;
+	bool		ok;
+	SseEvent   *e;
+
+	if (s->finished)
+		return false;
+	sb_init(&f);
+	sb_printf(&f, "id: %s-%llu\nevent: message\n", s->sid, (unsigned long long) (s->seq + 1));
 	/* SSE data may not contain raw newlines: one data line per text line */
 	for (;;)
 	{
@@ -190,15 +364,43 @@ push_locked(SseStream *s, const char *json)
 
 		if (n > 0 && line[n - 1] == '\r')
 			n--;
-		sb_puts(&s->pending, "data: ");
-		sb_append(&s->pending, line, n);
-		sb_puts(&s->pending, "\n");
+		sb_puts(&f, "data: ");
+		sb_append(&f, line, n);
+		sb_puts(&f, "\n");
 		if (nl == NULL)
 			break;
 		line = nl + 1;
 	}
-	sb_puts(&s->pending, "\n");
-	pthread_cond_broadcast(&s->cond);
+	sb_puts(&f, "\n");
+	ok = append_pending_locked(s, f.data, f.len);
+	if (!ok)
+	{
+		sb_free(&f);
+		return false;
+	}
+	s->seq++;
+	if (s->follower)
+	{
+		SseStream  *fo = s->follower;
+
+		pthread_mutex_lock(&fo->lock);
+		(void) append_pending_locked(fo, f.data, f.len);
+		pthread_mutex_unlock(&fo->lock);
+	}
+	/* remember it for a client that resumes */
+	while (s->hist_n > 0 && (s->hist_n == SSE_HISTORY_EVENTS || s->hist_bytes + f.len > SSE_HISTORY_BYTES))
+		hist_drop_oldest(s);
+	if (f.len <= SSE_HISTORY_BYTES)
+	{
+		e = &s->hist[(s->hist_start + s->hist_n) % SSE_HISTORY_EVENTS];
+		e->seq = s->seq;
+		e->len = f.len;
+		e->frame = sb_steal(&f);
+		s->hist_n++;
+		s->hist_bytes += e->len;
+	}
+	else
+		sb_free(&f);
 	return true;
 }
 
@@ -216,10 +418,178 @@ sse_push_message(SseStream *s, const char *json)
 void
 sse_finish(SseStream *s)
 {
+	SseStream  *fo;
+
 	pthread_mutex_lock(&s->lock);
 	s->finished = true;
+	fo = s->follower;
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
+	if (fo)
+	{
+		pthread_mutex_lock(&fo->lock);
+		fo->finished = true;
+		pthread_cond_broadcast(&fo->cond);
+		pthread_mutex_unlock(&fo->lock);
+	}
+}
+
+/*
+ * A GET with Last-Event-ID "<stream>-<n>" on session_id: a new stream that
+ * replays the events after n of that stream (live or retained) and, while
+ * the stream lives, follows it.  NULL when no stream of this session has
+ * that id here (restart, another process, expired): serve a fresh stream.
+ */
+SseStream *
+sse_resume(const char *session_id, const char *last_event_id, bool *get_stream)
+{
+	char		sid[17];
+	const char *dash;
+	char	   *end;
+	unsigned long long after;
+	SseStream  *s;
+	SseStream  *n = NULL;
+	SseStream  *replaced = NULL;
+	int			i;
+	bool		live = true;
+
+	*get_stream = false;
+	if (session_id == NULL || last_event_id == NULL)
+		return NULL;
+	while (*last_event_id == ' ' || *last_event_id == '\t')
+		last_event_id++;
+	dash = strchr(last_event_id, '-');
+	if (dash == NULL || dash - last_event_id != 16)
+		return NULL;
+	memcpy(sid, last_event_id, 16);
+	sid[16] = '\0';
+	after = strtoull(dash + 1, &end, 10);
+	if (end == dash + 1 || (*end != '\0' && *end != ' ' && *end != '\t'))
+		return NULL;
+
+	n = sse_new(session_id, true);	/* before the registry lock, which sse_new takes */
+	pthread_mutex_lock(&reg_lock);
+	for (s = all_streams; s != NULL; s = s->all_next)
+		if (s != n && strcmp(s->sid, sid) == 0)
+			break;
+	if (s == NULL)
+	{
+		live = false;
+		retained_prune_locked(now_mono());
+		for (s = retained; s != NULL; s = s->ret_next)
+			if (strcmp(s->sid, sid) == 0)
+				break;
+	}
+	if (s != NULL)
+	{
+		bool		mine;
+
+		pthread_mutex_lock(&s->lock);
+		mine = s->session_id != NULL && strcmp(s->session_id, session_id) == 0;
+		pthread_mutex_unlock(&s->lock);
+		if (!mine)
+			s = NULL;			/* another session's stream: as if unknown */
+	}
+	if (s == NULL)
+	{
+		pthread_mutex_unlock(&reg_lock);
+		sse_unref(n);
+		return NULL;
+	}
+	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&n->lock);
+	for (i = 0; i < s->hist_n; i++)
+	{
+		SseEvent   *e = &s->hist[(s->hist_start + i) % SSE_HISTORY_EVENTS];
+
+		if (e->seq > after)
+			(void) append_pending_locked(n, e->frame, e->len);
+	}
+	pthread_mutex_unlock(&n->lock);
+	live = live && s->refs > 0 && !s->finished;
+	if (s->is_get)
+	{
+		/* a GET stream: the caller registers n as the session's stream; the old one ends */
+		*get_stream = true;
+		if (live)
+		{
+			s->finished = true;
+			pthread_cond_broadcast(&s->cond);
+		}
+	}
+	else if (!live)
+	{
+		pthread_mutex_lock(&n->lock);
+		n->finished = true;		/* the call is over: replay, then end */
+		pthread_mutex_unlock(&n->lock);
+	}
+	else
+	{
+		/* an earlier resumption ends; the newest one follows */
+		replaced = s->follower;
+		pthread_mutex_lock(&n->lock);
+		n->refs++;				/* s's reference to its follower */
+		pthread_mutex_unlock(&n->lock);
+		s->follower = n;
+	}
+	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&reg_lock);
+	if (replaced)
+	{
+		sse_finish(replaced);
+		sse_unref(replaced);
+	}
+	metrics_count("sse_resumptions", 1);
+	return n;
+}
+
+/*
+ * A subscriptions/listen stream: list changes of the kinds asked for (of the
+ * tenant behind listen_key) reach it, tagged with its subscriptionId.
+ */
+void
+sse_listen_register(SseStream *s, const char *listen_key, const char *subscription_id, unsigned kinds)
+{
+	pthread_mutex_lock(&reg_lock);
+	s->listen_key = xstrdup(listen_key);
+	s->listen_id = xstrdup(subscription_id);
+	s->listen_kinds = kinds;
+	s->listen_next = listeners;
+	listeners = s;
+	pthread_mutex_unlock(&reg_lock);
+}
+
+/* kind "tools", "prompts" or "resources" changed for listen_key: tell its listeners.  How many took it. */
+int
+sse_listen_deliver(const char *listen_key, const char *kind)
+{
+	unsigned	flag = strcmp(kind, "tools") == 0 ? LISTEN_TOOLS : strcmp(kind, "prompts") == 0 ? LISTEN_PROMPTS :
+		strcmp(kind, "resources") == 0 ? LISTEN_RESOURCES : 0;
+	SseStream  *s;
+	int			n = 0;
+
+	if (flag == 0)
+		return 0;
+	pthread_mutex_lock(&reg_lock);
+	for (s = listeners; s != NULL; s = s->listen_next)
+	{
+		StrBuf		b;
+
+		if (!(s->listen_kinds & flag) || strcmp(s->listen_key, listen_key) != 0)
+			continue;
+		sb_init(&b);
+		sb_printf(&b, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/%s/list_changed\","
+				  "\"params\":{\"_meta\":{\"io.modelcontextprotocol/subscriptionId\":", kind);
+		sb_json_string(&b, s->listen_id ? s->listen_id : "");
+		sb_puts(&b, "}}}");
+		pthread_mutex_lock(&s->lock);
+		if (push_locked(s, b.data))
+			n++;
+		pthread_mutex_unlock(&s->lock);
+		sb_free(&b);
+	}
+	pthread_mutex_unlock(&reg_lock);
+	return n;
 }
 
 /* Called on the connection's thread before the response is queued. */
@@ -282,6 +652,13 @@ sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
 		double		wait;
 		struct timespec ts;
 
+		if (s->prologue && !s->prologue_sent)
+		{
+			/* first, at once: the priming event or the opening comment */
+			s->prologue_sent = true;
+			n = copy_text(s, buf, max, s->prologue);
+			break;
+		}
 		if (s->pending.len > s->off)
 		{
 			n = take_locked(s, buf, max);
@@ -290,13 +667,6 @@ sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
 		if (s->finished)
 		{
 			n = MHD_CONTENT_READER_END_OF_STREAM;
-			break;
-		}
-		if (s->greet && !s->greeted)
-		{
-			/* get the headers out now: the client waits for them */
-			s->greeted = true;
-			n = copy_text(s, buf, max, ": stream open\n\n");
 			break;
 		}
 		if (s->client_fd >= 0 && peer_closed(s->client_fd))
@@ -336,6 +706,7 @@ sse_reader_free(void *cls)
 	sse_unref(s);
 }
 
+
 /* Make a GET stream findable by its session id. */
 void
 sse_register(SseStream *s)
@@ -349,6 +720,7 @@ sse_register(SseStream *s)
 	s->sess_next = buckets[h];
 	buckets[h] = s;
 	s->registered = true;
+	s->is_get = true;
 	open_get_streams++;
 	pthread_mutex_unlock(&reg_lock);
 }
@@ -410,7 +782,7 @@ sse_finish_all(bool include_post)
 
 	pthread_mutex_lock(&reg_lock);
 	for (s = all_streams; s != NULL; s = s->all_next)
-		if (include_post || s->registered)
+		if (include_post || s->registered || s->listen_key)
 			sse_finish(s);
 	pthread_mutex_unlock(&reg_lock);
 }

@@ -16,7 +16,7 @@ CREATE TABLE mtmcp.audit_log (
 	method		text NOT NULL,
 	target		text,
 	result_kind	text NOT NULL CONSTRAINT audit_result_kind CHECK (result_kind IN
-				('ok', 'tool_error', 'denied', 'invalid', 'not_found', 'rate_limited', 'error')),
+				('ok', 'tool_error', 'denied', 'invalid', 'not_found', 'rate_limited', 'error', 'timeout', 'cancelled')),
 	severity	text NOT NULL CONSTRAINT audit_severity CHECK (severity IN ('info', 'warning', 'security')),
 	arguments	jsonb,
 	error_code	text,

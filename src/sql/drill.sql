@@ -216,6 +216,27 @@ BEGIN
 				'rate', '-', 'logged', ev.logged, 'alerted', ev.alerted, 'evidence', r -> 'error' ->> 'message');
 		END IF;
 
+		-- 4b. the victim's requestState: a multi round-trip request in progress, replayed
+		EXECUTE 'CREATE FUNCTION mtmcp._drill_ask(args jsonb) RETURNS jsonb LANGUAGE sql VOLATILE AS '
+			|| quote_literal('SELECT mtmcp.elicit(''confirm'', ''Go ahead?'', ''{"type":"object","properties":{"ok":{"type":"boolean"}}}'')');
+		EXECUTE 'GRANT EXECUTE ON FUNCTION mtmcp._drill_ask(jsonb) TO mtmcp_tool';
+		PERFORM mtmcp.register_tool('mtmcp-drill-ask', 'The blast-radius drill''s asking tool.', '{"type":"object"}',
+									pg_catalog.to_regprocedure('mtmcp._drill_ask(jsonb)'));
+		cur := mtmcp.mcp_dispatch(tv, jsonb_build_object('jsonrpc', '2.0', 'id', 1, 'method', 'tools/call',
+				'params', jsonb_build_object('name', 'mtmcp-drill-ask', 'arguments', '{}'::jsonb, '_meta', jsonb_build_object(
+					'io.modelcontextprotocol/protocolVersion', '2026-07-28',
+					'io.modelcontextprotocol/clientCapabilities', '{"elicitation":{}}'::jsonb)))) -> 'result' ->> 'requestState';
+		IF cur IS NOT NULL THEN
+			r := mtmcp.mcp_dispatch(ta, jsonb_build_object('jsonrpc', '2.0', 'id', 1, 'method', 'tools/call',
+					'params', jsonb_build_object('name', 'mtmcp-drill-ask', 'arguments', '{}'::jsonb, 'requestState', cur,
+						'inputResponses', '{"confirm":{"action":"accept","content":{"ok":true}}}'::jsonb)), 'drill:state');
+			SELECT * INTO ev FROM mtmcp._drill_evidence('drill:state');
+			result := result || jsonb_build_object('operation', 'replay the victim''s requestState',
+				'auth', 'no', 'subsetting', '-',
+				'scoping', CASE WHEN r -> 'error' ->> 'code' = '-32602' THEN 'yes (refused before the handler ran)' ELSE 'no' END,
+				'rate', '-', 'logged', ev.logged, 'alerted', ev.alerted, 'evidence', r -> 'error' ->> 'message');
+		END IF;
+
 		-- 5. the database below the handlers
 		SELECT string_agg(x.tbl::text, ', ') INTO bad FROM mtmcp.tenant_tables x JOIN pg_class c ON c.oid = x.tbl
 		 WHERE NOT (c.relrowsecurity AND c.relforcerowsecurity)

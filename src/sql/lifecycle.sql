@@ -116,6 +116,8 @@ DECLARE
 	residual jsonb;
 	retained jsonb;
 	digest text;
+	total bigint := 0;
+	done bigint := 0;
 BEGIN
 	IF st <> 'deleted' THEN
 		RAISE EXCEPTION 'tenant "%" is %, not soft-deleted', tenant_id, st
@@ -130,12 +132,16 @@ BEGIN
 				  DETAIL = pg_catalog.format('It ends at %s.', purge_after),
 				  HINT = 'Wait until then, or pass force => true.';
 	END IF;
-	-- the tenant's data, in every registered table (partitions through their parent)
+	-- the tenant's data, in every registered table (partitions through their parent);
+	-- progress (mtmcp.operation_progress) in rows, from a count first
+	SELECT coalesce(sum(v.residual_rows), 0) INTO total FROM mtmcp.verify_tenant_purged(tenant_id) v;
 	FOR tn IN SELECT tt.tbl, tt.tenant_column FROM mtmcp.tenant_tables tt
 			  UNION ALL SELECT s.tbl, s.tenant_column FROM mtmcp._tenant_state_tables() s
 	LOOP
+		PERFORM mtmcp._progress('hard_delete', tenant_id, 'delete', tn.tbl::text, done, total);
 		EXECUTE pg_catalog.format('DELETE FROM %s WHERE %I = $1', tn.tbl, tn.tenant_column) USING tenant_id;
 		GET DIAGNOSTICS n = ROW_COUNT;
+		done := done + n;
 		deleted := deleted || jsonb_build_object(tn.tbl::text, n);
 	END LOOP;
 	-- audit rows are retained, the results they kept are the tenant's data:
@@ -144,6 +150,7 @@ BEGIN
 	 WHERE a.tenant_id = hard_delete_tenant.tenant_id AND a.result IS NOT NULL;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	deleted := deleted || jsonb_build_object('mtmcp.audit_log.result', n);
+	PERFORM mtmcp._progress('hard_delete', tenant_id, 'verify', NULL, done, total);
 	-- a tombstone keeps the id from ever naming a new customer
 	UPDATE mtmcp.tenants t
 	   SET status = 'purged', display_name = NULL, settings = '{}', status_reason = NULL, status_changed_at = now()
@@ -160,6 +167,7 @@ BEGIN
 		'rows_deleted', deleted, 'residual', residual, 'retained', retained)::text, 'UTF8')), 'hex');
 	INSERT INTO mtmcp.deletion_certificates (tenant_id, soft_deleted_at, rows_deleted, residual, retained, digest)
 	VALUES (tenant_id, deleted_at, deleted, residual, retained, digest);
+	PERFORM mtmcp._progress(NULL, NULL, NULL);
 END
 $$;
 COMMENT ON PROCEDURE mtmcp.hard_delete_tenant(text, boolean) IS
@@ -172,28 +180,47 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	tn record;
+	n bigint;
+	done bigint := 1;
+	total bigint;
 BEGIN
 	PERFORM 1 FROM mtmcp.tenants t WHERE t.tenant_id = export_tenant_rows.tenant_id AND t.status <> 'purged';
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'tenant "%" does not exist', tenant_id USING ERRCODE = 'undefined_object';
 	END IF;
+	-- progress (mtmcp.operation_progress) in rows, from a count first
+	SELECT 1 + coalesce(sum(v.residual_rows), 0)
+		   + (SELECT count(*) FROM mtmcp.audit_log a WHERE a.tenant_id = export_tenant_rows.tenant_id)
+		   + (SELECT count(*) FROM mtmcp.cost_ledger c WHERE c.tenant_id = export_tenant_rows.tenant_id)
+	  INTO total FROM mtmcp.verify_tenant_purged(tenant_id) v;
 	RETURN QUERY SELECT 'tenant', 'mtmcp.tenants',
 		to_jsonb(t) - 'status_before_delete' FROM mtmcp.tenants t WHERE t.tenant_id = export_tenant_rows.tenant_id;
 	FOR tn IN SELECT s.tbl, s.tenant_column FROM mtmcp._tenant_state_tables() s
 			  WHERE s.tbl NOT IN ('mtmcp.sessions'::regclass, 'mtmcp.resource_events'::regclass)
 	LOOP
+		PERFORM mtmcp._progress('export', tenant_id, 'configuration', tn.tbl::text, done, total);
 		RETURN QUERY EXECUTE pg_catalog.format('SELECT %L, %L, to_jsonb(x) FROM %s x WHERE %I = $1',
 			'configuration', tn.tbl::text, tn.tbl, tn.tenant_column) USING tenant_id;
+		GET DIAGNOSTICS n = ROW_COUNT;
+		done := done + n;
 	END LOOP;
 	FOR tn IN SELECT tt.tbl, tt.tenant_column FROM mtmcp.tenant_tables tt ORDER BY tt.tbl::text
 	LOOP
+		PERFORM mtmcp._progress('export', tenant_id, 'data', tn.tbl::text, done, total);
 		RETURN QUERY EXECUTE pg_catalog.format('SELECT %L, %L, to_jsonb(x) FROM %s x WHERE %I = $1',
 			'data', tn.tbl::text, tn.tbl, tn.tenant_column) USING tenant_id;
+		GET DIAGNOSTICS n = ROW_COUNT;
+		done := done + n;
 	END LOOP;
+	PERFORM mtmcp._progress('export', tenant_id, 'audit', 'mtmcp.audit_log', done, total);
 	RETURN QUERY SELECT 'audit', 'mtmcp.audit_log', to_jsonb(a) - 'tenant_id'
 		FROM mtmcp.audit_log a WHERE a.tenant_id = export_tenant_rows.tenant_id ORDER BY a.ts;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	done := done + n;
+	PERFORM mtmcp._progress('export', tenant_id, 'costs', 'mtmcp.cost_ledger', done, total);
 	RETURN QUERY SELECT 'costs', 'mtmcp.cost_ledger', to_jsonb(c) - 'tenant_id'
 		FROM mtmcp.cost_ledger c WHERE c.tenant_id = export_tenant_rows.tenant_id ORDER BY c.ts;
+	PERFORM mtmcp._progress(NULL, NULL, NULL);
 END
 $$;
 COMMENT ON FUNCTION mtmcp.export_tenant_rows(text) IS

@@ -37,6 +37,14 @@ SET client_min_messages = notice;	-- live notifications are NOTICEs, whatever th
 COMMENT ON FUNCTION mtmcp.mcp_http(text, jsonb, text, text) IS
 'The HTTP shim''s door: one message, its HTTP status, the (new) session id and the response; progress and log notifications arrive meanwhile as NOTICEs carrying notify_key.';
 
+CREATE FUNCTION mtmcp.mcp_http_unparsable(token text, session_id text, problem text, body_bytes integer)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'mtmcp_mcp_http_unparsable'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION mtmcp.mcp_http_unparsable(text, text, text, integer) IS
+'A body that is not JSON still leaves a trace: an audit row of the verified tenant (or a refusal row), never the body; returns the HTTP status (400, 401, 403).';
+
 CREATE FUNCTION mtmcp.mcp_http_end(token text, session_id text)
 RETURNS integer
 AS 'MODULE_PATHNAME', 'mtmcp_mcp_http_end'
@@ -91,11 +99,44 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION mtmcp.resource_updated(text) IS
 'Announces (at commit) that a resource of the verified tenant changed; its subscribed sessions get notifications/resources/updated.';
 
+-- Sessions that ended or idled past mtmcp.session_idle_timeout are deleted,
+-- with their subscriptions and log levels: the audit trail keeps their
+-- history.  A session touched meanwhile is re-checked by the DELETE (it
+-- waits for the touch's row lock) and kept.
+CREATE FUNCTION mtmcp.reap_sessions()
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n bigint;
+BEGIN
+	-- a unit-bearing setting reads back with its unit ("30min"): an interval
+	WITH gone AS (
+		DELETE FROM mtmcp.sessions s
+		 WHERE s.ended_at IS NOT NULL
+			OR s.last_seen_at < now() - current_setting('mtmcp.session_idle_timeout')::interval
+		RETURNING s.tenant_id, s.subject, s.session_id),
+	subs AS (
+		DELETE FROM mtmcp.resource_subscriptions r USING gone g
+		 WHERE r.tenant_id = g.tenant_id AND r.subject = g.subject AND r.session_id = g.session_id),
+	lvls AS (
+		DELETE FROM mtmcp.log_levels l USING gone g
+		 WHERE l.tenant_id = g.tenant_id AND l.subject = g.subject AND l.session_id = g.session_id)
+	SELECT count(*) INTO n FROM gone;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION mtmcp.reap_sessions() IS
+'Deletes ended sessions and sessions idle past mtmcp.session_idle_timeout, with their subscriptions and log levels; returns how many. Run by maintain_partitions() and the background worker.';
+
 -- Privileges and pg_dump marks of this section
 GRANT EXECUTE ON FUNCTION
 	mtmcp.mcp_http(text, jsonb, text, text),
 	mtmcp.mcp_http_end(text, text),
 	mtmcp.mcp_http_check(text, text),
+	mtmcp.mcp_http_unparsable(text, text, text, integer),
 	mtmcp.mcp_http_resource_event(bigint)
 	TO mtmcp_gateway;
 GRANT EXECUTE ON FUNCTION
@@ -104,6 +145,7 @@ GRANT EXECUTE ON FUNCTION
 	mtmcp.resource_updated(text)
 	TO mtmcp_tool;
 GRANT SELECT ON mtmcp.sessions, mtmcp.resource_events TO mtmcp_admin;
+GRANT EXECUTE ON FUNCTION mtmcp.reap_sessions() TO mtmcp_admin;
 SELECT pg_catalog.pg_extension_config_dump('mtmcp.sessions', '');
 SELECT pg_catalog.pg_extension_config_dump('mtmcp.resource_events', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('mtmcp.resource_events', 'event_id'), '');

@@ -29,7 +29,9 @@ CREATE TABLE mtmcp.tools (
 	annotations	jsonb CONSTRAINT annotations_is_object CHECK (jsonb_typeof(annotations) = 'object'),
 	redact_paths text[],
 	created_at	timestamptz NOT NULL DEFAULT now(),
-	updated_at	timestamptz NOT NULL DEFAULT now()
+	updated_at	timestamptz NOT NULL DEFAULT now(),
+	timeout_ms	integer CONSTRAINT timeout_ms_positive CHECK (timeout_ms > 0),
+	lock_timeout_ms integer CONSTRAINT lock_timeout_ms_positive CHECK (lock_timeout_ms > 0)
 );
 COMMENT ON TABLE mtmcp.tools IS 'The tool catalog; each tenant sees the subset its plan and the caller''s scopes allow.';
 
@@ -105,11 +107,34 @@ $$;
 COMMENT ON FUNCTION mtmcp.register_tool(text, text, jsonb, regprocedure, text, text, boolean, jsonb, jsonb, text[]) IS
 'Registers (or replaces) a tool whose handler is a (args jsonb) RETURNS jsonb function run as mtmcp_tool under RLS; redact_paths (dotted) never reach the audit trail.';
 
+CREATE FUNCTION mtmcp.set_tool_timeout(tool text, timeout_ms integer, lock_timeout_ms integer DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF timeout_ms <= 0 OR lock_timeout_ms <= 0 THEN
+		RAISE EXCEPTION 'time limits must be positive (milliseconds), or null for the default'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	UPDATE mtmcp.tools t
+	   SET timeout_ms = set_tool_timeout.timeout_ms, lock_timeout_ms = set_tool_timeout.lock_timeout_ms,
+		   updated_at = now()
+	 WHERE t.name = set_tool_timeout.tool;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'tool "%" does not exist', tool USING ERRCODE = 'undefined_object';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION mtmcp.set_tool_timeout(text, integer, integer) IS
+'The tool''s own time limit and lock timeout per call, in milliseconds (NULL: the tenant''s "tool_timeout_ms"/"lock_timeout_ms", else mtmcp.tool_timeout/mtmcp.lock_timeout).';
+
 -- Privileges and pg_dump marks of this section
 GRANT SELECT, INSERT, UPDATE, DELETE ON mtmcp.tools TO mtmcp_admin;
 GRANT EXECUTE ON FUNCTION
 	mtmcp._check_handler(regprocedure),
 	mtmcp._check_reserved_properties(text, jsonb),
-	mtmcp.register_tool(text, text, jsonb, regprocedure, text, text, boolean, jsonb, jsonb, text[])
+	mtmcp.register_tool(text, text, jsonb, regprocedure, text, text, boolean, jsonb, jsonb, text[]),
+	mtmcp.set_tool_timeout(text, integer, integer)
 	TO mtmcp_admin;
 SELECT pg_catalog.pg_extension_config_dump('mtmcp.tools', '');

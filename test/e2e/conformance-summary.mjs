@@ -1,24 +1,15 @@
 // Summarizes a conformance run from its output directory (-o DIR): one line
-// per scenario, judged the way the suite's --expected-failures does (a
-// FAILURE or a WARNING check fails a scenario), against the baseline.
+// per scenario, judged strictly -- a FAILURE or a WARNING check fails a
+// scenario (SKIPPED and INFO do not) -- with no expected failures.
 //
-//   node conformance-summary.mjs OUTPUT_DIR BASELINE.yml
+//   node conformance-summary.mjs OUTPUT_DIR SPEC SCENARIO...
 //
-// Last line: "conformance: P passed, F failed, X expected failures".
-// Exit 0 when every failure is expected and no expected failure passed.
+// Every named scenario must have run.  Last line:
+// "conformance SPEC: P passed, F failed".  Exit 0 when nothing failed.
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-const [dir, baselineFile] = process.argv.slice(2);
-
-// The baseline format is tiny YAML (a "server:" list); read it by hand.
-const expected = new Set();
-let inServer = false;
-for (const line of readFileSync(baselineFile, 'utf8').split('\n')) {
-	if (/^\S/.test(line)) inServer = /^server:\s*$/.test(line);
-	const m = inServer && line.match(/^\s+-\s+([\w./-]+)\s*$/);
-	if (m) expected.add(m[1]);
-}
+const [dir, spec, ...wanted] = process.argv.slice(2);
 
 const runs = new Map();
 for (const name of existsSync(dir) ? readdirSync(dir) : []) {
@@ -30,42 +21,28 @@ for (const name of existsSync(dir) ? readdirSync(dir) : []) {
 
 let passed = 0;
 let failed = 0;
-let xfailed = 0;
 const problems = [];
-for (const [scenario, checks] of [...runs].sort()) {
-	const bad = checks.filter((c) => c.status === 'FAILURE' || c.status === 'WARNING');
-	const isExpected = expected.has(scenario);
-	let verdict;
-	if (bad.length === 0 && !isExpected) {
-		passed++;
-		verdict = 'ok';
-	} else if (bad.length > 0 && isExpected) {
-		xfailed++;
-		verdict = 'expected failure';
-	} else if (bad.length === 0) {
+for (const scenario of wanted.length ? wanted : [...runs.keys()].sort()) {
+	const checks = runs.get(scenario);
+	if (!checks) {
 		failed++;
-		verdict = 'FAILED (passes, but is listed as an expected failure: stale baseline)';
+		console.log(`FAIL ${scenario} (no results)`);
+		problems.push(`  ${scenario}: did not run (no checks.json)`);
+		continue;
+	}
+	const bad = checks.filter((c) => c.status === 'FAILURE' || c.status === 'WARNING');
+	const skipped = checks.filter((c) => c.status === 'SKIPPED').length;
+	if (bad.length === 0) {
+		passed++;
+		console.log(`ok   ${scenario} (${checks.length} checks${skipped ? `, ${skipped} skipped` : ''})`);
 	} else {
 		failed++;
-		verdict = 'FAILED';
-	}
-	console.log(`${verdict === 'ok' ? 'ok  ' : verdict === 'expected failure' ? 'xfail' : 'FAIL'} ${scenario}`);
-	if (verdict.startsWith('FAILED')) {
+		console.log(`FAIL ${scenario}`);
 		for (const c of bad) {
-			problems.push(`  ${scenario}: ${c.status} ${c.name}: ${c.errorMessage ?? c.description}`);
+			problems.push(`  ${scenario}: ${c.status} ${c.id ?? c.name}: ${c.errorMessage ?? c.description}`);
 		}
 	}
 }
-for (const s of expected) {
-	if (!runs.has(s)) {
-		failed++;
-		problems.push(`  ${s}: listed as an expected failure, but did not run`);
-	}
-}
-if (runs.size === 0) {
-	failed++;
-	problems.push(`  no scenario results in ${dir}`);
-}
-if (problems.length) console.log(`\nconformance problems:\n${problems.join('\n')}`);
-console.log(`conformance: ${passed} passed, ${failed} failed, ${xfailed} expected failures`);
+if (problems.length) console.log(`\nconformance problems (${spec}):\n${problems.join('\n')}`);
+console.log(`conformance ${spec}: ${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

@@ -1,7 +1,9 @@
 --
 -- test/e2e/conformance_fixtures.sql -- the tools, resources and prompts the
--- official MCP conformance suite (@modelcontextprotocol/conformance 0.1.16,
--- server scenarios) expects, as an ordinary mtmcp fixture pack.
+-- official MCP conformance suite (@modelcontextprotocol/conformance
+-- 0.2.0-alpha.12, server scenarios of 2025-11-25 and 2026-07-28) expects, as an
+-- ordinary mtmcp fixture pack.  The multi round-trip fixtures of the 2026-07-28
+-- input-required-* scenarios are in mrtr_fixtures.sql (loaded after this).
 --
 -- Load into a database that has the extension:
 --
@@ -12,11 +14,11 @@
 -- "conformance") sees any of it.  Other tenants of the same database never
 -- do.  Names, arguments and outputs follow the scenario sources of the suite.
 --
--- Not here, on purpose: test_sampling, test_elicitation,
--- test_elicitation_sep1034_defaults and test_elicitation_sep1330_enums.  They
--- need server-to-client requests (sampling/createMessage, elicitation/create),
--- which mtmcp does not make; their scenarios are in
--- conformance-expected-failures.yml.
+-- The sampling and elicitation tools ask through the handler API
+-- (mtmcp.sample, mtmcp.elicit): a 2026-07-28 client gets an input_required
+-- result and retries; a 2025-11-25 session client gets real server-to-client
+-- requests on the call's event stream (the shim's bridge, src/shim/mrtr.c).
+-- The same handler serves both.
 --
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
@@ -109,7 +111,88 @@ CREATE FUNCTION conformance.json_schema_2020_12(args jsonb) RETURNS jsonb LANGUA
 	SELECT jsonb_build_object('received', args)
 $$;
 
+-- Sampling: one sampling/createMessage with the prompt; the model's text comes back.
+CREATE FUNCTION conformance.sampling(args jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+	r jsonb := mtmcp.sample('llm', jsonb_build_object(
+		'messages', jsonb_build_array(jsonb_build_object('role', 'user',
+			'content', jsonb_build_object('type', 'text', 'text', args ->> 'prompt'))),
+		'maxTokens', 100));
+BEGIN
+	RETURN jsonb_build_object('content', jsonb_build_array(jsonb_build_object('type', 'text',
+		'text', 'LLM response: ' || coalesce(r #>> '{content,text}', r::text))));
+END
+$$;
+
+-- Elicitation: the user's name and e-mail address.
+CREATE FUNCTION conformance.elicitation(args jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+	r jsonb := mtmcp.elicit('user', args ->> 'message', '{"type": "object", "properties": {
+		"username": {"type": "string", "description": "User''s response"},
+		"email": {"type": "string", "description": "User''s email address"}},
+		"required": ["username", "email"]}');
+BEGIN
+	RETURN jsonb_build_object('content', jsonb_build_array(jsonb_build_object('type', 'text',
+		'text', 'User response: action=' || (r ->> 'action') || ', content=' || coalesce(r -> 'content', '{}')::text)));
+END
+$$;
+
+-- SEP-1034: a default for every primitive type.
+CREATE FUNCTION conformance.elicitation_defaults(args jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+	r jsonb := mtmcp.elicit('profile', 'Please review your profile', '{"type": "object", "properties": {
+		"name": {"type": "string", "default": "John Doe"},
+		"age": {"type": "integer", "default": 30},
+		"score": {"type": "number", "default": 95.5},
+		"status": {"type": "string", "enum": ["active", "inactive", "pending"], "default": "active"},
+		"verified": {"type": "boolean", "default": true}}}');
+BEGIN
+	RETURN jsonb_build_object('content', jsonb_build_array(jsonb_build_object('type', 'text',
+		'text', 'Elicitation completed: action=' || (r ->> 'action') || ', content=' || coalesce(r -> 'content', '{}')::text)));
+END
+$$;
+
+-- SEP-1330: the five enum shapes.
+CREATE FUNCTION conformance.elicitation_enums(args jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+	r jsonb := mtmcp.elicit('choices', 'Please choose', '{"type": "object", "properties": {
+		"untitledSingle": {"type": "string", "enum": ["option1", "option2", "option3"]},
+		"titledSingle": {"type": "string", "oneOf": [{"const": "value1", "title": "First Option"},
+			{"const": "value2", "title": "Second Option"}, {"const": "value3", "title": "Third Option"}]},
+		"legacyEnum": {"type": "string", "enum": ["opt1", "opt2", "opt3"],
+			"enumNames": ["Option One", "Option Two", "Option Three"]},
+		"untitledMulti": {"type": "array", "items": {"type": "string", "enum": ["option1", "option2", "option3"]}},
+		"titledMulti": {"type": "array", "items": {"anyOf": [{"const": "value1", "title": "First Choice"},
+			{"const": "value2", "title": "Second Choice"}, {"const": "value3", "title": "Third Choice"}]}}}}');
+BEGIN
+	RETURN jsonb_build_object('content', jsonb_build_array(jsonb_build_object('type', 'text',
+		'text', 'Elicitation completed: action=' || (r ->> 'action') || ', content=' || coalesce(r -> 'content', '{}')::text)));
+END
+$$;
+
+-- SEP-2243: a parameter mirrored into the Mcp-Param-Region header.
+CREATE FUNCTION conformance.x_mcp_header(args jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+	SELECT jsonb_build_object('content', jsonb_build_array(jsonb_build_object('type', 'text',
+		'text', 'region=' || coalesce(args ->> 'region', '(none)'))))
+$$;
+
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA conformance TO mtmcp_tool;
+
+SELECT mtmcp.register_tool('test_sampling', 'Asks the client''s model to answer a prompt (sampling).',
+	'{"type": "object", "properties": {"prompt": {"type": "string"}}, "required": ["prompt"]}',
+	'conformance.sampling(jsonb)', required_feature => 'conformance', annotations => '{"readOnlyHint": true}');
+SELECT mtmcp.register_tool('test_elicitation', 'Asks the user for a name and an e-mail address.',
+	'{"type": "object", "properties": {"message": {"type": "string"}}, "required": ["message"]}',
+	'conformance.elicitation(jsonb)', required_feature => 'conformance', annotations => '{"readOnlyHint": true}');
+SELECT mtmcp.register_tool('test_elicitation_sep1034_defaults', 'Elicitation with a default for each primitive type.',
+	'{"type": "object", "properties": {}}', 'conformance.elicitation_defaults(jsonb)',
+	required_feature => 'conformance', annotations => '{"readOnlyHint": true}');
+SELECT mtmcp.register_tool('test_elicitation_sep1330_enums', 'Elicitation with the five enum schema shapes.',
+	'{"type": "object", "properties": {}}', 'conformance.elicitation_enums(jsonb)',
+	required_feature => 'conformance', annotations => '{"readOnlyHint": true}');
+SELECT mtmcp.register_tool('test_x_mcp_header', 'Echoes its region, which travels in the Mcp-Param-Region header too.',
+	'{"type": "object", "properties": {"region": {"type": "string", "x-mcp-header": "Region"}}}',
+	'conformance.x_mcp_header(jsonb)', required_feature => 'conformance', annotations => '{"readOnlyHint": true}');
 
 SELECT mtmcp.register_tool('test_simple_text', 'Returns a simple text response.',
 	'{"type": "object", "properties": {}}', 'conformance.simple_text(jsonb)', required_feature => 'conformance',
@@ -140,8 +223,14 @@ SELECT mtmcp.register_tool('test_reconnection', 'Answers; used by the SSE pollin
 	annotations => '{"readOnlyHint": true}');
 SELECT mtmcp.register_tool('json_schema_2020_12_tool', 'Tool with JSON Schema 2020-12 features',
 	$${"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
-	   "$defs": {"address": {"type": "object", "properties": {"street": {"type": "string"}, "city": {"type": "string"}}}},
-	   "properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/address"}},
+	   "$defs": {"address": {"$anchor": "addressDef", "type": "object",
+	                         "properties": {"street": {"type": "string"}, "city": {"type": "string"}}}},
+	   "properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/address"},
+	                  "contactMethod": {"type": "string", "enum": ["phone", "email"]},
+	                  "phone": {"type": "string"}, "email": {"type": "string"}},
+	   "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+	   "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+	   "then": {"required": ["phone"]}, "else": {"required": ["email"]},
 	   "additionalProperties": false}$$,
 	'conformance.json_schema_2020_12(jsonb)', required_feature => 'conformance', annotations => '{"readOnlyHint": true}');
 

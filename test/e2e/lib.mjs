@@ -15,7 +15,7 @@ export const config = {
 	get secretHex() { return need('MTMCP_E2E_SECRET_HEX'); },
 	issuer: process.env.MTMCP_E2E_ISSUER || 'https://idp.e2e.mtmcp.test',
 	audience: process.env.MTMCP_E2E_AUDIENCE || 'mtmcp-e2e',
-	// The scope the shim requires of every token (--required-scope), if any.
+	// The scope every token must carry (mtmcp.access_scope, which the shim advertises), if any.
 	requiredScope: process.env.MTMCP_E2E_REQUIRED_SCOPE || '',
 };
 
@@ -34,9 +34,11 @@ export function mintToken({ tenant, sub = 'e2e-user', scope, ttl = 600, secretHe
 	return `${header}.${claims}.${b64url(sig)}`;
 }
 
-// A connected SDK client for a token; close() it when done.
-export async function connect(token, { name = 'mtmcp-e2e', url = config.url } = {}) {
-	const client = new Client({ name, version: '1.0.0' }, { capabilities: {} });
+// A connected SDK client for a token; close() it when done.  setup(client)
+// runs before connecting (e.g. to register request handlers).
+export async function connect(token, { name = 'mtmcp-e2e', url = config.url, capabilities = {}, setup } = {}) {
+	const client = new Client({ name, version: '1.0.0' }, { capabilities });
+	if (setup) setup(client);
 	const transport = new StreamableHTTPClientTransport(new URL(url), {
 		requestInit: { headers: { Authorization: `Bearer ${token}` } },
 	});

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # test/e2e/run.sh -- the end-to-end suite: mtmcp through the HTTP shim,
-# driven by the official MCP TypeScript SDK client (sdk.test.mjs, node
-# --test) and by the official MCP conformance suite
-# (@modelcontextprotocol/conformance 0.1.16, through a header-adding proxy).
+# driven by the official MCP TypeScript SDK clients -- 1.x over 2025-11-25
+# sessions (sdk.test.mjs) and 2.x over stateless 2026-07-28 (sdk2.test.mjs),
+# node --test -- and by the official MCP conformance suite
+# (@modelcontextprotocol/conformance 0.2.0-alpha.12, through a header-adding
+# proxy): every server scenario of 2025-11-25 and every one of 2026-07-28,
+# each run at its own revision's wire (sessions, then stateless), with no
+# expected failures.
 #
 # Needs a running scratch cluster with mtmcp preloaded and installed, and a
 # built shim:
@@ -12,8 +16,8 @@
 #
 # What it does: npm ci (pinned by package-lock.json; node_modules is reused
 # while the lockfile is unchanged), a fresh database ($MTMCP_E2E_DB, default
-# mtmcp_e2e) with setup.sql, conformance_fixtures.sql and the conformance
-# tenant, a random HS256 secret, the shim and the proxy on free 127.0.0.1
+# mtmcp_e2e) with setup.sql, conformance_fixtures.sql, mrtr_fixtures.sql and
+# the conformance tenant, a random HS256 secret, the shim and the proxy on free 127.0.0.1
 # ports, the SDK tests, the conformance suite (with Node 22 from the npm
 # package "node"; the system Node is left alone), and stops whatever it
 # started.  The database is left behind for inspection (dropped and
@@ -24,6 +28,9 @@
 #   MTMCP_E2E_DB        database name (default mtmcp_e2e)
 #   MTMCP_E2E_ROLE      the shim's login role (default mtmcp_e2e_shim)
 #   MTMCP_E2E_ONLY      "sdk" or "conformance" to run one half only
+#   MTMCP_E2E_SPECS     the conformance revisions (default "2025-11-25 2026-07-28")
+#   MTMCP_E2E_SCENARIO  run only this conformance scenario (debugging)
+#   MTMCP_E2E_PORTS     "SHIM PROXY": fixed HTTP ports instead of free ones
 #   MTMCP_E2E_KEEP=1    keep the work directory (logs, conformance results)
 set -uo pipefail
 
@@ -34,9 +41,10 @@ SHIM=${MTMCP_HTTP:-$REPO/build/mtmcp-http}
 DB=${MTMCP_E2E_DB:-mtmcp_e2e}
 ROLE=${MTMCP_E2E_ROLE:-mtmcp_e2e_shim}
 ONLY=${MTMCP_E2E_ONLY:-}
-SCOPE=mcp:access			# the access scope every token must carry
-CONFORMANCE_VERSION=0.1.16
-EXTRA_SCENARIOS=json-schema-2020-12	# pending in 0.1.16, run explicitly
+SCOPE=mcp:access			# the access scope every token must carry (mtmcp.access_scope: the
+							# database enforces it, the shim reads it to advertise it)
+CONFORMANCE_VERSION=0.2.0-alpha.12
+SPECS=${MTMCP_E2E_SPECS:-2025-11-25 2026-07-28}
 
 die() {
 	echo "e2e: $*" >&2
@@ -98,6 +106,9 @@ psql -X -q -v ON_ERROR_STOP=1 -d postgres \
 psql -X -q -v ON_ERROR_STOP=1 -v secret_hex="$SECRET_HEX" -v shim_role="$ROLE" -d "$DB" -f "$HERE/setup.sql" ||
 	die "loading setup.sql failed"
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$HERE/conformance_fixtures.sql" || die "loading conformance_fixtures.sql failed"
+if [ -f "$HERE/mrtr_fixtures.sql" ]; then
+	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f "$HERE/mrtr_fixtures.sql" || die "loading mrtr_fixtures.sql failed"
+fi
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" \
 	-c "CALL mtmcp.create_tenant('conformance', 'conformance', 'MCP conformance suite', ARRAY['https://idp.e2e.mtmcp.test'])" \
 	-c "ALTER DATABASE $DB SET mtmcp.access_scope = '$SCOPE'" || die "could not create the conformance tenant"
@@ -119,9 +130,13 @@ wait_port() {
 	return 1
 }
 
-SP=$(free_port)
-PP=$(free_port)
-while [ "$PP" = "$SP" ]; do PP=$(free_port); done
+if [ -n "${MTMCP_E2E_PORTS:-}" ]; then
+	read -r SP PP <<<"$MTMCP_E2E_PORTS"
+else
+	SP=$(free_port)
+	PP=$(free_port)
+	while [ "$PP" = "$SP" ]; do PP=$(free_port); done
+fi
 SHIM_URL=http://127.0.0.1:$SP/mcp
 PROXY_URL=http://127.0.0.1:$PP/mcp
 
@@ -134,7 +149,7 @@ PROXY_URL=http://127.0.0.1:$PP/mcp
 	--allowed-hosts "127.0.0.1:$SP,localhost:$SP,127.0.0.1:$PP,localhost:$PP" \
 	--allowed-origins "http://127.0.0.1:$SP,http://localhost:$SP,http://127.0.0.1:$PP,http://localhost:$PP" \
 	--resource-url "$SHIM_URL" \
-	--required-scope "$SCOPE" \
+	--authorization-servers https://idp.e2e.mtmcp.test \
 	>"$WORK/shim.log" 2>&1 &
 pids+=($!)
 shim_pid=$!
@@ -172,7 +187,7 @@ if [ "$ONLY" != conformance ]; then
 	MTMCP_E2E_URL=$SHIM_URL MTMCP_E2E_PROXY_URL=$PROXY_URL node --test --test-timeout=60000 \
 		--test-reporter=spec --test-reporter-destination=stdout \
 		--test-reporter=tap --test-reporter-destination="$WORK/sdk.tap" \
-		"$HERE/sdk.test.mjs" "$HERE/proxy.test.mjs"
+		"$HERE"/sdk*.test.mjs "$HERE/proxy.test.mjs"
 	rc=$?
 	n() {
 		local v
@@ -194,36 +209,35 @@ fi
 # ---------------------------------------------------------------------------
 if [ "$ONLY" != sdk ]; then
 	echo
-	echo "=== MCP conformance suite $CONFORMANCE_VERSION (active scenarios, and $EXTRA_SCENARIOS), through the proxy"
-	(cd "$WORK" && timeout 900 "$NODE22" "$CONFORMANCE" server --url "$PROXY_URL" \
-		--expected-failures "$HERE/conformance-expected-failures.yml" -o "$WORK/conformance") \
-		>"$WORK/conformance.log" 2>&1
-	rc=$?
-	# Pending scenarios (not in the active suite) that mtmcp passes: kept
-	# passing.  (server-sse-polling, the other pending one, wants SSE event
-	# ids and retry fields, SEP-1699 SHOULDs the shim does not implement.)
-	for s in $EXTRA_SCENARIOS; do
-		(cd "$WORK" && timeout 120 "$NODE22" "$CONFORMANCE" server --url "$PROXY_URL" --scenario "$s" \
-			-o "$WORK/conformance") >>"$WORK/conformance.log" 2>&1 || rc=$?
+	cp=0 cf=0
+	for spec in $SPECS; do
+		echo "=== MCP conformance suite $CONFORMANCE_VERSION: every server scenario of $spec, through the proxy"
+		scenarios=${MTMCP_E2E_SCENARIO:-$("$NODE22" "$CONFORMANCE" list --server --spec-version "$spec" |
+			sed -n 's/^  - \([^ ]*\) \[.*/\1/p')}
+		out=$WORK/conformance-$spec
+		rc=0
+		for s in $scenarios; do
+			(cd "$WORK" && timeout 180 "$NODE22" "$CONFORMANCE" server --url "$PROXY_URL" --scenario "$s" \
+				--spec-version "$spec" -o "$out") >>"$WORK/conformance-$spec.log" 2>&1 || rc=$?
+		done
+		"$NODE22" "$HERE/conformance-summary.mjs" "$out" "$spec" $scenarios | tee "$WORK/conformance-summary-$spec.txt"
+		line=$(tail -1 "$WORK/conformance-summary-$spec.txt")
+		p=$(sed -n 's/^conformance [^:]*: \([0-9]*\) passed.*/\1/p' <<<"$line")
+		f=$(sed -n 's/.* \([0-9]*\) failed.*/\1/p' <<<"$line")
+		p=${p:-0} f=${f:-1}
+		# The suite's own verdict must agree.
+		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+			echo "e2e: the conformance suite exited $rc for $spec; its log:"
+			tail -50 "$WORK/conformance-$spec.log"
+			f=1
+		fi
+		cp=$((cp + p))
+		cf=$((cf + f))
+		summary+=("conformance $spec: $p scenarios passed, $f failed")
+		echo
 	done
-	sed -n '/^=== SUMMARY ===/,/^Total:/p' "$WORK/conformance.log"
-	echo
-	"$NODE22" "$HERE/conformance-summary.mjs" "$WORK/conformance" "$HERE/conformance-expected-failures.yml" \
-		| tee "$WORK/conformance-summary.txt"
-	line=$(tail -1 "$WORK/conformance-summary.txt")
-	cp=$(sed -n 's/^conformance: \([0-9]*\) passed.*/\1/p' <<<"$line")
-	cf=$(sed -n 's/.* \([0-9]*\) failed.*/\1/p' <<<"$line")
-	cx=$(sed -n 's/.* \([0-9]*\) expected failures.*/\1/p' <<<"$line")
-	cp=${cp:-0} cf=${cf:-1} cx=${cx:-0}
-	# The suite's own baseline verdict must agree.
-	if [ "$rc" -ne 0 ] && [ "$cf" -eq 0 ]; then
-		echo "e2e: the conformance suite exited $rc; its log:"
-		tail -50 "$WORK/conformance.log"
-		cf=1
-	fi
 	passed=$((passed + cp))
 	failed=$((failed + cf))
-	summary+=("conformance: $cp scenarios passed, $cf failed, $cx expected failures (server-to-client requests)")
 fi
 
 kill -0 "$shim_pid" 2>/dev/null || { echo "e2e: the shim died during the run"; failed=$((failed + 1)); }

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import {
 	LoggingMessageNotificationSchema,
 	ResourceUpdatedNotificationSchema,
+	ElicitRequestSchema,
 	McpError,
 } from '@modelcontextprotocol/sdk/types.js';
 import { config, mintToken, connect, waitFor, sleep, rawPost } from './lib.mjs';
@@ -15,8 +16,8 @@ const globexToken = () => mintToken({ tenant: 'globex', sub: 'gina@globex' });
 
 // Every client a test opens is closed at the end of the file.
 const open = [];
-async function client(token, name) {
-	const c = await connect(token, { name });
+async function client(token, name, options = {}) {
+	const c = await connect(token, { name, ...options });
 	open.push(c);
 	return c;
 }
@@ -302,7 +303,7 @@ describe('refusals at the HTTP boundary', () => {
 		assert.ok([401, 403].includes(err.code), String(err));
 	});
 
-	test('a token without the access scope is refused', { skip: !config.requiredScope && 'the shim runs without --required-scope' }, async () => {
+	test('a token without the access scope is refused, and the challenge names it (read from the database)', { skip: !config.requiredScope && 'no access scope set' }, async () => {
 		const token = mintToken({ tenant: 'acme', scope: 'documents' });
 		const err = await rejection(connect(token, { name: 'no-scope' }));
 		assert.equal(err.code, 403, String(err));
@@ -311,6 +312,12 @@ describe('refusals at the HTTP boundary', () => {
 		const www = r.headers.get('www-authenticate') || '';
 		assert.match(www, /error="insufficient_scope"/);
 		assert.ok(www.includes(config.requiredScope), www);
+		const meta = await (await fetch(new URL('/.well-known/oauth-protected-resource/mcp', config.url))).json();
+		assert.equal(meta.scopes_supported[0], config.requiredScope);
+		assert.deepEqual(meta.authorization_servers, [config.issuer]);
+		const noToken = await rawPost(INITIALIZE, {});
+		assert.equal(noToken.status, 401);
+		assert.ok((noToken.headers.get('www-authenticate') || '').includes(`scope="${config.requiredScope}"`));
 	});
 
 	test('a session id stolen from another tenant: 404 on POST, GET and DELETE', async () => {
@@ -410,5 +417,140 @@ describe('resource subscriptions', () => {
 		await a.client.callTool({ name: 'touch_document', arguments: { doc_id: 1 } });
 		await sleep(700);
 		assert.deepEqual(gotA, []);
+	});
+});
+
+describe('a destructive tool that asks for confirmation (elicitation through the shim)', () => {
+	const hooliToken = () => mintToken({ tenant: 'hooli', sub: 'hank@hooli' });
+	// The user's answers, in order; each elicitation/create request is recorded.
+	let answers = [];
+	const asked = [];
+	const elicitHandler = (c) => c.setRequestHandler(ElicitRequestSchema, async (request) => {
+		asked.push(request.params);
+		return answers.shift() ?? { action: 'cancel' };
+	});
+	const text = (r) => JSON.parse(r.content[0].text);
+
+	test('decline keeps the document; the request came on the call\'s stream', async () => {
+		const c = await client(hooliToken(), 'hooli-confirm', { capabilities: { elicitation: {} }, setup: elicitHandler });
+		answers = [{ action: 'decline' }];
+		const r = await c.client.callTool({ name: 'delete_document', arguments: { doc_id: 1 } });
+		assert.notEqual(r.isError, true, JSON.stringify(r));
+		assert.deepEqual(text(r), { deleted: false, doc_id: 1, title: 'Old roadmap' });
+		assert.equal(asked.length, 1);
+		assert.equal(asked[0].message, 'Delete "Old roadmap" for good?');
+		assert.equal(asked[0].requestedSchema.properties.confirm.type, 'boolean');
+		const doc = await c.client.callTool({ name: 'get_document', arguments: { doc_id: 1 } });
+		assert.notEqual(doc.isError, true);
+	});
+
+	test('accept with confirm: deleted, and gone afterwards', async () => {
+		const c = await client(hooliToken(), 'hooli-confirm-2', { capabilities: { elicitation: {} }, setup: elicitHandler });
+		answers = [{ action: 'accept', content: { confirm: true } }];
+		const r = await c.client.callTool({ name: 'delete_document', arguments: { doc_id: 1 } });
+		assert.deepEqual(text(r), { deleted: true, doc_id: 1, title: 'Old roadmap' });
+		const doc = await c.client.callTool({ name: 'get_document', arguments: { doc_id: 1 } });
+		assert.equal(doc.isError, true);
+		assert.match(doc.content[0].text, /not found/);
+	});
+
+	test('a client that refuses the request (JSON-RPC error): the handler sees it, nothing deleted', async () => {
+		const c = await client(hooliToken(), 'hooli-refuse', {
+			capabilities: { elicitation: {} },
+			setup: (cl) => cl.setRequestHandler(ElicitRequestSchema, async () => { throw new McpError(-32000, 'no UI here'); }),
+		});
+		const r = await c.client.callTool({ name: 'delete_document', arguments: { doc_id: 4 } });
+		assert.equal(r.isError, true, JSON.stringify(r));
+		const doc = await c.client.callTool({ name: 'get_document', arguments: { doc_id: 4 } });
+		assert.notEqual(doc.isError, true);
+	});
+
+	test('a client without the elicitation capability is never asked: -32021', async () => {
+		const c = await client(hooliToken(), 'hooli-no-elicitation');
+		const err = await rejection(c.client.callTool({ name: 'delete_document', arguments: { doc_id: 4 } }));
+		assert.ok(err instanceof McpError, String(err));
+		assert.equal(err.code, -32021);
+	});
+
+	test('the destructive tool is off for a tenant that did not enable it', async () => {
+		const c = await client(acmeToken(), 'acme-no-delete', { capabilities: { elicitation: {} }, setup: elicitHandler });
+		const err = await rejection(c.client.callTool({ name: 'delete_document', arguments: { doc_id: 1 } }));
+		assert.equal(err.code, -32602);
+	});
+});
+
+describe('JSON-RPC batches in a 2025-03-26 session', () => {
+	test('each message answered, in one array', async () => {
+		const token = acmeToken();
+		const init = await rawPost({ ...INITIALIZE, params: { ...INITIALIZE.params, protocolVersion: '2025-03-26' } },
+			{ token, headers: { 'MCP-Protocol-Version': '2025-03-26' } });
+		assert.equal(init.status, 200);
+		const sessionId = init.headers.get('mcp-session-id');
+		const h = { 'MCP-Protocol-Version': '2025-03-26' };
+		await rawPost({ jsonrpc: '2.0', method: 'notifications/initialized' }, { token, sessionId, headers: h });
+		const res = await fetch(config.url, {
+			method: 'POST',
+			headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream',
+				Authorization: `Bearer ${token}`, 'Mcp-Session-Id': sessionId, ...h },
+			body: JSON.stringify([
+				{ jsonrpc: '2.0', id: 'a', method: 'tools/call', params: { name: 'get_document', arguments: { doc_id: 2 } } },
+				{ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 'x', progress: 1 } },
+				{ jsonrpc: '2.0', id: 'b', method: 'ping' },
+				{ jsonrpc: '2.0', id: 'c', method: 'no/such/method' },
+			]),
+		});
+		assert.equal(res.status, 200);
+		const out = await res.json();
+		assert.ok(Array.isArray(out));
+		assert.deepEqual(out.map((m) => m.id), ['a', 'b', 'c']);
+		assert.equal(JSON.parse(out[0].result.content[0].text).doc_id, 2);
+		assert.deepEqual(out[1].result, {});
+		assert.equal(out[2].error.code, -32601);
+	});
+
+	test('a later revision refuses batches', async () => {
+		const c = await client(acmeToken(), 'acme-batch');
+		const r = await fetch(config.url, {
+			method: 'POST',
+			headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream',
+				Authorization: `Bearer ${acmeToken()}`, 'Mcp-Session-Id': c.transport.sessionId, 'MCP-Protocol-Version': '2025-11-25' },
+			body: JSON.stringify([{ jsonrpc: '2.0', id: 1, method: 'ping' }]),
+		});
+		assert.equal(r.status, 400);
+		assert.equal((await r.json()).error.code, -32600);
+	});
+});
+
+describe('event streams: ids, priming, Last-Event-ID replay (2025-11-25)', () => {
+	test('a call\'s stream opens with a priming event; a GET with its id replays the rest', async () => {
+		const c = await client(acmeToken(), 'acme-resume');
+		const headers = {
+			'Content-Type': 'application/json', Accept: 'application/json, text/event-stream',
+			Authorization: `Bearer ${acmeToken()}`, 'Mcp-Session-Id': c.transport.sessionId, 'MCP-Protocol-Version': '2025-11-25',
+		};
+		const res = await fetch(config.url, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 900,
+			method: 'tools/call', params: { name: 'slow_job', arguments: { steps: 2, pause_ms: 50 }, _meta: { progressToken: 'p' } } }) });
+		assert.equal(res.headers.get('content-type'), 'text/event-stream');
+		const events = (await res.text()).split('\n\n').filter((e) => e.trim()).map((e) => Object.fromEntries(
+			e.split('\n').map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()])));
+		assert.match(events[0].id, /^[0-9a-f]{16}-0$/);
+		assert.equal(events[0].data, '');
+		assert.ok(Number(events[0].retry) > 0);
+		const messages = events.slice(1).filter((e) => e.data);
+		assert.ok(messages.length >= 3, JSON.stringify(events));
+		assert.equal(JSON.parse(messages.at(-1).data).id, 900);
+		// the client "lost" everything after the priming event
+		const again = await fetch(config.url, { method: 'GET', headers: { ...headers, 'Last-Event-ID': events[0].id } });
+		assert.equal(again.status, 200);
+		const replay = (await again.text()).split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)));
+		assert.deepEqual(replay, messages.map((m) => JSON.parse(m.data)));
+		// another session cannot replay it
+		const other = await client(acmeToken(), 'acme-resume-other');
+		const foreign = await fetch(config.url, { method: 'GET', headers: { ...headers, 'Mcp-Session-Id': other.transport.sessionId,
+			'Last-Event-ID': events[0].id }, signal: AbortSignal.timeout(1500) });
+		assert.equal(foreign.status, 200);
+		const chunk = await foreign.body.getReader().read();
+		assert.ok(!new TextDecoder().decode(chunk.value).includes('"id":900'));
+		await foreign.body.cancel().catch(() => {});
 	});
 });

@@ -5,13 +5,16 @@
 --   psql -v ON_ERROR_STOP=1 -v secret_hex=HEX -v shim_role=ROLE -d DB -f test/e2e/setup.sql
 --
 --   issuer   https://idp.e2e.mtmcp.test, audience mtmcp-e2e, HS256 (secret_hex)
---   tenants  acme, globex (plan e2e), initech (suspended), conformance
+--   tenants  acme, globex (plan e2e), initech (suspended), hooli (plan e2e,
+--            with the destructive delete_document enabled), conformance
 --            (plan conformance, from conformance_fixtures.sql, loaded after this)
 --   data     app.documents under RLS (test/fixtures/documents.sql) with the
 --            demo's rows (test/fixtures/sample_documents.sql); acme and
 --            globex both have a document 1
 --   tools    search_documents, get_document, slow_job (progress + log),
---            touch_document (announces a resource update)
+--            touch_document (announces a resource update), delete_document
+--            (destructive; asks the user to confirm through mtmcp.elicit: the
+--            same handler serves 2025-11-25 sessions and 2026-07-28 clients)
 --   resources kb://tenants/{tenant}/documents/{doc_id} (text, listed),
 --            kb://tenants/{tenant}/logo (blob), docs://help/{topic} (public)
 --   prompts  summarize_document (template), document_context (renderer)
@@ -35,10 +38,17 @@ CALL mtmcp.create_tenant('acme', 'e2e', 'Acme Corporation', ARRAY['https://idp.e
 CALL mtmcp.create_tenant('globex', 'e2e', 'Globex', ARRAY['https://idp.e2e.mtmcp.test']);
 CALL mtmcp.create_tenant('initech', 'e2e', 'Initech', ARRAY['https://idp.e2e.mtmcp.test']);
 CALL mtmcp.suspend_tenant('initech', 'e2e: invoice overdue');
+CALL mtmcp.create_tenant('hooli', 'e2e', 'Hooli', ARRAY['https://idp.e2e.mtmcp.test']);
 
 -- the document table and its rows, shared with the demo (demo/demo.sql)
 \ir ../fixtures/documents.sql
 \ir ../fixtures/sample_documents.sql
+INSERT INTO app.documents (tenant_id, doc_id, title, body) VALUES
+	('hooli', 1, 'Old roadmap', 'Superseded by the new one.'),
+	('hooli', 2, 'Draft memo', 'Never sent.'),
+	('hooli', 3, 'Keep me', 'Important; nobody deletes this.'),
+	('hooli', 4, 'Stale notes', 'From last year.');
+GRANT DELETE ON app.documents TO mtmcp_tool;
 
 -------------------------------------------------------------------------------
 -- Tools
@@ -89,8 +99,31 @@ BEGIN
 END
 $$;
 
+-- Destructive: deletes one of the caller's documents after the user confirmed
+-- it (mtmcp.elicit: a 2025-11-25 session client gets an elicitation/create
+-- request on the call's stream, a 2026-07-28 client an input_required result;
+-- the handler runs again from the start with the answer either way).
+CREATE FUNCTION app.delete_document(args jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+	d app.documents;
+	answer jsonb;
+BEGIN
+	SELECT * INTO d FROM app.documents WHERE doc_id = (args ->> 'doc_id')::integer;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'document % not found', args ->> 'doc_id' USING ERRCODE = 'no_data_found';
+	END IF;
+	answer := mtmcp.elicit('confirm', format('Delete "%s" for good?', d.title),
+		'{"type": "object", "properties": {"confirm": {"type": "boolean", "title": "Delete it"}}, "required": ["confirm"]}');
+	IF answer ->> 'action' IS DISTINCT FROM 'accept' OR NOT coalesce((answer #>> '{content,confirm}')::boolean, false) THEN
+		RETURN jsonb_build_object('deleted', false, 'doc_id', d.doc_id, 'title', d.title);
+	END IF;
+	DELETE FROM app.documents WHERE doc_id = d.doc_id;
+	RETURN jsonb_build_object('deleted', true, 'doc_id', d.doc_id, 'title', d.title);
+END
+$$;
+
 GRANT EXECUTE ON FUNCTION app.search_documents(jsonb), app.get_document(jsonb), app.slow_job(jsonb),
-	app.touch_document(jsonb) TO mtmcp_tool;
+	app.touch_document(jsonb), app.delete_document(jsonb) TO mtmcp_tool;
 
 SELECT mtmcp.register_tool('search_documents', 'Search your documents by a word in their title or body.',
 	'{"type": "object", "properties": {"query": {"type": "string"}}, "additionalProperties": false}',
@@ -107,6 +140,11 @@ SELECT mtmcp.register_tool('touch_document', 'Announce that one of your document
 	'{"type": "object", "properties": {"doc_id": {"type": "integer", "minimum": 1}}, "required": ["doc_id"],
 	  "additionalProperties": false}',
 	'app.touch_document(jsonb)', required_feature => 'documents');
+SELECT mtmcp.register_tool('delete_document', 'Delete one of your documents (asks you to confirm).',
+	'{"type": "object", "properties": {"doc_id": {"type": "integer", "minimum": 1}}, "required": ["doc_id"],
+	  "additionalProperties": false}',
+	'app.delete_document(jsonb)', required_feature => 'documents', destructive => true);
+SELECT mtmcp.set_tenant_tool_enabled('hooli', 'delete_document', true);
 
 -------------------------------------------------------------------------------
 -- Resources

@@ -13,6 +13,8 @@
 #   SHIM_TOOL_CALL        params of a tools/call that succeeds
 #                         (default {"name":"search_documents","arguments":{"query":"plan"}})
 #   SHIM_REQUIRED_SCOPE   passed as --required-scope (default none)
+#   SHIM_DB_SCOPE         the scope the database requires (mtmcp.access_scope),
+#                         which the shim must advertise without --required-scope
 #   SHIM_BIN              the binary (default build/mtmcp-http)
 #   SHIM_VALGRIND=1       run the shim under valgrind --leak-check=full and
 #                         fail on any error or definite leak
@@ -76,6 +78,8 @@ SCOPE_PARAM=
 if [ -n "${SHIM_REQUIRED_SCOPE:-}" ]; then
 	SCOPE_ARGS=(--required-scope "$SHIM_REQUIRED_SCOPE")
 	SCOPE_PARAM=", scope=\"$SHIM_REQUIRED_SCOPE\""
+elif [ -n "${SHIM_DB_SCOPE:-}" ]; then
+	SCOPE_PARAM=", scope=\"$SHIM_DB_SCOPE\""
 fi
 "${VG[@]}" "$SHIM_BIN" --db "$CONN" --listen 127.0.0.1:0 --max-body 4096 --pool 4 "${SCOPE_ARGS[@]}" \
 	--authorization-servers https://idp.example.test --scopes documents,documents.write \
@@ -156,8 +160,11 @@ head -c 5000 /dev/zero | tr '\0' ' ' >"$T/big"
 req POST "$URL" "${ACC[@]}" "${CT[@]}" --data-binary @"$T/big" "${AUTH[@]}"
 check "POST over --max-body is 413" 413
 
-post '[{"jsonrpc":"2.0","id":1,"method":"ping"}]' "${AUTH[@]}"
-check "a batch is 400 with a -32600 JSON-RPC error" 400 json_has '"code": ?-32600'
+post '[{"jsonrpc":"2.0","id":1,"method":"ping"}]' "${AUTH[@]}" -H 'MCP-Protocol-Version: 2025-11-25'
+check "a batch after 2025-03-26 is 400 with a -32600 JSON-RPC error" 400 json_has '"code": ?-32600'
+
+post '[{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}]' "${AUTH[@]}" -H 'MCP-Protocol-Version: 2025-03-26'
+check "initialize in a batch is refused" 200 json_has '^\[.*"code": ?-32600'
 
 post '{"jsonrpc":"2.0","id":1,' "${AUTH[@]}"
 check "invalid JSON is 400 with a -32700 error, id null" 400 json_has '"id": ?null.*"code": ?-32700'
@@ -260,6 +267,115 @@ if [ "${SHIM_MOCK:-0}" = 1 ]; then
 	check "mock: an SQL error is 500 with a -32603 error" 500 json_has '"code": ?-32603'
 fi
 
+# ---------------------------------------------------------------- SSE ids, priming, resumption, batches
+post "{\"jsonrpc\":\"2.0\",\"id\":40,\"method\":\"tools/call\",\"params\":$SHIM_TOOL_CALL}" \
+	"${AUTH[@]}" "${SH[@]}" "${PV[@]}"
+first_id=$(grep -m1 '^id: ' "$T/b" | cut -c5- | tr -d '\r')
+check "a 2025-11-25 event stream opens with a priming event (id, retry, empty data)" 200 \
+	[ "$(head -3 "$T/b" | tr -d '\r' | sed 's/[0-9a-f]\{16\}/S/')" = "$(printf 'id: S-0\nretry: 1000\ndata: ')" ] &&
+	grep -q '^id: [0-9a-f]\{16\}-1$' "$T/b"
+req GET "$URL" -H 'Accept: text/event-stream' "${AUTH[@]}" "${SH[@]}" "${PV[@]}" -H "Last-Event-ID: $first_id"
+check "GET with Last-Event-ID replays the rest of a finished stream, then ends" 200 \
+	grep -Eq '^data: .*"id": ?40' "$T/b"
+post "{\"jsonrpc\":\"2.0\",\"id\":41,\"method\":\"tools/call\",\"params\":$SHIM_TOOL_CALL}" \
+	"${AUTH[@]}" "${SH[@]}" -H 'MCP-Protocol-Version: 2025-06-18'
+check "a 2025-06-18 event stream has event ids but no priming event" 200 \
+	grep -q '^id: [0-9a-f]\{16\}-1$' "$T/b" && ! grep -q '^retry:' "$T/b"
+post '[{"jsonrpc":"2.0","id":42,"method":"tools/list"},{"jsonrpc":"2.0","method":"notifications/x"},{"jsonrpc":"2.0","id":43,"method":"tools/list"}]' \
+	"${AUTH[@]}" "${SH[@]}" -H 'MCP-Protocol-Version: 2025-03-26'
+check "a 2025-03-26 batch: one call per message, the answers in an array" 200 \
+	json_has '^\[\{.*"id": ?42.*\},\{.*"id": ?43.*\}\]$'
+post '[{"jsonrpc":"2.0","method":"notifications/x"}]' "${AUTH[@]}" "${SH[@]}"
+check "a batch of notifications only is 202" 202
+
+if [ "${SHIM_MOCK:-0}" = 1 ]; then
+	# ------------------------------------------------------------ input requests of a session call (mrtr.c)
+	curl -sS -N --max-time 20 -o "$T/ask" -H 'Accept: application/json, text/event-stream' "${CT[@]}" \
+		"${AUTH[@]}" "${SH[@]}" "${PV[@]}" --data-binary \
+		'{"jsonrpc":"2.0","id":50,"method":"tools/call","params":{"name":"ask","arguments":{}}}' "$URL" &
+	ASK_PID=$!
+	answer() {	# answer METHOD RESULT: the pending request of that method
+		local id
+		for _ in $(seq 100); do
+			id=$(grep "\"method\": *\"$1\"" "$T/ask" 2>/dev/null | grep -o '"id": *"mtmcp-[0-9a-f]*"' | grep -o 'mtmcp-[0-9a-f]*' | tail -1)
+			[ -n "$id" ] && ! grep -qx "$id" "$T/answered" 2>/dev/null && break
+			id=
+			sleep 0.1
+		done
+		[ -n "$id" ] || return 1
+		echo "$id" >>"$T/answered"
+		post "{\"jsonrpc\":\"2.0\",\"id\":\"$id\",\"result\":$2}" "${AUTH[@]}" "${SH[@]}" "${PV[@]}"
+		[ "$status" = 202 ]
+	}
+	if answer elicitation/create '{"action":"accept","content":{"name":"Ann"}}' &&
+		answer elicitation/create '{"action":"accept","content":{}}' &&
+		answer sampling/createMessage '{"role":"assistant","content":{"type":"text","text":"hi"},"model":"m"}'; then
+		wait $ASK_PID
+		if grep -Eq '^data: .*"id": ?50.*state=r2:Ann sure=accept llm=hi' "$T/ask"; then
+			ok "mock: a session call's input requests go to the client, its answers come back (two rounds)"
+		else
+			nok "mock: a session call's input requests go to the client, its answers come back (two rounds)" "$(cat "$T/ask")"
+		fi
+	else
+		kill $ASK_PID 2>/dev/null
+		nok "mock: a session call's input requests go to the client, its answers come back (two rounds)" "$(cat "$T/ask")"
+	fi
+	post '{"jsonrpc":"2.0","id":"mtmcp-0000","result":{}}' "${AUTH[@]}" "${SH[@]}" "${PV[@]}"
+	check "mock: an answer nobody waits for is 202" 202
+
+	# ------------------------------------------------------------ 2026-07-28
+	S26=(-H 'MCP-Protocol-Version: 2026-07-28')
+	META26='"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}'
+	post "{\"jsonrpc\":\"2.0\",\"id\":60,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{\"region\":\"eu\"},$META26}}" \
+		"${AUTH[@]}" "${S26[@]}" -H 'mcp-method: tools/call' -H 'MCP-NAME:  echo ' -H 'Mcp-Param-Region: =?base64?ZXU=?=' -H "Mcp-Session-Id: $SID"
+	check "2026-07-28: stateless, the headers (decoded) go to the database" 200 \
+		json_has '"mcp-param": ?\{"region": ?"eu"\}' && json_has '"mcp-name": ?"echo"' && json_has '"session": ?null' &&
+		[ -z "$(hdr Mcp-Session-Id)" ]
+	post "{\"jsonrpc\":\"2.0\",\"id\":61,\"method\":\"tools/list\",\"params\":{$META26}}" "${AUTH[@]}" "${S26[@]}" -H 'Mcp-Method: prompts/list'
+	check "2026-07-28: Mcp-Method unlike the body is 400 -32020 with the id" 400 json_has '"id": ?61.*"code": ?-32020|"code": ?-32020.*"id": ?61'
+	post "{\"jsonrpc\":\"2.0\",\"id\":62,\"method\":\"tools/list\",\"params\":{$META26}}" "${AUTH[@]}" "${S26[@]}"
+	check "2026-07-28: no Mcp-Method is 400 -32020" 400 json_has '"code": ?-32020'
+	post "{\"jsonrpc\":\"2.0\",\"id\":63,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",$META26}}" "${AUTH[@]}" "${S26[@]}" -H 'Mcp-Method: tools/call'
+	check "2026-07-28: no Mcp-Name is 400 -32020" 400 json_has '"code": ?-32020'
+	post "{\"jsonrpc\":\"2.0\",\"id\":64,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",$META26}}" "${AUTH[@]}" "${S26[@]}" \
+		-H 'Mcp-Method: tools/call' -H 'Mcp-Name: echo' -H 'Mcp-Param-X: =?base64?SGVsbG8?='
+	check "2026-07-28: an Mcp-Param value with bad base64 is 400 -32020" 400 json_has '"code": ?-32020'
+	post '{"jsonrpc":"2.0","id":65,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"v9"}}}' \
+		"${AUTH[@]}" "${S26[@]}" -H 'Mcp-Method: tools/list'
+	check "2026-07-28: header and _meta versions differ: 400 -32020" 400 json_has '"code": ?-32020'
+	post '{"jsonrpc":"2.0","id":66,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"v9"}}}' \
+		"${AUTH[@]}" -H 'MCP-Protocol-Version: v9' -H 'Mcp-Method: tools/list'
+	check "an unknown version: 400 -32022 with supported and requested" 400 \
+		json_has '"code": ?-32022' && json_has '"requested": ?"v9"' && json_has '"supported": ?\["2026-07-28"'
+	post "{\"jsonrpc\":\"2.0\",\"id\":67,\"method\":\"initialize\",\"params\":{$META26}}" "${AUTH[@]}" "${S26[@]}" -H 'Mcp-Method: initialize'
+	check "2026-07-28: the database's 404 goes out with its body" 404 json_has '"code": ?-32601'
+	# subscriptions/listen: the acknowledgement first, then the list changes asked for
+	curl -sS -N --max-time 20 -o "$T/listen" -H 'Accept: application/json, text/event-stream' "${CT[@]}" \
+		"${AUTH[@]}" "${S26[@]}" -H 'Mcp-Method: subscriptions/listen' --data-binary \
+		"{\"jsonrpc\":\"2.0\",\"id\":70,\"method\":\"subscriptions/listen\",\"params\":{\"notifications\":{\"toolsListChanged\":true},$META26}}" "$URL" &
+	LISTEN_PID=$!
+	for _ in $(seq 50); do grep -q 'acknowledged' "$T/listen" 2>/dev/null && break; sleep 0.1; done
+	for t in trigger_prompts trigger_tools; do
+		post "{\"jsonrpc\":\"2.0\",\"id\":71,\"method\":\"tools/call\",\"params\":{\"name\":\"$t\",$META26}}" "${AUTH[@]}" "${S26[@]}" \
+			-H 'Mcp-Method: tools/call' -H "Mcp-Name: $t"
+	done
+	for _ in $(seq 50); do grep -q 'tools/list_changed' "$T/listen" 2>/dev/null && break; sleep 0.1; done
+	kill $LISTEN_PID 2>/dev/null
+	wait $LISTEN_PID 2>/dev/null
+	if [ "$(grep '^data: {' "$T/listen" | head -1 | grep -c 'notifications/subscriptions/acknowledged')" = 1 ] &&
+		grep -q '^data: .*notifications/tools/list_changed.*"io.modelcontextprotocol/subscriptionId": *"sub-a"' "$T/listen" &&
+		! grep -q 'prompts/list_changed' "$T/listen"; then
+		ok "2026-07-28: subscriptions/listen: acknowledged first, then only the changes asked for, tagged"
+	else
+		nok "2026-07-28: subscriptions/listen: acknowledged first, then only the changes asked for, tagged" "$(cat "$T/listen")"
+	fi
+
+	req GET "$URL" -H 'Accept: text/event-stream' "${AUTH[@]}" "${S26[@]}"
+	check "2026-07-28: GET is 405 (Allow: POST)" 405 [ "$(hdr Allow)" = POST ]
+	req DELETE "$URL" "${AUTH[@]}" "${S26[@]}"
+	check "2026-07-28: DELETE is 405" 405
+fi
+
 req DELETE "$URL" "${AUTH[@]}" "${SH[@]}" "${PV[@]}"
 check "DELETE of the session is 204" 204
 if wait_for=$(for _ in $(seq 50); do kill -0 $GET_PID 2>/dev/null || { echo done; break; }; sleep 0.1; done) && [ "$wait_for" = done ]; then
@@ -296,9 +412,11 @@ check "/metrics has the counters and gauges" 200 \
 	grep -q '^mtmcp_http_db_connections_in_use ' "$T/b" && grep -q '^mtmcp_http_db_connections_total ' "$T/b"
 
 req GET "$BASE/.well-known/oauth-protected-resource"
-check "/.well-known/oauth-protected-resource is RFC 9728 JSON" 200 \
+ADV=${SHIM_REQUIRED_SCOPE:-${SHIM_DB_SCOPE:-}}
+case $ADV in "" | documents | documents.write) WANT_SCOPES='"documents","documents.write"' ;; *) WANT_SCOPES="\"$ADV\",\"documents\",\"documents.write\"" ;; esac
+check "/.well-known/oauth-protected-resource is RFC 9728 JSON (the required scope among scopes_supported)" 200 \
 	json_has "\"resource\":\"$URL\"" && json_has '"authorization_servers":\["https://idp.example.test"\]' &&
-	json_has '"bearer_methods_supported":\["header"\]' && json_has '"scopes_supported":\["documents","documents.write"\]'
+	json_has '"bearer_methods_supported":\["header"\]' && json_has "\"scopes_supported\":\\[$WANT_SCOPES\\]"
 cp "$T/b" "$T/meta_root"
 req GET "$META"
 check "/.well-known/oauth-protected-resource/mcp serves the same document" 200 cmp -s "$T/b" "$T/meta_root"

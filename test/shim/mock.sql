@@ -16,7 +16,10 @@
 -- Tools: echo (returns its arguments), slow {steps, sleep} (progress
 -- notices with the call's key, plus forged notices and a plain one), nap
 -- {sleep} (no notices), touch
--- {uri} (announces a resource update), fail (raises an SQL error).
+-- {uri} (announces a resource update), fail (raises an SQL error), ask
+-- (multi round-trip: an elicitation, then an elicitation and a sampling
+-- request, then the answer).  A 2026-07-28 request (the five-argument
+-- mcp_http, with the MCP headers) is answered with the headers it came with.
 --
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
@@ -123,7 +126,7 @@ BEGIN
 		RETURN;
 	END IF;
 	session_id := sid;
-	IF id IS NULL THEN
+	IF id IS NULL OR method IS NULL THEN	-- a notification, or a client's response
 		http_status := 202;
 		RETURN;
 	END IF;
@@ -157,6 +160,30 @@ BEGIN
 					jsonb_build_object('content', '[]'::jsonb));
 			WHEN 'fail' THEN
 				RAISE EXCEPTION 'mock failure' USING ERRCODE = 'XX001';
+			WHEN 'ask' THEN
+				-- a multi round-trip handler: asks for a name (round 1), then for a
+				-- confirmation (round 2, state "r2"), then answers with both
+				IF params -> 'inputResponses' IS NULL THEN
+					response := jsonb_build_object('jsonrpc', '2.0', 'id', id, 'result', jsonb_build_object(
+						'resultType', 'input_required', 'requestState', 'r1',
+						'inputRequests', jsonb_build_object('who', jsonb_build_object('method', 'elicitation/create',
+							'params', jsonb_build_object('message', 'Your name?', 'requestedSchema',
+								'{"type":"object","properties":{"name":{"type":"string"}}}'::jsonb)))));
+				ELSIF params ->> 'requestState' = 'r1' THEN
+					response := jsonb_build_object('jsonrpc', '2.0', 'id', id, 'result', jsonb_build_object(
+						'resultType', 'input_required',
+						'requestState', 'r2:' || (params #>> '{inputResponses,who,content,name}'),
+						'inputRequests', jsonb_build_object(
+							'sure', jsonb_build_object('method', 'elicitation/create', 'params',
+								jsonb_build_object('message', 'Sure?', 'requestedSchema', '{"type":"object","properties":{}}'::jsonb)),
+							'llm', jsonb_build_object('method', 'sampling/createMessage', 'params',
+								jsonb_build_object('messages', '[]'::jsonb, 'maxTokens', 5)))));
+				ELSE
+					response := jsonb_build_object('jsonrpc', '2.0', 'id', id, 'result', jsonb_build_object(
+						'content', jsonb_build_array(jsonb_build_object('type', 'text', 'text',
+							'state=' || (params ->> 'requestState') || ' sure=' || (params #>> '{inputResponses,sure,action}')
+							|| ' llm=' || (params #>> '{inputResponses,llm,content,text}')))));
+				END IF;
 			ELSE
 				response := mtmcp._error(id, -32602, 'Unknown tool');
 		END CASE;
@@ -169,6 +196,41 @@ BEGIN
 	ELSE
 		response := mtmcp._error(id, -32601, 'Method not found');
 	END IF;
+END
+$$;
+
+-- 2026-07-28 requests come with their MCP headers; the mock answers with what it got
+CREATE FUNCTION mtmcp.mcp_http(token text, request jsonb, in_session_id text, notify_key text, headers jsonb,
+							   OUT http_status integer, OUT session_id text, OUT response jsonb)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	a record;
+BEGIN
+	SELECT * INTO a FROM mtmcp._auth(token);
+	IF a.status <> 200 THEN
+		http_status := a.status;
+		response := mtmcp._error(request -> 'id', -32001, 'Unauthorized', jsonb_build_object('reason', a.reason, 'status', a.status));
+		RETURN;
+	END IF;
+	IF request ->> 'method' IN ('initialize', 'ping') THEN
+		http_status := 404;
+		response := mtmcp._error(request -> 'id', -32601, 'Method not found');
+		RETURN;
+	END IF;
+	http_status := 200;
+	IF request ->> 'method' = 'subscriptions/listen' THEN
+		-- the listen key names the tenant's listeners; the acknowledgement goes first
+		session_id := 'listen-' || a.tenant;
+		response := jsonb_build_object('jsonrpc', '2.0', 'method', 'notifications/subscriptions/acknowledged',
+			'params', jsonb_build_object('_meta', jsonb_build_object('io.modelcontextprotocol/subscriptionId', 'sub-' || a.tenant)));
+		RETURN;
+	END IF;
+	IF request #>> '{params,name}' IN ('trigger_tools', 'trigger_prompts') THEN
+		PERFORM pg_notify('mtmcp_list_changed', 'listen-' || a.tenant || ' ' ||
+			CASE request #>> '{params,name}' WHEN 'trigger_tools' THEN 'tools' ELSE 'prompts' END);
+	END IF;
+	response := jsonb_build_object('jsonrpc', '2.0', 'id', request -> 'id', 'result',
+		jsonb_build_object('resultType', 'complete', 'headers', headers, 'session', in_session_id));
 END
 $$;
 
@@ -224,5 +286,6 @@ $$;
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA mtmcp FROM PUBLIC;
 GRANT USAGE ON SCHEMA mtmcp TO mtmcp_shim_mock;
+GRANT EXECUTE ON FUNCTION mtmcp.mcp_http(text, jsonb, text, text, jsonb) TO mtmcp_shim_mock;
 GRANT EXECUTE ON FUNCTION mtmcp.mcp_http(text, jsonb, text, text), mtmcp.mcp_http_end(text, text),
 	mtmcp.mcp_http_check(text, text), mtmcp.mcp_http_resource_event(bigint) TO mtmcp_shim_mock;

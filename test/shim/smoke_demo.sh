@@ -21,7 +21,7 @@ psql -X -q -v ON_ERROR_STOP=1 -d postgres \
 	-c "CREATE DATABASE $DB"
 psql -X -q -v ON_ERROR_STOP=1 -v secret_hex="$SECRET" -d "$DB" -f "$REPO/demo/demo.sql" >/dev/null
 
-SHIM_DB=$DB SHIM_DB_USER=mtmcp_shim \
+SHIM_DB=$DB SHIM_DB_USER=mtmcp_shim SHIM_DB_SCOPE=documents \
 	SHIM_TOKEN=$("$REPO/scripts/mint-token.sh" -k "$SECRET" -t acme -l 600) \
 	SHIM_SUSPENDED_TOKEN=$("$REPO/scripts/mint-token.sh" -k "$SECRET" -t initech -l 600) \
 	exec "$REPO/test/shim/http_smoke.sh"
