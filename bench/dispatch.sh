@@ -23,6 +23,9 @@
 #   G  same, a different ES256 token every call (full verification; not run by default)
 #   P  mcp_dispatch ping, HS256 cached token    authentication and envelope only (not by default)
 #   H  the handler + a hand-written audit INSERT, one transaction (issue 3's yardstick for B)
+#   N  same as B with mtmcp.injection_detection = off (B/N: what the prompt-injection scan costs)
+#   Y  a typical call: tools/call document, a short query in, ~1 KB of a document out (HS256, cached)
+#   Z  same as Y with mtmcp.injection_detection = off (Y/Z: the scan's cost on real text)
 #
 # Every dispatched transaction checks its own response and aborts the run unless
 # it is a successful result, so refusals are never benchmarked by mistake.
@@ -62,6 +65,9 @@ declare -A TITLE=(
 	[G]="dispatch, ES256, new token each call"
 	[P]="dispatch ping (no tool), HS256, cached"
 	[H]="handler + hand-written audit INSERT"
+	[N]="dispatch, HS256, cached, injection scan off"
+	[Y]="typical call (1 KB result), HS256, cached"
+	[Z]="typical call, injection scan off"
 )
 for v in $VARIANTS; do
 	[ -n "${TITLE[$v]:-}" ] || { echo "bench: unknown variant '$v'" >&2; exit 2; }
@@ -120,6 +126,9 @@ check "direct call" "SELECT bench.noop('{}') = '{\"ok\": true}'"
 for t in "HS256:$TOK_HS" "RS256:$TOK_RS" "ES256:$TOK_ES"; do
 	check "${t%%:*} cached token" "SELECT $ok_sql FROM mtmcp.mcp_dispatch('${t#*:}', '$CALL') r"
 done
+check "typical call, and its result raises no finding" \
+	"SELECT r -> 'result' ->> 'isError' = 'false' AND (SELECT a.findings IS NULL FROM mtmcp.audit_log a ORDER BY a.ts DESC LIMIT 1)
+	   FROM mtmcp.mcp_dispatch('$TOK_HS', '{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": \"tools/call\", \"params\": {\"name\": \"document\", \"arguments\": {\"query\": \"quarterly report for the east region\"}}}') r"
 check "pre-minted tokens (all $((3 * NTOK)))" \
 	"SELECT bool_and($ok_sql) AND count(*) = 3 * $NTOK FROM bench.tokens t, mtmcp.mcp_dispatch(t.token, '$CALL') r"
 
@@ -151,10 +160,14 @@ pgb() {	# $1: variant; prints its TPS
 		G) args+=(-f bench/dispatch_fresh.sql -D alg=ES256 -D "ntok=$NTOK" -D i=0) ;;
 		P) args+=(-f bench/ping.sql -D "tok=$TOK_HS") ;;
 		H) args+=(-f bench/handler_audit.sql) ;;
+		N) args+=(-f bench/dispatch.sql -D "tok=$TOK_HS") ;;
+		Y | Z) args+=(-f bench/dispatch_typical.sql -D "tok=$TOK_HS") ;;
 	esac
+	local opts=${PGOPTIONS:-}
+	case $1 in N | Z) opts+=" -c mtmcp.injection_detection=off" ;; esac
 	local out
 	# (pgbench takes the database name last: its -d means --debug)
-	if ! out=$(pgbench "${args[@]}" "$DB" 2>&1); then
+	if ! out=$(PGOPTIONS="$opts" pgbench "${args[@]}" "$DB" 2>&1); then
 		echo "bench: pgbench failed for variant $1:" >&2
 		echo "$out" | tail -20 >&2
 		if grep -q 'administrator command' <<<"$out"; then
@@ -226,6 +239,8 @@ ratio B P "tools/call noop vs ping, both dispatched"
 ratio E T "full HS256 verification vs the cache, same SQL"
 ratio F T "full RS256 verification vs the cache, same SQL"
 ratio G T "full ES256 verification vs the cache, same SQL"
+ratio B N "prompt-injection scan on vs off, tools/call noop (target >= 0.95: at most 5% added)"
+ratio Y Z "prompt-injection scan on vs off, typical call with a 1 KB result (target >= 0.95)"
 if [ -n "$cache_note" ]; then
 	echo
 	echo "  $cache_note"

@@ -15,8 +15,14 @@ SELECT * FROM mtmcp.blast_radius_drill('acme');
 \x off
 -- with a rate limit, no operation is left without a refusing layer
 SELECT mtmcp.set_tenant_setting('globex', 'rate_limit', '{"requests": 20, "window_seconds": 1000000000}');
-SELECT operation, verdict FROM mtmcp.blast_radius_drill('globex');
+-- (the planted prompt injection is left out here: whether its calls reach the policy or the rate
+-- limit first depends on the counts earlier runs left in shared memory; acme's run shows it)
+SELECT operation, verdict FROM mtmcp.blast_radius_drill('globex') WHERE operation NOT LIKE '%planted%';
 SELECT mtmcp.set_tenant_setting('globex', 'rate_limit', NULL);
+-- with results withheld, the instruction planted in acme's own data never reaches its agent
+SELECT mtmcp.set_tenant_setting('acme', 'injection_policy', '{"results": {"override": "withhold"}}');
+SELECT operation, scoping_refuses, alerted, verdict FROM mtmcp.blast_radius_drill('acme') WHERE operation LIKE '%planted%';
+SELECT mtmcp.set_tenant_setting('acme', 'injection_policy', NULL);
 -- nothing left behind
 SELECT (SELECT count(*) FROM mtmcp.issuers) = :issuers_before AS issuers_unchanged,
 	   (SELECT count(*) FROM mtmcp.audit_log) = :audit_before AS audit_unchanged,

@@ -4,6 +4,8 @@
 --
 \set fixture_after tools
 \i test/fixtures/base.sql
+-- the layers below the prompt-injection policy: it would refuse these attacks first (sql/injection.sql tests it)
+SET mtmcp.injection_detection = off;
 SET client_min_messages = warning;
 \set SHOW_CONTEXT never
 

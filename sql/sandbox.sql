@@ -7,6 +7,8 @@
 \set ECHO none
 \o /dev/null
 SET client_min_messages = warning;
+-- the layers below the prompt-injection policy: it would refuse these attacks first (sql/injection.sql tests it)
+SET mtmcp.injection_detection = off;
 DROP EXTENSION IF EXISTS mtmcp CASCADE;
 DROP SCHEMA IF EXISTS sbx CASCADE;
 DROP ROLE IF EXISTS sbx_tenant_login;

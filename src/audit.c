@@ -394,6 +394,12 @@ text_or_null(const char *s, char *nulls, int i)
 	return CStringGetTextDatum(s);
 }
 
+static int
+severity_rank(const char *s)
+{
+	return strcmp(s, "security") == 0 ? 3 : strcmp(s, "warning") == 0 ? 2 : 1;
+}
+
 /* ---------------------------------------------------------------------------
  * Writing rows
  * ------------------------------------------------------------------------- */
@@ -418,16 +424,22 @@ mtmcp_audit_prepare(MtmcpAuditEvent *ev)
 bool
 mtmcp_audit_write(const MtmcpIdentity *id, MtmcpAuditEvent *ev)
 {
-	Datum		vals[17];
-	char		nulls[17];
+	Datum		vals[22];
+	char		nulls[22];
 	int64		rows,
 				window,
 				window_start;
-	bool		security = strcmp(ev->severity, "security") == 0;
+	bool		security;
 	int			ret;
 	long		secs;
 	int			usecs;
 
+	/* findings raise the row's severity, whatever else became of the call */
+	if (ev->min_severity != NULL && severity_rank(ev->min_severity) > severity_rank(ev->severity))
+		ev->severity = ev->min_severity;
+	if (ev->min_detail != NULL && ev->detail == NULL && strcmp(ev->severity, "security") == 0)
+		ev->detail = (char *) ev->min_detail;
+	security = strcmp(ev->severity, "security") == 0;
 	memset(nulls, ' ', sizeof(nulls));
 	if (!security && tenant_budget(id, &rows, &window))
 	{
@@ -465,15 +477,17 @@ mtmcp_audit_write(const MtmcpIdentity *id, MtmcpAuditEvent *ev)
 		elog(ERROR, "SPI_connect failed");
 	if (insert_plan == NULL)
 	{
-		Oid			types[17] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		Oid			types[22] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 			TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID,
-		TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID};
+			TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID, INT8OID, TEXTOID, BOOLOID};
 
 		insert_plan = mtmcp_keep_plan("INSERT INTO mtmcp.audit_log (event_id, tenant_id, session_id, subject, method,"
 								   " target, result_kind, severity, arguments, error_code, request_id, trace_id,"
-								   " span_id, parent_span_id, duration_us, issuer, detail)"
+								   " span_id, parent_span_id, duration_us, issuer, detail,"
+								   " findings, result, result_bytes, result_sha256, result_truncated)"
 								   " VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
-								   " $16, $17)", 17, types);
+								   " $16, $17, $18::jsonb, $19, $20, $21, $22)", 22, types);
 	}
 	vals[0] = CStringGetTextDatum(ev->event_id);
 	vals[1] = CStringGetTextDatum(id->tenant);
@@ -499,6 +513,13 @@ mtmcp_audit_write(const MtmcpIdentity *id, MtmcpAuditEvent *ev)
 	vals[14] = Int64GetDatum((int64) secs * 1000000 + usecs);
 	vals[15] = text_or_null(id->issuer, nulls, 15);
 	vals[16] = text_or_null(ev->detail, nulls, 16);
+	vals[17] = text_or_null(ev->findings, nulls, 17);
+	vals[18] = text_or_null(ev->result_sha256[0] ? ev->result_text : NULL, nulls, 18);
+	vals[19] = Int64GetDatum(ev->result_bytes);
+	vals[20] = text_or_null(ev->result_sha256[0] ? ev->result_sha256 : NULL, nulls, 20);
+	vals[21] = BoolGetDatum(ev->result_truncated);
+	if (!ev->result_sha256[0])
+		nulls[19] = nulls[21] = 'n';
 	ret = SPI_execute_plan(insert_plan, vals, nulls, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "could not write the audit row: %s", SPI_result_code_string(ret));

@@ -36,6 +36,14 @@ typedef struct MtmcpAuditEvent
 	bool		redacted;		/* arguments already redacted (mtmcp_audit_prepare) */
 	char	  **redact_paths;
 	int			nredact;
+	/* prompt-injection findings and the kept result (inspect.c) */
+	char	   *findings;		/* JSON array text; NULL for none */
+	const char *min_severity;	/* the findings' floor for severity, or NULL */
+	const char *min_detail;		/* detail when the floor raises it to security */
+	char	   *result_text;	/* redacted, cut at the tenant's bound; NULL: no result */
+	int64		result_bytes;
+	char		result_sha256[65];
+	bool		result_truncated;
 } MtmcpAuditEvent;
 
 extern void AuditInit(void);

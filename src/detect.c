@@ -150,6 +150,9 @@ typedef struct PosList
 	int		   *pos;
 	int			n;
 	int			cap;
+	int		   *first;			/* the first positions of pos, in order (finish_lists) */
+	int			nfirst;
+	int			maxgap;			/* largest gap of the other positions; -1: none */
 } PosList;
 
 typedef struct Position
@@ -190,6 +193,8 @@ struct DetectRules
 	int			npos,
 				cappos;
 	int			root[256];		/* the root's children, directly indexed */
+	int		   *memb_off;		/* per position: its word lists are memb[memb_off[p] .. memb_off[p + 1]) */
+	int		   *memb;
 };
 
 static int
@@ -614,6 +619,70 @@ set_group(DetectRules *r, int start, int group)
 		r->pos[p].group = (signed char) group;
 }
 
+/*
+ * For matching (match_word): each word list's first positions on their own,
+ * and the largest gap of its other positions; for every position, the word
+ * lists it is in.  A word whose later positions were all last continued
+ * longer ago than that gap can only start chains, so only its first
+ * positions need looking at.
+ */
+static int
+finish_lists(DetectRules *r)
+{
+	int			w,
+				k,
+				total = 0;
+	int		   *fill;
+
+	for (w = 0; w < r->nwords; w++)
+	{
+		PosList    *l = &r->words[w];
+
+		l->first = malloc(((size_t) l->n + 1) * sizeof(int));
+		if (l->first == NULL)
+			return -1;
+		l->nfirst = 0;
+		l->maxgap = -1;
+		for (k = 0; k < l->n; k++)
+		{
+			const Position *pos = &r->pos[l->pos[k]];
+
+			if (pos->first)
+				l->first[l->nfirst++] = l->pos[k];
+			else
+			{
+				if (pos->gap > l->maxgap)
+					l->maxgap = pos->gap;
+				total++;
+			}
+		}
+	}
+	r->memb_off = calloc((size_t) r->npos + 2, sizeof(int));
+	r->memb = malloc(((size_t) total + 1) * sizeof(int));
+	fill = calloc((size_t) r->npos + 2, sizeof(int));
+	if (r->memb_off == NULL || r->memb == NULL || fill == NULL)
+	{
+		free(fill);
+		return -1;
+	}
+	for (w = 0; w < r->nwords; w++)
+		for (k = 0; k < r->words[w].n; k++)
+			if (!r->pos[r->words[w].pos[k]].first)
+				r->memb_off[r->words[w].pos[k] + 1]++;
+	for (k = 0; k <= r->npos; k++)
+		r->memb_off[k + 1] += r->memb_off[k];
+	for (w = 0; w < r->nwords; w++)
+		for (k = 0; k < r->words[w].n; k++)
+		{
+			int			p = r->words[w].pos[k];
+
+			if (!r->pos[p].first)
+				r->memb[r->memb_off[p] + fill[p]++] = w;
+		}
+	free(fill);
+	return 0;
+}
+
 DetectRules *
 detect_compile(const DetectPattern *patterns, int n, char *err, size_t errlen)
 {
@@ -795,6 +864,12 @@ detect_compile(const DetectPattern *patterns, int n, char *err, size_t errlen)
 		}
 		free_terms(terms, nterms);
 	}
+	if (finish_lists(r) < 0)
+	{
+		snprintf(err, errlen, "out of memory");
+		detect_free(r);
+		return NULL;
+	}
 	return r;
 }
 
@@ -808,7 +883,12 @@ detect_free(DetectRules *r)
 	for (i = 0; i < r->nrules; i++)
 		free(r->rules[i].id);
 	for (i = 0; i < r->nwords; i++)
+	{
 		free(r->words[i].pos);
+		free(r->words[i].first);
+	}
+	free(r->memb_off);
+	free(r->memb);
 	free(r->rules);
 	free(r->nodes);
 	free(r->edges);
@@ -968,6 +1048,7 @@ typedef struct MatchState
 	long long  *ghit;			/* cue rules: per rule and group, the token index of the last hit */
 	int		   *upd_pos;		/* pending updates of one token (at most npos) */
 	size_t	   *upd_start;
+	long long  *touch;			/* per word list: token index of the last prev[] set for one of its later positions */
 } MatchState;
 
 enum
@@ -1125,10 +1206,18 @@ match_word(Scan *s, MatchState *m, const unsigned char *w, size_t wl, size_t ts,
 	for (l = 0; l < nl; l++)
 	{
 		const PosList *pl = &r->words[lists[l]];
+		const int  *ps = pl->pos;
+		int			np = pl->n;
 
-		for (k = 0; k < pl->n; k++)
+		/* no later position of this word can continue a chain now: only the first ones */
+		if (t - m->touch[lists[l]] - 1 > pl->maxgap)
 		{
-			int			p = pl->pos[k];
+			ps = pl->first;
+			np = pl->nfirst;
+		}
+		for (k = 0; k < np; k++)
+		{
+			int			p = ps[k];
 			const Position *pos = &r->pos[p];
 			size_t		st;
 
@@ -1175,8 +1264,13 @@ match_word(Scan *s, MatchState *m, const unsigned char *w, size_t wl, size_t ts,
 	/* applied after every position has seen the old state */
 	for (k = 0; k < nupd; k++)
 	{
-		m->prev[m->upd_pos[k]] = t;
-		m->start[m->upd_pos[k]] = m->upd_start[k];
+		int			q = m->upd_pos[k],
+					e;
+
+		m->prev[q] = t;
+		m->start[q] = m->upd_start[k];
+		for (e = r->memb_off[q]; e < r->memb_off[q + 1]; e++)
+			m->touch[r->memb[e]] = t;
 	}
 }
 
@@ -1247,12 +1341,17 @@ is_tokch(unsigned char c)
 	return is_runch(c) || c == '~' || c == '+' || c == '/' || c == '=';
 }
 
-static int
+/* b[i..j) is exactly w (compared a byte at a time: runs are short, most differ at once) */
+static inline int
 run_is(const unsigned char *b, size_t i, size_t j, const char *w)
 {
-	size_t		l = strlen(w);
+	size_t		l = j - i,
+				k;
 
-	return j - i == l && memcmp(b + i, w, l) == 0;
+	for (k = 0; k < l; k++)
+		if (w[k] == '\0' || b[i + k] != (unsigned char) w[k])
+			return 0;
+	return w[l] == '\0';
 }
 
 static int
@@ -1453,7 +1552,7 @@ enum
 	KEY_NONE, KEY_TENANT, KEY_SESSION, KEY_STATE
 };
 
-static int
+static inline int
 ends_with(const char *k, size_t kl, const char *suffix)
 {
 	size_t		l = strlen(suffix);
@@ -1464,14 +1563,9 @@ ends_with(const char *k, size_t kl, const char *suffix)
 static int
 key_kind(const unsigned char *b, size_t i, size_t j)
 {
-	static const char *const session_suffixes[] = {
-		"sessionid", "sessiontoken", "sessionkey", "session", "sessid", "sid", "accesstoken",
-		"refreshtoken", "idtoken", "authtoken", "apikey", "token", "jwt", NULL
-	};
 	char		k[48];
 	size_t		kl = 0,
 				x;
-	int			t;
 
 	if (j - i > 40)
 		return KEY_NONE;
@@ -1479,17 +1573,40 @@ key_kind(const unsigned char *b, size_t i, size_t j)
 		if (is_alpha(b[x]) || is_digit(b[x]))
 			k[kl++] = (char) b[x];
 	k[kl] = '\0';
-	if (strcmp(k, "tenant") == 0 || ends_with(k, kl, "tenantid") || strcmp(k, "tenantslug") == 0)
-		return KEY_TENANT;
-	if (ends_with(k, kl, "requeststate"))
-		return KEY_STATE;
-	/* tokens that are meant to travel: MCP progress tokens, pagination */
-	if (ends_with(k, kl, "progresstoken") || ends_with(k, kl, "pagetoken"))
+	if (kl == 0)
 		return KEY_NONE;
-	for (t = 0; session_suffixes[t]; t++)
-		if (ends_with(k, kl, session_suffixes[t]))
-			return KEY_SESSION;
-	return KEY_NONE;
+
+	/*
+	 * By the key's last letter (this runs for every word of the input):
+	 * tenant keys "tenant", "...tenantid", "tenantslug"; request state
+	 * "...requeststate"; session keys ending in sessionid, sessiontoken,
+	 * sessionkey, session, sessid, sid, accesstoken, refreshtoken, idtoken,
+	 * authtoken, apikey, token or jwt -- except the tokens that are meant to
+	 * travel, MCP progress tokens and pagination.
+	 */
+	switch (k[kl - 1])
+	{
+		case 't':
+			if (strcmp(k, "tenant") == 0)
+				return KEY_TENANT;
+			return ends_with(k, kl, "jwt") ? KEY_SESSION : KEY_NONE;
+		case 'd':
+			if (ends_with(k, kl, "tenantid"))
+				return KEY_TENANT;
+			return ends_with(k, kl, "sessionid") || ends_with(k, kl, "sid") ? KEY_SESSION : KEY_NONE;
+		case 'g':
+			return strcmp(k, "tenantslug") == 0 ? KEY_TENANT : KEY_NONE;
+		case 'e':
+			return ends_with(k, kl, "requeststate") ? KEY_STATE : KEY_NONE;
+		case 'n':
+			if (ends_with(k, kl, "progresstoken") || ends_with(k, kl, "pagetoken"))
+				return KEY_NONE;
+			return ends_with(k, kl, "token") || ends_with(k, kl, "session") ? KEY_SESSION : KEY_NONE;
+		case 'y':
+			return ends_with(k, kl, "sessionkey") || ends_with(k, kl, "apikey") ? KEY_SESSION : KEY_NONE;
+		default:
+			return KEY_NONE;
+	}
 }
 
 static void
@@ -1851,6 +1968,7 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 	if (text == NULL)
 		len = 0;
 	memset(&s, 0, sizeof(s));
+	s.tokidx = SEGMENT_GAP;		/* > every gap and window: zeroed match state is "never" */
 	s.ctx = ctx;
 	s.mask = ctx->categories ? (ctx->categories & DETECT_ALL_CATEGORIES) :
 		ctx->direction == DETECT_ARGUMENTS ? DETECT_ALL_CATEGORIES :
@@ -1877,23 +1995,30 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 	{
 		const DetectRules *r = s.ms[m].rules;
 
-		s.ms[m].prev = malloc(((size_t) r->npos + 1) * sizeof(long long));
-		s.ms[m].start = calloc((size_t) r->npos + 1, sizeof(size_t));
+		/*
+		 * prev, ghit and touch start zeroed: token indices start at
+		 * SEGMENT_GAP, so a zero is "long ago" for every gap and window
+		 */
+		s.ms[m].prev = calloc((size_t) r->npos + 1, sizeof(long long));
+		/* start[p] is read only once prev[p] says it was written: no zeroing */
+		s.ms[m].start = malloc(((size_t) r->npos + 1) * sizeof(size_t));
 		s.ms[m].reported = calloc((size_t) r->nrules + 1, 1);
-		s.ms[m].ghit = malloc(((size_t) r->nrules + 1) * MAX_GROUPS * sizeof(long long));
+		s.ms[m].ghit = calloc(((size_t) r->nrules + 1) * MAX_GROUPS, sizeof(long long));
 		s.ms[m].upd_pos = malloc(((size_t) r->npos + 1) * sizeof(int));
 		s.ms[m].upd_start = malloc(((size_t) r->npos + 1) * sizeof(size_t));
-		if (!s.ms[m].prev || !s.ms[m].start || !s.ms[m].reported || !s.ms[m].upd_pos || !s.ms[m].upd_start)
+		s.ms[m].touch = calloc((size_t) r->nwords + 1, sizeof(long long));
+		if (!s.ms[m].prev || !s.ms[m].start || !s.ms[m].reported || !s.ms[m].upd_pos || !s.ms[m].upd_start ||
+			!s.ms[m].touch || !s.ms[m].ghit)
 			goto done;
-		for (qi = 0; qi < r->npos; qi++)
-			s.ms[m].prev[qi] = -SEGMENT_GAP;
-		if (s.ms[m].ghit == NULL)
-			goto done;
-		for (qi = 0; qi < (r->nrules + 1) * MAX_GROUPS; qi++)
-			s.ms[m].ghit[qi] = -(1LL << 40);
 	}
 
-	q = calloc(1, sizeof(SegQueue));
+	/* segments are written before they are read: only the counters need zeroing */
+	q = malloc(sizeof(SegQueue));
+	if (q)
+	{
+		q->n = 0;
+		q->truncated = 0;
+	}
 	cap = len + 1;
 	x = malloc(cap);
 	y = malloc(cap);
@@ -1967,6 +2092,7 @@ done:
 		free(s.ms[m].upd_pos);
 		free(s.ms[m].ghit);
 		free(s.ms[m].upd_start);
+		free(s.ms[m].touch);
 	}
 	return rc;
 }

@@ -44,6 +44,7 @@
 #include "cost.h"
 #include "identity.h"
 #include "inflight.h"
+#include "inspect.h"
 #include "jsonutil.h"
 #include "mrtr.h"
 #include "mtmcp.h"
@@ -424,6 +425,9 @@ serve(Exchange *x, JsonbContainer *root, JsonbValue *idv, JsonbContainer *params
 	/* a handler that stopped to ask the client: input_required, or -32021 */
 	if (mrtr)
 		rpc_code = mtmcp_mrtr_finish(rpc_code, &result, &rpc_msg, &rpc_data, ev);
+	/* what reaches the agent is kept for the audit row and inspected, perhaps withheld (inspect.c) */
+	if (rpc_code == 0)
+		rpc_code = mtmcp_inspect_result(ident, method, &result, &rpc_msg, &rpc_data, ev);
 	if (stateless && rpc_code == MCP_RESOURCE_NOT_FOUND)
 		rpc_code = JSONRPC_INVALID_PARAMS;	/* SEP-2164: -32602 with data.uri */
 

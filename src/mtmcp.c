@@ -24,6 +24,7 @@
 #include "cursor.h"
 #include "identity.h"
 #include "inflight.h"
+#include "inspect.h"
 #include "mrtr.h"
 #include "mtmcp.h"
 #include "notify.h"
@@ -62,6 +63,7 @@ _PG_init(void)
 	RouterInit();
 	ProgressInit();
 	WorkerInit();
+	InspectInit();
 
 	/*
 	 * Last, once every module has defined its settings: reserving the prefix

@@ -31,10 +31,13 @@
  *   sandbox.c      the fence around handlers and tenant sessions (hooks)
  *   router.c       scale-out: forwarding verified calls to the tenant's shard
  *   progress.c     progress of long tenant operations (shared memory)
+ *   inspect.c      prompt-injection policy, findings, the audit row's kept result
  *   jsonschema*.c  JSON Schema validation (jsonschema_int.h inside)
  *   jsonutil.c     reading jsonb, writing JSON text
  *   jwt*.c         pure C: JWS parsing and verification (jwt.h; jwt_int.h
  *                  inside; no PostgreSQL headers)
+ *   detect*.c      pure C: the prompt-injection detector (detect.h;
+ *                  detect_int.h inside; no PostgreSQL headers)
  */
 #ifndef MTMCP_H
 #define MTMCP_H

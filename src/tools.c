@@ -51,6 +51,7 @@
 #include "cursor.h"
 #include "identity.h"
 #include "inflight.h"
+#include "inspect.h"
 #include "jsonschema.h"
 #include "jsonutil.h"
 #include "mrtr.h"
@@ -451,6 +452,13 @@ mtmcp_tools_call(const MtmcpIdentity *id, const char *name, Jsonb *args,
 		ev->result_kind = "invalid";
 		ev->severity = "warning";
 		ev->error_code = "input_schema";
+		return 0;
+	}
+
+	/* what the caller sent, against the tenant's prompt-injection policy */
+	if (mtmcp_inspect_arguments(id, name, args, ev))
+	{
+		append_tool_error(result, mtmcp_inspect_refusal(ev));
 		return 0;
 	}
 

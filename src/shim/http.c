@@ -1720,8 +1720,26 @@ static enum MHD_Result
 metrics(struct MHD_Connection *c, Req *r)
 {
 	char	   *text = metrics_render();
-	enum MHD_Result ret = send_body(c, r, 200, text, "text/plain; version=0.0.4; charset=utf-8");
+	Job		   *job = job_new(JOB_FINDINGS, NULL, NULL, NULL);
+	enum MHD_Result ret;
 
+	/* the database's prompt-injection counters (no tenant names); left out when it cannot answer */
+	job_submit(job, shim_config.queue_timeout_ms < 1000 ? shim_config.queue_timeout_ms : 1000);
+	job_wait(job, false, -1);
+	if (job->outcome == OUT_OK && job->response != NULL)
+	{
+		StrBuf		b;
+
+		sb_init(&b);
+		sb_puts(&b, text);
+		sb_puts(&b, "# HELP mtmcp_injection_findings_total Prompt-injection findings since the database started, by direction, category and action.\n"
+				"# TYPE mtmcp_injection_findings_total counter\n");
+		sb_puts(&b, job->response);
+		free(text);
+		text = sb_steal(&b);
+	}
+	job_unref(job);
+	ret = send_body(c, r, 200, text, "text/plain; version=0.0.4; charset=utf-8");
 	free(text);
 	return ret;
 }

@@ -12,6 +12,9 @@
  *       requests_unparsable, requests_body_too_large, requests_client_gone,
  *       calls_cancelled_client_gone, queue_refused_key_over_share,
  *       connections_refused_limit, connections_request_timeout
+ *   mtmcp_injection_findings_total{direction,category,action}   counter
+ *       from the database (mtmcp.finding_counts(), http.c asks at each
+ *       scrape; left out when it cannot answer): no tenant names
  *
  * Label values are bounded: "method" is one of POST/GET/DELETE/OTHER and
  * "rpc" one of the MCP methods we know, "other" or "-" (no method: a client

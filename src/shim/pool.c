@@ -73,13 +73,18 @@
 #define SQL_CHECK "SELECT mtmcp.mcp_http_check($1::text, $2::text)"
 #define SQL_PING "SELECT 1"
 #define SQL_UNPARSABLE "SELECT mtmcp.mcp_http_unparsable($1::text, $2::text, $3::text, $4::integer)"
+/* prompt-injection findings counted by the database: labels from fixed sets, no tenant */
+#define SQL_FINDINGS "SELECT coalesce(string_agg(format(" \
+	"'mtmcp_injection_findings_total{direction=\"%s\",category=\"%s\",action=\"%s\"} %s', " \
+	"direction, category, action, findings) || E'\\n', '' ORDER BY direction, category, action), '') " \
+	"FROM mtmcp.finding_counts()"
 /* a 2026-07-28 request: its MCP headers go along */
 #define SQL_RPC_HEADERS "SELECT http_status, session_id, response::text " \
 	"FROM mtmcp.mcp_http($1::text, $2::jsonb, $3::text, $4::text, $5::jsonb)"
 
 /* By job kind (JobKind order); sent as unnamed statements. */
-static const char *const stmt_sql[] = {SQL_RPC, SQL_END, SQL_CHECK, SQL_PING, SQL_UNPARSABLE};
-static const int stmt_nparams[] = {4, 2, 2, 0, 4};
+static const char *const stmt_sql[] = {SQL_RPC, SQL_END, SQL_CHECK, SQL_PING, SQL_UNPARSABLE, SQL_FINDINGS};
+static const int stmt_nparams[] = {4, 2, 2, 0, 4, 0};
 
 /*
  * The queue of one fairness key: its waiting jobs in order, and how many of
@@ -158,7 +163,7 @@ job_new(JobKind kind, const char *token, const char *body, const char *session_i
 	job->token = xstrdup(token);
 	job->body = xstrdup(body);
 	job->session_id = xstrdup(session_id);
-	job->key = kind == JOB_PING ? 0 : token_key(token);
+	job->key = kind == JOB_PING || kind == JOB_FINDINGS ? 0 : token_key(token);
 	random_hex(job->notify_key, 16);
 	job->outcome = OUT_PENDING;
 	job->refs = 1;
@@ -886,7 +891,7 @@ run_job(Worker *w, Job *job)
 		job->outcome = OUT_DB_DOWN;
 		return;
 	}
-	values[0] = job->kind == JOB_PING ? NULL : job->token;
+	values[0] = job->kind == JOB_PING || job->kind == JOB_FINDINGS ? NULL : job->token;
 	if (job->kind == JOB_RPC)
 	{
 		values[1] = job->body;
@@ -917,16 +922,24 @@ run_job(Worker *w, Job *job)
 		job->outcome = OUT_CLIENT_GONE;
 	}
 	else if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
-		job->outcome = classify_error(w, res);
+	{
+		/* no findings counters (an older extension): /metrics just leaves them out, quietly */
+		if (job->kind == JOB_FINDINGS && res != NULL && PQstatus(w->conn) == CONNECTION_OK)
+			job->outcome = OUT_DB_ERROR;
+		else
+			job->outcome = classify_error(w, res);
+	}
 	else if (PQntuples(res) != 1 || PQnfields(res) != (job->kind == JOB_RPC ? 3 : 1))
 	{
 		shim_log("database answered %d rows of %d columns; expected one row", PQntuples(res), PQnfields(res));
 		job->outcome = OUT_DB_ERROR;
 	}
-	else if (job->kind == JOB_PING)
+	else if (job->kind == JOB_PING || job->kind == JOB_FINDINGS)
 	{
 		job->outcome = OUT_OK;
 		job->http_status = 200;
+		if (job->kind == JOB_FINDINGS && !PQgetisnull(res, 0, 0))
+			job->response = xstrdup(PQgetvalue(res, 0, 0));
 	}
 	else
 	{

@@ -180,7 +180,8 @@ typedef enum JobKind
 	JOB_END,					/* mtmcp.mcp_http_end */
 	JOB_CHECK,					/* mtmcp.mcp_http_check */
 	JOB_PING,					/* SELECT 1 */
-	JOB_UNPARSABLE				/* mtmcp.mcp_http_unparsable: body = the parser's complaint */
+	JOB_UNPARSABLE,				/* mtmcp.mcp_http_unparsable: body = the parser's complaint */
+	JOB_FINDINGS				/* mtmcp.finding_counts() as metric lines (/metrics) */
 } JobKind;
 
 typedef enum JobOutcome

@@ -25,11 +25,26 @@ CREATE TABLE mtmcp.audit_log (
 	span_id		text NOT NULL,
 	parent_span_id text,
 	duration_us	bigint NOT NULL,
-	detail		text
+	detail		text,
+	findings	jsonb,
+	result		text,
+	result_bytes bigint,
+	result_sha256 text,
+	result_truncated boolean
 ) PARTITION BY RANGE (ts);
 CREATE TABLE mtmcp.audit_log_default PARTITION OF mtmcp.audit_log DEFAULT;
 COMMENT ON TABLE mtmcp.audit_log IS
 'The audit trail: one row per message of a verified tenant, tenant_id on every row, arguments redacted.';
+COMMENT ON COLUMN mtmcp.audit_log.findings IS
+'Prompt-injection findings of the call (src/inspect.c): [{direction, category, pattern, severity, action, offset, length, obfuscated}], never the matched text; NULL for none.';
+COMMENT ON COLUMN mtmcp.audit_log.result IS
+'The result of a tools/call, resources/read or prompts/get as built for the agent (also when withheld): JSON text, redacted like arguments, cut at the tenant''s audit_result_bytes.';
+COMMENT ON COLUMN mtmcp.audit_log.result_bytes IS
+'Length in bytes of the full result before redaction and truncation (its JSON text as the response carries it).';
+COMMENT ON COLUMN mtmcp.audit_log.result_sha256 IS
+'SHA-256 (hex) of the full result before redaction and truncation: what the agent was shown, provably.';
+COMMENT ON COLUMN mtmcp.audit_log.result_truncated IS
+'true when result holds only the first audit_result_bytes of the redacted result.';
 
 -- Refusals before any tenant was verified.  No tenant column: nobody proved
 -- whose they are, so no tenant's trail can ever include them.
@@ -80,7 +95,7 @@ COMMENT ON TABLE mtmcp.auth_failure_overflow IS
 CREATE VIEW mtmcp.tenant_audit WITH (security_barrier) AS
 	SELECT a.event_id, a.ts, a.session_id, a.subject, a.method, a.target, a.result_kind, a.severity,
 		   a.arguments, a.error_code, a.request_id, a.trace_id, a.span_id, a.parent_span_id,
-		   a.duration_us, a.detail
+		   a.duration_us, a.detail, a.findings, a.result, a.result_bytes, a.result_sha256, a.result_truncated
 	  FROM mtmcp.audit_log a
 	 WHERE a.tenant_id = (SELECT mtmcp.current_tenant());
 COMMENT ON VIEW mtmcp.tenant_audit IS

@@ -12,7 +12,7 @@ BEGIN ATOMIC
 	SELECT t.tbl::regclass, 'tenant_id'::name FROM (VALUES
 		('mtmcp.tenant_features'), ('mtmcp.tenant_tools'), ('mtmcp.tenant_terms'), ('mtmcp.tenant_prompts'),
 		('mtmcp.tenant_issuers'), ('mtmcp.sessions'), ('mtmcp.resource_subscriptions'), ('mtmcp.log_levels'),
-		('mtmcp.resource_events')) AS t(tbl);
+		('mtmcp.resource_events'), ('mtmcp.injection_patterns')) AS t(tbl);
 END;
 COMMENT ON FUNCTION mtmcp._tenant_state_tables() IS
 'mtmcp''s own tables that hold a tenant''s configuration and state; hard delete clears them.';
@@ -144,6 +144,12 @@ BEGIN
 		done := done + n;
 		deleted := deleted || jsonb_build_object(tn.tbl::text, n);
 	END LOOP;
+	-- audit rows are retained, the results they kept are the tenant's data:
+	-- cleared (their length and SHA-256 stay as the proof)
+	UPDATE mtmcp.audit_log a SET result = NULL
+	 WHERE a.tenant_id = hard_delete_tenant.tenant_id AND a.result IS NOT NULL;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	deleted := deleted || jsonb_build_object('mtmcp.audit_log.result', n);
 	PERFORM mtmcp._progress('hard_delete', tenant_id, 'verify', NULL, done, total);
 	-- a tombstone keeps the id from ever naming a new customer
 	UPDATE mtmcp.tenants t
