@@ -103,6 +103,11 @@ SHIM_PID=
 installed=false
 
 as_pg() { (cd / && runuser -u postgres -- "$@"); }
+# A SQL file with its \ir includes inlined: psql reads it from stdin as the
+# postgres user, who may not be able to walk into the checkout.
+inline_includes() {
+	awk -v dir="$(dirname "$1")" '/^\\ir / { f = dir "/" $2; while ((getline l < f) > 0) print l; close(f); next } { print }' "$1"
+}
 psql_pg() { as_pg "$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT" "$@"; }
 pkg_status() { dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true; }
 is_installed() { [ "$(pkg_status "$1")" = installed ]; }
@@ -299,7 +304,7 @@ SECRET=$(openssl rand -hex 32)
 check "extension version $DEFAULT_VERSION" \
 	test "$(psql_pg -d "$DB" -Atc "SELECT extversion FROM pg_extension WHERE extname = 'mtmcp'")" = "$DEFAULT_VERSION"
 must "tenants, issuer and tools from demo/demo.sql" \
-	psql_pg -d "$DB" -v secret_hex="$SECRET" -f - <"$REPO/demo/demo.sql" >/dev/null
+	psql_pg -d "$DB" -v secret_hex="$SECRET" -f - < <(inline_includes "$REPO/demo/demo.sql") >/dev/null
 
 # ---------------------------------------------------------------------------
 step "mtmcp-http: $ENV_FILE configured, started as the unit starts it"
