@@ -898,3 +898,20 @@ mtmcp_client_capabilities(PG_FUNCTION_ARGS)
 		PG_RETURN_JSONB_P(json_text_to_jsonb("{}"));
 	PG_RETURN_JSONB_P(call.caps);
 }
+
+/*
+ * A keyed digest under the same secret for another purpose: HMAC over
+ * label, a zero byte and data (listen.c names the listen keys with it).
+ */
+void
+mtmcp_mrtr_derive(const char *label, const char *data, uint8 *out)
+{
+	StringInfoData m;
+
+	load_secret();
+	initStringInfo(&m);
+	appendBinaryStringInfo(&m, label, strlen(label) + 1);
+	appendStringInfoString(&m, data);
+	mtmcp_hmac_sha256(secret, secret_len, m.data, m.len, out);
+	pfree(m.data);
+}
