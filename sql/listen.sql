@@ -13,12 +13,12 @@ CREATE FUNCTION http(token text, req jsonb, session text DEFAULT NULL, key text 
 RETURNS TABLE (status integer, session_id text, response jsonb) LANGUAGE sql VOLATILE AS $$
 	SELECT h.http_status, h.session_id, h.response FROM mtmcp.mcp_http(token, req, session, key) h
 $$;
-CREATE FUNCTION req(id jsonb, method text, params jsonb DEFAULT '{}') RETURNS jsonb
+CREATE FUNCTION req(id jsonb, method text, params jsonb DEFAULT '{}', caps jsonb DEFAULT '{}') RETURNS jsonb
 LANGUAGE sql IMMUTABLE AS $$
 	SELECT jsonb_build_object('jsonrpc', '2.0', 'id', id, 'method', method,
 		'params', params || jsonb_build_object('_meta', jsonb_build_object(
 			'io.modelcontextprotocol/protocolVersion', '2026-07-28',
-			'io.modelcontextprotocol/clientCapabilities', '{}'::jsonb)))
+			'io.modelcontextprotocol/clientCapabilities', caps)))
 $$;
 SELECT tok('acme', sub => 'alice', scope => 'tools docs:write') AS a \gset
 SELECT tok('acme', sub => 'bob', scope => 'tools') AS a2 \gset
@@ -81,12 +81,18 @@ BEGIN
 	PERFORM mtmcp.notify_list_changed('tools');
 	RAISE EXCEPTION 'changed my mind';
 END $$;
+CREATE FUNCTION app.announce_then_ask(args jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM mtmcp.notify_list_changed('tools');
+	RETURN mtmcp.elicit('ok', 'Really?', '{"type":"object","properties":{"ok":{"type":"boolean"}}}');
+END $$;
 CREATE FUNCTION app.forge(args jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
 	PERFORM pg_notify('mtmcp_list_changed', (args ->> 'key') || ' tools');
 	RETURN '"forged"';
 END $$;
-GRANT EXECUTE ON FUNCTION app.announce(jsonb), app.announce_then_fail(jsonb), app.forge(jsonb) TO mtmcp_tool;
+GRANT EXECUTE ON FUNCTION app.announce(jsonb), app.announce_then_fail(jsonb), app.announce_then_ask(jsonb),
+	app.forge(jsonb) TO mtmcp_tool;
 LISTEN mtmcp_list_changed;
 \o | sed -e 's/ received from server process with PID [0-9]*\././' -e "s/$ACME_KEY/<acme>/" -e "s/$GLOBEX_KEY/<globex>/" -e "s/$INITECH_KEY/<initech>/"
 -- registering the tools above: every active tenant with the feature (none needed: acme, globex;
@@ -94,6 +100,7 @@ LISTEN mtmcp_list_changed;
 SELECT mtmcp.register_tool('announce', 'Announces a list change.',
 	'{"type":"object","properties":{"kind":{"type":"string"}}}', 'app.announce(jsonb)');
 SELECT mtmcp.register_tool('announce_then_fail', 'Announces, then fails.', '{"type":"object"}', 'app.announce_then_fail(jsonb)');
+SELECT mtmcp.register_tool('announce_then_ask', 'Announces, then asks.', '{"type":"object"}', 'app.announce_then_ask(jsonb)');
 SELECT mtmcp.register_tool('forge', 'Tries pg_notify.', '{"type":"object"}', 'app.forge(jsonb)');
 -- a tool of the analytics feature: only acme (plan pro) has it
 SELECT mtmcp.register_tool('forecast', 'Forecasts.', '{"type":"object"}', 'app.announce(jsonb)', required_feature => 'analytics');
@@ -123,6 +130,9 @@ SELECT result_text(response) FROM http(:'g', req('20', 'tools/call', '{"name":"a
 SELECT result_text(response) FROM http(:'a', req('21', 'tools/call', '{"name":"announce","arguments":{"kind":"resources"}}'));
 -- a handler's announcement is rolled back with its failure
 SELECT response -> 'result' ->> 'isError' AS is_error FROM http(:'a', req('22', 'tools/call', '{"name":"announce_then_fail"}'));
+-- and with a round that stops to ask the client (input_required): announced only in the answered round
+SELECT response -> 'result' ->> 'resultType' AS result_type
+  FROM http(:'a', req('25', 'tools/call', '{"name":"announce_then_ask"}', '{"elicitation":{}}'));
 -- an unknown kind is the handler's error
 SELECT result_text(response) FROM http(:'a', req('23', 'tools/call', '{"name":"announce","arguments":{"kind":"everything"}}'));
 -- pg_notify stays refused in the sandbox: a handler cannot signal another tenant's key
