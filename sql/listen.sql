@@ -104,6 +104,11 @@ SELECT mtmcp.register_tool('announce_then_ask', 'Announces, then asks.', '{"type
 SELECT mtmcp.register_tool('forge', 'Tries pg_notify.', '{"type":"object"}', 'app.forge(jsonb)');
 -- a tool of the analytics feature: only acme (plan pro) has it
 SELECT mtmcp.register_tool('forecast', 'Forecasts.', '{"type":"object"}', 'app.announce(jsonb)', required_feature => 'analytics');
+-- the same registration again, or a time limit: no list changes, nothing announced
+SELECT mtmcp.register_tool('forecast', 'Forecasts.', '{"type":"object"}', 'app.announce(jsonb)', required_feature => 'analytics');
+SELECT mtmcp.set_tool_timeout('forecast', 1000, NULL);
+-- its description: acme again
+SELECT mtmcp.register_tool('forecast', 'Forecasts the weather.', '{"type":"object"}', 'app.announce(jsonb)', required_feature => 'analytics');
 -- globex's own switch: globex alone
 SELECT mtmcp.set_tool_enabled('globex', 'forecast', false);
 -- a feature for globex alone: globex, every kind

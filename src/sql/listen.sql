@@ -115,16 +115,34 @@ $$;
 COMMENT ON FUNCTION mtmcp._plan_list_changed() IS
 'Trigger: a plan''s features or settings changed; tells the listen streams of its active tenants.';
 
-CREATE TRIGGER tools_list_changed AFTER INSERT OR UPDATE OR DELETE ON mtmcp.tools
+-- (updates only of what a listing shows, or who sees it: a new handler or time limit changes no list)
+CREATE TRIGGER tools_list_changed AFTER INSERT OR DELETE ON mtmcp.tools
 	FOR EACH ROW EXECUTE FUNCTION mtmcp._catalog_list_changed('tools');
+CREATE TRIGGER tools_list_updated AFTER UPDATE ON mtmcp.tools
+	FOR EACH ROW WHEN ((OLD.name, OLD.description, OLD.input_schema, OLD.output_schema, OLD.annotations,
+						OLD.required_feature, OLD.required_scope, OLD.destructive)
+					   IS DISTINCT FROM (NEW.name, NEW.description, NEW.input_schema, NEW.output_schema,
+										 NEW.annotations, NEW.required_feature, NEW.required_scope, NEW.destructive))
+	EXECUTE FUNCTION mtmcp._catalog_list_changed('tools');
 CREATE TRIGGER tools_list_truncated AFTER TRUNCATE ON mtmcp.tools
 	FOR EACH STATEMENT EXECUTE FUNCTION mtmcp._catalog_list_changed('tools');
-CREATE TRIGGER prompts_list_changed AFTER INSERT OR UPDATE OR DELETE ON mtmcp.prompts
+CREATE TRIGGER prompts_list_changed AFTER INSERT OR DELETE ON mtmcp.prompts
 	FOR EACH ROW EXECUTE FUNCTION mtmcp._catalog_list_changed('prompts');
+CREATE TRIGGER prompts_list_updated AFTER UPDATE ON mtmcp.prompts
+	FOR EACH ROW WHEN ((OLD.name, OLD.title, OLD.description, OLD.arguments, OLD.required_feature, OLD.required_scope)
+					   IS DISTINCT FROM (NEW.name, NEW.title, NEW.description, NEW.arguments, NEW.required_feature,
+										 NEW.required_scope))
+	EXECUTE FUNCTION mtmcp._catalog_list_changed('prompts');
 CREATE TRIGGER prompts_list_truncated AFTER TRUNCATE ON mtmcp.prompts
 	FOR EACH STATEMENT EXECUTE FUNCTION mtmcp._catalog_list_changed('prompts');
-CREATE TRIGGER resource_templates_list_changed AFTER INSERT OR UPDATE OR DELETE ON mtmcp.resource_templates
+CREATE TRIGGER resource_templates_list_changed AFTER INSERT OR DELETE ON mtmcp.resource_templates
 	FOR EACH ROW EXECUTE FUNCTION mtmcp._catalog_list_changed('resources');
+CREATE TRIGGER resource_templates_list_updated AFTER UPDATE ON mtmcp.resource_templates
+	FOR EACH ROW WHEN ((OLD.name, OLD.uri_template, OLD.title, OLD.description, OLD.mime_type, OLD.lister, OLD.public,
+						OLD.required_feature, OLD.required_scope)
+					   IS DISTINCT FROM (NEW.name, NEW.uri_template, NEW.title, NEW.description, NEW.mime_type,
+										 NEW.lister, NEW.public, NEW.required_feature, NEW.required_scope))
+	EXECUTE FUNCTION mtmcp._catalog_list_changed('resources');
 CREATE TRIGGER resource_templates_list_truncated AFTER TRUNCATE ON mtmcp.resource_templates
 	FOR EACH STATEMENT EXECUTE FUNCTION mtmcp._catalog_list_changed('resources');
 CREATE TRIGGER tenant_features_list_changed AFTER INSERT OR UPDATE OR DELETE ON mtmcp.tenant_features
