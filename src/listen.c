@@ -41,10 +41,12 @@
 #include "identity.h"
 #include "jsonutil.h"
 #include "listen.h"
-#include "mrtr.h"
 #include "mtmcp.h"
 
 #define LISTEN_CHANNEL "mtmcp_list_changed"
+
+/* the request-state key (mrtr.c seals with it too, under another label) */
+static MtmcpSecret secret = {"request_state_secret"};
 
 static const char *const kinds[] = {"tools", "prompts", "resources", NULL};
 static const char *const filter_names[] = {"toolsListChanged", "promptsListChanged", "resourcesListChanged", NULL};
@@ -54,9 +56,15 @@ mtmcp_listen_key(const char *tenant)
 {
 	uint8		h[MTMCP_SHA256_LEN];
 	char	   *key = palloc(34);
+	StringInfoData m;
 	int			i;
 
-	mtmcp_mrtr_derive("mtmcp-listen-key-v1", tenant, h);
+	mtmcp_secret_load(&secret);
+	initStringInfo(&m);
+	appendBinaryStringInfo(&m, "mtmcp-listen-key-v1", sizeof("mtmcp-listen-key-v1"));	/* with its NUL */
+	appendStringInfoString(&m, tenant);
+	mtmcp_hmac_sha256(secret.bytes, secret.len, m.data, m.len, h);
+	pfree(m.data);
 	key[0] = 'l';
 	for (i = 0; i < 16; i++)
 		snprintf(key + 1 + 2 * i, 3, "%02x", h[i]);

@@ -69,7 +69,5 @@ extern void mtmcp_mrtr_check_pending(void);
 
 /* the session's capabilities, recorded at initialize */
 extern void mtmcp_mrtr_session_opened(const char *session_id, JsonbContainer *params);
-/* HMAC under the requestState secret over label, a zero byte and data (32 bytes) */
-extern void mtmcp_mrtr_derive(const char *label, const char *data, uint8 *out);
 
 #endif							/* MTMCP_MRTR_H */
