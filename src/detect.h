@@ -123,6 +123,7 @@ typedef struct DetectPattern
 
 typedef struct DetectRules DetectRules;		/* compiled patterns */
 typedef struct DetectTenants DetectTenants;	/* the set of known tenant ids */
+typedef struct DetectScratch DetectScratch;	/* a scan's working memory, reusable */
 
 typedef struct DetectContext
 {
@@ -135,6 +136,8 @@ typedef struct DetectContext
 	int			n_allowed_hosts;
 	const DetectRules *extra_rules;	/* e.g. the tenant's own rows; may be NULL */
 	size_t		max_bytes;		/* input bytes scanned; 0 = DETECT_DEFAULT_MAX_BYTES */
+	DetectScratch *scratch;		/* working memory kept between scans; NULL = a scan
+								 * allocates its own and frees it */
 } DetectContext;
 
 /* Built-in (structural) finding ids; pattern ids come from the rules. */
@@ -184,6 +187,16 @@ void		detect_tenants_free(DetectTenants *tenants);
 int			detect_scan(const DetectRules *rules, const DetectContext *ctx,
 						const char *text, size_t len,
 						DetectFinding *out, int max_out, bool *truncated);
+
+/*
+ * Working memory for detect_scan, kept between scans so that a scan of a
+ * small input touches little memory and clears none: its buffers grow to
+ * the largest input scanned with it.  One scan at a time per scratch (not
+ * thread-safe); it works with any rules.  NULL on out of memory.
+ */
+#define DETECT_HAVE_SCRATCH 1
+DetectScratch *detect_scratch_new(void);
+void		detect_scratch_free(DetectScratch *scratch);
 
 /*
  * The normalised form of text (depth 0 only, no base64): malloc'd,

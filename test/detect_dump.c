@@ -30,6 +30,11 @@
 static DetectRules *rules,
 		   *extra;
 static DetectTenants *tenants;
+
+#ifdef DETECT_HAVE_SCRATCH
+/* half the contexts share one scratch (reused across inputs and rule sets) */
+static DetectScratch *scratch;
+#endif
 static const char *const tenant_ids[] = {"acme", "globex", "initech", "umbrella-eu", "a.b"};
 static const char *const hosts[] = {"acme.com", "acme-cdn.net"};
 
@@ -105,6 +110,9 @@ dump_one(const char *name, const char *text, size_t len)
 				max_out = 2;
 				break;
 		}
+#ifdef DETECT_HAVE_SCRATCH
+		ctx.scratch = c % 2 ? scratch : NULL;
+#endif
 		n = detect_scan(rules, &ctx, text, len, f, max_out, &trunc);
 		if (n == 0 && !trunc)
 			continue;
@@ -377,6 +385,9 @@ main(int argc, char **argv)
 	rules = detect_compile(pats, np, err, sizeof(err));
 	extra = detect_compile(extra_patterns, 3, err, sizeof(err));
 	tenants = detect_tenants_new(tenant_ids, 5);
+#ifdef DETECT_HAVE_SCRATCH
+	scratch = detect_scratch_new();
+#endif
 	if (!rules || !extra || !tenants)
 	{
 		fprintf(stderr, "setup: %s\n", err);
@@ -453,6 +464,9 @@ main(int argc, char **argv)
 	detect_free(rules);
 	detect_free(extra);
 	detect_tenants_free(tenants);
+#ifdef DETECT_HAVE_SCRATCH
+	detect_scratch_free(scratch);
+#endif
 	free(lens);
 	free(rows);
 	free(pats);
