@@ -145,11 +145,8 @@ static const signed char b64_tab[256] = {
 	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
 };
 
-static inline int
-is_wordch(unsigned char c)
-{
-	return tok_class[c] == 1;
-}
+/* in a word: 1 a letter, 2 a digit, 4 anything else (non-ASCII) */
+#define WORD_BITS(c) ((c) >= 'a' && (c) <= 'z' ? 1 : (c) >= '0' && (c) <= '9' ? 2 : 4)
 
 /*
  * Next token in normalised text s[*pos..n): sets *ts and *te, advances
@@ -177,6 +174,36 @@ next_token(const unsigned char *s, size_t n, size_t *pos, size_t *ts, size_t *te
 		i++;
 	*te = i;
 	*pos = i;
+	return 1;
+}
+
+/* next_token that also ORs WORD_BITS of the word's bytes into *bits (0 for punctuation) */
+static inline int
+next_token_bits(const unsigned char *s, size_t n, size_t *pos, size_t *ts, size_t *te, int *bits)
+{
+	size_t		i = *pos;
+	int			acc = 0;
+
+	while (i < n && tok_class[s[i]] == 0)
+		i++;
+	if (i >= n)
+	{
+		*pos = n;
+		return 0;
+	}
+	*ts = i;
+	if (tok_class[s[i]] == 1)
+	{
+		do
+		{
+			acc |= WORD_BITS(s[i]);
+		} while (++i < n && tok_class[s[i]] == 1);
+	}
+	else
+		i++;
+	*te = i;
+	*pos = i;
+	*bits = acc;
 	return 1;
 }
 
@@ -1456,35 +1483,28 @@ match_tokens(Scan *s)
 	size_t		pos = 0,
 				ts,
 				te;
+	int			bits = 0;
 
-	while (next_token(s->b, s->blen, &pos, &ts, &te))
+	while (next_token_bits(s->b, s->blen, &pos, &ts, &te, &bits))
 	{
 		int			m;
 
 		for (m = 0; m < s->nms; m++)
 			match_word(s, &s->ms[m], s->b + ts, te - ts, ts, te);
-		/* light leetspeak: a word mixing letters and digits is tried with digits as letters */
-		if (te - ts <= MAX_WORD && te - ts >= 3)
+		/*
+		 * light leetspeak: a word mixing letters and digits (nothing else) is
+		 * tried with digits as letters
+		 */
+		if (bits == 3 && te - ts <= MAX_WORD && te - ts >= 3)
 		{
-			int			digits = 0,
-						alphas = 0;
 			size_t		i;
 			unsigned char leet[MAX_WORD];
+			static const char lmap[] = "oizeasgtbg";	/* 0..9 */
 
 			for (i = ts; i < te; i++)
-			{
-				digits += is_digit(s->b[i]);
-				alphas += is_alpha(s->b[i]);
-			}
-			if (digits > 0 && alphas > 0 && digits + alphas == (int) (te - ts))
-			{
-				static const char lmap[] = "oizeasgtbg";	/* 0..9 */
-
-				for (i = ts; i < te; i++)
-					leet[i - ts] = is_digit(s->b[i]) ? (unsigned char) lmap[s->b[i] - '0'] : s->b[i];
-				for (m = 0; m < s->nms; m++)
-					match_word(s, &s->ms[m], leet, te - ts, ts, te);
-			}
+				leet[i - ts] = is_digit(s->b[i]) ? (unsigned char) lmap[s->b[i] - '0'] : s->b[i];
+			for (m = 0; m < s->nms; m++)
+				match_word(s, &s->ms[m], leet, te - ts, ts, te);
 		}
 		s->tokidx++;
 	}

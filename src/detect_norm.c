@@ -172,6 +172,25 @@ entity_at(const unsigned char *in, size_t i, size_t n, unsigned long *cp)
 	}
 }
 
+/*
+ * Eight bytes at a time (exact tests of whether any byte qualifies, used
+ * only to skip whole words of plain text; the bytes themselves are handled
+ * one by one as before).
+ */
+#define ONES		0x0101010101010101ULL
+#define HIGHS		0x8080808080808080ULL
+#define HAS_ZERO(v)	(((v) - ONES) & ~(v) & HIGHS)
+#define HAS_BYTE(v, b)	HAS_ZERO((v) ^ (ONES * (b)))
+
+static inline uint64_t
+load8(const unsigned char *p)
+{
+	uint64_t	v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
+
 /* bytes that may start an escape */
 static const unsigned char esc_start[256] = {['\\'] = 1, ['%'] = 1, ['&'] = 1};
 
@@ -204,8 +223,25 @@ unescape_impl(const unsigned char *in, const uint32_t *inoff, size_t n,
 		{
 			size_t		r = i + 1;
 
-			while (r < n && !esc_start[in[r]])
-				r++;
+			for (;;)
+			{
+				if (r + 8 <= n)
+				{
+					uint64_t	v = load8(in + r);
+
+					if (!HAS_BYTE(v, '\\') && !HAS_BYTE(v, '%') && !HAS_BYTE(v, '&'))
+					{
+						r += 8;
+						continue;
+					}
+				}
+				if (r < n && !esc_start[in[r]])
+				{
+					r++;
+					continue;
+				}
+				break;
+			}
 			memmove(out + o, in + i, r - i);
 			if (OFFS)
 				memmove(outoff + o, inoff + i, (r - i) * sizeof(uint32_t));
