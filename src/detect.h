@@ -60,13 +60,22 @@
  * watermarks.  No input is scanned beyond ctx->max_bytes, and decoded base64
  * shares the same budget.
  *
- * A scan allocates about 10 bytes per input byte (two work buffers with
- * their offset maps) plus the decoded runs, and frees them before it
- * returns.  When *truncated comes back true the input was not scanned in
- * full (too long, or too much to decode): treat it as unscanned, not clean.
+ * Working memory: two byte buffers of the input's length, the decoded
+ * runs, and per rule set a few integers per pattern position (about 50 kB
+ * for the shipped set).  The offsets that findings report are not carried
+ * through normalisation: they are computed again, by the same passes with
+ * offset maps (4 more bytes per byte, three maps), only for a segment that
+ * has a finding or a base64 run.  With ctx->scratch (detect_scratch_new)
+ * all of it is kept between scans and nothing is cleared: the match state
+ * holds token indices, and each scan starts its indices past the previous
+ * one's, so what is left over reads as "long ago".  Without a scratch a
+ * scan allocates its own and frees it before it returns.  When *truncated
+ * comes back true the input was not scanned in full (too long, or too
+ * much to decode): treat it as unscanned, not clean.
  *
  * Memory: malloc/free only, no global state, never longjmps.  A DetectRules
- * and a DetectTenants are immutable after construction, so a backend can
+ * and a DetectTenants are immutable after construction (a DetectScratch is
+ * not: one scan at a time each), so a backend can
  * compile them once, cache them, and share them between calls.
  */
 #ifndef MTMCP_DETECT_H
