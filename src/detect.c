@@ -276,9 +276,13 @@ struct DetectRules
 	int		   *memb_off;		/* per position: its word lists are memb[memb_off[p] .. memb_off[p + 1]) */
 	int		   *memb;
 	/* the trie's other edges hashed for the scan: key node * 256 + c + 1 (0 = empty) */
-	uint32_t   *ekey;
-	int		   *eto;
+	struct EdgeSlot
+	{
+		uint32_t	key;
+		int			to;
+	}		   *eslots;
 	uint32_t	emask;
+	unsigned char *nflags;		/* per node: 1 a prefix word ends here, 2 an exact word */
 };
 
 static int
@@ -337,9 +341,9 @@ child_fast(const DetectRules *r, int node, unsigned char c)
 	key = (uint32_t) node * 256 + c + 1;
 	for (h = (key * 2654435761u) & r->emask;; h = (h + 1) & r->emask)
 	{
-		if (r->ekey[h] == key)
-			return r->eto[h];
-		if (r->ekey[h] == 0)
+		if (r->eslots[h].key == key)
+			return r->eslots[h].to;
+		if (r->eslots[h].key == 0)
 			return -1;
 	}
 }
@@ -743,11 +747,13 @@ finish_lists(DetectRules *r)
 
 		while (cap < (uint32_t) r->nedges * 2 + 2)
 			cap *= 2;
-		r->ekey = calloc(cap, sizeof(uint32_t));
-		r->eto = malloc(cap * sizeof(int));
-		if (r->ekey == NULL || r->eto == NULL)
+		r->eslots = calloc(cap, sizeof(struct EdgeSlot));
+		r->nflags = calloc((size_t) r->nnodes + 1, 1);
+		if (r->eslots == NULL || r->nflags == NULL)
 			return -1;
 		r->emask = cap - 1;
+		for (node = 0; node < r->nnodes; node++)
+			r->nflags[node] = (r->nodes[node].prefix >= 0 ? 1 : 0) | (r->nodes[node].exact >= 0 ? 2 : 0);
 		for (node = 1; node < r->nnodes; node++)
 		{
 			int			e;
@@ -757,10 +763,10 @@ finish_lists(DetectRules *r)
 				uint32_t	key = (uint32_t) node * 256 + r->edges[e].c + 1,
 							h = (key * 2654435761u) & r->emask;
 
-				while (r->ekey[h] != 0)
+				while (r->eslots[h].key != 0)
 					h = (h + 1) & r->emask;
-				r->ekey[h] = key;
-				r->eto[h] = r->edges[e].to;
+				r->eslots[h].key = key;
+				r->eslots[h].to = r->edges[e].to;
 			}
 		}
 	}
@@ -1019,8 +1025,8 @@ detect_free(DetectRules *r)
 	}
 	free(r->memb_off);
 	free(r->memb);
-	free(r->ekey);
-	free(r->eto);
+	free(r->eslots);
+	free(r->nflags);
 	free(r->rules);
 	free(r->nodes);
 	free(r->edges);
@@ -1387,11 +1393,13 @@ match_word(Scan *s, MatchState *m, const unsigned char *w, size_t wl, size_t ts,
 		node = child_fast(r, node, w[i]);
 		if (node < 0)
 			break;
-		if (r->nodes[node].prefix >= 0)
+		if (r->nflags[node] & 1)
 			lists[nl++] = r->nodes[node].prefix;
 	}
-	if (node >= 0 && r->nodes[node].exact >= 0)
+	if (node >= 0 && (r->nflags[node] & 2))
 		lists[nl++] = r->nodes[node].exact;
+	if (nl == 0)
+		return;					/* no word of any pattern: nothing to do */
 
 	for (l = 0; l < nl; l++)
 	{
