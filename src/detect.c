@@ -1498,7 +1498,8 @@ match_tokens(Scan *s)
 		int			m;
 
 		for (m = 0; m < s->nms; m++)
-			match_word(s, &s->ms[m], s->b + ts, te - ts, ts, te);
+			if (s->ms[m].rules->root[s->b[ts]] >= 0)	/* else no pattern word starts so */
+				match_word(s, &s->ms[m], s->b + ts, te - ts, ts, te);
 		/*
 		 * light leetspeak: a word mixing letters and digits (nothing else) is
 		 * tried with digits as letters
