@@ -233,6 +233,8 @@ typedef struct PosList
 	int		   *first;			/* the first positions of pos, in order (finish_lists) */
 	int			nfirst;
 	int			maxgap;			/* largest gap of the other positions; -1: none */
+	const int  *apos,			/* pos and first, copied into the rules' one arena (the scan reads these) */
+			   *afirst;
 } PosList;
 
 typedef struct Position
@@ -283,6 +285,7 @@ struct DetectRules
 	}		   *eslots;
 	uint32_t	emask;
 	unsigned char *nflags;		/* per node: 1 a prefix word ends here, 2 an exact word */
+	int		   *arena;			/* every word list's positions, contiguous */
 };
 
 static int
@@ -816,6 +819,30 @@ finish_lists(DetectRules *r)
 				r->memb[r->memb_off[p] + fill[p]++] = w;
 		}
 	free(fill);
+	/* one block for the scan to read, in word order, instead of two allocations per word */
+	{
+		size_t		sz = 1,
+					at = 0;
+
+		for (w = 0; w < r->nwords; w++)
+			sz += (size_t) r->words[w].n + r->words[w].nfirst;
+		r->arena = malloc(sz * sizeof(int));
+		if (r->arena == NULL)
+			return -1;
+		for (w = 0; w < r->nwords; w++)
+		{
+			PosList    *l = &r->words[w];
+
+			if (l->n > 0)
+				memcpy(r->arena + at, l->pos, (size_t) l->n * sizeof(int));
+			l->apos = r->arena + at;
+			at += (size_t) l->n;
+			if (l->nfirst > 0)
+				memcpy(r->arena + at, l->first, (size_t) l->nfirst * sizeof(int));
+			l->afirst = r->arena + at;
+			at += (size_t) l->nfirst;
+		}
+	}
 	return 0;
 }
 
@@ -1027,6 +1054,7 @@ detect_free(DetectRules *r)
 	free(r->memb);
 	free(r->eslots);
 	free(r->nflags);
+	free(r->arena);
 	free(r->rules);
 	free(r->nodes);
 	free(r->edges);
@@ -1195,8 +1223,11 @@ typedef struct MatchState
 	 * past the last one of the scratch's previous scan, so what an earlier
 	 * scan left is "long ago" for every gap and window, as zero was.
 	 */
-	long long  *prev;			/* per position: token index of the previous position's match */
-	size_t	   *start;			/* per position: b-offset of the chain's first token */
+	struct PosState
+	{
+		long long	prev;		/* token index of the previous position's match */
+		size_t		start;		/* b-offset of the chain's first token */
+	}		   *pst;			/* per position, both in one cache line */
 	long long  *reported;		/* per rule: this scan's first token index once reported */
 	long long  *ghit;			/* cue rules: per rule and group, the token index of the last hit */
 	int		   *upd_pos;		/* pending updates of one token (at most npos) */
@@ -1207,12 +1238,11 @@ typedef struct MatchState
 /* a MatchState's arrays, kept in a scratch for whichever rules use them next */
 typedef struct StateArrays
 {
-	long long  *prev,
-			   *reported,
+	struct PosState *pst;
+	long long  *reported,
 			   *ghit,
 			   *touch;
-	size_t	   *start,
-			   *upd_start;
+	size_t	   *upd_start;
 	int		   *upd_pos;
 	int			cappos,
 				caprules,
@@ -1404,13 +1434,13 @@ match_word(Scan *s, MatchState *m, const unsigned char *w, size_t wl, size_t ts,
 	for (l = 0; l < nl; l++)
 	{
 		const PosList *pl = &r->words[lists[l]];
-		const int  *ps = pl->pos;
+		const int  *ps = pl->apos;
 		int			np = pl->n;
 
 		/* no later position of this word can continue a chain now: only the first ones */
 		if (t - m->touch[lists[l]] - 1 > pl->maxgap)
 		{
-			ps = pl->first;
+			ps = pl->afirst;
 			np = pl->nfirst;
 		}
 		for (k = 0; k < np; k++)
@@ -1419,9 +1449,9 @@ match_word(Scan *s, MatchState *m, const unsigned char *w, size_t wl, size_t ts,
 			const Position *pos = &r->pos[p];
 			size_t		st;
 
-			if (!pos->first && !(m->prev[p] < t && t - m->prev[p] - 1 <= pos->gap))
+			if (!pos->first && !(m->pst[p].prev < t && t - m->pst[p].prev - 1 <= pos->gap))
 				continue;
-			st = pos->first ? ts : m->start[p];
+			st = pos->first ? ts : m->pst[p].start;
 			if (pos->last && pos->group >= 0)
 			{
 				/* a cue group hit: enough distinct groups inside the window? */
@@ -1465,8 +1495,8 @@ match_word(Scan *s, MatchState *m, const unsigned char *w, size_t wl, size_t ts,
 		int			q = m->upd_pos[k],
 					e;
 
-		m->prev[q] = t;
-		m->start[q] = m->upd_start[k];
+		m->pst[q].prev = t;
+		m->pst[q].start = m->upd_start[k];
 		for (e = r->memb_off[q]; e < r->memb_off[q + 1]; e++)
 			m->touch[r->memb[e]] = t;
 	}
@@ -2215,11 +2245,10 @@ detect_scratch_free(DetectScratch *w)
 	{
 		StateArrays *a = &w->st[m];
 
-		free(a->prev);
+		free(a->pst);
 		free(a->reported);
 		free(a->ghit);
 		free(a->touch);
-		free(a->start);
 		free(a->upd_start);
 		free(a->upd_pos);
 	}
@@ -2241,12 +2270,11 @@ bind_state(DetectScratch *w, int m, const DetectRules *r, MatchState *ms)
 {
 	StateArrays *a = &w->st[m];
 
-	if (a->cappos < r->npos + 1 || a->prev == NULL)
+	if (a->cappos < r->npos + 1 || a->pst == NULL)
 	{
 		int			cap = r->npos + 1;
 
-		if (fresh((void **) &a->prev, (size_t) cap, sizeof(long long)) < 0 ||
-			ensure((void **) &a->start, (size_t) cap, sizeof(size_t)) < 0 ||
+		if (fresh((void **) &a->pst, (size_t) cap, sizeof(struct PosState)) < 0 ||
 			ensure((void **) &a->upd_pos, (size_t) cap, sizeof(int)) < 0 ||
 			ensure((void **) &a->upd_start, (size_t) cap, sizeof(size_t)) < 0)
 			return -1;
@@ -2270,8 +2298,7 @@ bind_state(DetectScratch *w, int m, const DetectRules *r, MatchState *ms)
 		a->capwords = cap;
 	}
 	ms->rules = r;
-	ms->prev = a->prev;
-	ms->start = a->start;
+	ms->pst = a->pst;
 	ms->reported = a->reported;
 	ms->ghit = a->ghit;
 	ms->upd_pos = a->upd_pos;
