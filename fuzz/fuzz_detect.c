@@ -11,9 +11,12 @@
  * The payload goes through detect_normalize and detect_scan with a fixed
  * rule set modelled on test/detect/patterns.tsv (every syntax feature).
  * Checked contracts: findings within max_out and within the scanned bytes,
- * valid categories/severities/depths, ids not NULL, the same result twice,
+ * valid categories/severities/depths, ids not NULL, the same result twice
+ * (the second time with a DetectScratch kept across inputs),
  * normalised text never longer than its input.  Everything allocated per
- * input is freed (LeakSanitizer is on); the fixed rules stay reachable.
+ * input is freed (LeakSanitizer is on); the fixed rules and the scratch stay
+ * reachable.  Built with DETECT_CHECK_FAST, the scan also checks its
+ * offset-free normalisation against the offset-carrying one on every input.
  */
 #include "../src/detect.h"
 
@@ -39,6 +42,7 @@ static const DetectPattern fz_patterns[] = {
 };
 
 static DetectRules *fz_rules;
+static DetectScratch *fz_scratch;	/* the second scan of each input uses it, kept across inputs */
 static DetectTenants *fz_tenants;
 static const char *const fz_tenant_ids[] = {"acme", "globex", "initech", "umbrella-eu", "a.b"};
 static const char *const fz_hosts[] = {"acme.com", "example.org"};
@@ -53,7 +57,8 @@ fz_init(void)
 	fz_rules = detect_compile(fz_patterns, (int) (sizeof(fz_patterns) / sizeof(fz_patterns[0])),
 							  err, sizeof(err));
 	fz_tenants = detect_tenants_new(fz_tenant_ids, 5);
-	if (fz_rules == NULL || fz_tenants == NULL)
+	fz_scratch = detect_scratch_new();
+	if (fz_rules == NULL || fz_tenants == NULL || fz_scratch == NULL)
 	{
 		fprintf(stderr, "fuzz init: %s\n", err);
 		abort();
@@ -62,7 +67,7 @@ fz_init(void)
 
 static int
 fz_scan(const DetectRules *extra, const DetectContext *ctx0, const char *text, size_t len,
-		DetectFinding *out, bool *trunc)
+		DetectFinding *out, bool *trunc, DetectScratch *scratch)
 {
 	DetectContext ctx = *ctx0;
 	int			n,
@@ -70,6 +75,7 @@ fz_scan(const DetectRules *extra, const DetectContext *ctx0, const char *text, s
 	size_t		bound;
 
 	ctx.extra_rules = extra;
+	ctx.scratch = scratch;
 	n = detect_scan(fz_rules, &ctx, text, len, out, FZ_MAX_OUT, trunc);
 	if (n < 0 || n > FZ_MAX_OUT)
 		abort();
@@ -158,12 +164,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	free(norm);
 
-	na = fz_scan(extra, &ctx, text, len, a, &ta);
-	nb = fz_scan(extra, &ctx, text, len, b, &tb);
+	/* the same result twice: without a scratch, and with one that scanned other inputs before */
+	na = fz_scan(extra, &ctx, text, len, a, &ta, NULL);
+	nb = fz_scan(extra, &ctx, text, len, b, &tb, fz_scratch);
 	if (na != nb || ta != tb)
 		abort();
 	for (i = 0; i < na; i++)
-		if (strcmp(a[i].pattern_id, b[i].pattern_id) != 0 || a[i].offset != b[i].offset)
+		if (strcmp(a[i].pattern_id, b[i].pattern_id) != 0 || a[i].offset != b[i].offset ||
+			a[i].length != b[i].length || a[i].depth != b[i].depth || a[i].obfuscated != b[i].obfuscated)
 			abort();
 	detect_free(extra);
 	return 0;

@@ -86,30 +86,80 @@ detect_severity_from_name(const char *name)
  * tokens
  * ------------------------------------------------------------------------ */
 
-static int
-is_wordch(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c >= 0x80;
-}
+/* generated tables (see the functions they replace) */
+/* 0: separator (is_sepch), 1: word character (is_wordch), 2: a one-character token */
+static const unsigned char tok_class[256] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 2, 2, 2, 2, 2, 2, 0, 2, 2, 0, 2, 2, 0, 2, 2,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2,
+	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0,
+	0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 0, 0,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+/* is_runch */
+static const unsigned char runch_tab[256] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+	0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+/* b64val */
+static const signed char b64_tab[256] = {
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, 62, -1, 63,
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+	-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, 63,
+	-1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
 
-/* split words but make no token of their own */
-static int
-is_sepch(unsigned char c)
-{
-	return c == ' ' || c == '_' || c == '-' || c == '\'' || c == '`' || c == '*' ||
-		c == '~' || c == '^' || c < 0x20 || c == 0x7F;
-}
+/* in a word: 1 a letter, 2 a digit, 4 anything else (non-ASCII) */
+#define WORD_BITS(c) ((c) >= 'a' && (c) <= 'z' ? 1 : (c) >= '0' && (c) <= '9' ? 2 : 4)
 
 /*
  * Next token in normalised text s[*pos..n): sets *ts and *te, advances
- * *pos.  Returns 0 at the end.
+ * *pos.  Returns 0 at the end.  Runs of letters and digits (and non-ASCII)
+ * are words; _ - ' ` * ~ ^ space and controls only separate; every other
+ * byte is a token of its own.
  */
-static int
+static inline int
 next_token(const unsigned char *s, size_t n, size_t *pos, size_t *ts, size_t *te)
 {
 	size_t		i = *pos;
 
-	while (i < n && is_sepch(s[i]))
+	while (i < n && tok_class[s[i]] == 0)
 		i++;
 	if (i >= n)
 	{
@@ -117,13 +167,43 @@ next_token(const unsigned char *s, size_t n, size_t *pos, size_t *ts, size_t *te
 		return 0;
 	}
 	*ts = i;
-	if (is_wordch(s[i]))
-		while (i < n && is_wordch(s[i]))
-			i++;
+	if (tok_class[s[i]] == 1)
+		while (++i < n && tok_class[s[i]] == 1)
+			;
 	else
 		i++;
 	*te = i;
 	*pos = i;
+	return 1;
+}
+
+/* next_token that also ORs WORD_BITS of the word's bytes into *bits (0 for punctuation) */
+static inline int
+next_token_bits(const unsigned char *s, size_t n, size_t *pos, size_t *ts, size_t *te, int *bits)
+{
+	size_t		i = *pos;
+	int			acc = 0;
+
+	while (i < n && tok_class[s[i]] == 0)
+		i++;
+	if (i >= n)
+	{
+		*pos = n;
+		return 0;
+	}
+	*ts = i;
+	if (tok_class[s[i]] == 1)
+	{
+		do
+		{
+			acc |= WORD_BITS(s[i]);
+		} while (++i < n && tok_class[s[i]] == 1);
+	}
+	else
+		i++;
+	*te = i;
+	*pos = i;
+	*bits = acc;
 	return 1;
 }
 
@@ -153,6 +233,8 @@ typedef struct PosList
 	int		   *first;			/* the first positions of pos, in order (finish_lists) */
 	int			nfirst;
 	int			maxgap;			/* largest gap of the other positions; -1: none */
+	const int  *apos,			/* pos and first, copied into the rules' one arena (the scan reads these) */
+			   *afirst;
 } PosList;
 
 typedef struct Position
@@ -195,6 +277,15 @@ struct DetectRules
 	int			root[256];		/* the root's children, directly indexed */
 	int		   *memb_off;		/* per position: its word lists are memb[memb_off[p] .. memb_off[p + 1]) */
 	int		   *memb;
+	/* the trie's other edges hashed for the scan: key node * 256 + c + 1 (0 = empty) */
+	struct EdgeSlot
+	{
+		uint32_t	key;
+		int			to;
+	}		   *eslots;
+	uint32_t	emask;
+	unsigned char *nflags;		/* per node: 1 a prefix word ends here, 2 an exact word */
+	int		   *arena;			/* every word list's positions, contiguous */
 };
 
 static int
@@ -239,6 +330,25 @@ child(const DetectRules *r, int node, unsigned char c)
 		if (r->edges[e].c == c)
 			return r->edges[e].to;
 	return -1;
+}
+
+/* child() for the scan: the edge hash built by finish_lists */
+static inline int
+child_fast(const DetectRules *r, int node, unsigned char c)
+{
+	uint32_t	key,
+				h;
+
+	if (node == 0)
+		return r->root[c];
+	key = (uint32_t) node * 256 + c + 1;
+	for (h = (key * 2654435761u) & r->emask;; h = (h + 1) & r->emask)
+	{
+		if (r->eslots[h].key == key)
+			return r->eslots[h].to;
+		if (r->eslots[h].key == 0)
+			return -1;
+	}
 }
 
 /* the word list for word w (exact or prefix); -1 on OOM */
@@ -634,6 +744,35 @@ finish_lists(DetectRules *r)
 				total = 0;
 	int		   *fill;
 
+	{
+		uint32_t	cap = 16;
+		int			node;
+
+		while (cap < (uint32_t) r->nedges * 2 + 2)
+			cap *= 2;
+		r->eslots = calloc(cap, sizeof(struct EdgeSlot));
+		r->nflags = calloc((size_t) r->nnodes + 1, 1);
+		if (r->eslots == NULL || r->nflags == NULL)
+			return -1;
+		r->emask = cap - 1;
+		for (node = 0; node < r->nnodes; node++)
+			r->nflags[node] = (r->nodes[node].prefix >= 0 ? 1 : 0) | (r->nodes[node].exact >= 0 ? 2 : 0);
+		for (node = 1; node < r->nnodes; node++)
+		{
+			int			e;
+
+			for (e = r->nodes[node].edges; e >= 0; e = r->edges[e].next)
+			{
+				uint32_t	key = (uint32_t) node * 256 + r->edges[e].c + 1,
+							h = (key * 2654435761u) & r->emask;
+
+				while (r->eslots[h].key != 0)
+					h = (h + 1) & r->emask;
+				r->eslots[h].key = key;
+				r->eslots[h].to = r->edges[e].to;
+			}
+		}
+	}
 	for (w = 0; w < r->nwords; w++)
 	{
 		PosList    *l = &r->words[w];
@@ -680,6 +819,30 @@ finish_lists(DetectRules *r)
 				r->memb[r->memb_off[p] + fill[p]++] = w;
 		}
 	free(fill);
+	/* one block for the scan to read, in word order, instead of two allocations per word */
+	{
+		size_t		sz = 1,
+					at = 0;
+
+		for (w = 0; w < r->nwords; w++)
+			sz += (size_t) r->words[w].n + r->words[w].nfirst;
+		r->arena = malloc(sz * sizeof(int));
+		if (r->arena == NULL)
+			return -1;
+		for (w = 0; w < r->nwords; w++)
+		{
+			PosList    *l = &r->words[w];
+
+			if (l->n > 0)
+				memcpy(r->arena + at, l->pos, (size_t) l->n * sizeof(int));
+			l->apos = r->arena + at;
+			at += (size_t) l->n;
+			if (l->nfirst > 0)
+				memcpy(r->arena + at, l->first, (size_t) l->nfirst * sizeof(int));
+			l->afirst = r->arena + at;
+			at += (size_t) l->nfirst;
+		}
+	}
 	return 0;
 }
 
@@ -889,6 +1052,9 @@ detect_free(DetectRules *r)
 	}
 	free(r->memb_off);
 	free(r->memb);
+	free(r->eslots);
+	free(r->nflags);
+	free(r->arena);
 	free(r->rules);
 	free(r->nodes);
 	free(r->edges);
@@ -911,6 +1077,8 @@ struct DetectTenants
 {
 	char	  **slots;			/* lower-cased ids, NULL = empty */
 	size_t		mask;
+	uint64_t	lens;			/* bit len - 1 set: some id is len bytes long */
+	unsigned char first[256];	/* some id starts with this byte (either case) */
 };
 
 static uint64_t
@@ -992,6 +1160,10 @@ detect_tenants_new(const char *const *ids, int n)
 		for (k = 0; k < len; k++)
 			t->slots[h][k] = (char) ((ids[i][k] >= 'A' && ids[i][k] <= 'Z') ? ids[i][k] + 32 : ids[i][k]);
 		t->slots[h][len] = '\0';
+		t->lens |= (uint64_t) 1 << (len - 1);
+		t->first[(unsigned char) t->slots[h][0]] = 1;
+		if (t->slots[h][0] >= 'a' && t->slots[h][0] <= 'z')
+			t->first[(unsigned char) t->slots[h][0] - 32] = 1;
 	}
 	return t;
 }
@@ -1015,6 +1187,9 @@ tenant_known(const DetectTenants *t, const unsigned char *s, size_t len)
 	size_t		h;
 
 	if (t == NULL || len == 0 || len > DETECT_MAX_TENANT_ID_LEN)
+		return 0;
+	/* most words: no id of that length or first letter */
+	if (!((t->lens >> (len - 1)) & 1) || !t->first[s[0]])
 		return 0;
 	h = (size_t) hash_bytes(s, len) & t->mask;
 	while (t->slots[h])
@@ -1042,14 +1217,56 @@ typedef struct Segment
 typedef struct MatchState
 {
 	const DetectRules *rules;
-	long long  *prev;			/* per position: token index of the previous position's match */
-	size_t	   *start;			/* per position: b-offset of the chain's first token */
-	unsigned char *reported;	/* per rule */
+	/*
+	 * The arrays live in a DetectScratch and are never cleared: every value
+	 * is a token index, and each scan's token indices start SEGMENT_GAP
+	 * past the last one of the scratch's previous scan, so what an earlier
+	 * scan left is "long ago" for every gap and window, as zero was.
+	 */
+	struct PosState
+	{
+		long long	prev;		/* token index of the previous position's match */
+		size_t		start;		/* b-offset of the chain's first token */
+	}		   *pst;			/* per position, both in one cache line */
+	long long  *reported;		/* per rule: this scan's first token index once reported */
 	long long  *ghit;			/* cue rules: per rule and group, the token index of the last hit */
 	int		   *upd_pos;		/* pending updates of one token (at most npos) */
 	size_t	   *upd_start;
 	long long  *touch;			/* per word list: token index of the last prev[] set for one of its later positions */
 } MatchState;
+
+/* a MatchState's arrays, kept in a scratch for whichever rules use them next */
+typedef struct StateArrays
+{
+	struct PosState *pst;
+	long long  *reported,
+			   *ghit,
+			   *touch;
+	size_t	   *upd_start;
+	int		   *upd_pos;
+	int			cappos,
+				caprules,
+				capwords;
+} StateArrays;
+
+typedef struct SegQueue SegQueue;
+
+struct DetectScratch
+{
+	long long	tokbase;		/* the last token index any scan with this scratch used */
+	unsigned char *x,			/* the segment unescaped, then folded (bytes only) */
+			   *y;
+	size_t		cap;
+	/* the offset-carrying normalisation, run only when offsets are needed */
+	unsigned char *ox_b,
+			   *oy_b;
+	uint32_t   *o0,
+			   *o1,
+			   *o2;
+	size_t		ocap;
+	SegQueue   *q;
+	StateArrays st[2];
+};
 
 enum
 {
@@ -1086,9 +1303,14 @@ typedef struct Scan
 	int			nms;
 	unsigned char breported[B_COUNT];
 	long long	tokidx;
+	long long	scan_id;		/* this scan's first token index (MatchState.reported) */
+	DetectScratch *w;
+	int			oom;
 	/* the current segment, normalised */
+	const Segment *seg;
 	const unsigned char *b;
-	const uint32_t *boff;
+	const uint32_t *boff;		/* NULL until seg_offsets() */
+	const uint32_t *aoff;		/* offsets of the unescaped segment, likewise */
 	size_t		blen;
 	int			depth;
 	size_t		seg_off,
@@ -1098,6 +1320,8 @@ typedef struct Scan
 	size_t		val_start,		/* the last token-shaped value scanned */
 				val_end;
 } Scan;
+
+static int	seg_offsets(Scan *s);
 
 /*
  * Did normalisation change the original span beyond ASCII case and
@@ -1142,6 +1366,8 @@ report(Scan *s, const char *id, DetectCategory cat, DetectSeverity sev, size_t b
 
 	if (!(s->mask & DETECT_CAT_BIT(cat)) || s->nout >= s->max_out)
 		return;
+	if (s->depth == 0 && s->boff == NULL && seg_offsets(s) < 0)
+		return;					/* out of memory: the scan fails */
 	f = &s->out[s->nout++];
 	f->category = cat;
 	f->severity = sev;
@@ -1194,25 +1420,27 @@ match_word(Scan *s, MatchState *m, const unsigned char *w, size_t wl, size_t ts,
 		return;
 	for (i = 0; i < wl; i++)
 	{
-		node = child(r, node, w[i]);
+		node = child_fast(r, node, w[i]);
 		if (node < 0)
 			break;
-		if (r->nodes[node].prefix >= 0)
+		if (r->nflags[node] & 1)
 			lists[nl++] = r->nodes[node].prefix;
 	}
-	if (node >= 0 && r->nodes[node].exact >= 0)
+	if (node >= 0 && (r->nflags[node] & 2))
 		lists[nl++] = r->nodes[node].exact;
+	if (nl == 0)
+		return;					/* no word of any pattern: nothing to do */
 
 	for (l = 0; l < nl; l++)
 	{
 		const PosList *pl = &r->words[lists[l]];
-		const int  *ps = pl->pos;
+		const int  *ps = pl->apos;
 		int			np = pl->n;
 
 		/* no later position of this word can continue a chain now: only the first ones */
 		if (t - m->touch[lists[l]] - 1 > pl->maxgap)
 		{
-			ps = pl->first;
+			ps = pl->afirst;
 			np = pl->nfirst;
 		}
 		for (k = 0; k < np; k++)
@@ -1221,9 +1449,9 @@ match_word(Scan *s, MatchState *m, const unsigned char *w, size_t wl, size_t ts,
 			const Position *pos = &r->pos[p];
 			size_t		st;
 
-			if (!pos->first && !(m->prev[p] < t && t - m->prev[p] - 1 <= pos->gap))
+			if (!pos->first && !(m->pst[p].prev < t && t - m->pst[p].prev - 1 <= pos->gap))
 				continue;
-			st = pos->first ? ts : m->start[p];
+			st = pos->first ? ts : m->pst[p].start;
 			if (pos->last && pos->group >= 0)
 			{
 				/* a cue group hit: enough distinct groups inside the window? */
@@ -1235,10 +1463,10 @@ match_word(Scan *s, MatchState *m, const unsigned char *w, size_t wl, size_t ts,
 				gh[pos->group] = t;
 				for (g = 0; g < rule->ngroups; g++)
 					cnt += t - gh[g] <= rule->window;
-				if (cnt >= rule->min_groups && !m->reported[pos->pattern] &&
+				if (cnt >= rule->min_groups && m->reported[pos->pattern] != s->scan_id &&
 					(s->mask & DETECT_CAT_BIT(rule->category)))
 				{
-					m->reported[pos->pattern] = 1;
+					m->reported[pos->pattern] = s->scan_id;
 					report(s, rule->id, rule->category, rule->severity, st, te);
 				}
 				continue;
@@ -1247,9 +1475,9 @@ match_word(Scan *s, MatchState *m, const unsigned char *w, size_t wl, size_t ts,
 			{
 				const Rule *rule = &r->rules[pos->pattern];
 
-				if (!m->reported[pos->pattern] && (s->mask & DETECT_CAT_BIT(rule->category)))
+				if (m->reported[pos->pattern] != s->scan_id && (s->mask & DETECT_CAT_BIT(rule->category)))
 				{
-					m->reported[pos->pattern] = 1;
+					m->reported[pos->pattern] = s->scan_id;
 					report(s, rule->id, rule->category, rule->severity, st, te);
 				}
 				continue;
@@ -1267,8 +1495,8 @@ match_word(Scan *s, MatchState *m, const unsigned char *w, size_t wl, size_t ts,
 		int			q = m->upd_pos[k],
 					e;
 
-		m->prev[q] = t;
-		m->start[q] = m->upd_start[k];
+		m->pst[q].prev = t;
+		m->pst[q].start = m->upd_start[k];
 		for (e = r->memb_off[q]; e < r->memb_off[q + 1]; e++)
 			m->touch[r->memb[e]] = t;
 	}
@@ -1293,34 +1521,29 @@ match_tokens(Scan *s)
 	size_t		pos = 0,
 				ts,
 				te;
+	int			bits = 0;
 
-	while (next_token(s->b, s->blen, &pos, &ts, &te))
+	while (next_token_bits(s->b, s->blen, &pos, &ts, &te, &bits))
 	{
 		int			m;
-		int			digits = 0,
-					alphas = 0;
-		size_t		i;
-		unsigned char leet[MAX_WORD];
 
 		for (m = 0; m < s->nms; m++)
-			match_word(s, &s->ms[m], s->b + ts, te - ts, ts, te);
-		/* light leetspeak: a word mixing letters and digits is tried with digits as letters */
-		if (te - ts <= MAX_WORD && te - ts >= 3)
+			if (s->ms[m].rules->root[s->b[ts]] >= 0)	/* else no pattern word starts so */
+				match_word(s, &s->ms[m], s->b + ts, te - ts, ts, te);
+		/*
+		 * light leetspeak: a word mixing letters and digits (nothing else) is
+		 * tried with digits as letters
+		 */
+		if (bits == 3 && te - ts <= MAX_WORD && te - ts >= 3)
 		{
-			for (i = ts; i < te; i++)
-			{
-				digits += is_digit(s->b[i]);
-				alphas += is_alpha(s->b[i]);
-			}
-			if (digits > 0 && alphas > 0 && digits + alphas == (int) (te - ts))
-			{
-				static const char lmap[] = "oizeasgtbg";	/* 0..9 */
+			size_t		i;
+			unsigned char leet[MAX_WORD];
+			static const char lmap[] = "oizeasgtbg";	/* 0..9 */
 
-				for (i = ts; i < te; i++)
-					leet[i - ts] = is_digit(s->b[i]) ? (unsigned char) lmap[s->b[i] - '0'] : s->b[i];
-				for (m = 0; m < s->nms; m++)
-					match_word(s, &s->ms[m], leet, te - ts, ts, te);
-			}
+			for (i = ts; i < te; i++)
+				leet[i - ts] = is_digit(s->b[i]) ? (unsigned char) lmap[s->b[i] - '0'] : s->b[i];
+			for (m = 0; m < s->nms; m++)
+				match_word(s, &s->ms[m], leet, te - ts, ts, te);
 		}
 		s->tokidx++;
 	}
@@ -1329,10 +1552,10 @@ match_tokens(Scan *s)
 
 /* ---- structural checks on the normalised segment ---- */
 
-static int
+static inline int
 is_runch(unsigned char c)
 {
-	return is_alpha(c) || is_digit(c) || c == '.' || c == '_' || c == '-';
+	return runch_tab[c];
 }
 
 static int
@@ -1341,18 +1564,8 @@ is_tokch(unsigned char c)
 	return is_runch(c) || c == '~' || c == '+' || c == '/' || c == '=';
 }
 
-/* b[i..j) is exactly w (compared a byte at a time: runs are short, most differ at once) */
-static inline int
-run_is(const unsigned char *b, size_t i, size_t j, const char *w)
-{
-	size_t		l = j - i,
-				k;
-
-	for (k = 0; k < l; k++)
-		if (w[k] == '\0' || b[i + k] != (unsigned char) w[k])
-			return 0;
-	return w[l] == '\0';
-}
+/* b[i..j) is exactly the literal w (the length decides first) */
+#define RUN_IS(b, i, j, w) ((j) - (i) == sizeof(w) - 1 && memcmp((b) + (i), (w), sizeof(w) - 1) == 0)
 
 static int
 is_own(const Scan *s, const unsigned char *v, size_t len)
@@ -1569,6 +1782,50 @@ key_kind(const unsigned char *b, size_t i, size_t j)
 
 	if (j - i > 40)
 		return KEY_NONE;
+	/*
+	 * Most runs: the last three letters or digits already rule out every
+	 * key below (they end in ant, jwt, tid, nid, sid, lug, ate, ken, ion or
+	 * key, and none is shorter than three)
+	 */
+	{
+		char		l3[3];
+		int			got = 0;
+
+		for (x = j; x > i && got < 3; x--)
+			if (is_alpha(b[x - 1]) || is_digit(b[x - 1]))
+				l3[2 - got++] = (char) b[x - 1];
+		if (got < 3)
+			return KEY_NONE;
+		switch (l3[2])
+		{
+			case 't':
+				if (!(l3[0] == 'a' && l3[1] == 'n') && !(l3[0] == 'j' && l3[1] == 'w'))
+					return KEY_NONE;
+				break;
+			case 'd':
+				if (l3[1] != 'i' || (l3[0] != 't' && l3[0] != 'n' && l3[0] != 's'))
+					return KEY_NONE;
+				break;
+			case 'g':
+				if (l3[0] != 'l' || l3[1] != 'u')
+					return KEY_NONE;
+				break;
+			case 'e':
+				if (l3[0] != 'a' || l3[1] != 't')
+					return KEY_NONE;
+				break;
+			case 'n':
+				if (!(l3[0] == 'k' && l3[1] == 'e') && !(l3[0] == 'i' && l3[1] == 'o'))
+					return KEY_NONE;
+				break;
+			case 'y':
+				if (l3[0] != 'k' || l3[1] != 'e')
+					return KEY_NONE;
+				break;
+			default:
+				return KEY_NONE;
+		}
+	}
 	for (x = i; x < j; x++)
 		if (is_alpha(b[x]) || is_digit(b[x]))
 			k[kl++] = (char) b[x];
@@ -1628,7 +1885,7 @@ check_run(Scan *s, size_t i, size_t j)
 		report_builtin(s, B_TENANT_ID, a, z);
 
 	/* cross_tenant: .../tenants/<id>/... */
-	if ((run_is(b, i, j, "tenants") || run_is(b, i, j, "tenant")) && i > 0 && b[i - 1] == '/' &&
+	if ((RUN_IS(b, i, j, "tenants") || RUN_IS(b, i, j, "tenant")) && i > 0 && b[i - 1] == '/' &&
 		j + 1 < n && b[j] == '/' && is_runch(b[j + 1]))
 	{
 		size_t		e = j + 1;
@@ -1645,7 +1902,7 @@ check_run(Scan *s, size_t i, size_t j)
 
 	/* cross_tenant: "tenant_id": "<id>" */
 	if (kind == KEY_TENANT &&
-		(!run_is(b, i, j, "tenant") || (i > 0 && (b[i - 1] == '"' || b[i - 1] == '\'' ||
+		(!RUN_IS(b, i, j, "tenant") || (i > 0 && (b[i - 1] == '"' || b[i - 1] == '\'' ||
 												   b[i - 1] == '?' || b[i - 1] == '&'))) &&
 		(v = after_key(b, j, n)) != 0 && is_runch(b[v]))
 	{
@@ -1655,8 +1912,8 @@ check_run(Scan *s, size_t i, size_t j)
 			e++;
 		while (e > v && b[e - 1] == '.')
 			e--;
-		if (e > v && !(e < n && b[e] == '(') && !is_own(s, b + v, e - v) && !run_is(b, v, e, "null") &&
-			!run_is(b, v, e, "true") && !run_is(b, v, e, "false"))
+		if (e > v && !(e < n && b[e] == '(') && !is_own(s, b + v, e - v) && !RUN_IS(b, v, e, "null") &&
+			!RUN_IS(b, v, e, "true") && !RUN_IS(b, v, e, "false"))
 			report_builtin(s, B_TENANT_KEY, i, e);
 	}
 
@@ -1671,7 +1928,7 @@ check_run(Scan *s, size_t i, size_t j)
 	}
 
 	/* session_state: Bearer <token> */
-	if (run_is(b, i, j, "bearer") && j + 1 < n && b[j] == ' ')
+	if (RUN_IS(b, i, j, "bearer") && j + 1 < n && b[j] == ' ')
 	{
 		size_t		e = value_end(s, j + 1);
 
@@ -1681,14 +1938,14 @@ check_run(Scan *s, size_t i, size_t j)
 
 	/* a two-word key: "session id", "request state", "access token" */
 	if (j + 3 < n && b[j] == ' ' &&
-		(run_is(b, i, j, "session") || run_is(b, i, j, "request") || run_is(b, i, j, "access") ||
-		 run_is(b, i, j, "refresh") || run_is(b, i, j, "auth") || run_is(b, i, j, "api")))
+		(RUN_IS(b, i, j, "session") || RUN_IS(b, i, j, "request") || RUN_IS(b, i, j, "access") ||
+		 RUN_IS(b, i, j, "refresh") || RUN_IS(b, i, j, "auth") || RUN_IS(b, i, j, "api")))
 	{
 		size_t		e = j + 1;
 
 		while (e < n && is_runch(b[e]))
 			e++;
-		if ((run_is(b, j + 1, e, "id") || run_is(b, j + 1, e, "token") || run_is(b, j + 1, e, "key")) &&
+		if ((RUN_IS(b, j + 1, e, "id") || RUN_IS(b, j + 1, e, "token") || RUN_IS(b, j + 1, e, "key")) &&
 			(v = after_key(b, e, n)) != 0)
 		{
 			size_t		f = value_end(s, v);
@@ -1696,7 +1953,7 @@ check_run(Scan *s, size_t i, size_t j)
 			if (random_looking(b + v, f - v))
 				report_builtin(s, B_SESSION_KEY, i, f);
 		}
-		if (run_is(b, j + 1, e, "state") && (v = after_key(b, e, n)) != 0 &&
+		if (RUN_IS(b, j + 1, e, "state") && (v = after_key(b, e, n)) != 0 &&
 			(is_tokch(b[v]) || b[v] == '{'))
 			report_builtin(s, B_SESSION_KEY, i, v + 1);
 	}
@@ -1730,7 +1987,7 @@ check_run(Scan *s, size_t i, size_t j)
 	}
 
 	/* exfiltration: URLs */
-	if ((run_is(b, i, j, "http") || run_is(b, i, j, "https")) && j + 3 <= n &&
+	if ((RUN_IS(b, i, j, "http") || RUN_IS(b, i, j, "https")) && j + 3 <= n &&
 		memcmp(b + j, "://", 3) == 0 && i >= s->url_watermark)
 		check_url(s, i, j + 3);
 }
@@ -1770,20 +2027,10 @@ check_structure(Scan *s)
 
 /* ---- base64 runs ---- */
 
-static int
+static inline int
 b64val(unsigned char c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+' || c == '-')
-		return 62;
-	if (c == '/' || c == '_')
-		return 63;
-	return -1;
+	return b64_tab[c];
 }
 
 /* decoded bytes look like text: valid UTF-8 mostly, few control characters */
@@ -1832,35 +2079,40 @@ text_like(const unsigned char *d, size_t n)
 	return total >= 6 && bad * 10 <= total;
 }
 
-typedef struct SegQueue
+struct SegQueue
 {
 	Segment		seg[MAX_SEGMENTS];
 	int			n;
 	size_t		budget;			/* bytes left to scan */
 	int			truncated;
-} SegQueue;
+};
 
-/* find base64 runs in a (unescaped, not folded) and queue their decodings */
+/*
+ * Find base64 runs in a (the current segment unescaped, not folded) and
+ * queue their decodings.  Offsets into the input are needed only for a run
+ * that is queued (rare), so they are computed then.
+ */
 static int
-queue_base64(SegQueue *q, const unsigned char *a, const uint32_t *aoff, size_t n, int depth)
+queue_base64(Scan *s, SegQueue *q, const unsigned char *a, size_t n, int depth)
 {
 	size_t		i = 0;
 
 	while (i < n)
 	{
-		size_t		j = i,
+		size_t		j,
 					k,
 					dl = 0;
 		unsigned long acc = 0;
 		int			bits = 0;
 		unsigned char *d;
 
-		if (b64val(a[i]) < 0)
+		if (b64_tab[a[i]] < 0)
 		{
 			i++;
 			continue;
 		}
-		while (j < n && b64val(a[j]) >= 0)
+		j = i + 1;
+		while (j < n && b64_tab[a[j]] >= 0)
 			j++;
 		if (j - i < MIN_BASE64_RUN || (j - i) % 4 == 1)
 		{
@@ -1891,15 +2143,167 @@ queue_base64(SegQueue *q, const unsigned char *a, const uint32_t *aoff, size_t n
 			i = j;
 			continue;
 		}
+		if (depth == 0 && s->aoff == NULL && seg_offsets(s) < 0)
+		{
+			free(d);
+			return -1;
+		}
 		q->budget -= dl;
 		q->seg[q->n].buf = d;
 		q->seg[q->n].len = dl;
-		q->seg[q->n].orig_off = aoff[i];
-		q->seg[q->n].orig_len = aoff[j - 1] + 1 - aoff[i];
+		/* a decoded segment's bytes all come from its run: offset orig_off */
+		q->seg[q->n].orig_off = depth == 0 ? s->aoff[i] : s->seg->orig_off;
+		q->seg[q->n].orig_len = depth == 0 ? s->aoff[j - 1] + 1 - s->aoff[i] : 1;
 		q->seg[q->n].depth = depth + 1;
 		q->n++;
 		i = j;
 	}
+	return 0;
+}
+
+/* grow a scratch buffer (contents not kept); -1 on OOM */
+static int
+ensure(void **p, size_t need, size_t elsize)
+{
+	void	   *n = realloc(*p, need * elsize);
+
+	if (n == NULL)
+		return -1;
+	*p = n;
+	return 0;
+}
+
+/*
+ * The offsets of the current segment (depth 0): the offset-carrying
+ * normalisation run again on it, into buffers of their own.  Its bytes are
+ * the fast path's bytes (s->b); with DETECT_CHECK_FAST that is checked.
+ */
+static int
+seg_offsets(Scan *s)
+{
+	DetectScratch *w = s->w;
+	const Segment *g = s->seg;
+	size_t		i,
+				n,
+				nd = 0;
+
+	if (w->ocap < g->len + 1)
+	{
+		if (ensure((void **) &w->ox_b, g->len + 1, 1) < 0 || ensure((void **) &w->oy_b, g->len + 1, 1) < 0 ||
+			ensure((void **) &w->o0, g->len + 1, sizeof(uint32_t)) < 0 ||
+			ensure((void **) &w->o1, g->len + 1, sizeof(uint32_t)) < 0 ||
+			ensure((void **) &w->o2, g->len + 1, sizeof(uint32_t)) < 0)
+		{
+			s->oom = 1;
+			return -1;
+		}
+		w->ocap = g->len + 1;
+	}
+	for (i = 0; i < g->len; i++)
+		w->o0[i] = (uint32_t) i;
+	n = detect_unescape(g->buf, w->o0, g->len, w->ox_b, w->o1, &nd);
+	if (nd > 0)
+	{
+		size_t		nd2 = 0;
+
+		n = detect_unescape(w->ox_b, w->o1, n, w->oy_b, w->o0, &nd2);
+		memcpy(w->ox_b, w->oy_b, n);
+		memcpy(w->o1, w->o0, n * sizeof(uint32_t));
+	}
+	s->aoff = w->o1;
+	n = detect_fold(w->ox_b, w->o1, n, w->oy_b, w->o2);
+#ifdef DETECT_CHECK_FAST
+	if (s->b != NULL && (n != s->blen || memcmp(w->oy_b, s->b, n) != 0))
+		abort();
+#endif
+	s->boff = w->o2;
+	return 0;
+}
+
+DetectScratch *
+detect_scratch_new(void)
+{
+	return calloc(1, sizeof(DetectScratch));
+}
+
+void
+detect_scratch_free(DetectScratch *w)
+{
+	int			m;
+
+	if (w == NULL)
+		return;
+	free(w->x);
+	free(w->y);
+	free(w->ox_b);
+	free(w->oy_b);
+	free(w->o0);
+	free(w->o1);
+	free(w->o2);
+	free(w->q);
+	for (m = 0; m < 2; m++)
+	{
+		StateArrays *a = &w->st[m];
+
+		free(a->pst);
+		free(a->reported);
+		free(a->ghit);
+		free(a->touch);
+		free(a->upd_start);
+		free(a->upd_pos);
+	}
+	free(w);
+}
+
+/* a zeroed array of n elements replacing *p (zero: "long ago") */
+static int
+fresh(void **p, size_t n, size_t elsize)
+{
+	free(*p);
+	*p = calloc(n, elsize);
+	return *p ? 0 : -1;
+}
+
+/* the scratch's arrays for rule set m, grown for r */
+static int
+bind_state(DetectScratch *w, int m, const DetectRules *r, MatchState *ms)
+{
+	StateArrays *a = &w->st[m];
+
+	if (a->cappos < r->npos + 1 || a->pst == NULL)
+	{
+		int			cap = r->npos + 1;
+
+		if (fresh((void **) &a->pst, (size_t) cap, sizeof(struct PosState)) < 0 ||
+			ensure((void **) &a->upd_pos, (size_t) cap, sizeof(int)) < 0 ||
+			ensure((void **) &a->upd_start, (size_t) cap, sizeof(size_t)) < 0)
+			return -1;
+		a->cappos = cap;
+	}
+	if (a->caprules < r->nrules + 1 || a->reported == NULL)
+	{
+		int			cap = r->nrules + 1;
+
+		if (fresh((void **) &a->reported, (size_t) cap, sizeof(long long)) < 0 ||
+			fresh((void **) &a->ghit, (size_t) cap * MAX_GROUPS, sizeof(long long)) < 0)
+			return -1;
+		a->caprules = cap;
+	}
+	if (a->capwords < r->nwords + 1 || a->touch == NULL)
+	{
+		int			cap = r->nwords + 1;
+
+		if (fresh((void **) &a->touch, (size_t) cap, sizeof(long long)) < 0)
+			return -1;
+		a->capwords = cap;
+	}
+	ms->rules = r;
+	ms->pst = a->pst;
+	ms->reported = a->reported;
+	ms->ghit = a->ghit;
+	ms->upd_pos = a->upd_pos;
+	ms->upd_start = a->upd_start;
+	ms->touch = a->touch;
 	return 0;
 }
 
@@ -1951,12 +2355,9 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 	static const DetectContext empty_ctx;
 	Scan		s;
 	SegQueue   *q = NULL;
-	size_t		max_bytes,
-				cap;
-	unsigned char *x = NULL,
-			   *y = NULL;
-	uint32_t   *ox = NULL,
-			   *oy = NULL;
+	DetectScratch *w,
+			   *own = NULL;
+	size_t		max_bytes;
 	int			rc = -1,
 				m,
 				qi;
@@ -1967,8 +2368,13 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 		ctx = &empty_ctx;
 	if (text == NULL)
 		len = 0;
+	w = ctx->scratch;
+	if (w == NULL && (w = own = detect_scratch_new()) == NULL)
+		return -1;
 	memset(&s, 0, sizeof(s));
-	s.tokidx = SEGMENT_GAP;		/* > every gap and window: zeroed match state is "never" */
+	/* > every gap and window past anything this scratch holds: its state is "never" */
+	s.scan_id = s.tokidx = w->tokbase + SEGMENT_GAP;
+	s.w = w;
 	s.ctx = ctx;
 	s.mask = ctx->categories ? (ctx->categories & DETECT_ALL_CATEGORIES) :
 		ctx->direction == DETECT_ARGUMENTS ? DETECT_ALL_CATEGORIES :
@@ -1992,40 +2398,21 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 	if (ctx->extra_rules)
 		s.ms[s.nms++].rules = ctx->extra_rules;
 	for (m = 0; m < s.nms; m++)
-	{
-		const DetectRules *r = s.ms[m].rules;
-
-		/*
-		 * prev, ghit and touch start zeroed: token indices start at
-		 * SEGMENT_GAP, so a zero is "long ago" for every gap and window
-		 */
-		s.ms[m].prev = calloc((size_t) r->npos + 1, sizeof(long long));
-		/* start[p] is read only once prev[p] says it was written: no zeroing */
-		s.ms[m].start = malloc(((size_t) r->npos + 1) * sizeof(size_t));
-		s.ms[m].reported = calloc((size_t) r->nrules + 1, 1);
-		s.ms[m].ghit = calloc(((size_t) r->nrules + 1) * MAX_GROUPS, sizeof(long long));
-		s.ms[m].upd_pos = malloc(((size_t) r->npos + 1) * sizeof(int));
-		s.ms[m].upd_start = malloc(((size_t) r->npos + 1) * sizeof(size_t));
-		s.ms[m].touch = calloc((size_t) r->nwords + 1, sizeof(long long));
-		if (!s.ms[m].prev || !s.ms[m].start || !s.ms[m].reported || !s.ms[m].upd_pos || !s.ms[m].upd_start ||
-			!s.ms[m].touch || !s.ms[m].ghit)
+		if (bind_state(w, m, s.ms[m].rules, &s.ms[m]) < 0)
 			goto done;
-	}
 
-	/* segments are written before they are read: only the counters need zeroing */
-	q = malloc(sizeof(SegQueue));
-	if (q)
-	{
-		q->n = 0;
-		q->truncated = 0;
-	}
-	cap = len + 1;
-	x = malloc(cap);
-	y = malloc(cap);
-	ox = malloc(cap * sizeof(uint32_t));
-	oy = malloc(cap * sizeof(uint32_t));
-	if (!q || !x || !y || !ox || !oy)
+	/* segments are written before they are read: only the counters need resetting */
+	if (w->q == NULL && (w->q = malloc(sizeof(SegQueue))) == NULL)
 		goto done;
+	q = w->q;
+	q->n = 0;
+	q->truncated = 0;
+	if (w->cap < len + 1)
+	{
+		if (ensure((void **) &w->x, len + 1, 1) < 0 || ensure((void **) &w->y, len + 1, 1) < 0)
+			goto done;
+		w->cap = len + 1;
+	}
 	q->budget = max_bytes - len;
 	q->seg[0].buf = (unsigned char *) (uintptr_t) text;	/* not freed: index 0 */
 	q->seg[0].len = len;
@@ -2037,37 +2424,45 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 	for (qi = 0; qi < q->n; qi++)
 	{
 		Segment    *g = &q->seg[qi];
-		size_t		i,
-					n,
+		unsigned char *a = w->x,
+				   *c = w->y;
+		size_t		n,
 					nd = 0;
 
-		/* x/ox: unescaped once (from the segment), then maybe again via y/oy */
-		for (i = 0; i < g->len; i++)
-			oy[i] = g->depth == 0 ? (uint32_t) i : (uint32_t) g->orig_off;
-		n = detect_unescape(g->buf, oy, g->len, x, ox, &nd);
+		s.seg = g;
+		s.b = NULL;
+		s.boff = s.aoff = NULL;
+		s.depth = g->depth;
+		/* unescaped once (from the segment), then maybe again; bytes only */
+		n = detect_unescape_bytes(g->buf, g->len, a, &nd);
 		if (nd > 0)
 		{
 			size_t		nd2 = 0;
+			unsigned char *t = a;
 
-			n = detect_unescape(x, ox, n, y, oy, &nd2);
-			memcpy(x, y, n);
-			memcpy(ox, oy, n * sizeof(uint32_t));
+			n = detect_unescape_bytes(a, n, c, &nd2);
+			a = c;
+			c = t;
 		}
-		if (g->depth < MAX_DEPTH && queue_base64(q, x, ox, n, g->depth) < 0)
+		if (g->depth < MAX_DEPTH && queue_base64(&s, q, a, n, g->depth) < 0)
 			goto done;
-		n = detect_fold(x, ox, n, y, oy);
+		n = detect_fold_bytes(a, n, c);
 
-		s.b = y;
-		s.boff = oy;
+		s.b = c;
 		s.blen = n;
-		s.depth = g->depth;
 		s.seg_off = g->orig_off;
 		s.seg_len = g->orig_len;
+#ifdef DETECT_CHECK_FAST
+		if (g->depth == 0 && seg_offsets(&s) < 0)
+			goto done;
+#endif
 		if (n > 0)
 		{
 			match_tokens(&s);
 			check_structure(&s);
 		}
+		if (s.oom)
+			goto done;
 	}
 	if (q->truncated && truncated)
 		*truncated = true;
@@ -2078,21 +2473,9 @@ done:
 	{
 		for (qi = 1; qi < q->n; qi++)
 			free(q->seg[qi].buf);
-		free(q);
+		q->n = 0;
 	}
-	free(x);
-	free(y);
-	free(ox);
-	free(oy);
-	for (m = 0; m < s.nms; m++)
-	{
-		free(s.ms[m].prev);
-		free(s.ms[m].start);
-		free(s.ms[m].reported);
-		free(s.ms[m].upd_pos);
-		free(s.ms[m].ghit);
-		free(s.ms[m].upd_start);
-		free(s.ms[m].touch);
-	}
+	w->tokbase = s.tokidx;
+	detect_scratch_free(own);
 	return rc;
 }

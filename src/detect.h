@@ -60,13 +60,22 @@
  * watermarks.  No input is scanned beyond ctx->max_bytes, and decoded base64
  * shares the same budget.
  *
- * A scan allocates about 10 bytes per input byte (two work buffers with
- * their offset maps) plus the decoded runs, and frees them before it
- * returns.  When *truncated comes back true the input was not scanned in
- * full (too long, or too much to decode): treat it as unscanned, not clean.
+ * Working memory: two byte buffers of the input's length, the decoded
+ * runs, and per rule set a few integers per pattern position (about 50 kB
+ * for the shipped set).  The offsets that findings report are not carried
+ * through normalisation: they are computed again, by the same passes with
+ * offset maps (4 more bytes per byte, three maps), only for a segment that
+ * has a finding or a base64 run.  With ctx->scratch (detect_scratch_new)
+ * all of it is kept between scans and nothing is cleared: the match state
+ * holds token indices, and each scan starts its indices past the previous
+ * one's, so what is left over reads as "long ago".  Without a scratch a
+ * scan allocates its own and frees it before it returns.  When *truncated
+ * comes back true the input was not scanned in full (too long, or too
+ * much to decode): treat it as unscanned, not clean.
  *
  * Memory: malloc/free only, no global state, never longjmps.  A DetectRules
- * and a DetectTenants are immutable after construction, so a backend can
+ * and a DetectTenants are immutable after construction (a DetectScratch is
+ * not: one scan at a time each), so a backend can
  * compile them once, cache them, and share them between calls.
  */
 #ifndef MTMCP_DETECT_H
@@ -123,6 +132,7 @@ typedef struct DetectPattern
 
 typedef struct DetectRules DetectRules;		/* compiled patterns */
 typedef struct DetectTenants DetectTenants;	/* the set of known tenant ids */
+typedef struct DetectScratch DetectScratch;	/* a scan's working memory, reusable */
 
 typedef struct DetectContext
 {
@@ -135,6 +145,8 @@ typedef struct DetectContext
 	int			n_allowed_hosts;
 	const DetectRules *extra_rules;	/* e.g. the tenant's own rows; may be NULL */
 	size_t		max_bytes;		/* input bytes scanned; 0 = DETECT_DEFAULT_MAX_BYTES */
+	DetectScratch *scratch;		/* working memory kept between scans; NULL = a scan
+								 * allocates its own and frees it */
 } DetectContext;
 
 /* Built-in (structural) finding ids; pattern ids come from the rules. */
@@ -184,6 +196,16 @@ void		detect_tenants_free(DetectTenants *tenants);
 int			detect_scan(const DetectRules *rules, const DetectContext *ctx,
 						const char *text, size_t len,
 						DetectFinding *out, int max_out, bool *truncated);
+
+/*
+ * Working memory for detect_scan, kept between scans so that a scan of a
+ * small input touches little memory and clears none: its buffers grow to
+ * the largest input scanned with it.  One scan at a time per scratch (not
+ * thread-safe); it works with any rules.  NULL on out of memory.
+ */
+#define DETECT_HAVE_SCRATCH 1
+DetectScratch *detect_scratch_new(void);
+void		detect_scratch_free(DetectScratch *scratch);
 
 /*
  * The normalised form of text (depth 0 only, no base64): malloc'd,

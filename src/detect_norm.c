@@ -172,25 +172,85 @@ entity_at(const unsigned char *in, size_t i, size_t n, unsigned long *cp)
 	}
 }
 
-size_t
-detect_unescape(const unsigned char *in, const uint32_t *inoff, size_t n,
-				unsigned char *out, uint32_t *outoff, size_t *ndecoded)
+/*
+ * Eight bytes at a time (exact tests of whether any byte qualifies, used
+ * only to skip whole words of plain text; the bytes themselves are handled
+ * one by one as before).
+ */
+#define ONES		0x0101010101010101ULL
+#define HIGHS		0x8080808080808080ULL
+#define HAS_ZERO(v)	(((v) - ONES) & ~(v) & HIGHS)
+#define HAS_BYTE(v, b)	HAS_ZERO((v) ^ (ONES * (b)))
+
+static inline uint64_t
+load8(const unsigned char *p)
+{
+	uint64_t	v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
+
+/* bytes that may start an escape */
+static const unsigned char esc_start[256] = {['\\'] = 1, ['%'] = 1, ['&'] = 1};
+
+/*
+ * The body of detect_unescape; OFFS (a constant in each caller, so the
+ * compiler makes two copies) says whether offsets are carried.  Runs of
+ * bytes that start no escape are copied as they are.
+ */
+static inline __attribute__((always_inline)) size_t
+unescape_impl(const unsigned char *in, const uint32_t *inoff, size_t n,
+			  unsigned char *out, uint32_t *outoff, size_t *ndecoded, const int OFFS)
 {
 	size_t		i = 0,
 				o = 0;
 
-#define EMIT(byte, off) do { out[o] = (unsigned char) (byte); outoff[o] = (off); o++; } while (0)
+#define EMIT(byte, off) do { out[o] = (unsigned char) (byte); if (OFFS) outoff[o] = (off); o++; } while (0)
 #define EMIT_CP(cp, off) do { size_t l_ = put_utf8(out + o, (cp)), q_; \
-		for (q_ = 0; q_ < l_; q_++) \
-			outoff[o + q_] = (off); \
+		if (OFFS) \
+			for (q_ = 0; q_ < l_; q_++) \
+				outoff[o + q_] = (off); \
 		o += l_; \
 	} while (0)
 
 	while (i < n)
 	{
-		unsigned char c = in[i];
-		uint32_t	off = inoff[i];
+		unsigned char c;
+		uint32_t	off;
 
+		if (!esc_start[in[i]])
+		{
+			size_t		r = i + 1;
+
+			for (;;)
+			{
+				if (r + 8 <= n)
+				{
+					uint64_t	v = load8(in + r);
+
+					if (!HAS_BYTE(v, '\\') && !HAS_BYTE(v, '%') && !HAS_BYTE(v, '&'))
+					{
+						r += 8;
+						continue;
+					}
+				}
+				if (r < n && !esc_start[in[r]])
+				{
+					r++;
+					continue;
+				}
+				break;
+			}
+			memmove(out + o, in + i, r - i);
+			if (OFFS)
+				memmove(outoff + o, inoff + i, (r - i) * sizeof(uint32_t));
+			o += r - i;
+			i = r;
+			continue;
+		}
+		c = in[i];
+		off = OFFS ? inoff[i] : 0;
 		if (c == '\\')
 		{
 			size_t		k = i;
@@ -286,6 +346,19 @@ detect_unescape(const unsigned char *in, const uint32_t *inoff, size_t n,
 #undef EMIT
 #undef EMIT_CP
 	return o;
+}
+
+size_t
+detect_unescape(const unsigned char *in, const uint32_t *inoff, size_t n,
+				unsigned char *out, uint32_t *outoff, size_t *ndecoded)
+{
+	return unescape_impl(in, inoff, n, out, outoff, ndecoded, 1);
+}
+
+size_t
+detect_unescape_bytes(const unsigned char *in, size_t n, unsigned char *out, size_t *ndecoded)
+{
+	return unescape_impl(in, NULL, n, out, NULL, ndecoded, 0);
 }
 
 /* ------------------------------------------------------------------------
@@ -535,9 +608,28 @@ utf8_decode(const unsigned char *in, size_t i, size_t n, unsigned long *cp)
 	return len;
 }
 
-size_t
-detect_fold(const unsigned char *in, const uint32_t *inoff, size_t n,
-			unsigned char *out, uint32_t *outoff)
+/* printable ASCII but space, lower-cased; 0 for every other byte */
+static const unsigned char fold_ascii[256] = {
+#define R(c) [c] = c
+#define U(c) [c] = c + 32
+	R('!'), R('"'), R('#'), R('$'), R('%'), R('&'), R('\''), R('('), R(')'), R('*'), R('+'), R(','),
+	R('-'), R('.'), R('/'), R('0'), R('1'), R('2'), R('3'), R('4'), R('5'), R('6'), R('7'), R('8'),
+	R('9'), R(':'), R(';'), R('<'), R('='), R('>'), R('?'), R('@'),
+	U('A'), U('B'), U('C'), U('D'), U('E'), U('F'), U('G'), U('H'), U('I'), U('J'), U('K'), U('L'),
+	U('M'), U('N'), U('O'), U('P'), U('Q'), U('R'), U('S'), U('T'), U('U'), U('V'), U('W'), U('X'),
+	U('Y'), U('Z'),
+	R('['), R('\\'), R(']'), R('^'), R('_'), R('`'),
+	R('a'), R('b'), R('c'), R('d'), R('e'), R('f'), R('g'), R('h'), R('i'), R('j'), R('k'), R('l'),
+	R('m'), R('n'), R('o'), R('p'), R('q'), R('r'), R('s'), R('t'), R('u'), R('v'), R('w'), R('x'),
+	R('y'), R('z'), R('{'), R('|'), R('}'), R('~'),
+#undef R
+#undef U
+};
+
+/* the body of detect_fold, with or without offsets (see unescape_impl) */
+static inline __attribute__((always_inline)) size_t
+fold_impl(const unsigned char *in, const uint32_t *inoff, size_t n,
+		  unsigned char *out, uint32_t *outoff, const int OFFS)
 {
 	size_t		i = 0,
 				o = 0;
@@ -553,11 +645,31 @@ detect_fold(const unsigned char *in, const uint32_t *inoff, size_t n,
 		unsigned char c = in[i];
 
 		/* printable ASCII, the common case */
-		if (c > 0x20 && c < 0x7F)
+		if (fold_ascii[c])
 		{
-			out[o] = (c >= 'A' && c <= 'Z') ? c + 32 : c;
-			outoff[o++] = inoff[i++];
+			do
+			{
+				out[o] = fold_ascii[in[i]];
+				if (OFFS)
+					outoff[o] = inoff[i];
+				o++;
+				i++;
+			} while (i < n && fold_ascii[in[i]]);
 			last_space = 0;
+			continue;
+		}
+		/* ASCII whitespace (fold_cp's F_SPACE for these) */
+		if (c == ' ' || (c >= 0x09 && c <= 0x0D))
+		{
+			if (!last_space)
+			{
+				out[o] = ' ';
+				if (OFFS)
+					outoff[o] = inoff[i];
+				o++;
+				last_space = 1;
+			}
+			i++;
 			continue;
 		}
 		len = utf8_decode(in, i, n, &cp);
@@ -573,7 +685,9 @@ detect_fold(const unsigned char *in, const uint32_t *inoff, size_t n,
 			if (!last_space)
 			{
 				out[o] = ' ';
-				outoff[o++] = inoff[i];
+				if (OFFS)
+					outoff[o] = inoff[i];
+				o++;
 				last_space = 1;
 			}
 		}
@@ -584,7 +698,9 @@ detect_fold(const unsigned char *in, const uint32_t *inoff, size_t n,
 			for (q = 0; q < len; q++)
 			{
 				out[o] = in[i + q];
-				outoff[o++] = inoff[i];
+				if (OFFS)
+					outoff[o] = inoff[i];
+				o++;
 			}
 			last_space = 0;
 		}
@@ -594,7 +710,9 @@ detect_fold(const unsigned char *in, const uint32_t *inoff, size_t n,
 			for (k = 0; k < r; k++)
 			{
 				out[o] = (unsigned char) to[k];
-				outoff[o++] = inoff[i];
+				if (OFFS)
+					outoff[o] = inoff[i];
+				o++;
 			}
 			last_space = 0;
 		}
@@ -603,4 +721,17 @@ detect_fold(const unsigned char *in, const uint32_t *inoff, size_t n,
 	if (o > 0 && out[o - 1] == ' ')
 		o--;
 	return o;
+}
+
+size_t
+detect_fold(const unsigned char *in, const uint32_t *inoff, size_t n,
+			unsigned char *out, uint32_t *outoff)
+{
+	return fold_impl(in, inoff, n, out, outoff, 1);
+}
+
+size_t
+detect_fold_bytes(const unsigned char *in, size_t n, unsigned char *out)
+{
+	return fold_impl(in, NULL, n, out, NULL, 0);
 }

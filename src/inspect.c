@@ -207,6 +207,14 @@ static DetectTenants *tenant_set = NULL;
 static TenantRules *tenant_rules = NULL;	/* in TopMemoryContext */
 static int	ntenant_rules = 0;
 
+/*
+ * The scans' working memory (malloc'd), kept between calls: a scan of a
+ * typical result then clears and allocates nothing.  Dropped after a large
+ * scan so that one big result does not pin its buffers in the backend.
+ */
+#define SCRATCH_KEEP_BYTES	(64 * 1024)
+static DetectScratch *scan_scratch = NULL;
+
 static void
 cache_clear(void)
 {
@@ -544,8 +552,16 @@ scan(const MtmcpIdentity *id, const Policy *p, DetectDirection dir, const char *
 	ctx.n_allowed_hosts = p->nhosts;
 	ctx.extra_rules = rules_of(id->tenant);
 	ctx.max_bytes = (size_t) inspect_max_bytes;
+	if (scan_scratch == NULL)
+		scan_scratch = detect_scratch_new();	/* NULL: the scan allocates its own */
+	ctx.scratch = scan_scratch;
 
 	n = detect_scan(global_rules, &ctx, text, len, out, MAX_FINDINGS, &truncated);
+	if (len > SCRATCH_KEEP_BYTES)
+	{
+		detect_scratch_free(scan_scratch);
+		scan_scratch = NULL;
+	}
 	if (n < 0)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 

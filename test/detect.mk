@@ -29,10 +29,10 @@ DETECT_FUZZ_WORK_DIR = build/fuzz-corpus-detect
 
 DETECT_CC            = $(CC)
 DETECT_CC_FLAGS      = -Wall -Wextra -O2 -g
-DETECT_ASAN_FLAGS    = -fsanitize=address,undefined -fno-sanitize-recover=undefined
+DETECT_ASAN_FLAGS    = -fsanitize=address,undefined -fno-sanitize-recover=undefined -DDETECT_CHECK_FAST
 
 DETECT_FUZZ_CC       = clang
-DETECT_FUZZ_CC_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+DETECT_FUZZ_CC_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -DDETECT_CHECK_FAST
 DETECT_FUZZ_SECONDS ?= 120
 DETECT_FUZZ_MAX_LEN ?= 20000
 DETECT_FUZZ_ENV      = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
