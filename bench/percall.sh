@@ -4,12 +4,13 @@
 # A benchmark, not a test.  One pgbench connection (as mtmcp_shim, extended
 # protocol with unnamed statements, as mtmcp-http sends them) calls
 # mtmcp.mcp_http() with the bench's tools/call get_document over and over,
-# followed by the shim's default reset query when PERCALL_RESET=1 (default).
+# followed by the shim's default reset query when PERCALL_RESET=1.
 # It prints calls per second and the CPU the whole cluster (postmaster and
 # all its processes) used per call, in microseconds -- steadier than
 # throughput on a shared machine.
 #
-# Settings: PERCALL_SECONDS (10), PERCALL_ROUNDS (3), PERCALL_RESET (1),
+# Settings: PERCALL_SECONDS (10), PERCALL_ROUNDS (3), PERCALL_RESET (0; 1: each
+# call is followed by the reset statements, sent one by one),
 # PERCALL_SAVE (a file to keep the token and session id in), PERCALL_SYNC
 # (synchronous_commit of the calls, default off: no wait for the WAL flush,
 # more calls per round);
@@ -19,7 +20,7 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO"
 SECS=${PERCALL_SECONDS:-10}
 ROUNDS=${PERCALL_ROUNDS:-3}
-RESET=${PERCALL_RESET:-1}
+RESET=${PERCALL_RESET:-0}
 DB=mtmcp_bench_percall
 scripts/cluster.sh start >/dev/null
 eval "$(scripts/cluster.sh env)"
