@@ -37,6 +37,7 @@ OBJS = \
 	src/worker.o \
 	src/mrtr.o \
 	src/revision.o \
+	src/listen.o \
 	src/router.o \
 	src/progress.o \
 	src/detect.o \
@@ -47,7 +48,7 @@ OBJS = \
 # scripts and the hand-written upgrade scripts (mtmcp--A--B.sql) are frozen.
 SQL_SECTIONS = $(addprefix src/sql/,$(addsuffix .sql, \
 	mtmcp tenants identity tenant_tables tools catalog resources dispatch \
-	audit inspect cost partitions sessions lifecycle scaleout drill admin_api sandbox mrtr privileges))
+	audit inspect cost partitions sessions lifecycle scaleout drill admin_api sandbox mrtr listen privileges))
 EXTSQL = mtmcp--$(EXTVERSION).sql
 DATA = $(sort $(wildcard mtmcp--*.sql) $(EXTSQL))
 
@@ -55,7 +56,7 @@ DATA = $(sort $(wildcard mtmcp--*.sql) $(EXTSQL))
 # (a fresh extension and the shared test data), so any file runs alone --
 # make installcheck REGRESS=tools -- and `make installcheck-each` runs every
 # file alone on a fresh database.
-REGRESS = upgrade setup jsonschema identity guc_attacks roles dispatch tools isolation audit cost catalog resources prompts sessions lifecycle drill audit_evasion admin_api sandbox injection concurrency revision maintenance scaleout
+REGRESS = upgrade setup jsonschema identity guc_attacks roles dispatch tools isolation audit cost catalog resources prompts sessions lifecycle drill audit_evasion admin_api sandbox injection concurrency revision listen maintenance scaleout
 REGRESS_OPTS = --load-extension=pgcrypto
 
 PG_CPPFLAGS += $(shell pkg-config --cflags json-c 2>/dev/null || echo -I/usr/include/json-c)

@@ -62,7 +62,7 @@ SELECT * FROM http(:'a', jsonb_set(req(301, 'server/discover'), '{params,_meta,i
 -- what 2026-07-28 removed, and what never was: -32601, HTTP 404
 SELECT m AS method, h.status, h.response -> 'error' ->> 'code' AS code, h.response -> 'id' AS id
   FROM unnest(ARRAY['initialize', 'ping', 'logging/setLevel', 'resources/subscribe', 'resources/unsubscribe',
-					'unknown/method', 'subscriptions/listen']) m,
+					'unknown/method']) m,
 	   LATERAL http(:'a', req(500, m, '{"uri":"docs://help/tokens","level":"info"}')) h;
 -- a notification: 202, no answer
 SELECT * FROM http(:'a', '{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1,"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}');

@@ -141,6 +141,12 @@ SELECT sbx.run('acme', 'SELECT reltuples FROM pg_class WHERE relname = ''docs'''
 SELECT sbx.run('acme', 'SELECT last_value FROM sbx.order_seq');
 SELECT sbx.run('acme', 'SELECT currval(''sbx.order_seq'')');
 SELECT sbx.run('acme', 'SELECT pg_relation_size(''sbx.docs'')');
+-- other sessions' locks, the WAL position, the transaction counter: activity of other tenants
+SELECT sbx.run('acme', 'SELECT count(*) FROM pg_lock_status() l');
+SELECT sbx.run('acme', 'SELECT pg_current_wal_lsn()');
+SELECT sbx.run('acme', 'SELECT age(xmin) FROM sbx.docs LIMIT 1');
+SELECT sbx.run('acme', 'SELECT pg_notification_queue_usage()');
+SELECT sbx.run('acme', 'SELECT age(timestamp ''2026-01-02'', timestamp ''2026-01-01'') AS timestamp_age_is_fine');
 SELECT sbx.run('acme', 'SELECT secret FROM sbx.not_registered');
 SELECT sbx.last_error();
 -- a unique constraint without the tenant column is an existence oracle: refused at registration

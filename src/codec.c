@@ -12,6 +12,10 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "executor/spi.h"
+#include "utils/memutils.h"
+
+#include "cache.h"
 #include "codec.h"
 #include "jwt.h"
 
@@ -62,4 +66,31 @@ mtmcp_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not compute an HMAC")));
+}
+
+/* Load (or keep) a server key: one row, one bytea column named secret. */
+void
+mtmcp_secret_load(MtmcpSecret *s)
+{
+	uint64		gen = mtmcp_config_generation();
+	bool		isnull;
+	bytea	   *b;
+
+	if (s->bytes != NULL && s->generation == gen)
+		return;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute(psprintf("SELECT secret FROM mtmcp.%s", s->table), true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("mtmcp.%s must hold exactly one row", s->table)));
+	b = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (s->bytes != NULL)
+		pfree(s->bytes);
+	s->len = VARSIZE_ANY_EXHDR(b);
+	s->bytes = MemoryContextAlloc(TopMemoryContext, s->len);
+	memcpy(s->bytes, VARDATA_ANY(b), s->len);
+	SPI_finish();
+	s->generation = gen;
 }

@@ -29,9 +29,7 @@
 
 int			mtmcp_page_size = 100;
 
-static char *secret = NULL;
-static int	secret_len = 0;
-static uint64 secret_generation = 0;
+static MtmcpSecret secret = {"cursor_secret"};
 
 void
 CursorInit(void)
@@ -45,30 +43,6 @@ CursorInit(void)
 							NULL, NULL, NULL);
 }
 
-static void
-load_secret(void)
-{
-	uint64		gen = mtmcp_config_generation();
-	bool		isnull;
-	bytea	   *b;
-
-	if (secret != NULL && secret_generation == gen)
-		return;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute("SELECT secret FROM mtmcp.cursor_secret", true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("mtmcp.cursor_secret must hold exactly one row")));
-	b = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	if (secret != NULL)
-		pfree(secret);
-	secret_len = VARSIZE_ANY_EXHDR(b);
-	secret = MemoryContextAlloc(TopMemoryContext, secret_len);
-	memcpy(secret, VARDATA_ANY(b), secret_len);
-	SPI_finish();
-	secret_generation = gen;
-}
 
 static void
 cursor_mac(const char *kind, const MtmcpIdentity *id, const char *position, uint8 *out)
@@ -78,8 +52,8 @@ cursor_mac(const char *kind, const MtmcpIdentity *id, const char *position, uint
 	const char *parts[5] = {"mtmcp-cursor-v1", kind, id->tenant, id->subject, position};
 	int			i;
 
-	load_secret();
-	if (ctx == NULL || pg_hmac_init(ctx, (uint8 *) secret, secret_len) < 0)
+	mtmcp_secret_load(&secret);
+	if (ctx == NULL || pg_hmac_init(ctx, (uint8 *) secret.bytes, secret.len) < 0)
 		elog(ERROR, "could not initialize HMAC");
 	for (i = 0; i < 5; i++)
 		if (pg_hmac_update(ctx, (const uint8 *) parts[i], strlen(parts[i]) + 1) < 0)

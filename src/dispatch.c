@@ -46,6 +46,7 @@
 #include "inflight.h"
 #include "inspect.h"
 #include "jsonutil.h"
+#include "listen.h"
 #include "mrtr.h"
 #include "mtmcp.h"
 #include "notify.h"
@@ -217,6 +218,7 @@ serve(Exchange *x, JsonbContainer *root, JsonbValue *idv, JsonbContainer *params
 	bool		stateless = false;	/* 2026-07-28 (revision.c) */
 	Jsonb	   *caps = NULL;
 	bool		mrtr = false;
+	char	   *listen_key = NULL;	/* a subscriptions/listen answered (listen.c) */
 
 	/* 2. the envelope */
 	if (root == NULL)
@@ -352,6 +354,8 @@ serve(Exchange *x, JsonbContainer *root, JsonbValue *idv, JsonbContainer *params
 	set_outcome(ev, "ok", "info", 0);
 	if (stateless && strcmp(method, "server/discover") == 0)
 		mtmcp_revision_discover(&result);
+	else if (stateless && strcmp(method, "subscriptions/listen") == 0)
+		rpc_code = mtmcp_listen(ident, idv, params, &result, &listen_key, &rpc_msg);
 	else if (strcmp(method, "initialize") == 0)
 	{
 		handle_initialize(&result, params, &rpc_msg, &version);
@@ -437,6 +441,12 @@ serve(Exchange *x, JsonbContainer *root, JsonbValue *idv, JsonbContainer *params
 		if (strcmp(ev->result_kind, "ok") == 0)
 			set_outcome(ev, "invalid", "warning", 0);
 		ev->error_code = psprintf("%d", rpc_code);
+	}
+	else if (listen_key != NULL)
+	{
+		/* the acknowledgement is the answer; the shim keeps the stream open */
+		appendBinaryStringInfo(x->out, result.data, result.len);
+		x->session_id = listen_key;
 	}
 	else
 	{

@@ -85,9 +85,7 @@ typedef struct MrtrCall
 
 static MrtrCall call;
 
-static char *secret = NULL;
-static int	secret_len = 0;
-static uint64 secret_generation = 0;
+static MtmcpSecret secret = {"request_state_secret"};
 
 static void
 clear_call(void)
@@ -131,42 +129,17 @@ mtmcp_mrtr_reset(void)
  * Sealing
  * ------------------------------------------------------------------------- */
 
-static void
-load_secret(void)
-{
-	uint64		gen = mtmcp_config_generation();
-	bool		isnull;
-	bytea	   *b;
-
-	if (secret != NULL && secret_generation == gen)
-		return;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute("SELECT secret FROM mtmcp.request_state_secret", true, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("mtmcp.request_state_secret must hold exactly one row")));
-	b = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	if (secret != NULL)
-		pfree(secret);
-	secret_len = VARSIZE_ANY_EXHDR(b);
-	secret = MemoryContextAlloc(TopMemoryContext, secret_len);
-	memcpy(secret, VARDATA_ANY(b), secret_len);
-	SPI_finish();
-	secret_generation = gen;
-}
 
 static void
 state_mac(const char *payload, size_t len, uint8 out[MTMCP_SHA256_LEN])
 {
 	StringInfoData m;
 
-	load_secret();
+	mtmcp_secret_load(&secret);
 	initStringInfo(&m);
 	appendBinaryStringInfo(&m, "mtmcp-request-state-v1", sizeof("mtmcp-request-state-v1"));
 	appendBinaryStringInfo(&m, payload, len);
-	mtmcp_hmac_sha256(secret, secret_len, m.data, m.len, out);
+	mtmcp_hmac_sha256(secret.bytes, secret.len, m.data, m.len, out);
 }
 
 static char *

@@ -11,6 +11,7 @@
  *   dispatch.c     mcp_dispatch / mcp_http: envelope, routing (no header)
  *   revision.c     MCP 2026-07-28 (stateless) beside the session revisions
  *   mrtr.c         multi round-trip requests: handlers ask the client; sealed requestState
+ *   listen.c       subscriptions/listen: the acknowledgement, listen keys, list-change NOTIFY
  *   sessions.c     MCP sessions over HTTP
  *   worker.c       maintain_partitions and its background worker
  *   ratelimit.c    the tenant's request budget

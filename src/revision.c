@@ -12,8 +12,10 @@
  *     data.requested);
  *   - initialize, ping, logging/setLevel, resources/(un)subscribe and
  *     unknown methods answer -32601 with HTTP 404;
- *   - server/discover answers the supported versions, the capabilities and
- *     the server's identity (in _meta, io.modelcontextprotocol/serverInfo);
+ *   - server/discover answers the supported versions, the capabilities
+ *     (listChanged for tools, prompts and resources: subscriptions/listen,
+ *     listen.c) and the server's identity (in _meta,
+ *     io.modelcontextprotocol/serverInfo);
  *   - every result carries resultType ("complete", or "input_required" from
  *     mrtr.c), and the results the revision lets clients cache (tools/list,
  *     prompts/list, resources/list, resources/templates/list,
@@ -172,7 +174,8 @@ mtmcp_revision_method_unknown(const char *method)
 {
 	static const char *const kept[] = {
 		"server/discover", "tools/list", "tools/call", "resources/list", "resources/read",
-		"resources/templates/list", "prompts/list", "prompts/get", "completion/complete", NULL
+		"resources/templates/list", "prompts/list", "prompts/get", "completion/complete",
+		"subscriptions/listen", NULL
 	};
 	int			i;
 
@@ -188,7 +191,8 @@ mtmcp_revision_discover(StringInfo result)
 	appendStringInfoString(result, "{\"supportedVersions\":");
 	append_versions(result);
 	appendStringInfoString(result,
-						   ",\"capabilities\":{\"tools\":{},\"resources\":{},\"prompts\":{},"
+						   ",\"capabilities\":{\"tools\":{\"listChanged\":true},"
+						   "\"resources\":{\"listChanged\":true},\"prompts\":{\"listChanged\":true},"
 						   "\"completions\":{},\"logging\":{}}"
 						   ",\"_meta\":{\"" META_PREFIX "serverInfo\":{\"name\":\"mtmcp\","
 						   "\"title\":\"mtmcp multi-tenant MCP server\",\"version\":\"" MTMCP_VERSION "\"}}");

@@ -56,6 +56,7 @@
 #include "catalog/pg_index.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
@@ -134,6 +135,17 @@ static const FunctionRule function_rules[] = {
 	{"pg_current_xact_id*", "the transaction counter"}, {"pg_current_snapshot", "the transaction counter"},
 	{"txid_status", "the transaction counter"}, {"pg_xact_status", "the transaction counter"},
 	{"pg_import_system_collations", "catalog changes"},
+	{"pg_lock_status", "other sessions' locks show other tenants' activity"},
+	{"pg_blocking_pids", "other sessions' locks"}, {"pg_safe_snapshot_blocking_pids", "other sessions' locks"},
+	{"pg_current_wal*", "the write-ahead log position moves with other tenants' writes"},
+	{"pg_last_wal*", "the write-ahead log position"}, {"pg_walfile_name*", "the write-ahead log position"},
+	{"pg_control_*", "checkpoint and WAL state moves with other tenants' writes"},
+	{"pg_notification_queue_usage", "the notification queue fills with other sessions' notifications"},
+	{"pg_xact_commit_timestamp*", "commit times of other tenants' transactions"},
+	{"pg_last_committed_xact", "commit times of other tenants' transactions"},
+	{"pg_get_replication_slots", "replication state"}, {"pg_get_shmem_allocations", "server internals"},
+	{"pg_get_backend_memory_contexts", "server internals"},
+	{"mxid_age", "the multixact counter moves with other tenants' activity"},
 	{"dblink*", "connections to other databases escape RLS"},
 };
 
@@ -703,9 +715,15 @@ function_denial(Oid funcid)
 		int			i;
 
 		if (p->pronamespace == PG_CATALOG_NAMESPACE)
+		{
 			for (i = 0; i < lengthof(function_rules) && e->why == NULL; i++)
 				if (name_matches(name, function_rules[i].name))
 					e->why = function_rules[i].why;
+			/* age(xid) reads the transaction counter; age(timestamp) is harmless */
+			if (e->why == NULL && strcmp(name, "age") == 0 && p->pronargs >= 1 &&
+				p->proargtypes.values[0] == XIDOID)
+				e->why = "the transaction counter reveals other tenants' activity (age of an xid)";
+		}
 		if (e->why == NULL)
 		{
 			Oid			ext = getExtensionOfObject(ProcedureRelationId, funcid);

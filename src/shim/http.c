@@ -1349,7 +1349,8 @@ listen_stream(struct MHD_Connection *c, Req *r, json_object *root, Job *job, enu
 	json_object *ack = json_tokener_parse(job->response);
 	json_object *params,
 			   *meta,
-			   *filter;
+			   *filter = NULL,
+			   *v;
 	const char *sub_id = NULL;
 	unsigned	kinds = 0;
 	SseStream  *s;
@@ -1360,13 +1361,19 @@ listen_stream(struct MHD_Connection *c, Req *r, json_object *root, Job *job, enu
 		json_object_put(ack);
 		return false;
 	}
-	if (json_object_object_get_ex(ack, "params", &params) && json_object_object_get_ex(params, "_meta", &meta))
-		sub_id = string_member(meta, "io.modelcontextprotocol/subscriptionId");
-	if (json_object_object_get_ex(root, "params", &params) &&
-		json_object_object_get_ex(params, "notifications", &filter))
+	/* the subscriptionId is the listen request's id: a string or a number, kept as JSON */
+	if (json_object_object_get_ex(ack, "params", &params))
 	{
-		json_object *v;
-
+		if (json_object_object_get_ex(params, "_meta", &meta) &&
+			json_object_object_get_ex(meta, "io.modelcontextprotocol/subscriptionId", &v))
+			sub_id = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+		/* the kinds the database agreed to honour; else what the client asked */
+		(void) json_object_object_get_ex(params, "notifications", &filter);
+	}
+	if (filter == NULL && json_object_object_get_ex(root, "params", &params))
+		(void) json_object_object_get_ex(params, "notifications", &filter);
+	if (filter != NULL && json_object_is_type(filter, json_type_object))
+	{
 		if (json_object_object_get_ex(filter, "toolsListChanged", &v) && json_object_get_boolean(v))
 			kinds |= LISTEN_TOOLS;
 		if (json_object_object_get_ex(filter, "promptsListChanged", &v) && json_object_get_boolean(v))
@@ -1378,7 +1385,7 @@ listen_stream(struct MHD_Connection *c, Req *r, json_object *root, Job *job, enu
 	sse_set_priming(s);
 	sse_watch_client(s, r->fd);
 	sse_push_message(s, job->response);
-	sse_listen_register(s, job->out_session_id, sub_id ? sub_id : "", kinds);
+	sse_listen_register(s, job->out_session_id, sub_id ? sub_id : "null", kinds);
 	json_object_put(ack);
 	metrics_count("listen_streams_opened", 1);
 	r->stream = true;

@@ -91,7 +91,7 @@ struct SseStream
 	SseStream  *follower;		/* a resumed stream that gets what we send (ref held) */
 	bool		is_get;			/* a session's GET stream (registered once) */
 	char	   *listen_key;		/* a subscriptions/listen stream (2026-07-28): its tenant's key */
-	char	   *listen_id;		/* its subscriptionId */
+	char	   *listen_id;		/* its subscriptionId, as JSON (the listen request's id) */
 	unsigned	listen_kinds;	/* LISTEN_* it asked for */
 	SseStream  *listen_next;	/* listen list (registry lock) */
 	double		ended_at;		/* retained: when it ended */
@@ -545,7 +545,9 @@ sse_resume(const char *session_id, const char *last_event_id, bool *get_stream)
 
 /*
  * A subscriptions/listen stream: list changes of the kinds asked for (of the
- * tenant behind listen_key) reach it, tagged with its subscriptionId.
+ * tenant behind listen_key) reach it, tagged with its subscriptionId
+ * (subscription_id: JSON text, the listen request's id as the database
+ * echoed it).
  */
 void
 sse_listen_register(SseStream *s, const char *listen_key, const char *subscription_id, unsigned kinds)
@@ -580,7 +582,7 @@ sse_listen_deliver(const char *listen_key, const char *kind)
 		sb_init(&b);
 		sb_printf(&b, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/%s/list_changed\","
 				  "\"params\":{\"_meta\":{\"io.modelcontextprotocol/subscriptionId\":", kind);
-		sb_json_string(&b, s->listen_id ? s->listen_id : "");
+		sb_puts(&b, s->listen_id ? s->listen_id : "null");
 		sb_puts(&b, "}}}");
 		pthread_mutex_lock(&s->lock);
 		if (push_locked(s, b.data))

@@ -170,4 +170,26 @@ SELECT mtmcp.register_tool(t.name, t.description, '{"type": "object", "propertie
 SELECT mtmcp.register_prompt('test_input_required_result_prompt', 'A prompt that asks the user for context first.',
 	'[]', renderer => 'conformance.irr_prompt(jsonb)', required_feature => 'conformance');
 
+
+-- subscriptions/listen (server-stateless): the trigger tools announce a change
+-- of the caller's tenant's tools or prompts list (the handler API; only the
+-- verified tenant's listen streams hear it)
+CREATE FUNCTION conformance.trigger_tool_change(args jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM mtmcp.notify_list_changed('tools');
+	RETURN conformance.text_result('tools list changed');
+END
+$$;
+CREATE FUNCTION conformance.trigger_prompt_change(args jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM mtmcp.notify_list_changed('prompts');
+	RETURN conformance.text_result('prompts list changed');
+END
+$$;
+GRANT EXECUTE ON FUNCTION conformance.trigger_tool_change(jsonb), conformance.trigger_prompt_change(jsonb) TO mtmcp_tool;
+SELECT mtmcp.register_tool('test_trigger_tool_change', 'Announces that the tools list changed (listen streams).',
+	'{"type": "object", "properties": {}}', 'conformance.trigger_tool_change(jsonb)', required_feature => 'conformance');
+SELECT mtmcp.register_tool('test_trigger_prompt_change', 'Announces that the prompts list changed (listen streams).',
+	'{"type": "object", "properties": {}}', 'conformance.trigger_prompt_change(jsonb)', required_feature => 'conformance');
+
 \o

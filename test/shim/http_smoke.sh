@@ -390,6 +390,32 @@ check "the deleted session is 404" 404
 req GET "$URL" -H 'Accept: text/event-stream' "${AUTH[@]}" "${SH[@]}"
 check "GET on the deleted session is 404" 404
 
+# subscriptions/listen against the database (real extension only): the acknowledgement first,
+# then acme's stream hears acme's tool list change, never globex's
+if [ "${SHIM_MOCK:-0}" != 1 ]; then
+	META26L='"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}'
+	curl -sS -N --max-time 20 -o "$T/listen-db" -H 'Accept: application/json, text/event-stream' "${CT[@]}" \
+		"${AUTH[@]}" -H 'MCP-Protocol-Version: 2026-07-28' -H 'Mcp-Method: subscriptions/listen' --data-binary \
+		"{\"jsonrpc\":\"2.0\",\"id\":\"listen-1\",\"method\":\"subscriptions/listen\",\"params\":{\"notifications\":{\"toolsListChanged\":true},$META26L}}" "$URL" &
+	LISTEN_PID=$!
+	for _ in $(seq 50); do grep -q 'acknowledged' "$T/listen-db" 2>/dev/null && break; sleep 0.1; done
+	TOOL=$(psql -X -Atq -d "$SHIM_DB" -c "SELECT name FROM mtmcp.tools WHERE required_feature IS NULL OR required_feature = 'documents' ORDER BY name LIMIT 1")
+	psql -X -q -d "$SHIM_DB" -c "SELECT mtmcp.set_tenant_tool_description('globex', '$TOOL', 'Globex words.')" >/dev/null
+	psql -X -q -d "$SHIM_DB" -c "SELECT mtmcp.set_tenant_tool_description('acme', '$TOOL', 'Acme words.')" >/dev/null
+	for _ in $(seq 50); do grep -q 'tools/list_changed' "$T/listen-db" 2>/dev/null && break; sleep 0.1; done
+	sleep 0.3
+	kill $LISTEN_PID 2>/dev/null
+	wait $LISTEN_PID 2>/dev/null
+	psql -X -q -d "$SHIM_DB" -c "SELECT mtmcp.set_tenant_tool_description(t, '$TOOL', NULL) FROM unnest(ARRAY['acme', 'globex']) t" >/dev/null
+	if [ "$(grep '^data: {' "$T/listen-db" | head -1 | grep -c 'notifications/subscriptions/acknowledged.*"toolsListChanged": *true')" = 1 ] &&
+		[ "$(grep -c '^data: .*notifications/tools/list_changed.*"io.modelcontextprotocol/subscriptionId": *"listen-1"' "$T/listen-db")" = 1 ] &&
+		! grep -q '^data: .*acme\|globex' "$T/listen-db"; then
+		ok "2026-07-28 (database): subscriptions/listen hears its tenant's list change, not another tenant's"
+	else
+		nok "2026-07-28 (database): subscriptions/listen hears its tenant's list change, not another tenant's" "$(cat "$T/listen-db")"
+	fi
+fi
+
 # a tenant over its rate limit: 429 with Retry-After (real extension only)
 if [ "${SHIM_MOCK:-0}" != 1 ]; then
 	psql -X -q -d "$SHIM_DB" -c "SELECT mtmcp.set_tenant_setting('acme', 'rate_limit', '{\"requests\": 1, \"window_seconds\": 3600}')" >/dev/null
