@@ -3194,6 +3194,12 @@ COMMENT ON FUNCTION mtmcp.blast_radius_drill(text) IS
 'Attacks the other tenant with the most data from this tenant, through the real code paths (tokens, tools, resources, sessions, cursors, RLS, the sandbox, prompt injection planted in its own data, rate limits, views), and reports per operation which layers refused, what was logged and alerted, and a verdict. Leaves nothing behind.';
 
 -------------------------------------------------------------------------------
+-- Backends cache which tenants trust which issuers (with the tenant's row)
+-------------------------------------------------------------------------------
+CREATE TRIGGER tenant_issuers_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mtmcp.tenant_issuers
+	FOR EACH STATEMENT EXECUTE FUNCTION mtmcp._config_changed();
+
+-------------------------------------------------------------------------------
 -- List changes for subscriptions/listen streams (src/listen.c)
 -------------------------------------------------------------------------------
 

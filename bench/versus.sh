@@ -110,6 +110,9 @@ secret=$(openssl rand -hex 32)
 psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
 psql -X -q -v ON_ERROR_STOP=1 -v secret_hex="$secret" -d "$DB" -f demo/demo.sql >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f bench/peer/peer.sql
+# the peer limits nothing: the tenant may have as many calls in flight as the
+# pool runs (the default mtmcp.max_in_flight, 4, answers 429s at 32 connections)
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "UPDATE mtmcp.tenants SET settings = settings || jsonb_build_object('max_in_flight', $POOL) WHERE tenant_id = 'acme'"
 
 for port in $SHIM_PORT $PEER_PORT; do
 	! curl -s -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null || die "127.0.0.1:$port is in use already"

@@ -278,7 +278,7 @@ serve(Exchange *x, JsonbContainer *root, JsonbValue *idv, JsonbContainer *params
 	 */
 	else if (!stateless && http != NULL && strcmp(method, "initialize") != 0)
 	{
-		int			st = mtmcp_session_check(ident, session_id, &log_level, ev);
+		int			st = mtmcp_session_check(ident, session_id, &log_level, &caps, ev);
 
 		if (st != 200)
 		{

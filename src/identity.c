@@ -42,6 +42,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
@@ -187,6 +188,8 @@ IdentityInit(void)
 
 	mtmcp_track_config_relation("issuers");
 	mtmcp_track_config_relation("signing_keys");
+	/* the tenant cache (tenants and plans are tracked by catalog.c) */
+	mtmcp_track_config_relation("tenant_issuers");
 }
 
 /* ---------------------------------------------------------------------------
@@ -561,26 +564,50 @@ tenant_id_is_valid(const char *t)
 
 /*
  * Step 2, on every call: the tenant must exist, trust the issuer, be active.
+ *
+ * What that takes (the tenant's row, its plan's, whether it trusts the
+ * issuer) is configuration: it is cached per backend by (tenant, issuer),
+ * stamped with the configuration generation, which moves when tenants,
+ * plans or tenant_issuers change (their statement triggers; cache.c).  Only
+ * tenants that exist and trust the issuer are cached, at most
+ * TENANT_CACHE_MAX of them: a refusal always asks the tables.
  */
-static bool
-resolve_tenant(MtmcpIdentity *id, MtmcpAuthError *err)
+#define TENANT_CACHE_MAX 1024
+#define TENANT_KEY_LEN 512
+
+typedef struct TenantRow
 {
-	MemoryContext outer = CurrentMemoryContext;
+	char		key[TENANT_KEY_LEN];	/* tenant '\n' issuer (hash key) */
+	bool		found;			/* the tenant exists */
+	bool		trusted;		/* and trusts the issuer */
+	char	   *status;
+	char	   *plan;
+	char	  **features;
+	int			nfeatures;
+	Jsonb	   *settings;		/* NULL when none */
+} TenantRow;
+
+static MemoryContext tenant_cxt = NULL;
+static HTAB *tenant_cache = NULL;
+static uint64 tenant_generation = 0;
+
+/* Read the row from the tables into *row, allocating in cxt. */
+static void
+load_tenant_row(const MtmcpIdentity *id, TenantRow *row, MemoryContext cxt)
+{
 	Datum		args[2];
 	int			ret;
 	bool		isnull;
-	char	   *status;
-	bool		trusted;
 	HeapTuple	tup;
 	TupleDesc	desc;
-	Datum		features;
+	Datum		d;
+	MemoryContext spicxt;
 
-	if (!tenant_id_is_valid(id->tenant))
-		return auth_fail(err, "invalid_tenant_claim", 403,
-						 pstrdup("The tenant claim is not a valid tenant id."));
-	if (strlen(id->subject) > MTMCP_MAX_SUBJECT_LEN)
-		return auth_fail(err, "invalid_subject", 401, pstrdup("The subject claim is too long."));
-
+	row->found = row->trusted = false;
+	row->status = row->plan = NULL;
+	row->features = NULL;
+	row->nfeatures = 0;
+	row->settings = NULL;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (tenant_plan == NULL)
@@ -599,72 +626,161 @@ resolve_tenant(MtmcpIdentity *id, MtmcpAuthError *err)
 	ret = SPI_execute_plan(tenant_plan, args, NULL, true, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not look up tenant: %s", SPI_result_code_string(ret));
-
 	if (SPI_processed == 0)
 	{
 		SPI_finish();
-		return auth_fail(err, "unknown_tenant", 403,
-						 psprintf("Tenant \"%s\" does not exist.", id->tenant));
+		return;
 	}
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	trusted = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
-	if (!trusted)
-	{
-		SPI_finish();
-		/* deliberately the same answer as a tenant that does not exist */
-		return auth_fail(err, "unknown_tenant", 403,
-						 psprintf("Issuer \"%s\" is not trusted for tenant \"%s\".", id->issuer, id->tenant));
-	}
-	status = SPI_getvalue(tup, desc, 1);
-	if (strcmp(status, "active") != 0)
-	{
-		const char *reason = strcmp(status, "suspended") == 0 ? "tenant_suspended" :
-			strcmp(status, "provisioning") == 0 ? "tenant_provisioning" :
-			(strcmp(status, "deleted") == 0 || strcmp(status, "purged") == 0) ? "tenant_deleted" : "tenant_inactive";
-		char	   *detail = MemoryContextStrdup(outer, psprintf("Tenant \"%s\" is %s.", id->tenant, status));
-
-		SPI_finish();
-		return auth_fail(err, reason, 403, detail);
-	}
-
-	if (access_scope != NULL && access_scope[0] != '\0' && !mtmcp_has_scope(id, access_scope))
-	{
-		SPI_finish();
-		return auth_fail(err, "insufficient_scope", 403,
-						 psprintf("The token lacks the scope \"%s\".", access_scope));
-	}
-
-	id->plan = MemoryContextStrdup(outer, SPI_getvalue(tup, desc, 2));
-	features = SPI_getbinval(tup, desc, 3, &isnull);
-	id->nfeatures = 0;
-	id->features = NULL;
+	row->found = true;
+	row->trusted = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+	row->status = MemoryContextStrdup(cxt, SPI_getvalue(tup, desc, 1));
+	row->plan = MemoryContextStrdup(cxt, SPI_getvalue(tup, desc, 2));
+	d = SPI_getbinval(tup, desc, 3, &isnull);
 	if (!isnull)
 	{
-		ArrayType  *arr = DatumGetArrayTypeP(features);
+		ArrayType  *arr = DatumGetArrayTypeP(d);
 		Datum	   *elems;
 		bool	   *nulls;
 		int			n,
 					i;
 
 		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-		id->features = MemoryContextAlloc(outer, sizeof(char *) * Max(n, 1));
+		row->features = MemoryContextAlloc(cxt, sizeof(char *) * Max(n, 1));
 		for (i = 0; i < n; i++)
 			if (!nulls[i])
-				id->features[id->nfeatures++] = MemoryContextStrdup(outer, TextDatumGetCString(elems[i]));
+				row->features[row->nfeatures++] = MemoryContextStrdup(cxt, TextDatumGetCString(elems[i]));
 	}
+	d = SPI_getbinval(tup, desc, 5, &isnull);
+	if (!isnull)
 	{
-		Datum		settings = SPI_getbinval(tup, desc, 5, &isnull);
-
-		if (!isnull)
-		{
-			MemoryContext spicxt = MemoryContextSwitchTo(outer);
-
-			id->settings = DatumGetJsonbPCopy(settings);
-			MemoryContextSwitchTo(spicxt);
-		}
+		spicxt = MemoryContextSwitchTo(cxt);
+		row->settings = DatumGetJsonbPCopy(d);
+		MemoryContextSwitchTo(spicxt);
 	}
 	SPI_finish();
+}
+
+/* The (tenant, issuer) row: from the cache, or read (and cached when it may be). */
+static TenantRow *
+tenant_row(const MtmcpIdentity *id)
+{
+	uint64		gen = mtmcp_config_generation();
+	char		key[TENANT_KEY_LEN];
+	TenantRow  *row;
+	bool		found;
+	HASHCTL		ctl;
+
+	if (strlen(id->tenant) + strlen(id->issuer) + 2 > TENANT_KEY_LEN)
+	{
+		row = palloc0(sizeof(TenantRow));
+		load_tenant_row(id, row, CurrentMemoryContext);
+		return row;
+	}
+	if (tenant_cxt == NULL)
+		tenant_cxt = AllocSetContextCreate(TopMemoryContext, "mtmcp tenant cache", ALLOCSET_DEFAULT_SIZES);
+	if (tenant_cache != NULL && (tenant_generation != gen || hash_get_num_entries(tenant_cache) >= TENANT_CACHE_MAX))
+	{
+		MemoryContextReset(tenant_cxt);
+		tenant_cache = NULL;
+	}
+	if (tenant_cache == NULL)
+	{
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = TENANT_KEY_LEN;
+		ctl.entrysize = sizeof(TenantRow);
+		ctl.hcxt = tenant_cxt;
+		tenant_cache = hash_create("mtmcp tenant cache", 64, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+		tenant_generation = gen;
+	}
+	memset(key, 0, sizeof(key));
+	snprintf(key, sizeof(key), "%s\n%s", id->tenant, id->issuer);
+	row = hash_search(tenant_cache, key, HASH_FIND, NULL);
+	if (row != NULL)
+		return row;
+	/* read it outside the cache; keep it only when the tenant exists and trusts the issuer */
+	{
+		TenantRow  *fresh = palloc0(sizeof(TenantRow));
+		int			i;
+
+		load_tenant_row(id, fresh, CurrentMemoryContext);
+		if (!fresh->found || !fresh->trusted || tenant_cache == NULL ||
+			tenant_generation != mtmcp_config_generation())
+			return fresh;
+		row = hash_search(tenant_cache, key, HASH_ENTER, &found);
+		row->found = fresh->found;
+		row->trusted = fresh->trusted;
+		row->status = MemoryContextStrdup(tenant_cxt, fresh->status);
+		row->plan = MemoryContextStrdup(tenant_cxt, fresh->plan);
+		row->nfeatures = fresh->nfeatures;
+		row->features = NULL;
+		if (fresh->features != NULL)
+		{
+			row->features = MemoryContextAlloc(tenant_cxt, sizeof(char *) * Max(fresh->nfeatures, 1));
+			for (i = 0; i < fresh->nfeatures; i++)
+				row->features[i] = MemoryContextStrdup(tenant_cxt, fresh->features[i]);
+		}
+		row->settings = NULL;
+		if (fresh->settings != NULL)
+		{
+			row->settings = MemoryContextAlloc(tenant_cxt, VARSIZE(fresh->settings));
+			memcpy(row->settings, fresh->settings, VARSIZE(fresh->settings));
+		}
+		return row;
+	}
+}
+
+static bool
+resolve_tenant(MtmcpIdentity *id, MtmcpAuthError *err)
+{
+	MemoryContext outer = CurrentMemoryContext;
+	TenantRow  *row;
+	int			i;
+
+	if (!tenant_id_is_valid(id->tenant))
+		return auth_fail(err, "invalid_tenant_claim", 403,
+						 pstrdup("The tenant claim is not a valid tenant id."));
+	if (strlen(id->subject) > MTMCP_MAX_SUBJECT_LEN)
+		return auth_fail(err, "invalid_subject", 401, pstrdup("The subject claim is too long."));
+
+	row = tenant_row(id);
+	if (!row->found)
+		return auth_fail(err, "unknown_tenant", 403,
+						 psprintf("Tenant \"%s\" does not exist.", id->tenant));
+	if (!row->trusted)
+	{
+		/* deliberately the same answer as a tenant that does not exist */
+		return auth_fail(err, "unknown_tenant", 403,
+						 psprintf("Issuer \"%s\" is not trusted for tenant \"%s\".", id->issuer, id->tenant));
+	}
+	if (strcmp(row->status, "active") != 0)
+	{
+		const char *status = row->status;
+		const char *reason = strcmp(status, "suspended") == 0 ? "tenant_suspended" :
+			strcmp(status, "provisioning") == 0 ? "tenant_provisioning" :
+			(strcmp(status, "deleted") == 0 || strcmp(status, "purged") == 0) ? "tenant_deleted" : "tenant_inactive";
+
+		return auth_fail(err, reason, 403, psprintf("Tenant \"%s\" is %s.", id->tenant, status));
+	}
+
+	if (access_scope != NULL && access_scope[0] != '\0' && !mtmcp_has_scope(id, access_scope))
+		return auth_fail(err, "insufficient_scope", 403,
+						 psprintf("The token lacks the scope \"%s\".", access_scope));
+
+	/* the caller's own copies: the cache may be rebuilt during the call */
+	id->plan = MemoryContextStrdup(outer, row->plan);
+	id->nfeatures = 0;
+	id->features = NULL;
+	if (row->features != NULL)
+	{
+		id->features = MemoryContextAlloc(outer, sizeof(char *) * Max(row->nfeatures, 1));
+		for (i = 0; i < row->nfeatures; i++)
+			id->features[id->nfeatures++] = MemoryContextStrdup(outer, row->features[i]);
+	}
+	id->settings = row->settings ? (Jsonb *) MemoryContextAllocZero(outer, VARSIZE(row->settings)) : NULL;
+	if (id->settings != NULL)
+		memcpy(id->settings, row->settings, VARSIZE(row->settings));
 	return true;
 }
 

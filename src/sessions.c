@@ -80,18 +80,25 @@ mtmcp_session_open(const MtmcpIdentity *id, const char *version, JsonbContainer 
 	return sid;
 }
 
+/* per-call statements, prepared once per backend */
+static SPIPlanPtr check_plan = NULL;
+static SPIPlanPtr touch_plan = NULL;
+
 /*
  * 200 when session_id is a live session of this caller (and touch it), 400
  * when there is none, 404 when it is unknown, ended, idle too long, or
  * another tenant's or subject's -- the last recorded as a security event.
- * Also returns the session's log level.
+ * Also returns the session's log level and, when caps is not NULL, its
+ * client capabilities ({} when none; allocated in the caller's context).
  */
 int
-mtmcp_session_check(const MtmcpIdentity *id, const char *session_id, char **log_level, MtmcpAuditEvent *ev)
+mtmcp_session_check(const MtmcpIdentity *id, const char *session_id, char **log_level,
+					Jsonb **caps, MtmcpAuditEvent *ev)
 {
 	Datum		args[2];
 	Oid			types[2] = {TEXTOID, INT4OID};
 	int			status;
+	MemoryContext outer = CurrentMemoryContext;
 
 	if (session_id == NULL)
 	{
@@ -104,12 +111,16 @@ mtmcp_session_check(const MtmcpIdentity *id, const char *session_id, char **log_
 	args[1] = Int32GetDatum(mtmcp_session_idle_timeout);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT s.tenant_id, s.subject,"
-							  "       s.ended_at IS NULL AND s.last_seen_at > now() - make_interval(secs => $2),"
-							  "       (SELECT l.level FROM mtmcp.log_levels l WHERE l.tenant_id = s.tenant_id"
-							  "           AND l.subject = s.subject AND l.session_id = s.session_id)"
-							  "  FROM mtmcp.sessions s WHERE s.session_id = $1",
-							  2, types, args, NULL, false, 1) != SPI_OK_SELECT)
+	if (check_plan == NULL)
+		check_plan = mtmcp_keep_plan("SELECT s.tenant_id, s.subject,"
+									 "       s.ended_at IS NULL AND s.last_seen_at > now() - make_interval(secs => $2),"
+									 "       (SELECT l.level FROM mtmcp.log_levels l WHERE l.tenant_id = s.tenant_id"
+									 "           AND l.subject = s.subject AND l.session_id = s.session_id),"
+									 "       s.last_seen_at < now() - make_interval(secs => least(60, $2 / 10.0)),"
+									 "       s.client_capabilities"
+									 "  FROM mtmcp.sessions s WHERE s.session_id = $1",
+									 2, types);
+	if (SPI_execute_plan(check_plan, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look up the session");
 	if (SPI_processed == 0)
 		status = 404;
@@ -134,20 +145,36 @@ mtmcp_session_check(const MtmcpIdentity *id, const char *session_id, char **log_
 		else
 		{
 			char	   *lvl = SPI_getvalue(tup, desc, 4);
+			bool		stale_null;
+			bool		stale = DatumGetBool(SPI_getbinval(tup, desc, 5, &stale_null));
 
 			*log_level = lvl ? MemoryContextStrdup(TopTransactionContext, lvl) : NULL;
+			if (caps != NULL)
+			{
+				Datum		c = SPI_getbinval(tup, desc, 6, &isnull);
+				MemoryContext spi = MemoryContextSwitchTo(outer);
+
+				*caps = isnull ? json_text_to_jsonb("{}") : DatumGetJsonbPCopy(c);
+				MemoryContextSwitchTo(spi);
+			}
 			/*
 			 * Touch it only when last_seen_at is stale, and never wait: a
 			 * session's requests run in parallel, so none may hold or wait
-			 * for a lock on its row for the length of a call.
+			 * for a lock on its row for the length of a call.  (The UPDATE
+			 * checks staleness again, under the row lock it takes.)
 			 */
-			if (SPI_execute_with_args("UPDATE mtmcp.sessions s SET last_seen_at = now()"
-									  " WHERE s.session_id = (SELECT l.session_id FROM mtmcp.sessions l"
-									  "   WHERE l.session_id = $1"
-									  "     AND l.last_seen_at < now() - make_interval(secs => least(60, $2 / 10.0))"
-									  "   FOR NO KEY UPDATE SKIP LOCKED)",
-									  2, types, args, NULL, false, 0) != SPI_OK_UPDATE)
-				elog(ERROR, "could not touch the session");
+			if (!stale_null && stale)
+			{
+				if (touch_plan == NULL)
+					touch_plan = mtmcp_keep_plan("UPDATE mtmcp.sessions s SET last_seen_at = now()"
+												 " WHERE s.session_id = (SELECT l.session_id FROM mtmcp.sessions l"
+												 "   WHERE l.session_id = $1"
+												 "     AND l.last_seen_at < now() - make_interval(secs => least(60, $2 / 10.0))"
+												 "   FOR NO KEY UPDATE SKIP LOCKED)",
+												 2, types);
+				if (SPI_execute_plan(touch_plan, args, NULL, false, 0) != SPI_OK_UPDATE)
+					elog(ERROR, "could not touch the session");
+			}
 			status = 200;
 		}
 	}
@@ -201,7 +228,7 @@ session_request(FunctionCallInfo fcinfo, bool end)
 	}
 	if (mtmcp_router_mode)		/* a scale-out router: the tenant's shard answers (router.c) */
 		return mtmcp_router_forward_session(&ident, token, session, end);
-	st = mtmcp_session_check(&ident, session, &log_level, &ev);
+	st = mtmcp_session_check(&ident, session, &log_level, NULL, &ev);
 	if (st == 200 && end)
 	{
 		Datum		args[1];

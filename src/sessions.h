@@ -20,7 +20,7 @@ extern int	mtmcp_session_idle_timeout;
 extern void SessionsInit(void);
 extern char *mtmcp_session_open(const MtmcpIdentity *id, const char *version, JsonbContainer *params);
 extern int	mtmcp_session_check(const MtmcpIdentity *id, const char *session_id, char **log_level,
-								MtmcpAuditEvent *ev);
+								Jsonb **caps, MtmcpAuditEvent *ev);
 extern char *mtmcp_session_arg(FunctionCallInfo fcinfo, int n);
 
 #endif							/* MTMCP_SESSIONS_H */

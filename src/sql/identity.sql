@@ -54,6 +54,9 @@ CREATE TRIGGER issuers_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON m
 	FOR EACH STATEMENT EXECUTE FUNCTION mtmcp._config_changed();
 CREATE TRIGGER signing_keys_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mtmcp.signing_keys
 	FOR EACH STATEMENT EXECUTE FUNCTION mtmcp._config_changed();
+-- Backends cache which tenants trust which issuers (with the tenant's row).
+CREATE TRIGGER tenant_issuers_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mtmcp.tenant_issuers
+	FOR EACH STATEMENT EXECUTE FUNCTION mtmcp._config_changed();
 
 CREATE FUNCTION mtmcp.add_issuer(issuer text, audience text, tenant_claim text DEFAULT 'tenant_id',
 								 subject_claim text DEFAULT 'sub', scope_claim text DEFAULT 'scope',
