@@ -17,6 +17,14 @@
  * lets the next position match up to i+1+N).  A later match always
  * dominates an earlier one, so keeping the latest is exact, and each token
  * costs O(positions using its word): linear in the input, no backtracking.
+ *
+ * A segment of at most PF_MAX_SEGMENT bytes first goes through a prefilter
+ * (segment_possible): its words are looked up by hash, and the matcher runs
+ * only when some chain has all of its words there, in order and within its
+ * gaps (a cue rule: enough groups).  Otherwise nothing could be reported, and
+ * the token indices advance as the matcher would have advanced them.  It is
+ * checked under DETECT_CHECK_FAST (the unit tests) by running the matcher
+ * anyway and aborting on any finding.
  */
 #include "detect.h"
 #include "detect_int.h"
@@ -235,6 +243,9 @@ typedef struct PosList
 	int			maxgap;			/* largest gap of the other positions; -1: none */
 	const int  *apos,			/* pos and first, copied into the rules' one arena (the scan reads these) */
 			   *afirst;
+	unsigned char *text;		/* the word (a prefix word without its '*'), for the prefilter */
+	int			len;
+	int			prefix;
 } PosList;
 
 typedef struct Position
@@ -286,7 +297,75 @@ struct DetectRules
 	uint32_t	emask;
 	unsigned char *nflags;		/* per node: 1 a prefix word ends here, 2 an exact word */
 	int		   *arena;			/* every word list's positions, contiguous */
+
+	/*
+	 * The prefilter (segment_possible): which words a segment holds, by
+	 * hash, and which chains could then match at all.  A slot's tag is the
+	 * high half of a word's key (never 0); its value a word list, or
+	 * PF_COARSE | g for coarse group g: the prefix words that begin with
+	 * the same first min(length, PF_COARSE_MAX) bytes.
+	 */
+	struct PfSlot
+	{
+		uint16_t	tag;
+		uint16_t	val;
+	}		   *pslots;
+	uint32_t	pmask;
+	int			pf_ok;			/* 0: too many words for the slots; every segment is possible */
+	int16_t		one[256];		/* the word list of a one-byte exact word, -1 */
+	unsigned char cmask;		/* bit k: some coarse group's key has k bytes */
+	uint64_t	gate[64];		/* 4096 bits, PF_GATE: a coarse key of k bytes may follow these k - 1 */
+	int		   *cg_off,			/* coarse group g: its prefix word lists cg[cg_off[g] .. cg_off[g + 1]) */
+			   *cg;
+	int			ncg;
+	struct Chain
+	{
+		int			start,		/* positions [start, end) */
+					end;
+	}		   *chains;
+	int			nchains;
+	int		   *pwl_off,		/* per position: its word lists pwl[pwl_off[p] .. pwl_off[p + 1]) */
+			   *pwl;
+	int		   *anc_off,		/* per word list: the chains anchored on it */
+			   *anc;
 };
+
+
+/*
+ * The prefilter's keys: FNV-1a over a word's bytes, finished two ways (an
+ * exact word; the first bytes of prefix words, "coarse").  Compile and scan
+ * hash the same folded bytes; a collision only makes a segment look
+ * possible when it is not, never the other way round.
+ */
+#define PF_COARSE			0x8000
+#define PF_COARSE_MAX		4
+#define PF_BASIS			2166136261u
+#define PF_MAX_SEGMENT		8192	/* longer segments go to the matcher at once */
+#define PF_STEP(h, c)		(((h) ^ (uint32_t) (c)) * 16777619u)
+
+static inline uint32_t
+pf_mix(uint32_t h)
+{
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h;
+}
+
+#define PF_KEY_EXACT(h)		pf_mix((h) ^ 0x2545F491u)
+#define PF_KEY_COARSE(h)	pf_mix((h) ^ 0x9E3779B9u)
+/* gate bit for a coarse key of k bytes, from the hash of its first k - 1 */
+#define PF_GATE(h, k)		((((h) + (uint32_t) (k)) * 0x9E3779B1u) >> 20)
+
+static inline uint16_t
+pf_tag(uint32_t key)
+{
+	uint16_t	t = (uint16_t) (key >> 16);
+
+	return t ? t : 1;
+}
 
 static int
 grow(void **arr, int *cap, int need, size_t elsize)
@@ -383,6 +462,11 @@ word_list(DetectRules *r, const unsigned char *w, size_t len, int prefix)
 		if (grow((void **) &r->words, &r->capwords, r->nwords + 1, sizeof(PosList)) < 0)
 			return -1;
 		memset(&r->words[r->nwords], 0, sizeof(PosList));
+		if ((r->words[r->nwords].text = malloc(len + 1)) == NULL)
+			return -1;
+		memcpy(r->words[r->nwords].text, w, len);
+		r->words[r->nwords].len = (int) len;
+		r->words[r->nwords].prefix = prefix;
 		*slot = r->nwords++;
 	}
 	return *slot;
@@ -846,6 +930,267 @@ finish_lists(DetectRules *r)
 	return 0;
 }
 
+
+/*
+ * How rare a word is likely to be in ordinary text, roughly: the chain's
+ * anchor (the position whose words score highest) decides only which chains
+ * the prefilter looks at for a word it found, never whether a chain can
+ * match.
+ */
+static int
+word_score(const PosList *l)
+{
+	static const char *const common[] = {
+		"the", "a", "an", "to", "of", "in", "on", "for", "by", "and", "or", "is", "are", "it",
+		"this", "that", "these", "those", "with", "as", "at", "be", "you", "your", "all", "any",
+		"new", "now", "from", "not", "do", "no", "if", "so", "up", "we", "will", "can", "have",
+		"has", "was", "were", "what", "when", "one", "use", "get", "set", "run", "open", "see",
+		"show", "read", "list", "id", "text", "data", "end", "start", "http", "https", "true",
+		"false", "null", "before", "above", "over", "than", "about", "previous", "ignore", NULL
+	};
+	int			i;
+
+	if (l->len == 1 && tok_class[l->text[0]] == 2)
+		return strchr("\"':.,/{}[]()=-&?", l->text[0]) ? 0 : 1;
+	for (i = 0; common[i]; i++)
+		if ((size_t) l->len == strlen(common[i]) && memcmp(l->text, common[i], l->len) == 0)
+			return 1;
+	return l->prefix ? l->len : l->len + 1;
+}
+
+static void
+pf_insert(DetectRules *r, uint32_t key, int val)
+{
+	uint32_t	h = key & r->pmask;
+
+	while (r->pslots[h].tag != 0)
+		h = (h + 1) & r->pmask;
+	r->pslots[h].tag = pf_tag(key);
+	r->pslots[h].val = (uint16_t) val;
+}
+
+/* the prefilter's tables (see segment_possible); -1 on OOM */
+static int
+build_prefilter(DetectRules *r)
+{
+	int			w,
+				k,
+				p,
+				c,
+				entries = 0,
+				*grp,
+				*cnt;
+	uint32_t	cap = 64;
+
+	memset(r->one, -1, sizeof(r->one));
+	r->pf_ok = r->nwords < PF_COARSE && r->nwords > 0;
+	if (!r->pf_ok)
+		return 0;
+
+	/* per position its word lists; the chains */
+	r->pwl_off = calloc((size_t) r->npos + 2, sizeof(int));
+	cnt = calloc((size_t) r->npos + 2, sizeof(int));
+	if (r->pwl_off == NULL || cnt == NULL)
+	{
+		free(cnt);
+		return -1;
+	}
+	for (w = 0; w < r->nwords; w++)
+		for (k = 0; k < r->words[w].n; k++)
+			r->pwl_off[r->words[w].pos[k] + 1]++;
+	for (p = 0; p <= r->npos; p++)
+		r->pwl_off[p + 1] += r->pwl_off[p];
+	r->pwl = malloc(((size_t) r->pwl_off[r->npos] + 1) * sizeof(int));
+	r->chains = malloc(((size_t) r->npos + 1) * sizeof(struct Chain));
+	if (r->pwl == NULL || r->chains == NULL)
+	{
+		free(cnt);
+		return -1;
+	}
+	for (w = 0; w < r->nwords; w++)
+		for (k = 0; k < r->words[w].n; k++)
+		{
+			p = r->words[w].pos[k];
+			r->pwl[r->pwl_off[p] + cnt[p]++] = w;
+		}
+	free(cnt);
+	for (p = 0; p < r->npos; p++)
+	{
+		if (r->pos[p].first)
+			r->chains[r->nchains++].start = p;
+		if (r->pos[p].last && r->nchains > 0)
+			r->chains[r->nchains - 1].end = p + 1;
+	}
+
+	/* each chain anchored on the word lists of its rarest-looking position */
+	{
+		int		   *anchor = malloc(((size_t) r->nchains + 1) * sizeof(int)),
+				   *score = malloc(((size_t) r->nwords + 1) * sizeof(int)),
+				   *fill;
+
+		r->anc_off = calloc((size_t) r->nwords + 2, sizeof(int));
+		if (anchor == NULL || score == NULL || r->anc_off == NULL)
+		{
+			free(anchor);
+			free(score);
+			return -1;
+		}
+		for (w = 0; w < r->nwords; w++)
+			score[w] = word_score(&r->words[w]);
+		for (c = 0; c < r->nchains; c++)
+		{
+			int			best = -1,
+						best_score = -1,
+						best_n = 0;
+
+			for (p = r->chains[c].start; p < r->chains[c].end; p++)
+			{
+				int			sc = 1 << 30,
+							n = r->pwl_off[p + 1] - r->pwl_off[p],
+							e;
+
+				for (e = r->pwl_off[p]; e < r->pwl_off[p + 1]; e++)
+				{
+					int			ws = score[r->pwl[e]];
+
+					sc = ws < sc ? ws : sc;
+				}
+				if (sc > best_score || (sc == best_score && n < best_n))
+				{
+					best = p;
+					best_score = sc;
+					best_n = n;
+				}
+			}
+			anchor[c] = best;
+			for (k = r->pwl_off[best]; k < r->pwl_off[best + 1]; k++)
+				r->anc_off[r->pwl[k] + 1]++;
+		}
+		free(score);
+		for (w = 0; w <= r->nwords; w++)
+			r->anc_off[w + 1] += r->anc_off[w];
+		r->anc = malloc(((size_t) r->anc_off[r->nwords] + 1) * sizeof(int));
+		fill = calloc((size_t) r->nwords + 1, sizeof(int));
+		if (r->anc == NULL || fill == NULL)
+		{
+			free(anchor);
+			free(fill);
+			return -1;
+		}
+		for (c = 0; c < r->nchains; c++)
+			for (k = r->pwl_off[anchor[c]]; k < r->pwl_off[anchor[c] + 1]; k++)
+			{
+				w = r->pwl[k];
+				r->anc[r->anc_off[w] + fill[w]++] = c;
+			}
+		free(fill);
+		free(anchor);
+	}
+
+	/* coarse groups: prefix words by their first min(len, PF_COARSE_MAX) bytes */
+	grp = malloc(((size_t) r->nwords + 1) * sizeof(int));
+	r->cg_off = calloc((size_t) r->nwords + 2, sizeof(int));
+	r->cg = malloc(((size_t) r->nwords + 1) * sizeof(int));
+	if (grp == NULL || r->cg_off == NULL || r->cg == NULL)
+	{
+		free(grp);
+		return -1;
+	}
+	for (w = 0; w < r->nwords; w++)
+	{
+		const PosList *l = &r->words[w];
+		int			kl = l->len < PF_COARSE_MAX ? l->len : PF_COARSE_MAX;
+
+		grp[w] = -1;
+		if (!l->prefix)
+		{
+			if (l->len == 1)
+				r->one[l->text[0]] = (int16_t) w;
+			else
+				entries++;
+			continue;
+		}
+		for (k = 0; k < w; k++)
+		{
+			const PosList *o = &r->words[k];
+
+			if (o->prefix && (o->len < PF_COARSE_MAX ? o->len : PF_COARSE_MAX) == kl &&
+				memcmp(o->text, l->text, kl) == 0)
+			{
+				grp[w] = grp[k];
+				break;
+			}
+		}
+		if (grp[w] < 0)
+		{
+			grp[w] = r->ncg++;
+			entries++;
+		}
+		r->cg_off[grp[w] + 1]++;
+	}
+	if (r->ncg >= PF_COARSE)
+	{
+		free(grp);
+		r->pf_ok = 0;
+		return 0;
+	}
+	for (c = 0; c < r->ncg; c++)
+		r->cg_off[c + 1] += r->cg_off[c];
+	{
+		int		   *fill = calloc((size_t) r->ncg + 1, sizeof(int));
+
+		if (fill == NULL)
+		{
+			free(grp);
+			return -1;
+		}
+		for (w = 0; w < r->nwords; w++)
+			if (grp[w] >= 0)
+				r->cg[r->cg_off[grp[w]] + fill[grp[w]]++] = w;
+		free(fill);
+	}
+
+	/* the slots: every exact word of two bytes or more, every coarse group */
+	while (cap < (uint32_t) entries * 2 + 2)
+		cap *= 2;
+	r->pslots = calloc(cap, sizeof(struct PfSlot));
+	if (r->pslots == NULL)
+	{
+		free(grp);
+		return -1;
+	}
+	r->pmask = cap - 1;
+	for (w = 0; w < r->nwords; w++)
+	{
+		const PosList *l = &r->words[w];
+		uint32_t	h = PF_BASIS;
+
+		if (!l->prefix)
+		{
+			if (l->len > 1)
+			{
+				for (k = 0; k < l->len; k++)
+					h = PF_STEP(h, l->text[k]);
+				pf_insert(r, PF_KEY_EXACT(h), w);
+			}
+		}
+		else if (r->words[r->cg[r->cg_off[grp[w]]]].text == l->text)
+		{
+			/* the group's first word inserts it */
+			int			kl = l->len < PF_COARSE_MAX ? l->len : PF_COARSE_MAX;
+
+			for (k = 0; k < kl - 1; k++)
+				h = PF_STEP(h, l->text[k]);
+			r->gate[PF_GATE(h, kl) >> 6] |= (uint64_t) 1 << (PF_GATE(h, kl) & 63);
+			h = PF_STEP(h, l->text[kl - 1]);
+			pf_insert(r, PF_KEY_COARSE(h), PF_COARSE | grp[w]);
+			r->cmask |= (unsigned char) (1u << kl);
+		}
+	}
+	free(grp);
+	return 0;
+}
+
 DetectRules *
 detect_compile(const DetectPattern *patterns, int n, char *err, size_t errlen)
 {
@@ -1027,7 +1372,7 @@ detect_compile(const DetectPattern *patterns, int n, char *err, size_t errlen)
 		}
 		free_terms(terms, nterms);
 	}
-	if (finish_lists(r) < 0)
+	if (finish_lists(r) < 0 || build_prefilter(r) < 0)
 	{
 		snprintf(err, errlen, "out of memory");
 		detect_free(r);
@@ -1049,7 +1394,16 @@ detect_free(DetectRules *r)
 	{
 		free(r->words[i].pos);
 		free(r->words[i].first);
+		free(r->words[i].text);
 	}
+	free(r->pslots);
+	free(r->cg_off);
+	free(r->cg);
+	free(r->chains);
+	free(r->pwl_off);
+	free(r->pwl);
+	free(r->anc_off);
+	free(r->anc);
 	free(r->memb_off);
 	free(r->memb);
 	free(r->eslots);
@@ -1233,6 +1587,22 @@ typedef struct MatchState
 	int		   *upd_pos;		/* pending updates of one token (at most npos) */
 	size_t	   *upd_start;
 	long long  *touch;			/* per word list: token index of the last prev[] set for one of its later positions */
+	/* the prefilter's per-segment marks, cleared after use */
+	uint64_t   *present;		/* per word list: one of its words is in the segment */
+	int		   *plist;			/* the word lists marked */
+	int			nplist;
+	int		   *head;			/* per word list marked: its latest occurrence in ev */
+	struct PfEvent
+	{
+		long long	tok;		/* token index in the segment */
+		int			next;		/* the list's earlier occurrence, -1 */
+	}		  **ev;				/* the occurrences, in token order (kept in the scratch) */
+	int		   *capev;
+	int			nev;
+	int			pf_oom;			/* no room to record: the segment counts as possible */
+	unsigned char *cue;			/* per cue rule: groups with a chain whose words are all present */
+	int		   *cuel;
+	int			active;			/* the segment may match: match_tokens runs this rule set */
 } MatchState;
 
 /* a MatchState's arrays, kept in a scratch for whichever rules use them next */
@@ -1244,6 +1614,13 @@ typedef struct StateArrays
 			   *touch;
 	size_t	   *upd_start;
 	int		   *upd_pos;
+	uint64_t   *present;
+	int		   *plist,
+			   *cuel,
+			   *head;
+	unsigned char *cue;
+	struct PfEvent *ev;
+	int			capev;
 	int			cappos,
 				caprules,
 				capwords;
@@ -1322,6 +1699,7 @@ typedef struct Scan
 } Scan;
 
 static int	seg_offsets(Scan *s);
+static int	ensure(void **p, size_t need, size_t elsize);
 
 /*
  * Did normalisation change the original span beyond ASCII case and
@@ -1528,7 +1906,7 @@ match_tokens(Scan *s)
 		int			m;
 
 		for (m = 0; m < s->nms; m++)
-			if (s->ms[m].rules->root[s->b[ts]] >= 0)	/* else no pattern word starts so */
+			if (s->ms[m].active && s->ms[m].rules->root[s->b[ts]] >= 0)	/* else no pattern word starts so */
 				match_word(s, &s->ms[m], s->b + ts, te - ts, ts, te);
 		/*
 		 * light leetspeak: a word mixing letters and digits (nothing else) is
@@ -1543,11 +1921,294 @@ match_tokens(Scan *s)
 			for (i = ts; i < te; i++)
 				leet[i - ts] = is_digit(s->b[i]) ? (unsigned char) lmap[s->b[i] - '0'] : s->b[i];
 			for (m = 0; m < s->nms; m++)
-				match_word(s, &s->ms[m], leet, te - ts, ts, te);
+				if (s->ms[m].active)
+					match_word(s, &s->ms[m], leet, te - ts, ts, te);
 		}
 		s->tokidx++;
 	}
 	s->tokidx += SEGMENT_GAP;
+}
+
+
+/* ---- the prefilter ---- */
+
+static inline void
+pf_mark(MatchState *m, int wl, long long tok)
+{
+	uint64_t	bit = (uint64_t) 1 << (wl & 63);
+
+	if (!(m->present[wl >> 6] & bit))
+	{
+		m->present[wl >> 6] |= bit;
+		m->plist[m->nplist++] = wl;
+		m->head[wl] = -1;
+	}
+	if (m->nev >= *m->capev)
+	{
+		int			cap = *m->capev ? *m->capev * 2 : 256;
+
+		if (ensure((void **) m->ev, (size_t) cap, sizeof(struct PfEvent)) < 0)
+		{
+			m->pf_oom = 1;
+			return;
+		}
+		*m->capev = cap;
+	}
+	(*m->ev)[m->nev].tok = tok;
+	(*m->ev)[m->nev].next = m->head[wl];
+	m->head[wl] = m->nev++;
+}
+
+/* mark every word list whose word (or prefix word) w is */
+static void
+pf_word(MatchState *m, const unsigned char *w, size_t wl, long long tok)
+{
+	const DetectRules *r = m->rules;
+	uint32_t	h = PF_BASIS,
+				key,
+				x;
+	uint16_t	tag;
+	size_t		i,
+				nc = wl < PF_COARSE_MAX ? wl : PF_COARSE_MAX;
+
+	if (wl == 1 && r->one[w[0]] >= 0)
+		pf_mark(m, r->one[w[0]], tok);
+	/* the first bytes: coarse keys of prefix words, behind their gate */
+	for (i = 0; i < nc; i++)
+	{
+		if ((r->cmask >> (i + 1)) & 1)
+		{
+			uint32_t	g = PF_GATE(h, i + 1);
+
+			if (r->gate[g >> 6] & ((uint64_t) 1 << (g & 63)))
+			{
+				key = PF_KEY_COARSE(PF_STEP(h, w[i]));
+				tag = pf_tag(key);
+				for (x = key & r->pmask; r->pslots[x].tag != 0; x = (x + 1) & r->pmask)
+					if (r->pslots[x].tag == tag && (r->pslots[x].val & PF_COARSE))
+					{
+						int			g2 = r->pslots[x].val & ~PF_COARSE,
+									e;
+
+						for (e = r->cg_off[g2]; e < r->cg_off[g2 + 1]; e++)
+							pf_mark(m, r->cg[e], tok);
+					}
+			}
+		}
+		h = PF_STEP(h, w[i]);
+	}
+	if (wl < 2)
+		return;
+	for (; i < wl; i++)
+		h = PF_STEP(h, w[i]);
+	key = PF_KEY_EXACT(h);
+	tag = pf_tag(key);
+	for (x = key & r->pmask; r->pslots[x].tag != 0; x = (x + 1) & r->pmask)
+		if (r->pslots[x].tag == tag && !(r->pslots[x].val & PF_COARSE))
+			pf_mark(m, r->pslots[x].val, tok);
+}
+
+#define PF_PRESENT(m, wl) (((m)->present[(wl) >> 6] >> ((wl) & 63)) & 1)
+
+/*
+ * Can chain c match on the recorded occurrences: one token per position,
+ * in order, each within its position's gap of the one before (what
+ * match_word requires)?  F holds the tokens at which the chain so far can
+ * end.  Work is charged to *budget; when it runs out the answer is yes (the
+ * matcher then decides, in linear time).
+ */
+static int
+chain_in_order(const MatchState *m, const struct Chain *c, long long *budget)
+{
+	const DetectRules *r = m->rules;
+	const struct PfEvent *ev = *m->ev;
+	long long	fa[64],
+				fb[64],
+			   *f = fa,
+			   *g = fb;
+	int			nf = 0,
+				p,
+				e,
+				x;
+
+	for (p = c->start; p < c->end; p++)
+	{
+		int			ng = 0,
+					gap = r->pos[p].gap;
+
+		for (e = r->pwl_off[p]; e < r->pwl_off[p + 1]; e++)
+		{
+			if (!PF_PRESENT(m, r->pwl[e]))
+				continue;
+			for (x = m->head[r->pwl[e]]; x >= 0; x = ev[x].next)
+			{
+				long long	t = ev[x].tok;
+				int			k,
+							ok = p == c->start;
+
+				for (k = 0; k < nf && !ok; k++)
+					ok = f[k] < t && t - f[k] - 1 <= gap;
+				*budget -= nf + 1;
+				if (*budget < 0 || (ok && ng >= 64))
+					return 1;
+				if (ok)
+					g[ng++] = t;
+			}
+		}
+		if (ng == 0)
+			return 0;
+		{
+			long long  *t = f;
+
+			f = g;
+			g = t;
+			nf = ng;
+		}
+	}
+	return 1;
+}
+
+/* after pf_word over a segment: could a chain of m's rules match?  Clears the marks. */
+static int
+pf_possible(const Scan *s, MatchState *m)
+{
+	const DetectRules *r = m->rules;
+	int			i,
+				k,
+				e,
+				ncue = 0,
+				possible = m->pf_oom;
+	long long	budget[1] = {4096 + 4LL * m->nev};
+
+	for (i = 0; i < m->nplist && !possible; i++)
+	{
+		int			wl = m->plist[i];
+
+		for (k = r->anc_off[wl]; k < r->anc_off[wl + 1] && !possible; k++)
+		{
+			const struct Chain *c = &r->chains[r->anc[k]];
+			const Position *first = &r->pos[c->start];
+			const Rule *rule = &r->rules[first->pattern];
+			int			p;
+
+			if (!(s->mask & DETECT_CAT_BIT(rule->category)))
+				continue;		/* could match, never report */
+			for (p = c->start; p < c->end; p++)
+			{
+				for (e = r->pwl_off[p]; e < r->pwl_off[p + 1]; e++)
+					if (PF_PRESENT(m, r->pwl[e]))
+						break;
+				if (e == r->pwl_off[p + 1])
+					break;
+			}
+			if (p < c->end)
+				continue;		/* a position none of whose words is here */
+			if (!chain_in_order(m, c, budget))
+				continue;		/* its words are here, never in order within the gaps */
+			if (rule->ngroups == 0)
+				possible = 1;
+			else
+			{
+				unsigned char *g = &m->cue[first->pattern];
+				int			bits,
+							cntg = 0;
+
+				if (*g == 0)
+					m->cuel[ncue++] = first->pattern;
+				*g |= (unsigned char) (1u << first->group);
+				for (bits = *g; bits; bits &= bits - 1)
+					cntg++;
+				if (cntg >= rule->min_groups)
+					possible = 1;
+			}
+		}
+	}
+	for (i = 0; i < m->nplist; i++)
+		m->present[m->plist[i] >> 6] = 0;
+	m->nplist = 0;
+	m->nev = 0;
+	m->pf_oom = 0;
+	for (i = 0; i < ncue; i++)
+		m->cue[m->cuel[i]] = 0;
+	return possible;
+}
+
+/*
+ * Could any rule match in the current segment?  Every word of a chain that
+ * matches occurs in its segment (chains never span segments: SEGMENT_GAP is
+ * more than every gap and window), so a chain with a position none of whose
+ * words occurs cannot match, nor can a cue rule with fewer groups than it
+ * needs whose chains are all present.  One pass over the tokens (as
+ * match_tokens reads them, leetspeak included) marks the word lists found by
+ * hash -- one probe of a small table per word, where the trie walk touched a
+ * cache line per byte -- then the chains anchored on those lists are
+ * checked.  Sets each rule set's active flag; returns the number of tokens
+ * when no rule set can match (match_tokens is then not run), or -1.
+ */
+static long long
+segment_possible(Scan *s)
+{
+	size_t		pos = 0,
+				ts,
+				te;
+	int			bits = 0,
+				m,
+				any = 0,
+				filtered = 0;
+	long long	ntok = 0;
+
+	/*
+	 * a long segment holds most pattern words somewhere and would pay for
+	 * both passes: the matcher alone is cheaper there
+	 */
+	if (s->blen > PF_MAX_SEGMENT)
+		return -1;
+	for (m = 0; m < s->nms; m++)
+		filtered += s->ms[m].rules->pf_ok;
+	if (filtered == 0)
+		return -1;
+	while (next_token_bits(s->b, s->blen, &pos, &ts, &te, &bits))
+	{
+		ntok++;
+		if (te - ts > MAX_WORD)
+			continue;
+		/* (ntok: this token's index + 1, in the segment) */
+		for (m = 0; m < s->nms; m++)
+		{
+			const DetectRules *r = s->ms[m].rules;
+
+			if (!r->pf_ok || r->root[s->b[ts]] < 0)
+				continue;
+			if (te - ts == 1 && !(r->cmask & 2))
+			{
+				/* a one-byte token (punctuation, mostly): only one[] can know it */
+				if (r->one[s->b[ts]] >= 0)
+					pf_mark(&s->ms[m], r->one[s->b[ts]], ntok);
+			}
+			else
+				pf_word(&s->ms[m], s->b + ts, te - ts, ntok);
+		}
+		if (bits == 3 && te - ts >= 3)
+		{
+			size_t		i;
+			unsigned char leet[MAX_WORD];
+			static const char lmap[] = "oizeasgtbg";	/* 0..9, as match_tokens */
+
+			for (i = ts; i < te; i++)
+				leet[i - ts] = is_digit(s->b[i]) ? (unsigned char) lmap[s->b[i] - '0'] : s->b[i];
+			for (m = 0; m < s->nms; m++)
+				if (s->ms[m].rules->pf_ok && s->ms[m].rules->root[leet[0]] >= 0)
+					pf_word(&s->ms[m], leet, te - ts, ntok);
+		}
+	}
+	for (m = 0; m < s->nms; m++)
+	{
+		MatchState *ms = &s->ms[m];
+
+		ms->active = !ms->rules->pf_ok || pf_possible(s, ms);
+		any |= ms->active;
+	}
+	return any ? -1 : ntok;
 }
 
 /* ---- structural checks on the normalised segment ---- */
@@ -2251,6 +2912,12 @@ detect_scratch_free(DetectScratch *w)
 		free(a->touch);
 		free(a->upd_start);
 		free(a->upd_pos);
+		free(a->present);
+		free(a->plist);
+		free(a->cue);
+		free(a->cuel);
+		free(a->head);
+		free(a->ev);
 	}
 	free(w);
 }
@@ -2285,7 +2952,9 @@ bind_state(DetectScratch *w, int m, const DetectRules *r, MatchState *ms)
 		int			cap = r->nrules + 1;
 
 		if (fresh((void **) &a->reported, (size_t) cap, sizeof(long long)) < 0 ||
-			fresh((void **) &a->ghit, (size_t) cap * MAX_GROUPS, sizeof(long long)) < 0)
+			fresh((void **) &a->ghit, (size_t) cap * MAX_GROUPS, sizeof(long long)) < 0 ||
+			fresh((void **) &a->cue, (size_t) cap, 1) < 0 ||
+			ensure((void **) &a->cuel, (size_t) cap, sizeof(int)) < 0)
 			return -1;
 		a->caprules = cap;
 	}
@@ -2293,7 +2962,10 @@ bind_state(DetectScratch *w, int m, const DetectRules *r, MatchState *ms)
 	{
 		int			cap = r->nwords + 1;
 
-		if (fresh((void **) &a->touch, (size_t) cap, sizeof(long long)) < 0)
+		if (fresh((void **) &a->touch, (size_t) cap, sizeof(long long)) < 0 ||
+			fresh((void **) &a->present, (size_t) cap / 64 + 1, sizeof(uint64_t)) < 0 ||
+			ensure((void **) &a->plist, (size_t) cap, sizeof(int)) < 0 ||
+			ensure((void **) &a->head, (size_t) cap, sizeof(int)) < 0)
 			return -1;
 		a->capwords = cap;
 	}
@@ -2304,6 +2976,17 @@ bind_state(DetectScratch *w, int m, const DetectRules *r, MatchState *ms)
 	ms->upd_pos = a->upd_pos;
 	ms->upd_start = a->upd_start;
 	ms->touch = a->touch;
+	ms->present = a->present;
+	ms->plist = a->plist;
+	ms->nplist = 0;
+	ms->cue = a->cue;
+	ms->cuel = a->cuel;
+	ms->head = a->head;
+	ms->ev = &a->ev;
+	ms->capev = &a->capev;
+	ms->nev = 0;
+	ms->pf_oom = 0;
+	ms->active = 1;
 	return 0;
 }
 
@@ -2458,7 +3141,27 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 #endif
 		if (n > 0)
 		{
-			match_tokens(&s);
+			long long	ntok = segment_possible(&s);
+
+			if (ntok < 0)
+				match_tokens(&s);
+			else
+			{
+#ifdef DETECT_CHECK_FAST
+				/* the prefilter is sound: the matcher finds nothing here either */
+				int			before = s.nout;
+
+				for (m = 0; m < s.nms; m++)
+					s.ms[m].active = 1;
+				match_tokens(&s);
+				if (s.nout != before)
+					abort();
+				s.tokidx -= ntok + SEGMENT_GAP;
+#endif
+				s.tokidx += ntok + SEGMENT_GAP;		/* as match_tokens counts */
+			}
+			for (m = 0; m < s.nms; m++)
+				s.ms[m].active = 1;
 			check_structure(&s);
 		}
 		if (s.oom)
