@@ -162,6 +162,7 @@ void		sse_watch_client(SseStream *s, int fd);	/* end the stream when fd's peer g
 bool		sse_abandoned(SseStream *s);	/* the client left before the end */
 ssize_t		sse_reader(void *cls, uint64_t pos, char *buf, size_t max);
 void		sse_reader_free(void *cls);	/* drops the reader's ref */
+char	   *sse_take_all(SseStream *s, size_t *len);	/* a finished stream's bytes, or NULL */
 
 /* subscriptions/listen streams (2026-07-28), by the database's listen key */
 #define LISTEN_TOOLS 1u

@@ -701,6 +701,41 @@ sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
 	return n;
 }
 
+/*
+ * A finished stream's whole content -- the prologue and every event not yet
+ * handed out -- taken at once (malloc'd; free it), or NULL while the stream
+ * may still grow.  A call that finished before its answer went out is sent
+ * as one buffer: headers and body in one write, instead of one chunk per
+ * event and one to end the stream.  Its history stays for resumption.
+ */
+char *
+sse_take_all(SseStream *s, size_t *len)
+{
+	StrBuf		b;
+
+	pthread_mutex_lock(&s->lock);
+	if (!s->finished || atomic_load(&s->abandoned))
+	{
+		pthread_mutex_unlock(&s->lock);
+		return NULL;
+	}
+	sb_init(&b);
+	if (s->prologue && !s->prologue_sent)
+	{
+		sb_puts(&b, s->prologue);
+		s->prologue_sent = true;
+	}
+	if (s->pending.len > s->off)
+		sb_append(&b, s->pending.data + s->off, s->pending.len - s->off);
+	s->pending.len = s->off = 0;
+	s->last_write = now_mono();
+	pthread_mutex_unlock(&s->lock);
+	*len = b.len;
+	if (b.data == NULL)
+		return calloc(1, 1);
+	return sb_steal(&b);
+}
+
 /* libmicrohttpd is done with the response: the client is gone or served. */
 void
 sse_reader_free(void *cls)
