@@ -1268,6 +1268,21 @@ GRANT EXECUTE ON FUNCTION
 -- transaction.  Range-partitioned by day (UTC); the default partition means
 -- an insert never fails for lack of a partition, and maintain_partitions()
 -- moves rows out of it into their day.
+-- audit_log's CHECK constraints (C: an INSERT re-plans a partition's CHECK
+-- expressions on every execution; an IN list of constants costs far more)
+CREATE FUNCTION mtmcp._audit_result_kind_valid(result_kind text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mtmcp_audit_result_kind_valid'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION mtmcp._audit_result_kind_valid(text) IS
+'audit_log.result_kind is one of ok, tool_error, denied, invalid, not_found, rate_limited, error, timeout, cancelled.';
+CREATE FUNCTION mtmcp._audit_severity_valid(severity text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mtmcp_audit_severity_valid'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION mtmcp._audit_severity_valid(text) IS
+'audit_log.severity is one of info, warning, security.';
+
 CREATE TABLE mtmcp.audit_log (
 	event_id	uuid NOT NULL,
 	ts			timestamptz NOT NULL DEFAULT clock_timestamp(),
@@ -1277,9 +1292,8 @@ CREATE TABLE mtmcp.audit_log (
 	issuer		text,
 	method		text NOT NULL,
 	target		text,
-	result_kind	text NOT NULL CONSTRAINT audit_result_kind CHECK (result_kind IN
-				('ok', 'tool_error', 'denied', 'invalid', 'not_found', 'rate_limited', 'error', 'timeout', 'cancelled')),
-	severity	text NOT NULL CONSTRAINT audit_severity CHECK (severity IN ('info', 'warning', 'security')),
+	result_kind	text NOT NULL CONSTRAINT audit_result_kind CHECK (mtmcp._audit_result_kind_valid(result_kind)),
+	severity	text NOT NULL CONSTRAINT audit_severity CHECK (mtmcp._audit_severity_valid(severity)),
 	arguments	jsonb,
 	error_code	text,
 	request_id	text,

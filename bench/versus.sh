@@ -183,13 +183,30 @@ to_ms() {	# wrk's "1.23ms" / "456.00us" / "1.02s" -> milliseconds
 	awk -v v="$1" 'BEGIN { u = v; sub(/^[0-9.]+/, "", u); x = v + 0;
 		if (u == "us") x /= 1000; else if (u == "s") x *= 1000; else if (u == "m") x *= 60000; printf "%.2f", x }'
 }
-declare -A RPS P50 P99
+declare -A RPS P50 P99 CPU
+# CPU time (clock ticks: user + system) of the cluster -- the postmaster, its
+# processes and those that exited -- and of the given processes (all threads)
+pm=$(head -1 "$(psql -X -At -d "$DB" -c 'SHOW data_directory')/postmaster.pid")
+hz=$(getconf CLK_TCK)
+ticks() {	# pid... -> ticks
+	local p t=0
+	for p in "$pm" $(ps --ppid "$pm" -o pid=) "$@"; do
+		t=$((t + $(awk '{ print $14 + $15 + ($1 == '"$pm"' ? $16 + $17 : 0) }' "/proc/$p/stat" 2>/dev/null || echo 0)))
+	done
+	echo "$t"
+}
+cpu_per_call() {	# ticks calls -> microseconds of CPU per call
+	awk -v t="$1" -v n="$2" -v hz="$hz" 'BEGIN { printf "%.0f", (n > 0 ? t / hz * 1e6 / n : 0) }'
+}
 run_http() {	# side conns
-	local out url port
+	local out url port t0 server
 	port=$([ "$1" = mtmcp ] && echo "$SHIM_PORT" || echo "$PEER_PORT")
+	server=$([ "$1" = mtmcp ] && echo "$shim_pid" || echo "$peer_pid")
 	url=http://127.0.0.1:$port/mcp
+	t0=$(ticks "$server")
 	out=$(VERSUS_CLIENTS=$work/$1.clients wrk -t "$2" -c "$2" -d "${SECS}s" --latency -s bench/versus.lua "$url" 2>&1) ||
 		{ echo "$out" >&2; die "wrk failed against $1"; }
+	CPU[$1-$2]+="$(cpu_per_call $(($(ticks "$server") - t0)) "$(awk '/ requests in / { print $1 }' <<<"$out")") "
 	grep -q '^BAD 0$' <<<"$out" || { echo "$out" >&2; die "$1 answered something else than the document"; }
 	! grep -q 'Non-2xx\|Socket errors' <<<"$out" || { echo "$out" >&2; die "$1: errors during the run"; }
 	RPS[$1-$2]+="$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out") "
@@ -197,10 +214,14 @@ run_http() {	# side conns
 	P99[$1-$2]+="$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")") "
 }
 run_sql() {	# conns
-	local out
+	local out t0 c0
 	rm -f "$work"/pgb.*
+	t0=$(ticks)
+	c0=$(awk '{ print $16 + $17 }' /proc/$$/stat)	# pgbench's CPU: ours once it exited
 	out=$(cd "$work" && pgbench -n -M prepared -U peer_app -c "$1" -j "$1" -T "$SECS" -l --log-prefix=pgb \
 		-D tenant=acme -f bare.sql "$DB" 2>&1) || { echo "$out" >&2; die "pgbench failed"; }
+	CPU[sql-$1]+="$(cpu_per_call $(($(ticks) - t0 + $(awk '{ print $16 + $17 }' /proc/$$/stat) - c0)) \
+		"$(awk '/^number of transactions actually processed:/ { print $NF }' <<<"$out")") "
 	! grep -q 'failed transactions: [1-9]' <<<"$out" || { echo "$out" >&2; die "pgbench: failed transactions"; }
 	RPS[sql-$1]+="$(awk '/^tps = / { print $3; exit }' <<<"$out") "
 	# per-transaction log: column 3 is the latency in microseconds
@@ -239,22 +260,26 @@ done
 # Report
 # ---------------------------------------------------------------------------
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-declare -A M50 M99 MRPS
+declare -A M50 M99 MRPS MCPU
 echo
 echo "mtmcp-http vs the peer: $(nproc) CPUs, PostgreSQL $(psql -X -At -d "$DB" -c 'SHOW server_version'), synchronous_commit $(psql -X -At -d "$DB" -c 'SHOW synchronous_commit'), pool $POOL, $MODE clients"
 echo "  mtmcp  mtmcp-http --pool $POOL --key-max-running $POOL --key-max-inflight $((maxc + POOL)): tools/call get_document over Streamable HTTP (SSE answer), session, HS256 bearer"
 echo "  peer   bench/peer: MCP TypeScript SDK $(node -p "require('./bench/peer/node_modules/@modelcontextprotocol/sdk/package.json').version"), express, pg Pool $POOL, jose; the same request and answer"
 echo "  sql    pgbench -M prepared as peer_app: BEGIN; set_config('app.tenant'); SELECT the row; INSERT audit; COMMIT"
-printf '  %-6s %6s %10s %9s %9s   %s\n' "" conns "median rps" "p50 ms" "p99 ms" "rps per round"
+printf '  %-6s %6s %10s %9s %9s %10s   %s\n' "" conns "median rps" "p50 ms" "p99 ms" "CPU us" "rps per round"
 for n in $CONNS; do
 	for w in "${what[@]}"; do
 		MRPS[$w-$n]=$(median <<<"${RPS[$w-$n]}")
 		M50[$w-$n]=$(median <<<"${P50[$w-$n]}")
 		M99[$w-$n]=$(median <<<"${P99[$w-$n]}")
-		printf '  %-6s %6s %10.0f %9.2f %9.2f   %s\n' "$w" "$n" "${MRPS[$w-$n]}" "${M50[$w-$n]}" "${M99[$w-$n]}" \
-			"$(printf '%.0f ' ${RPS[$w-$n]})"
+		MCPU[$w-$n]=$(median <<<"${CPU[$w-$n]}")
+		printf '  %-6s %6s %10.0f %9.2f %9.2f %10.0f   %s\n' "$w" "$n" "${MRPS[$w-$n]}" "${M50[$w-$n]}" "${M99[$w-$n]}" \
+			"${MCPU[$w-$n]}" "$(printf '%.0f ' ${RPS[$w-$n]})"
 	done
 done
+echo "  (CPU us: CPU time per call of the server side -- the cluster and mtmcp-http, the peer's node"
+echo "   process, or pgbench -- not of wrk; median over rounds.  Less sensitive to other load on the"
+echo "   machine than requests per second: the CPU ratios below say what the same cores would give.)"
 echo
 verdict() { awk -v x="$1" -v t="$2" -v op="$3" 'BEGIN { ok = (op == ">=") ? x >= t : x <= t;
 	printf "%5.2f  (target %s %.2f: %s)", x, op, t, ok ? "met" : "NOT met" }'; }
@@ -265,5 +290,11 @@ for n in $CONNS; do
 	fi
 	if [ -n "${MRPS[mtmcp-$n]:-}" ] && [ -n "${MRPS[sql-$n]:-}" ]; then
 		echo "  $n conns: throughput mtmcp/bare SQL = $(verdict "$(awk -v a="${MRPS[mtmcp-$n]}" -v b="${MRPS[sql-$n]}" 'BEGIN { print a / b }')" 0.4 '>=')"
+	fi
+	if [ -n "${MCPU[mtmcp-$n]:-}" ] && [ -n "${MCPU[peer-$n]:-}" ]; then
+		echo "  $n conns: calls per CPU second mtmcp/peer     = $(awk -v a="${MCPU[mtmcp-$n]}" -v b="${MCPU[peer-$n]}" 'BEGIN { printf "%5.2f", b / a }')"
+	fi
+	if [ -n "${MCPU[mtmcp-$n]:-}" ] && [ -n "${MCPU[sql-$n]:-}" ]; then
+		echo "  $n conns: calls per CPU second mtmcp/bare SQL = $(awk -v a="${MCPU[mtmcp-$n]}" -v b="${MCPU[sql-$n]}" 'BEGIN { printf "%5.2f", b / a }')"
 	fi
 done

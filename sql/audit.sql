@@ -155,3 +155,28 @@ CALL mtmcp.maintain_partitions(-1);
 SET mtmcp.audit_retention = 'forever';
 CALL mtmcp.maintain_partitions(1);
 RESET mtmcp.audit_retention;
+-- result_kind and severity are checked by the table itself, in every
+-- partition: a row with another value is refused (23514), whatever its day
+DO $$
+DECLARE
+	r record;
+	st text;
+	con text;
+BEGIN
+	FOR r IN SELECT * FROM (VALUES ('fine', 'info', interval '0'), ('ok', 'critical', interval '3 years'),
+								   ('OK', 'info', interval '0'), ('ok', NULL, interval '0')) v(kind, sev, age) LOOP
+		BEGIN
+			INSERT INTO mtmcp.audit_log (event_id, ts, tenant_id, subject, method, result_kind, severity, trace_id, span_id, duration_us)
+			VALUES (gen_random_uuid(), now() - r.age, 'acme', 'x', 'ping', r.kind, r.sev, 't', 's', 0);
+			RAISE WARNING '% / %: stored', r.kind, r.sev;
+		EXCEPTION WHEN check_violation OR not_null_violation THEN
+			GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, con = CONSTRAINT_NAME;
+			RAISE WARNING '% / %: refused, % %', r.kind, coalesce(r.sev, 'NULL'), st, con;
+		END;
+	END LOOP;
+END
+$$;
+SELECT count(*) AS refused_rows_absent FROM mtmcp.audit_log WHERE subject = 'x';
+SELECT k, mtmcp._audit_result_kind_valid(k) FROM unnest(ARRAY['ok', 'tool_error', 'denied', 'invalid', 'not_found',
+	'rate_limited', 'error', 'timeout', 'cancelled', 'ok ', '', 'cancel']) k;
+SELECT v, mtmcp._audit_severity_valid(v) FROM unnest(ARRAY['info', 'warning', 'security', 'Security', 'sec']) v;

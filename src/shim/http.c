@@ -660,6 +660,30 @@ send_status_only(struct MHD_Connection *c, Req *r, int status, bool had_token)
 	}
 }
 
+/* The headers of every event stream answer. */
+static void
+stream_headers(struct MHD_Response *resp)
+{
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+}
+
+/* An event stream whose every event is known: sent as one body (takes body). */
+static enum MHD_Result
+send_finished_stream(struct MHD_Connection *c, Req *r, char *body, size_t len)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+
+	if (resp == NULL)
+	{
+		free(body);
+		return MHD_NO;
+	}
+	stream_headers(resp);
+	return send_response(c, r, 200, resp);
+}
+
 /* An SSE response reading from the stream (takes one reference to it). */
 static enum MHD_Result
 send_stream(struct MHD_Connection *c, Req *r, SseStream *s)
@@ -674,9 +698,7 @@ send_stream(struct MHD_Connection *c, Req *r, SseStream *s)
 		sse_unref(s);
 		return MHD_NO;
 	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-	MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+	stream_headers(resp);
 	return send_response(c, r, 200, resp);
 }
 
@@ -1548,7 +1570,15 @@ post_message(struct MHD_Connection *c, Req *r)
 		;						/* a subscriptions/listen stream, open until the client leaves */
 	else if (events || (done && streaming && job->outcome == OUT_OK && job->http_status == 200 &&
 						job->response != NULL))
-		ret = send_stream(c, r, job->stream);	/* the worker may still be writing */
+	{
+		char	   *all;
+		size_t		len;
+
+		if (done && (all = sse_take_all(job->stream, &len)) != NULL)
+			ret = send_finished_stream(c, r, all, len);	/* it all went out already: one write */
+		else
+			ret = send_stream(c, r, job->stream);	/* the worker may still be writing */
+	}
 	else if (job->outcome != OUT_OK)
 		ret = send_unavailable(c, r, job->outcome, id_json);
 	else

@@ -106,7 +106,9 @@ static OptSpec opts[] = {
 	{"idle-timeout", "MTMCP_IDLE_TIMEOUT", OPT_INT, &shim_config.idle_timeout_s, 0, 86400, "SECONDS",
 	"close HTTP connections idle this long; 0 = never (default 120)"},
 	{"reset-query", "MTMCP_RESET_QUERY", OPT_STR, &shim_config.reset_query, 0, 0, "SQL",
-	"run on a connection after every call, so no session state outlives it (\"\" = none; default below)"},
+	"run on a connection after every call (default none: the database keeps calls apart; a belt-and-braces value below)"},
+	{"statements", "MTMCP_STATEMENTS", OPT_STR, &shim_config.statements, 0, 0, "prepared|unnamed",
+	"prepared: each connection prepares its statements once (default); unnamed: parse every call, nothing named outlives a transaction (PgBouncer in transaction mode)"},
 	{"shutdown-grace", "MTMCP_SHUTDOWN_GRACE", OPT_INT, &shim_config.shutdown_grace_s, 0, 3600, "SECONDS",
 	"on SIGTERM, let in-flight requests run this long (default 10)"},
 	{NULL, NULL, OPT_STR, NULL, 0, 0, NULL, NULL}
@@ -133,9 +135,10 @@ usage(FILE *f)
 	fprintf(f, "  %-34s %s\n  %-34s %s\n\n"
 			"Lists are comma separated.  Endpoints: POST/GET/DELETE PATH, GET /healthz,\n"
 			"GET /metrics, GET /.well-known/oauth-protected-resource[PATH].\n\n"
-			"Default --reset-query:\n  %s\n",
+			"A --reset-query that clears what session state SQL can leave (not needed for\n"
+			"mtmcp's handlers, which cannot leave any):\n  %s\n",
 			"--help", "print this and exit", "--version", "print the version and exit",
-			SHIM_DEFAULT_RESET);
+			SHIM_SUGGESTED_RESET);
 }
 
 static void
@@ -246,7 +249,8 @@ parse_config(int argc, char **argv)
 	int			idx;
 
 	shim_config.db = xstrdup("");
-	shim_config.reset_query = xstrdup(SHIM_DEFAULT_RESET);
+	shim_config.reset_query = xstrdup("");
+	shim_config.statements = xstrdup("prepared");
 	shim_config.listen = xstrdup("127.0.0.1:8080");
 	shim_config.mcp_path = xstrdup("/mcp");
 	shim_config.pool = 8;
@@ -316,6 +320,12 @@ parse_config(int argc, char **argv)
 		shim_config.key_max_inflight = 2 * shim_config.pool;
 	if (shim_config.key_max_running < 0)
 		shim_config.key_max_running = shim_config.pool / 2 > 0 ? shim_config.pool / 2 : 1;
+	if (strcmp(shim_config.statements, "prepared") == 0)
+		shim_config.unnamed_statements = false;
+	else if (strcmp(shim_config.statements, "unnamed") == 0)
+		shim_config.unnamed_statements = true;
+	else
+		die("--statements must be \"prepared\" or \"unnamed\"");
 	if (shim_config.listen_db != NULL && shim_config.listen_db[0] == '\0')
 	{
 		free(shim_config.listen_db);
@@ -564,6 +574,7 @@ free_config(void)
 	free(shim_config.mcp_path);
 	free(shim_config.required_scope);
 	free(shim_config.reset_query);
+	free(shim_config.statements);
 	free(shim_config.resource_url);
 	free(shim_config.resource_metadata_url);
 	free(shim_config.metadata_json);
@@ -628,11 +639,12 @@ main(int argc, char **argv)
 		return 1;
 	}
 	shim_log("listening on %s%s%s:%d path %s (pool %d, max connections %d, %d per address, "
-			 "request timeout %d s, per token %d in flight / %d running); resource %s%s",
+			 "request timeout %d s, per token %d in flight / %d running, %s statements%s); resource %s%s",
 			 ipv6 ? "[" : "", host, ipv6 ? "]" : "", shim_config.port, shim_config.mcp_path,
 			 shim_config.pool, shim_config.max_connections, shim_config.max_per_ip,
 			 shim_config.request_timeout_s, shim_config.key_max_inflight,
-			 shim_config.key_max_running, shim_config.resource_url,
+			 shim_config.key_max_running, shim_config.statements,
+			 shim_config.reset_query[0] ? ", a reset query after every call" : "", shim_config.resource_url,
 			 shim_config.listen_db ? "; LISTEN on its own connection (--listen-dsn)" : "");
 	free(host);
 

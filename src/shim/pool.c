@@ -25,9 +25,18 @@
  * queued jobs round robin, one job per turn: a key with a hundred queued
  * calls and a key with one alternate.
  *
- * Queries are unnamed extended-protocol statements (PQsendQueryParams: no
- * named prepared statement outlives its transaction), so the pool may point
- * at PgBouncer in transaction mode.  They run asynchronously (poll on
+ * Statements.  Each connection prepares the few statements it runs (named,
+ * with their parameter types) the first time it needs them, and then only
+ * binds and executes them: parsing and planning the call's SELECT cost about
+ * a tenth of the database's time per call.  Behind PgBouncer in transaction
+ * mode a named statement would be prepared on one server connection and
+ * executed on another, so --statements unnamed sends unnamed statements
+ * (PQsendQueryParams: nothing named outlives its transaction).  A pooler
+ * the operator did not declare shows itself by refusing our names
+ * (42P05: already prepared there by another worker; 26000: prepared on
+ * another server connection); the shim then switches to unnamed statements
+ * for good, says so in its log, and runs the call again -- it never ran.
+ * All run asynchronously (poll on
  * PQsocket with PQconsumeInput/PQisBusy) so that NOTICE messages are parsed
  * the moment they arrive.  The notice receiver forwards only notices whose
  * primary message is "mtmcp notification" and whose detail carries this
@@ -39,11 +48,10 @@
  * socket), the job is withdrawn if still queued, or its running query is
  * cancelled (PQcancel) and the worker freed for the next job.
  *
- * Session hygiene.  Connections are shared by all tenants, so after every
- * call (once its answer is out) the worker runs --reset-query, which undoes
- * any session state tool code left behind: settings, temporary tables and
- * the like.  Without it one tenant's handler could leave a temp table for
- * the next tenant's handler to read, or mute NOTICE delivery for everyone.
+ * Session hygiene.  Connections are shared by all tenants.  The database
+ * keeps calls apart (see SHIM_SUGGESTED_RESET): handlers cannot leave
+ * settings, temporary tables, LISTENs or locks behind.  An operator may
+ * still have --reset-query run after every call (once its answer is out).
  *
  * Failure handling.  Before each job the worker reads whatever the server
  * sent on the idle connection (PQconsumeInput); a connection the server
@@ -82,9 +90,14 @@
 #define SQL_RPC_HEADERS "SELECT http_status, session_id, response::text " \
 	"FROM mtmcp.mcp_http($1::text, $2::jsonb, $3::text, $4::text, $5::jsonb)"
 
-/* By job kind (JobKind order); sent as unnamed statements. */
-static const char *const stmt_sql[] = {SQL_RPC, SQL_END, SQL_CHECK, SQL_PING, SQL_UNPARSABLE, SQL_FINDINGS};
-static const int stmt_nparams[] = {4, 2, 2, 0, 4, 0};
+/* By job kind (JobKind order), then the five-argument call */
+#define STMT_RPC_HEADERS (JOB_FINDINGS + 1)
+static const char *const stmt_sql[] = {SQL_RPC, SQL_END, SQL_CHECK, SQL_PING, SQL_UNPARSABLE, SQL_FINDINGS,
+SQL_RPC_HEADERS};
+static const int stmt_nparams[] = {4, 2, 2, 0, 4, 0, 5};
+
+/* Unnamed statements only: --statements unnamed, or a pooler showed itself. */
+static atomic_bool statements_unnamed;
 
 /*
  * The queue of one fairness key: its waiting jobs in order, and how many of
@@ -110,6 +123,7 @@ typedef struct Worker
 	PGconn	   *conn;
 	Job		   *job;			/* the job running now (worker thread only) */
 	atomic_int	cancel;			/* hard stop: cancel the running query */
+	unsigned	prepared;		/* statements prepared on conn (bit per stmt_sql index) */
 	bool		headers_arg;	/* the database's mcp_http takes the MCP headers (5 arguments) */
 } Worker;
 
@@ -791,6 +805,7 @@ ensure_conn(Worker *w)
 	metrics_count("db_connects", 1);
 	PQsetNoticeReceiver(conn, notice_receiver, w);
 	w->conn = conn;
+	w->prepared = 0;
 	probe_database(w);
 	return true;
 }
@@ -856,19 +871,100 @@ job_cancelled(void *arg)
 		(w->job->stream != NULL && sse_abandoned(w->job->stream));
 }
 
+/* The statement's name on a connection: mtmcp_http_N, N its stmt_sql index. */
+static void
+stmt_name(char *buf, size_t size, int stmt)
+{
+	snprintf(buf, size, "mtmcp_http_%d", stmt);
+}
+
 /*
- * Run the job's statement as an unnamed extended-protocol statement: parse,
- * bind and execute in one round trip and one transaction, so nothing named
- * outlives it (PgBouncer in transaction mode hands each transaction to any
- * server connection).
+ * An answer that shows a transaction pooler between us and the server: our
+ * named statement is already there (another worker prepared it on this
+ * server connection) or missing (prepared on another one).  Either way the
+ * statement did not run.
+ */
+static bool
+pooler_refusal(const PGresult *res)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	return state != NULL && (strcmp(state, "42P05") == 0 || strcmp(state, "26000") == 0);
+}
+
+/*
+ * The same statement again, prepared (false: the result, an error, is in
+ * *res).  Preparing is one round trip, once per connection and statement.
+ */
+static bool
+prepare_stmt(Worker *w, int stmt, PGresult **res)
+{
+	char		name[32];
+
+	if (w->prepared & (1u << stmt))
+		return true;
+	stmt_name(name, sizeof(name), stmt);
+	*res = PQprepare(w->conn, name, stmt_sql[stmt], stmt_nparams[stmt], NULL);
+	if (PQresultStatus(*res) != PGRES_COMMAND_OK)
+		return false;
+	PQclear(*res);
+	*res = NULL;
+	w->prepared |= 1u << stmt;
+	return true;
+}
+
+/*
+ * Run the job's statement: bind and execute the connection's prepared
+ * statement, or (--statements unnamed) parse, bind and execute an unnamed
+ * one in one round trip and one transaction, so nothing named outlives it
+ * (PgBouncer in transaction mode hands each transaction to any server
+ * connection).
  */
 static PGresult *
 exec_call(Worker *w, JobKind kind, const char *const *values)
 {
-	bool		with_headers = kind == JOB_RPC && values[4] != NULL;
+	int			stmt = kind == JOB_RPC && values[4] != NULL ? STMT_RPC_HEADERS : (int) kind;
+	PGresult   *res = NULL;
 
-	if (!PQsendQueryParams(w->conn, with_headers ? SQL_RPC_HEADERS : stmt_sql[kind],
-						   with_headers ? 5 : stmt_nparams[kind], NULL, values, NULL, NULL, 0))
+	if (!atomic_load(&statements_unnamed))
+	{
+		char		name[32];
+
+		stmt_name(name, sizeof(name), stmt);
+		for (int attempt = 0; attempt < 2 && prepare_stmt(w, stmt, &res); attempt++)
+		{
+			const char *state;
+
+			if (!PQsendQueryPrepared(w->conn, name, stmt_nparams[stmt], values, NULL, NULL, 0))
+				return NULL;
+			res = db_wait(w->conn, job_cancelled, w);
+			state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+			/*
+			 * The extension was replaced under us and the statement's result
+			 * columns changed ("cached plan must not change result type",
+			 * before anything ran): prepare it afresh, once.
+			 */
+			if (attempt > 0 || state == NULL || strcmp(state, "0A000") != 0 ||
+				PQtransactionStatus(w->conn) != PQTRANS_IDLE)
+				break;
+			PQclear(res);
+			res = PQexec(w->conn, "DEALLOCATE ALL");
+			PQclear(res);
+			res = NULL;
+			w->prepared = 0;
+		}
+		if (!pooler_refusal(res))
+			return res;
+		if (!atomic_exchange(&statements_unnamed, true))
+			shim_log("the database connection is pooled (%s: a named statement %s): "
+					 "from now on every statement is sent unnamed; say --statements unnamed",
+					 PQresultErrorField(res, PG_DIAG_SQLSTATE),
+					 strcmp(PQresultErrorField(res, PG_DIAG_SQLSTATE), "42P05") == 0 ?
+					 "was already prepared" : "prepared earlier was not there");
+		PQclear(res);
+		/* 26000 left no transaction; 42P05 neither: the statement never ran */
+	}
+	if (!PQsendQueryParams(w->conn, stmt_sql[stmt], stmt_nparams[stmt], NULL, values, NULL, NULL, 0))
 		return NULL;
 	return db_wait(w->conn, job_cancelled, w);
 }
@@ -969,9 +1065,8 @@ run_job(Worker *w, Job *job)
 }
 
 /*
- * Clear the session state the call's tool code may have left (see
- * SHIM_DEFAULT_RESET).  If that fails the connection is closed: a fresh one
- * is clean by construction.
+ * Run the operator's --reset-query, if any (see SHIM_SUGGESTED_RESET).  If
+ * it fails the connection is closed: a fresh one is clean by construction.
  */
 static void
 reset_session(Worker *w)
@@ -1092,6 +1187,7 @@ pool_start(int size)
 	int			i;
 
 	cond_init_mono(&pool.cond);
+	atomic_store(&statements_unnamed, shim_config.unnamed_statements);
 	pool.size = size;
 	pool.workers = xcalloc((size_t) size, sizeof(Worker));
 	for (i = 0; i < size; i++)

@@ -95,7 +95,8 @@ struct SseStream
 	unsigned	listen_kinds;	/* LISTEN_* it asked for */
 	SseStream  *listen_next;	/* listen list (registry lock) */
 	double		ended_at;		/* retained: when it ended */
-	SseStream  *ret_next;		/* retained list */
+	SseStream  *ret_next;		/* retained list, newest first */
+	SseStream  *ret_prev;
 	int			client_fd;		/* the HTTP client's socket, -1: not watched */
 	atomic_int	abandoned;		/* the client left before the end */
 	bool		registered;
@@ -112,6 +113,8 @@ static int	open_get_streams;
 static SseStream *retained;		/* ended streams kept for resumption (registry lock) */
 static SseStream *listeners;	/* subscriptions/listen streams (registry lock) */
 static int	n_retained;
+static SseStream *retained_tail;	/* the oldest retained stream */
+static size_t retained_bytes;	/* their histories together */
 
 static unsigned
 hash_session(const char *s)
@@ -248,29 +251,28 @@ stream_free(SseStream *s)
 	free(s);
 }
 
-/* Drop retained streams past their time or over the cap (registry lock held). */
+/*
+ * Drop retained streams past their time or over the caps (registry lock
+ * held).  The list is newest first, so whatever goes is at its tail: a call
+ * costs what it drops, not a walk of every retained stream.
+ */
 static void
 retained_prune_locked(double now)
 {
-	SseStream **pp = &retained;
-	int			kept = 0;
-	size_t		bytes = 0;
-
-	while (*pp)
+	while (retained_tail != NULL &&
+		   (now - retained_tail->ended_at > SSE_RETAIN_S || n_retained > SSE_RETAIN_STREAMS ||
+			retained_bytes > SSE_RETAIN_BYTES))
 	{
-		SseStream  *s = *pp;
+		SseStream  *s = retained_tail;
 
-		if (now - s->ended_at > SSE_RETAIN_S || kept >= SSE_RETAIN_STREAMS ||
-			bytes + s->hist_bytes > SSE_RETAIN_BYTES)
-		{
-			*pp = s->ret_next;
-			n_retained--;
-			stream_free(s);
-			continue;
-		}
-		kept++;
-		bytes += s->hist_bytes;
-		pp = &s->ret_next;
+		retained_tail = s->ret_prev;
+		if (retained_tail != NULL)
+			retained_tail->ret_next = NULL;
+		else
+			retained = NULL;
+		n_retained--;
+		retained_bytes -= s->hist_bytes;
+		stream_free(s);
 	}
 }
 
@@ -303,8 +305,14 @@ sse_unref(SseStream *s)
 			sb_free(&s->pending);
 			s->off = 0;
 			s->ret_next = retained;
+			s->ret_prev = NULL;
+			if (retained != NULL)
+				retained->ret_prev = s;
+			else
+				retained_tail = s;
 			retained = s;
 			n_retained++;
+			retained_bytes += s->hist_bytes;
 			retained_prune_locked(s->ended_at);
 			s = NULL;
 		}
@@ -691,6 +699,41 @@ sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
 	}
 	pthread_mutex_unlock(&s->lock);
 	return n;
+}
+
+/*
+ * A finished stream's whole content -- the prologue and every event not yet
+ * handed out -- taken at once (malloc'd; free it), or NULL while the stream
+ * may still grow.  A call that finished before its answer went out is sent
+ * as one buffer: headers and body in one write, instead of one chunk per
+ * event and one to end the stream.  Its history stays for resumption.
+ */
+char *
+sse_take_all(SseStream *s, size_t *len)
+{
+	StrBuf		b;
+
+	pthread_mutex_lock(&s->lock);
+	if (!s->finished || atomic_load(&s->abandoned))
+	{
+		pthread_mutex_unlock(&s->lock);
+		return NULL;
+	}
+	sb_init(&b);
+	if (s->prologue && !s->prologue_sent)
+	{
+		sb_puts(&b, s->prologue);
+		s->prologue_sent = true;
+	}
+	if (s->pending.len > s->off)
+		sb_append(&b, s->pending.data + s->off, s->pending.len - s->off);
+	s->pending.len = s->off = 0;
+	s->last_write = now_mono();
+	pthread_mutex_unlock(&s->lock);
+	*len = b.len;
+	if (b.data == NULL)
+		return calloc(1, 1);
+	return sb_steal(&b);
 }
 
 /* libmicrohttpd is done with the response: the client is gone or served. */

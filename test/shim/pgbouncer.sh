@@ -9,7 +9,11 @@
 #   2. live progress notices still stream through the pooler;
 #   3. a resource update reaches a GET stream: the shim listens on its own
 #      direct connection (--listen-dsn), not through the pooler;
-#   4. the cluster saw few server connections: 2 for the pool, 1 listener.
+#   4. the cluster saw few server connections: 2 for the pool, 1 listener;
+#   5. a shim not told about the pooler (--statements left at "prepared")
+#      finds out by itself: its named statements are refused (42P05/26000,
+#      before anything ran), it says so in its log, switches to unnamed
+#      statements and answers every call 200.
 #
 # PGB_PORT picks PgBouncer's port (default: any free one), SHIM_PORT the
 # shim's (default: any free one).
@@ -76,7 +80,7 @@ echo "# PgBouncer (transaction mode, 2 server connections) on port $PGB_PORT"
 
 "$SHIM" --db "host=127.0.0.1 port=$PGB_PORT dbname=$DB user=mtmcp_shim_mock" \
 	--listen-dsn "host=$PGHOST port=$PGPORT dbname=$DB user=mtmcp_shim_mock" \
-	--listen "127.0.0.1:${SHIM_PORT:-0}" --pool 6 >"$T/shim.log" 2>&1 &
+	--listen "127.0.0.1:${SHIM_PORT:-0}" --pool 6 --statements unnamed >"$T/shim.log" 2>&1 &
 SHIM_PID=$!
 for _ in $(seq 100); do grep -q 'listening on' "$T/shim.log" && break; sleep 0.1; done
 PORT=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$T/shim.log" | head -1 | cut -d: -f2)
@@ -105,7 +109,7 @@ n200=$(cat "$T"/calls* | grep -c '^200$')
 why="$n200 of 120 answered 200: $(cat "$T"/calls* | sort | uniq -c | tr '\n' ' ')"
 check "120 calls (and 8 initializes) through PgBouncer in transaction mode: all 200" [ "$n200" = 120 ]
 why="$(grep -i 'database error\|42P05' "$T/shim.log" | head -3)"
-check "no 42P05 (prepared statement already exists), no database error" eval '! grep -qi "database error\|42P05" "$T/shim.log"'
+check "no 42P05 (prepared statement already exists), no database error" eval '! grep -qi "database error\|42P05\|26000\|pooled" "$T/shim.log"'
 
 # 2. live progress through the pooler
 SID=$(session good)
@@ -138,6 +142,34 @@ rc=$?
 SHIM_PID=
 why="exit $rc"
 check "SIGTERM: clean exit 0" [ "$rc" = 0 ]
+
+# 5. a shim that was not told: prepared statements (the default) through the pooler
+"$SHIM" --db "host=127.0.0.1 port=$PGB_PORT dbname=$DB user=mtmcp_shim_mock" \
+	--listen "127.0.0.1:0" --pool 6 >"$T/shim2.log" 2>&1 &
+SHIM_PID=$!
+for _ in $(seq 100); do grep -q 'listening on' "$T/shim2.log" && break; sleep 0.1; done
+PORT=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$T/shim2.log" | head -1 | cut -d: -f2)
+URL=http://127.0.0.1:$PORT/mcp
+for c in $(seq 6); do
+	(
+		sid=$(session good)
+		for i in $(seq 10); do
+			curl -sS --max-time 10 -o /dev/null -w '%{http_code}\n' "$URL" "${H[@]}" -H "Authorization: Bearer good" \
+				-H "Mcp-Session-Id: $sid" -d "{\"jsonrpc\":\"2.0\",\"id\":$i,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{\"i\":$i}}}"
+		done
+	) >"$T/auto$c" &
+done
+wait $(jobs -p | grep -v "^$SHIM_PID\$")
+n200=$(cat "$T"/auto* | grep -c '^200$')
+why="$n200 of 60 answered 200: $(cat "$T"/auto* | sort | uniq -c | tr '\n' ' '); $(grep -i 'error' "$T/shim2.log" | head -3)"
+check "prepared statements (the default) through the pooler: 60 calls, all 200" [ "$n200" = 60 ]
+why="$(tail -5 "$T/shim2.log")"
+check "... the shim noticed the pooler, said so once and switched to unnamed statements" \
+	eval '[ "$(grep -c "connection is pooled.*--statements unnamed" "$T/shim2.log")" = 1 ] && ! grep -qi "database error" "$T/shim2.log"'
+kill -TERM "$SHIM_PID"
+wait "$SHIM_PID"
+SHIM_PID=
+cat "$T/shim2.log" >>"$T/shim.log"
 
 if [ "$failed" -gt 0 ]; then
 	echo "# shim log (last 30 lines):"
