@@ -642,7 +642,36 @@ fold_impl(const unsigned char *in, const uint32_t *inoff, size_t n,
 		char		to[4];
 		int			r,
 					k;
-		unsigned char c = in[i];
+		unsigned char c;
+
+		/*
+		 * Eight bytes of plain ASCII text at a time: printable or space (no
+		 * control, no DEL, no high bit), no space after a space: every byte
+		 * goes out in place, lower-cased, exactly as the loop below would.
+		 */
+		if (!OFFS)
+		{
+			while (i + 8 <= n)
+			{
+				uint64_t	v = load8(in + i),
+							x = v ^ (ONES * ' '),
+							sp = ~(((x & ~HIGHS) + ~HIGHS) | x | ~HIGHS),
+							up;
+
+				if ((v & HIGHS) || (((v - ONES * 0x20) | (v + ONES)) & HIGHS) ||
+					(sp & ((sp << 8) | (uint64_t) last_space << 7)))
+					break;
+				up = (v + ONES * (0x80 - 'A')) & ~(v + ONES * (0x80 - 'Z' - 1)) & HIGHS;
+				v |= up >> 2;
+				memcpy(out + o, &v, 8);
+				last_space = (int) (sp >> 63);
+				i += 8;
+				o += 8;
+			}
+			if (i >= n)
+				break;
+		}
+		c = in[i];
 
 		/* printable ASCII, the common case */
 		if (fold_ascii[c])
