@@ -2758,21 +2758,32 @@ queue_base64(Scan *s, SegQueue *q, const unsigned char *a, size_t n, int depth)
 {
 	size_t		i = 0;
 
-	while (i < n)
+	/*
+	 * The maximal runs of base64 characters, found by probing: with a run
+	 * boundary before i (or i = 0), a run of MIN_BASE64_RUN or more that
+	 * starts at or after i covers a[i + MIN_BASE64_RUN - 1], so when that
+	 * byte is no base64 character the next boundary is there.
+	 */
+	while (i + MIN_BASE64_RUN <= n)
 	{
 		size_t		j,
 					k,
+					p = i + MIN_BASE64_RUN - 1,
 					dl = 0;
 		unsigned long acc = 0;
 		int			bits = 0;
 		unsigned char *d;
 
-		if (b64_tab[a[i]] < 0)
+		if (b64_tab[a[p]] < 0)
 		{
-			i++;
+			i = p + 1;
 			continue;
 		}
-		j = i + 1;
+		/* the run through a[p]: back to its start (not before i), on to its end */
+		j = p + 1;
+		while (p > i && b64_tab[a[p - 1]] >= 0)
+			p--;
+		i = p;
 		while (j < n && b64_tab[a[j]] >= 0)
 			j++;
 		if (j - i < MIN_BASE64_RUN || (j - i) % 4 == 1)
