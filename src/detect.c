@@ -153,6 +153,32 @@ static const signed char b64_tab[256] = {
 	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
 };
 
+/*
+ * tok_class and WORD_BITS in one (the prefilter's tokeniser): TB_WORD |
+ * WORD_BITS for a word character, TB_ONE for a one-character token, 0 for a
+ * separator
+ */
+#define TB_ONE	8
+#define TB_WORD 16
+static const unsigned char tok_bits[256] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 8, 8, 8, 8, 8, 8, 0, 8, 8, 0, 8, 8, 0, 8, 8,
+	18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 8, 8, 8, 8, 8, 8,
+	8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8,
+	8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 0, 0,
+	0, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17,
+	17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 8, 8, 8, 0, 0,
+	20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20,
+	20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20,
+	20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20,
+	20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20,
+	20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20,
+	20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20,
+	20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20,
+	20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20,
+};
+
 /* in a word: 1 a letter, 2 a digit, 4 anything else (non-ASCII) */
 #define WORD_BITS(c) ((c) >= 'a' && (c) <= 'z' ? 1 : (c) >= '0' && (c) <= '9' ? 2 : 4)
 
@@ -315,6 +341,13 @@ struct DetectRules
 	int16_t		one[256];		/* the word list of a one-byte exact word, -1 */
 	unsigned char cmask;		/* bit k: some coarse group's key has k bytes */
 	uint64_t	gate[64];		/* 4096 bits, PF_GATE: a coarse key of k bytes may follow these k - 1 */
+	/*
+	 * PF_WORD bits: a word's first min(length, 4) bytes may begin an exact
+	 * word of two bytes or more or a coarse group's key (a word that sets
+	 * none of its bits -- and none of the shorter coarse keys' -- marks
+	 * nothing: pf_word is not called)
+	 */
+	uint64_t	wfilter[1024];
 	int		   *cg_off,			/* coarse group g: its prefix word lists cg[cg_off[g] .. cg_off[g + 1]) */
 			   *cg;
 	int			ncg;
@@ -358,6 +391,25 @@ pf_mix(uint32_t h)
 #define PF_KEY_COARSE(h)	pf_mix((h) ^ 0x9E3779B9u)
 /* gate bit for a coarse key of k bytes, from the hash of its first k - 1 */
 #define PF_GATE(h, k)		((((h) + (uint32_t) (k)) * 0x9E3779B1u) >> 20)
+
+/* the first k (1..4) bytes of w as one number, and its bit in wfilter */
+static inline uint32_t
+pf_head(const unsigned char *w, int k)
+{
+	uint32_t	x = w[0];
+
+	if (k > 1)
+		x |= (uint32_t) w[1] << 8;
+	if (k > 2)
+		x |= (uint32_t) w[2] << 16;
+	if (k > 3)
+		x |= (uint32_t) w[3] << 24;
+	return x;
+}
+
+#define PF_WORD(x, k)		(((((x) + (uint32_t) (k)) * 0x9E3779B1u) >> 16) & 0xFFFF)
+#define PF_WORD_SET(r, b)	((r)->wfilter[(b) >> 6] |= (uint64_t) 1 << ((b) & 63))
+#define PF_WORD_HAS(r, b)	(((r)->wfilter[(b) >> 6] >> ((b) & 63)) & 1)
 
 static inline uint16_t
 pf_tag(uint32_t key)
@@ -1169,9 +1221,13 @@ build_prefilter(DetectRules *r)
 		{
 			if (l->len > 1)
 			{
+				int			kw = l->len < PF_COARSE_MAX ? l->len : PF_COARSE_MAX;
+				uint32_t	bit = PF_WORD(pf_head(l->text, kw), kw);
+
 				for (k = 0; k < l->len; k++)
 					h = PF_STEP(h, l->text[k]);
 				pf_insert(r, PF_KEY_EXACT(h), w);
+				PF_WORD_SET(r, bit);
 			}
 		}
 		else if (r->words[r->cg[r->cg_off[grp[w]]]].text == l->text)
@@ -1185,6 +1241,11 @@ build_prefilter(DetectRules *r)
 			h = PF_STEP(h, l->text[kl - 1]);
 			pf_insert(r, PF_KEY_COARSE(h), PF_COARSE | grp[w]);
 			r->cmask |= (unsigned char) (1u << kl);
+			{
+				uint32_t	bit = PF_WORD(pf_head(l->text, kl), kl);
+
+				PF_WORD_SET(r, bit);
+			}
 		}
 	}
 	free(grp);
@@ -2008,6 +2069,31 @@ pf_word(MatchState *m, const unsigned char *w, size_t wl, long long tok)
 			pf_mark(m, r->pslots[x].val, tok);
 }
 
+/*
+ * Could pf_word mark anything for w (wl >= 2)?  Only if w's first min(wl,
+ * 4) bytes are those of an exact word or a 4-byte coarse key, or its first
+ * k < 4 are a k-byte coarse key (hash collisions only ever say yes).
+ */
+static inline int
+pf_maybe(const DetectRules *r, const unsigned char *w, size_t wl)
+{
+	int			kw = wl < PF_COARSE_MAX ? (int) wl : PF_COARSE_MAX,
+				k;
+	uint32_t	x = pf_head(w, kw),
+				bit = PF_WORD(x, kw);
+
+	if (PF_WORD_HAS(r, bit))
+		return 1;
+	for (k = 1; k < kw; k++)
+		if ((r->cmask >> k) & 1)
+		{
+			bit = PF_WORD(x & ((1u << (8 * k)) - 1), k);
+			if (PF_WORD_HAS(r, bit))
+				return 1;
+		}
+	return 0;
+}
+
 #define PF_PRESENT(m, wl) (((m)->present[(wl) >> 6] >> ((wl) & 63)) & 1)
 
 /*
@@ -2148,9 +2234,10 @@ pf_possible(const Scan *s, MatchState *m)
 static long long
 segment_possible(Scan *s)
 {
+	const unsigned char *b = s->b;
 	size_t		pos = 0,
-				ts,
-				te;
+				n = s->blen,
+				ts;
 	int			bits = 0,
 				m,
 				any = 0,
@@ -2167,38 +2254,60 @@ segment_possible(Scan *s)
 		filtered += s->ms[m].rules->pf_ok;
 	if (filtered == 0)
 		return -1;
-	while (next_token_bits(s->b, s->blen, &pos, &ts, &te, &bits))
+	/* next_token_bits, spelt out: one table look-up per byte */
+	while (pos < n)
 	{
+		unsigned	k = tok_bits[b[pos]];
+		size_t		wl;
+
+		if (k == 0)
+		{
+			pos++;
+			continue;
+		}
+		ts = pos;
+		bits = 0;
+		if (k == TB_ONE)
+			pos++;
+		else
+		{
+			do
+			{
+				bits |= (int) k;
+			} while (++pos < n && ((k = tok_bits[b[pos]]) & TB_WORD));
+			bits &= 7;
+		}
+		wl = pos - ts;
 		ntok++;
-		if (te - ts > MAX_WORD)
+		if (wl > MAX_WORD)
 			continue;
 		/* (ntok: this token's index + 1, in the segment) */
 		for (m = 0; m < s->nms; m++)
 		{
 			const DetectRules *r = s->ms[m].rules;
 
-			if (!r->pf_ok || r->root[s->b[ts]] < 0)
+			if (!r->pf_ok || r->root[b[ts]] < 0)
 				continue;
-			if (te - ts == 1 && !(r->cmask & 2))
+			if (wl == 1 && !(r->cmask & 2))
 			{
 				/* a one-byte token (punctuation, mostly): only one[] can know it */
-				if (r->one[s->b[ts]] >= 0)
-					pf_mark(&s->ms[m], r->one[s->b[ts]], ntok);
+				if (r->one[b[ts]] >= 0)
+					pf_mark(&s->ms[m], r->one[b[ts]], ntok);
 			}
-			else
-				pf_word(&s->ms[m], s->b + ts, te - ts, ntok);
+			else if (wl == 1 || pf_maybe(r, b + ts, wl))
+				pf_word(&s->ms[m], b + ts, wl, ntok);
 		}
-		if (bits == 3 && te - ts >= 3)
+		if (bits == 3 && wl >= 3)
 		{
 			size_t		i;
 			unsigned char leet[MAX_WORD];
 			static const char lmap[] = "oizeasgtbg";	/* 0..9, as match_tokens */
 
-			for (i = ts; i < te; i++)
-				leet[i - ts] = is_digit(s->b[i]) ? (unsigned char) lmap[s->b[i] - '0'] : s->b[i];
+			for (i = ts; i < pos; i++)
+				leet[i - ts] = is_digit(b[i]) ? (unsigned char) lmap[b[i] - '0'] : b[i];
 			for (m = 0; m < s->nms; m++)
 				if (s->ms[m].rules->pf_ok && s->ms[m].rules->root[leet[0]] >= 0)
-					pf_word(&s->ms[m], leet, te - ts, ntok);
+					pf_word(&s->ms[m], leet, wl, ntok);
 		}
 	}
 	for (m = 0; m < s->nms; m++)
@@ -2434,6 +2543,16 @@ ends_with(const char *k, size_t kl, const char *suffix)
 	return kl >= l && memcmp(k + kl - l, suffix, l) == 0;
 }
 
+/*
+ * By a run's last byte: 0 a letter or digit no key below ends in (most
+ * words stop here), 1 one that some key ends in, 2 not a letter or digit
+ * (the last three letters and digits are looked for)
+ */
+static const unsigned char key_last[256] = {
+	['.'] = 2, ['-'] = 2, ['_'] = 2,
+	['t'] = 1, ['d'] = 1, ['g'] = 1, ['e'] = 1, ['n'] = 1, ['y'] = 1,
+};
+
 static int
 key_kind(const unsigned char *b, size_t i, size_t j)
 {
@@ -2441,7 +2560,7 @@ key_kind(const unsigned char *b, size_t i, size_t j)
 	size_t		kl = 0,
 				x;
 
-	if (j - i > 40)
+	if (j - i > 40 || key_last[b[j - 1]] == 0)
 		return KEY_NONE;
 	/*
 	 * Most runs: the last three letters or digits already rule out every
@@ -2538,15 +2657,18 @@ check_run(Scan *s, size_t i, size_t j)
 	int			kind;
 
 	/* cross_tenant: a known tenant id, whole token */
-	while (a < z && b[a] == '.')
-		a++;
-	while (z > a && b[z - 1] == '.')
-		z--;
+	if (b[a] == '.' || b[z - 1] == '.')
+	{
+		while (a < z && b[a] == '.')
+			a++;
+		while (z > a && b[z - 1] == '.')
+			z--;
+	}
 	if (s->ctx->tenants && z > a && tenant_known(s->ctx->tenants, b + a, z - a) && !is_own(s, b + a, z - a))
 		report_builtin(s, B_TENANT_ID, a, z);
 
 	/* cross_tenant: .../tenants/<id>/... */
-	if ((RUN_IS(b, i, j, "tenants") || RUN_IS(b, i, j, "tenant")) && i > 0 && b[i - 1] == '/' &&
+	if (i > 0 && b[i - 1] == '/' && (RUN_IS(b, i, j, "tenants") || RUN_IS(b, i, j, "tenant")) &&
 		j + 1 < n && b[j] == '/' && is_runch(b[j + 1]))
 	{
 		size_t		e = j + 1;
@@ -2589,7 +2711,7 @@ check_run(Scan *s, size_t i, size_t j)
 	}
 
 	/* session_state: Bearer <token> */
-	if (RUN_IS(b, i, j, "bearer") && j + 1 < n && b[j] == ' ')
+	if (j + 1 < n && b[j] == ' ' && RUN_IS(b, i, j, "bearer"))
 	{
 		size_t		e = value_end(s, j + 1);
 
@@ -2648,7 +2770,7 @@ check_run(Scan *s, size_t i, size_t j)
 	}
 
 	/* exfiltration: URLs */
-	if ((RUN_IS(b, i, j, "http") || RUN_IS(b, i, j, "https")) && j + 3 <= n &&
+	if (j + 3 <= n && b[j] == ':' && (RUN_IS(b, i, j, "http") || RUN_IS(b, i, j, "https")) &&
 		memcmp(b + j, "://", 3) == 0 && i >= s->url_watermark)
 		check_url(s, i, j + 3);
 }
@@ -2667,18 +2789,15 @@ check_structure(Scan *s)
 	{
 		size_t		j;
 
-		if (b[i] == '[')
-		{
-			s->last_lbracket_img = i > 0 && b[i - 1] == '!';
-			i++;
-			continue;
-		}
 		if (!is_runch(b[i]))
 		{
+			/* ('[' is no run character) */
+			if (b[i] == '[')
+				s->last_lbracket_img = i > 0 && b[i - 1] == '!';
 			i++;
 			continue;
 		}
-		j = i;
+		j = i + 1;
 		while (j < n && is_runch(b[j]))
 			j++;
 		check_run(s, i, j);
