@@ -2094,6 +2094,22 @@ pf_maybe(const DetectRules *r, const unsigned char *w, size_t wl)
 	return 0;
 }
 
+/* one token (w, wl bytes, 1..MAX_WORD) of the segment through rule set r: marks what it is */
+static inline __attribute__((always_inline)) void
+pf_token(MatchState *ms, const DetectRules *r, const unsigned char *w, size_t wl, long long tok)
+{
+	if (r->root[w[0]] < 0)
+		return;
+	if (wl == 1 && !(r->cmask & 2))
+	{
+		/* a one-byte token (punctuation, mostly): only one[] can know it */
+		if (r->one[w[0]] >= 0)
+			pf_mark(ms, r->one[w[0]], tok);
+	}
+	else if (wl == 1 || pf_maybe(r, w, wl))
+		pf_word(ms, w, wl, tok);
+}
+
 #define PF_PRESENT(m, wl) (((m)->present[(wl) >> 6] >> ((wl) & 63)) & 1)
 
 /*
@@ -2243,6 +2259,10 @@ segment_possible(Scan *s)
 				any = 0,
 				filtered = 0;
 	long long	ntok = 0;
+	MatchState *ms0,
+			   *ms1;
+	const DetectRules *r0,
+			   *r1;
 
 	/*
 	 * a long segment holds most pattern words somewhere and would pay for
@@ -2254,6 +2274,11 @@ segment_possible(Scan *s)
 		filtered += s->ms[m].rules->pf_ok;
 	if (filtered == 0)
 		return -1;
+	/* the rule sets that are filtered (at most two), in locals the marks cannot alias */
+	ms0 = &s->ms[0];
+	r0 = ms0->rules->pf_ok ? ms0->rules : NULL;
+	ms1 = s->nms > 1 ? &s->ms[1] : NULL;
+	r1 = ms1 && ms1->rules->pf_ok ? ms1->rules : NULL;
 	/* next_token_bits, spelt out: one table look-up per byte */
 	while (pos < n)
 	{
@@ -2282,21 +2307,10 @@ segment_possible(Scan *s)
 		if (wl > MAX_WORD)
 			continue;
 		/* (ntok: this token's index + 1, in the segment) */
-		for (m = 0; m < s->nms; m++)
-		{
-			const DetectRules *r = s->ms[m].rules;
-
-			if (!r->pf_ok || r->root[b[ts]] < 0)
-				continue;
-			if (wl == 1 && !(r->cmask & 2))
-			{
-				/* a one-byte token (punctuation, mostly): only one[] can know it */
-				if (r->one[b[ts]] >= 0)
-					pf_mark(&s->ms[m], r->one[b[ts]], ntok);
-			}
-			else if (wl == 1 || pf_maybe(r, b + ts, wl))
-				pf_word(&s->ms[m], b + ts, wl, ntok);
-		}
+		if (r0)
+			pf_token(ms0, r0, b + ts, wl, ntok);
+		if (r1)
+			pf_token(ms1, r1, b + ts, wl, ntok);
 		if (bits == 3 && wl >= 3)
 		{
 			size_t		i;
@@ -2305,9 +2319,10 @@ segment_possible(Scan *s)
 
 			for (i = ts; i < pos; i++)
 				leet[i - ts] = is_digit(b[i]) ? (unsigned char) lmap[b[i] - '0'] : b[i];
-			for (m = 0; m < s->nms; m++)
-				if (s->ms[m].rules->pf_ok && s->ms[m].rules->root[leet[0]] >= 0)
-					pf_word(&s->ms[m], leet, wl, ntok);
+			if (r0 && r0->root[leet[0]] >= 0)
+				pf_word(ms0, leet, wl, ntok);
+			if (r1 && r1->root[leet[0]] >= 0)
+				pf_word(ms1, leet, wl, ntok);
 		}
 	}
 	for (m = 0; m < s->nms; m++)
@@ -2553,6 +2568,29 @@ static const unsigned char key_last[256] = {
 	['t'] = 1, ['d'] = 1, ['g'] = 1, ['e'] = 1, ['n'] = 1, ['y'] = 1,
 };
 
+/* for a last byte with key_last 1: the letters a key has before it */
+static const char key_prev[256][2] = {
+	['t'] = "nw", ['d'] = "ii", ['g'] = "uu", ['e'] = "tt", ['n'] = "eo", ['y'] = "ee",
+};
+
+/*
+ * Could key_kind(b, i, j) be anything but KEY_NONE?  No when the run ends
+ * in two letters or digits that no key ends in (most words).
+ */
+static inline int
+key_maybe(const unsigned char *b, size_t i, size_t j)
+{
+	unsigned char c = b[j - 1],
+				p;
+
+	if (key_last[c] != 1)
+		return key_last[c];
+	if (j - i < 2)
+		return 0;
+	p = b[j - 2];
+	return !(is_alpha(p) || is_digit(p)) || p == key_prev[c][0] || p == key_prev[c][1];
+}
+
 static int
 key_kind(const unsigned char *b, size_t i, size_t j)
 {
@@ -2560,7 +2598,7 @@ key_kind(const unsigned char *b, size_t i, size_t j)
 	size_t		kl = 0,
 				x;
 
-	if (j - i > 40 || key_last[b[j - 1]] == 0)
+	if (j - i > 40 || !key_maybe(b, i, j))
 		return KEY_NONE;
 	/*
 	 * Most runs: the last three letters or digits already rule out every
@@ -2655,6 +2693,23 @@ check_run(Scan *s, size_t i, size_t j)
 				z = j,
 				v;
 	int			kind;
+	const DetectTenants *t = s->ctx->tenants;
+	unsigned char nx = j < n ? b[j] : 0;
+	/* by first byte, the lengths (bits) of "bearer" and the two-word keys' first words */
+	static const unsigned char two_word_len[256] = {
+		['b'] = 1 << 6, ['s'] = 1 << 7, ['r'] = 1 << 7, ['a'] = 1 << 3 | 1 << 4 | 1 << 6,
+	};
+
+	/*
+	 * Most runs are words none of the tests below can be about: short, no
+	 * '.' at either end, no tenant id of their length and first byte, no
+	 * key's last letter, no '/' before, no ':' after, and not the first
+	 * word of "bearer <token>" or of a two-word key before a space
+	 */
+	if (j - i < 24 && !key_maybe(b, i, j) && b[i] != '.' && nx != ':' && !(i > 0 && b[i - 1] == '/') &&
+		!(nx == ' ' && j - i <= 7 && ((two_word_len[b[i]] >> (j - i)) & 1)) &&
+		!(t && j - i <= DETECT_MAX_TENANT_ID_LEN && ((t->lens >> (j - i - 1)) & 1) && t->first[b[i]]))
+		return;
 
 	/* cross_tenant: a known tenant id, whole token */
 	if (b[a] == '.' || b[z - 1] == '.')
