@@ -3296,19 +3296,20 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 				   *c = w->y;
 		size_t		n,
 					nd = 0;
+		int			again;
 
 		s.seg = g;
 		s.b = NULL;
 		s.boff = s.aoff = NULL;
 		s.depth = g->depth;
 		/* unescaped once (from the segment), then maybe again; bytes only */
-		n = detect_unescape_bytes(g->buf, g->len, a, &nd);
-		if (nd > 0)
+		n = detect_unescape_bytes(g->buf, g->len, a, &nd, &again);
+		if (nd > 0 && again)
 		{
 			size_t		nd2 = 0;
 			unsigned char *t = a;
 
-			n = detect_unescape_bytes(a, n, c, &nd2);
+			n = detect_unescape_bytes(a, n, c, &nd2, &again);
 			a = c;
 			c = t;
 		}

@@ -23,8 +23,13 @@ size_t		detect_unescape(const unsigned char *in, const uint32_t *inoff, size_t n
 size_t		detect_fold(const unsigned char *in, const uint32_t *inoff, size_t n,
 						unsigned char *out, uint32_t *outoff);
 
-/* the same two without offsets (the scan's fast path; identical bytes) */
-size_t		detect_unescape_bytes(const unsigned char *in, size_t n, unsigned char *out, size_t *ndecoded);
+/*
+ * the same two without offsets (the scan's fast path; identical bytes);
+ * detect_unescape_bytes sets *again when a second pass over its output
+ * could change it (when not, that pass would copy it as it is)
+ */
+size_t		detect_unescape_bytes(const unsigned char *in, size_t n, unsigned char *out, size_t *ndecoded,
+								  int *again);
 size_t		detect_fold_bytes(const unsigned char *in, size_t n, unsigned char *out);
 
 #endif							/* MTMCP_DETECT_INT_H */

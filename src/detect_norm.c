@@ -194,6 +194,14 @@ load8(const unsigned char *p)
 /* bytes that may start an escape */
 static const unsigned char esc_start[256] = {['\\'] = 1, ['%'] = 1, ['&'] = 1};
 
+/* where a pass wrote bytes that may start an escape (the first ESC_SEEN_MAX) */
+#define ESC_SEEN_MAX 32
+typedef struct EscSeen
+{
+	size_t		n;
+	size_t		pos[ESC_SEEN_MAX];
+} EscSeen;
+
 /*
  * The body of detect_unescape; OFFS (a constant in each caller, so the
  * compiler makes two copies) says whether offsets are carried.  Runs of
@@ -201,13 +209,22 @@ static const unsigned char esc_start[256] = {['\\'] = 1, ['%'] = 1, ['&'] = 1};
  */
 static inline __attribute__((always_inline)) size_t
 unescape_impl(const unsigned char *in, const uint32_t *inoff, size_t n,
-			  unsigned char *out, uint32_t *outoff, size_t *ndecoded, const int OFFS)
+			  unsigned char *out, uint32_t *outoff, size_t *ndecoded, EscSeen *seen, const int OFFS)
 {
 	size_t		i = 0,
 				o = 0;
 
-#define EMIT(byte, off) do { out[o] = (unsigned char) (byte); if (OFFS) outoff[o] = (off); o++; } while (0)
-#define EMIT_CP(cp, off) do { size_t l_ = put_utf8(out + o, (cp)), q_; \
+	/* without offsets: note where a byte that may start an escape goes out */
+#define SEEN(byte) do { if (!OFFS && esc_start[(unsigned char) (byte)]) { \
+			if (seen->n < ESC_SEEN_MAX) \
+				seen->pos[seen->n] = o; \
+			seen->n++; \
+		} } while (0)
+#define EMIT(byte, off) do { SEEN(byte); out[o] = (unsigned char) (byte); if (OFFS) outoff[o] = (off); o++; } while (0)
+#define EMIT_CP(cp, off) do { size_t l_, q_; \
+		if ((cp) < 0x80) \
+			SEEN(cp); \
+		l_ = put_utf8(out + o, (cp)); \
 		if (OFFS) \
 			for (q_ = 0; q_ < l_; q_++) \
 				outoff[o + q_] = (off); \
@@ -345,20 +362,62 @@ unescape_impl(const unsigned char *in, const uint32_t *inoff, size_t n,
 	}
 #undef EMIT
 #undef EMIT_CP
+#undef SEEN
 	return o;
+}
+
+/*
+ * Would unescape_impl, at in[i] (a byte that may start an escape), do
+ * anything but copy it and go on at i + 1?
+ */
+static int
+escape_decodes(const unsigned char *in, size_t i, size_t n)
+{
+	unsigned char ch;
+
+	if (in[i] == '%')
+		return i + 2 < n && hexval(in[i + 1]) >= 0 && hexval(in[i + 2]) >= 0;
+	if (in[i] == '&')
+	{
+		unsigned long cp = 0;
+
+		return entity_at(in, i, n, &cp) > 0;
+	}
+	/* a backslash: one alone, before a byte that makes no escape with it */
+	if (i + 1 >= n)
+		return 0;
+	ch = in[i + 1];
+	return ch == '\\' || (ch == 'u' && i + 5 < n && hex4(in + i + 2) >= 0) ||
+		(ch == 'x' && i + 3 < n && hexval(in[i + 2]) >= 0 && hexval(in[i + 3]) >= 0) ||
+		ch == 'n' || ch == 'r' || ch == 't' || ch == 'f' || ch == 'b' || ch == 'v' ||
+		ch == '"' || ch == '\'' || ch == '/';
 }
 
 size_t
 detect_unescape(const unsigned char *in, const uint32_t *inoff, size_t n,
 				unsigned char *out, uint32_t *outoff, size_t *ndecoded)
 {
-	return unescape_impl(in, inoff, n, out, outoff, ndecoded, 1);
+	return unescape_impl(in, inoff, n, out, outoff, ndecoded, NULL, 1);
 }
 
 size_t
-detect_unescape_bytes(const unsigned char *in, size_t n, unsigned char *out, size_t *ndecoded)
+detect_unescape_bytes(const unsigned char *in, size_t n, unsigned char *out, size_t *ndecoded,
+					  int *again)
 {
-	return unescape_impl(in, NULL, n, out, NULL, ndecoded, 0);
+	EscSeen		seen;
+	size_t		o,
+				k;
+
+	seen.n = 0;
+	o = unescape_impl(in, NULL, n, out, NULL, ndecoded, &seen, 0);
+	/*
+	 * Every byte of out that may start an escape is at a noted position: a
+	 * second pass changes nothing unless one of them decodes
+	 */
+	*again = seen.n > ESC_SEEN_MAX;
+	for (k = 0; k < seen.n && !*again; k++)
+		*again = escape_decodes(out, seen.pos[k], o);
+	return o;
 }
 
 /* ------------------------------------------------------------------------
