@@ -325,29 +325,27 @@ struct DetectRules
 	int		   *arena;			/* every word list's positions, contiguous */
 
 	/*
-	 * The prefilter (segment_possible): which words a segment holds, by
-	 * hash, and which chains could then match at all.  A slot's tag is the
-	 * high half of a word's key (never 0); its value a word list, or
-	 * PF_COARSE | g for coarse group g: the prefix words that begin with
-	 * the same first min(length, PF_COARSE_MAX) bytes.
+	 * The prefilter (segment_possible): which words a segment holds, and
+	 * which chains could then match at all.  Words are looked up by their
+	 * head, the first min(length, PF_COARSE_MAX) bytes as one number
+	 * (pf_head; no byte of a word is 0, so the number also tells how many):
+	 * a slot holds a head and its candidates hcand[first .. first + n),
+	 * each a word list (an exact word of two bytes or more, which then has
+	 * to equal the word) or PF_COARSE | g for coarse group g, the prefix
+	 * words whose first min(length, PF_COARSE_MAX) bytes are the head.
 	 */
 	struct PfSlot
 	{
-		uint16_t	tag;
-		uint16_t	val;
+		uint32_t	head;		/* 0: empty */
+		uint16_t	first,
+					n;
 	}		   *pslots;
 	uint32_t	pmask;
+	int			pshift;			/* 32 - log2(slots) */
+	uint16_t   *hcand;
 	int			pf_ok;			/* 0: too many words for the slots; every segment is possible */
 	int16_t		one[256];		/* the word list of a one-byte exact word, -1 */
 	unsigned char cmask;		/* bit k: some coarse group's key has k bytes */
-	uint64_t	gate[64];		/* 4096 bits, PF_GATE: a coarse key of k bytes may follow these k - 1 */
-	/*
-	 * PF_WORD bits: a word's first min(length, 4) bytes may begin an exact
-	 * word of two bytes or more or a coarse group's key (a word that sets
-	 * none of its bits -- and none of the shorter coarse keys' -- marks
-	 * nothing: pf_word is not called)
-	 */
-	uint64_t	wfilter[1024];
 	int		   *cg_off,			/* coarse group g: its prefix word lists cg[cg_off[g] .. cg_off[g + 1]) */
 			   *cg;
 	int			ncg;
@@ -364,35 +362,11 @@ struct DetectRules
 };
 
 
-/*
- * The prefilter's keys: FNV-1a over a word's bytes, finished two ways (an
- * exact word; the first bytes of prefix words, "coarse").  Compile and scan
- * hash the same folded bytes; a collision only makes a segment look
- * possible when it is not, never the other way round.
- */
 #define PF_COARSE			0x8000
 #define PF_COARSE_MAX		4
-#define PF_BASIS			2166136261u
 #define PF_MAX_SEGMENT		8192	/* longer segments go to the matcher at once */
-#define PF_STEP(h, c)		(((h) ^ (uint32_t) (c)) * 16777619u)
 
-static inline uint32_t
-pf_mix(uint32_t h)
-{
-	h ^= h >> 16;
-	h *= 0x85ebca6bu;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35u;
-	h ^= h >> 16;
-	return h;
-}
-
-#define PF_KEY_EXACT(h)		pf_mix((h) ^ 0x2545F491u)
-#define PF_KEY_COARSE(h)	pf_mix((h) ^ 0x9E3779B9u)
-/* gate bit for a coarse key of k bytes, from the hash of its first k - 1 */
-#define PF_GATE(h, k)		((((h) + (uint32_t) (k)) * 0x9E3779B1u) >> 20)
-
-/* the first k (1..4) bytes of w as one number, and its bit in wfilter */
+/* a word's head: its first k (1..PF_COARSE_MAX) bytes as one number */
 static inline uint32_t
 pf_head(const unsigned char *w, int k)
 {
@@ -407,17 +381,7 @@ pf_head(const unsigned char *w, int k)
 	return x;
 }
 
-#define PF_WORD(x, k)		(((((x) + (uint32_t) (k)) * 0x9E3779B1u) >> 16) & 0xFFFF)
-#define PF_WORD_SET(r, b)	((r)->wfilter[(b) >> 6] |= (uint64_t) 1 << ((b) & 63))
-#define PF_WORD_HAS(r, b)	(((r)->wfilter[(b) >> 6] >> ((b) & 63)) & 1)
-
-static inline uint16_t
-pf_tag(uint32_t key)
-{
-	uint16_t	t = (uint16_t) (key >> 16);
-
-	return t ? t : 1;
-}
+#define PF_SLOT(r, head)	(((head) * 0x9E3779B1u) >> (r)->pshift)
 
 static int
 grow(void **arr, int *cap, int need, size_t elsize)
@@ -1010,15 +974,16 @@ word_score(const PosList *l)
 	return l->prefix ? l->len : l->len + 1;
 }
 
-static void
-pf_insert(DetectRules *r, uint32_t key, int val)
+/* head's slot in the table being built (claimed when empty) */
+static struct PfSlot *
+pf_claim(DetectRules *r, uint32_t head)
 {
-	uint32_t	h = key & r->pmask;
+	uint32_t	h = PF_SLOT(r, head);
 
-	while (r->pslots[h].tag != 0)
+	while (r->pslots[h].head != 0 && r->pslots[h].head != head)
 		h = (h + 1) & r->pmask;
-	r->pslots[h].tag = pf_tag(key);
-	r->pslots[h].val = (uint16_t) val;
+	r->pslots[h].head = head;
+	return &r->pslots[h];
 }
 
 /* the prefilter's tables (see segment_possible); -1 on OOM */
@@ -1032,7 +997,7 @@ build_prefilter(DetectRules *r)
 				entries = 0,
 				*grp,
 				*cnt;
-	uint32_t	cap = 64;
+	uint32_t	cap = 256;
 
 	memset(r->one, -1, sizeof(r->one));
 	r->pf_ok = r->nwords < PF_COARSE && r->nwords > 0;
@@ -1202,50 +1167,56 @@ build_prefilter(DetectRules *r)
 		free(fill);
 	}
 
-	/* the slots: every exact word of two bytes or more, every coarse group */
-	while (cap < (uint32_t) entries * 2 + 2)
+	/*
+	 * the slots: every exact word of two bytes or more, every coarse group
+	 * (by its first word), as candidates of their heads: counted, then
+	 * placed
+	 */
+	while (cap < (uint32_t) entries * 4)
 		cap *= 2;
 	r->pslots = calloc(cap, sizeof(struct PfSlot));
-	if (r->pslots == NULL)
+	r->hcand = malloc(((size_t) entries + 1) * sizeof(uint16_t));
+	if (r->pslots == NULL || r->hcand == NULL)
 	{
 		free(grp);
 		return -1;
 	}
 	r->pmask = cap - 1;
-	for (w = 0; w < r->nwords; w++)
+	for (r->pshift = 32; (1u << (32 - r->pshift)) < cap; r->pshift--)
+		;
+	for (c = 0; c < 2; c++)
 	{
-		const PosList *l = &r->words[w];
-		uint32_t	h = PF_BASIS;
+		uint32_t	x,
+					next = 0;
 
-		if (!l->prefix)
+		for (w = 0; w < r->nwords; w++)
 		{
-			if (l->len > 1)
-			{
-				int			kw = l->len < PF_COARSE_MAX ? l->len : PF_COARSE_MAX;
-				uint32_t	bit = PF_WORD(pf_head(l->text, kw), kw);
-
-				for (k = 0; k < l->len; k++)
-					h = PF_STEP(h, l->text[k]);
-				pf_insert(r, PF_KEY_EXACT(h), w);
-				PF_WORD_SET(r, bit);
-			}
-		}
-		else if (r->words[r->cg[r->cg_off[grp[w]]]].text == l->text)
-		{
-			/* the group's first word inserts it */
+			const PosList *l = &r->words[w];
 			int			kl = l->len < PF_COARSE_MAX ? l->len : PF_COARSE_MAX;
+			struct PfSlot *slot;
+			int			val;
 
-			for (k = 0; k < kl - 1; k++)
-				h = PF_STEP(h, l->text[k]);
-			r->gate[PF_GATE(h, kl) >> 6] |= (uint64_t) 1 << (PF_GATE(h, kl) & 63);
-			h = PF_STEP(h, l->text[kl - 1]);
-			pf_insert(r, PF_KEY_COARSE(h), PF_COARSE | grp[w]);
-			r->cmask |= (unsigned char) (1u << kl);
+			if (!l->prefix && l->len > 1)
+				val = w;
+			else if (l->prefix && r->words[r->cg[r->cg_off[grp[w]]]].text == l->text)
 			{
-				uint32_t	bit = PF_WORD(pf_head(l->text, kl), kl);
-
-				PF_WORD_SET(r, bit);
+				val = PF_COARSE | grp[w];
+				r->cmask |= (unsigned char) (1u << kl);
 			}
+			else
+				continue;
+			slot = pf_claim(r, pf_head(l->text, kl));
+			if (c == 0)
+				slot->n++;
+			else
+				r->hcand[slot->first + slot->n++] = (uint16_t) val;
+		}
+		/* after counting: each head's candidates after the previous head's */
+		for (x = 0; c == 0 && x < cap; x++)
+		{
+			r->pslots[x].first = (uint16_t) next;
+			next += r->pslots[x].n;
+			r->pslots[x].n = 0;
 		}
 	}
 	free(grp);
@@ -1458,6 +1429,7 @@ detect_free(DetectRules *r)
 		free(r->words[i].text);
 	}
 	free(r->pslots);
+	free(r->hcand);
 	free(r->cg_off);
 	free(r->cg);
 	free(r->chains);
@@ -2020,78 +1992,66 @@ pf_mark(MatchState *m, int wl, long long tok)
 	m->head[wl] = m->nev++;
 }
 
-/* mark every word list whose word (or prefix word) w is */
-static void
+/* head's slot, NULL when no pattern word has it */
+static inline const struct PfSlot *
+pf_find(const DetectRules *r, uint32_t head)
+{
+	uint32_t	h = PF_SLOT(r, head);
+
+	for (; r->pslots[h].head != 0; h = (h + 1) & r->pmask)
+		if (r->pslots[h].head == head)
+			return &r->pslots[h];
+	return NULL;
+}
+
+/* mark the word lists of coarse group g */
+static inline void
+pf_mark_group(MatchState *m, int g, long long tok)
+{
+	const DetectRules *r = m->rules;
+	int			e;
+
+	for (e = r->cg_off[g]; e < r->cg_off[g + 1]; e++)
+		pf_mark(m, r->cg[e], tok);
+}
+
+/* mark every word list whose word (or prefix word) w is (wl: 1..MAX_WORD) */
+static inline void
 pf_word(MatchState *m, const unsigned char *w, size_t wl, long long tok)
 {
 	const DetectRules *r = m->rules;
-	uint32_t	h = PF_BASIS,
-				key,
-				x;
-	uint16_t	tag;
-	size_t		i,
-				nc = wl < PF_COARSE_MAX ? wl : PF_COARSE_MAX;
+	int			kw = wl < PF_COARSE_MAX ? (int) wl : PF_COARSE_MAX,
+				i;
+	uint32_t	head = pf_head(w, kw);
+	unsigned	shorter = r->cmask & ((1u << kw) - 1);	/* (bit 0 is never set) */
+	const struct PfSlot *slot;
 
 	if (wl == 1 && r->one[w[0]] >= 0)
 		pf_mark(m, r->one[w[0]], tok);
-	/* the first bytes: coarse keys of prefix words, behind their gate */
-	for (i = 0; i < nc; i++)
+	/* prefix words with shorter heads: their coarse groups */
+	for (; shorter; shorter &= shorter - 1)
 	{
-		if ((r->cmask >> (i + 1)) & 1)
-		{
-			uint32_t	g = PF_GATE(h, i + 1);
+		int			k = __builtin_ctz(shorter);
 
-			if (r->gate[g >> 6] & ((uint64_t) 1 << (g & 63)))
-			{
-				key = PF_KEY_COARSE(PF_STEP(h, w[i]));
-				tag = pf_tag(key);
-				for (x = key & r->pmask; r->pslots[x].tag != 0; x = (x + 1) & r->pmask)
-					if (r->pslots[x].tag == tag && (r->pslots[x].val & PF_COARSE))
-					{
-						int			g2 = r->pslots[x].val & ~PF_COARSE,
-									e;
-
-						for (e = r->cg_off[g2]; e < r->cg_off[g2 + 1]; e++)
-							pf_mark(m, r->cg[e], tok);
-					}
-			}
-		}
-		h = PF_STEP(h, w[i]);
+		if ((slot = pf_find(r, head & ((1u << (8 * k)) - 1))) != NULL)
+			for (i = slot->first; i < slot->first + slot->n; i++)
+				if (r->hcand[i] & PF_COARSE)
+					pf_mark_group(m, r->hcand[i] & ~PF_COARSE, tok);
 	}
-	if (wl < 2)
+	/* w's own head: its coarse groups, and the exact words that are w */
+	if ((slot = pf_find(r, head)) == NULL)
 		return;
-	for (; i < wl; i++)
-		h = PF_STEP(h, w[i]);
-	key = PF_KEY_EXACT(h);
-	tag = pf_tag(key);
-	for (x = key & r->pmask; r->pslots[x].tag != 0; x = (x + 1) & r->pmask)
-		if (r->pslots[x].tag == tag && !(r->pslots[x].val & PF_COARSE))
-			pf_mark(m, r->pslots[x].val, tok);
-}
+	for (i = slot->first; i < slot->first + slot->n; i++)
+	{
+		int			v = r->hcand[i];
 
-/*
- * Could pf_word mark anything for w (wl >= 2)?  Only if w's first min(wl,
- * 4) bytes are those of an exact word or a 4-byte coarse key, or its first
- * k < 4 are a k-byte coarse key (hash collisions only ever say yes).
- */
-static inline int
-pf_maybe(const DetectRules *r, const unsigned char *w, size_t wl)
-{
-	int			kw = wl < PF_COARSE_MAX ? (int) wl : PF_COARSE_MAX,
-				k;
-	uint32_t	x = pf_head(w, kw),
-				bit = PF_WORD(x, kw);
-
-	if (PF_WORD_HAS(r, bit))
-		return 1;
-	for (k = 1; k < kw; k++)
-		if ((r->cmask >> k) & 1)
-		{
-			bit = PF_WORD(x & ((1u << (8 * k)) - 1), k);
-			if (PF_WORD_HAS(r, bit))
-				return 1;
-		}
-	return 0;
+		if (v & PF_COARSE)
+			pf_mark_group(m, v & ~PF_COARSE, tok);
+		else if ((size_t) r->words[v].len == wl &&
+				 (wl <= PF_COARSE_MAX ||
+				  memcmp(r->words[v].text + PF_COARSE_MAX, w + PF_COARSE_MAX, wl - PF_COARSE_MAX) == 0))
+			pf_mark(m, v, tok);		/* (the head is the first bytes: equal) */
+	}
 }
 
 /* one token (w, wl bytes, 1..MAX_WORD) of the segment through rule set r: marks what it is */
@@ -2106,7 +2066,7 @@ pf_token(MatchState *ms, const DetectRules *r, const unsigned char *w, size_t wl
 		if (r->one[w[0]] >= 0)
 			pf_mark(ms, r->one[w[0]], tok);
 	}
-	else if (wl == 1 || pf_maybe(r, w, wl))
+	else
 		pf_word(ms, w, wl, tok);
 }
 
