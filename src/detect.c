@@ -346,6 +346,7 @@ struct DetectRules
 	int			pf_ok;			/* 0: too many words for the slots; every segment is possible */
 	int16_t		one[256];		/* the word list of a one-byte exact word, -1 */
 	unsigned char cmask;		/* bit k: some coarse group's key has k bytes */
+	uint64_t	shortg[64];		/* PF_SHORT bits: the heads of coarse groups of 1 to 3 bytes */
 	int		   *cg_off,			/* coarse group g: its prefix word lists cg[cg_off[g] .. cg_off[g + 1]) */
 			   *cg;
 	int			ncg;
@@ -382,6 +383,8 @@ pf_head(const unsigned char *w, int k)
 }
 
 #define PF_SLOT(r, head)	(((head) * 0x9E3779B1u) >> (r)->pshift)
+#define PF_SHORT(head)		(((head) * 0x85EBCA6Bu) >> 20)
+#define PF_SHORT_HAS(r, head) (((r)->shortg[PF_SHORT(head) >> 6] >> (PF_SHORT(head) & 63)) & 1)
 
 static int
 grow(void **arr, int *cap, int need, size_t elsize)
@@ -1200,8 +1203,12 @@ build_prefilter(DetectRules *r)
 				val = w;
 			else if (l->prefix && r->words[r->cg[r->cg_off[grp[w]]]].text == l->text)
 			{
+				uint32_t	sh = PF_SHORT(pf_head(l->text, kl));
+
 				val = PF_COARSE | grp[w];
 				r->cmask |= (unsigned char) (1u << kl);
+				if (kl < PF_COARSE_MAX)
+					r->shortg[sh >> 6] |= (uint64_t) 1 << (sh & 63);
 			}
 			else
 				continue;
@@ -2016,7 +2023,7 @@ pf_mark_group(MatchState *m, int g, long long tok)
 }
 
 /* mark every word list whose word (or prefix word) w is (wl: 1..MAX_WORD) */
-static inline void
+static inline __attribute__((always_inline)) void
 pf_word(MatchState *m, const unsigned char *w, size_t wl, long long tok)
 {
 	const DetectRules *r = m->rules;
@@ -2032,8 +2039,9 @@ pf_word(MatchState *m, const unsigned char *w, size_t wl, long long tok)
 	for (; shorter; shorter &= shorter - 1)
 	{
 		int			k = __builtin_ctz(shorter);
+		uint32_t	h = head & ((1u << (8 * k)) - 1);
 
-		if ((slot = pf_find(r, head & ((1u << (8 * k)) - 1))) != NULL)
+		if (PF_SHORT_HAS(r, h) && (slot = pf_find(r, h)) != NULL)
 			for (i = slot->first; i < slot->first + slot->n; i++)
 				if (r->hcand[i] & PF_COARSE)
 					pf_mark_group(m, r->hcand[i] & ~PF_COARSE, tok);
@@ -2259,7 +2267,7 @@ segment_possible(Scan *s)
 			do
 			{
 				bits |= (int) k;
-			} while (++pos < n && ((k = tok_bits[b[pos]]) & TB_WORD));
+			} while ((k = tok_bits[b[++pos]]) & TB_WORD);	/* b[n] is 0 */
 			bits &= 7;
 		}
 		wl = pos - ts;
@@ -3276,6 +3284,7 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 		if (g->depth < MAX_DEPTH && queue_base64(&s, q, a, n, g->depth) < 0)
 			goto done;
 		n = detect_fold_bytes(a, n, c);
+		c[n] = '\0';			/* a sentinel for segment_possible (the buffers hold len + 1) */
 
 		s.b = c;
 		s.blen = n;
