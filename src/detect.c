@@ -1736,9 +1736,58 @@ typedef struct Scan
 	size_t		url_watermark;
 	size_t		val_start,		/* the last token-shaped value scanned */
 				val_end;
+	/*
+	 * segment_possible ran the structural checks along with its tokens
+	 * (structured); their findings wait in pending until the matcher's
+	 * are reported (defer), so that the order is check_structure's
+	 */
+	int			structured,
+				defer,
+				npending;
+	struct
+	{
+		int			b;
+		size_t		bs,
+					be;
+	}			pending[B_COUNT];
+#ifdef DETECT_CHECK_FAST
+	uint64_t	runsig;			/* the runs check_run saw, and the '[' seen */
+#endif
 } Scan;
 
 static int	seg_offsets(Scan *s);
+static void check_run_out(Scan *s, size_t i, size_t j);
+
+#define NO_RUN		((size_t) -1)
+
+/*
+ * The structural checks' runs (see check_structure), as segment_possible
+ * meets their bytes: byte b[p] starts or continues the run in progress at
+ * *rs when it is a run character, else ends it (check_run) and, when it is
+ * '[', is noted for check_url.
+ */
+static inline __attribute__((always_inline)) void
+run_byte(Scan *s, const unsigned char *b, size_t p, size_t *rs)
+{
+	if (runch_tab[b[p]])
+	{
+		if (*rs == NO_RUN)
+			*rs = p;
+		return;
+	}
+	if (*rs != NO_RUN)
+	{
+		check_run_out(s, *rs, p);
+		*rs = NO_RUN;
+	}
+	if (b[p] == '[')
+	{
+		s->last_lbracket_img = p > 0 && b[p - 1] == '!';
+#ifdef DETECT_CHECK_FAST
+		s->runsig = s->runsig * 31 + p;
+#endif
+	}
+}
 static int	ensure(void **p, size_t need, size_t elsize);
 
 /*
@@ -1811,7 +1860,32 @@ report_builtin(Scan *s, int b, size_t bs, size_t be)
 	if (s->breported[b] || !(s->mask & DETECT_CAT_BIT(builtins[b].cat)))
 		return;
 	s->breported[b] = 1;
+	if (s->defer)
+	{
+		/* (each builtin at most once per scan: pending has room) */
+		s->pending[s->npending].b = b;
+		s->pending[s->npending].bs = bs;
+		s->pending[s->npending].be = be;
+		s->npending++;
+		return;
+	}
 	report(s, builtins[b].id, builtins[b].cat, builtins[b].sev, bs, be);
+}
+
+/* the structural findings segment_possible deferred, in their order */
+static void
+report_pending(Scan *s)
+{
+	int			i;
+
+	s->defer = 0;
+	for (i = 0; i < s->npending; i++)
+	{
+		int			b = s->pending[i].b;
+
+		report(s, builtins[b].id, builtins[b].cat, builtins[b].sev, s->pending[i].bs, s->pending[i].be);
+	}
+	s->npending = 0;
 }
 
 /*
@@ -2231,6 +2305,7 @@ segment_possible(Scan *s)
 			   *ms1;
 	const DetectRules *r0,
 			   *r1;
+	size_t		rs = NO_RUN;	/* the structural run in progress */
 
 	/*
 	 * a long segment holds most pattern words somewhere and would pay for
@@ -2247,6 +2322,13 @@ segment_possible(Scan *s)
 	r0 = ms0->rules->pf_ok ? ms0->rules : NULL;
 	ms1 = s->nms > 1 ? &s->ms[1] : NULL;
 	r1 = ms1 && ms1->rules->pf_ok ? ms1->rules : NULL;
+	/* check_structure's work rides along; what it finds waits for the matcher's */
+	s->structured = 1;
+	s->defer = 1;
+	s->npending = 0;
+	s->last_lbracket_img = 0;
+	s->url_watermark = 0;
+	s->val_start = s->val_end = 0;
 	/* next_token_bits, spelt out: one table look-up per byte */
 	while (pos < n)
 	{
@@ -2255,19 +2337,36 @@ segment_possible(Scan *s)
 
 		if (k == 0)
 		{
+			run_byte(s, b, pos, &rs);
 			pos++;
 			continue;
 		}
 		ts = pos;
 		bits = 0;
 		if (k == TB_ONE)
+		{
+			run_byte(s, b, pos, &rs);
 			pos++;
+		}
 		else
 		{
 			do
 			{
 				bits |= (int) k;
 			} while ((k = tok_bits[b[++pos]]) & TB_WORD);	/* b[n] is 0 */
+			if (!(bits & 4))
+			{
+				/* letters and digits: all run characters */
+				if (rs == NO_RUN)
+					rs = ts;
+			}
+			else
+			{
+				size_t		p;
+
+				for (p = ts; p < pos; p++)
+					run_byte(s, b, p, &rs);
+			}
 			bits &= 7;
 		}
 		wl = pos - ts;
@@ -2293,6 +2392,8 @@ segment_possible(Scan *s)
 				pf_word(ms1, leet, wl, ntok);
 		}
 	}
+	if (rs != NO_RUN)
+		check_run_out(s, rs, n);
 	for (m = 0; m < s->nms; m++)
 	{
 		MatchState *ms = &s->ms[m];
@@ -2545,7 +2646,7 @@ static const char key_prev[256][2] = {
  * Could key_kind(b, i, j) be anything but KEY_NONE?  No when the run ends
  * in two letters or digits that no key ends in (most words).
  */
-static inline int
+static inline __attribute__((always_inline)) int
 key_maybe(const unsigned char *b, size_t i, size_t j)
 {
 	unsigned char c = b[j - 1],
@@ -2652,8 +2753,40 @@ key_kind(const unsigned char *b, size_t i, size_t j)
 	}
 }
 
+/* by first byte, the lengths (bits) of "bearer" and of the two-word keys' first words */
+static const unsigned char two_word_len[256] = {
+	['b'] = 1 << 6, ['s'] = 1 << 7, ['r'] = 1 << 7, ['a'] = 1 << 3 | 1 << 4 | 1 << 6,
+};
+
+/*
+ * Could any test of check_run_tests be about the run b[i..j)?  Most runs
+ * are words none of them can be: short, no '.' at either end, no tenant
+ * id of their length and first byte, no key's last letters, no '/' before,
+ * no ':' after, and not the first word of "bearer <token>" or of a
+ * two-word key before a space.
+ */
+static inline __attribute__((always_inline)) int
+run_maybe(const Scan *s, size_t i, size_t j)
+{
+	const unsigned char *b = s->b;
+	const DetectTenants *t = s->ctx->tenants;
+	size_t		len = j - i;
+	unsigned char first = b[i],
+				nx = b[j];		/* b[blen] is 0 */
+
+	if (len >= 24 || key_maybe(b, i, j))
+		return 1;
+	if (first == '.' || nx == ':' || (i > 0 && b[i - 1] == '/'))
+		return 1;
+	if (nx == ' ' && ((two_word_len[first] >> len) & 1))
+		return 1;
+	/* (len < 24 <= DETECT_MAX_TENANT_ID_LEN) */
+	return t && ((t->lens >> (len - 1)) & 1) && t->first[first];
+}
+
+/* the structural tests on one run b[i..j) of run characters */
 static void
-check_run(Scan *s, size_t i, size_t j)
+check_run_tests(Scan *s, size_t i, size_t j)
 {
 	const unsigned char *b = s->b;
 	size_t		n = s->blen,
@@ -2661,23 +2794,6 @@ check_run(Scan *s, size_t i, size_t j)
 				z = j,
 				v;
 	int			kind;
-	const DetectTenants *t = s->ctx->tenants;
-	unsigned char nx = j < n ? b[j] : 0;
-	/* by first byte, the lengths (bits) of "bearer" and the two-word keys' first words */
-	static const unsigned char two_word_len[256] = {
-		['b'] = 1 << 6, ['s'] = 1 << 7, ['r'] = 1 << 7, ['a'] = 1 << 3 | 1 << 4 | 1 << 6,
-	};
-
-	/*
-	 * Most runs are words none of the tests below can be about: short, no
-	 * '.' at either end, no tenant id of their length and first byte, no
-	 * key's last letter, no '/' before, no ':' after, and not the first
-	 * word of "bearer <token>" or of a two-word key before a space
-	 */
-	if (j - i < 24 && !key_maybe(b, i, j) && b[i] != '.' && nx != ':' && !(i > 0 && b[i - 1] == '/') &&
-		!(nx == ' ' && j - i <= 7 && ((two_word_len[b[i]] >> (j - i)) & 1)) &&
-		!(t && j - i <= DETECT_MAX_TENANT_ID_LEN && ((t->lens >> (j - i - 1)) & 1) && t->first[b[i]]))
-		return;
 
 	/* cross_tenant: a known tenant id, whole token */
 	if (b[a] == '.' || b[z - 1] == '.')
@@ -2798,6 +2914,24 @@ check_run(Scan *s, size_t i, size_t j)
 		check_url(s, i, j + 3);
 }
 
+/* one run b[i..j) of run characters: its tests, when any can be about it */
+static inline __attribute__((always_inline)) void
+check_run(Scan *s, size_t i, size_t j)
+{
+#ifdef DETECT_CHECK_FAST
+	s->runsig = s->runsig * 31 + i * 7 + j;
+#endif
+	if (run_maybe(s, i, j))
+		check_run_tests(s, i, j);
+}
+
+/* check_run, not inlined (segment_possible's loop stays small) */
+static void
+check_run_out(Scan *s, size_t i, size_t j)
+{
+	check_run(s, i, j);
+}
+
 static void
 check_structure(Scan *s)
 {
@@ -2816,7 +2950,12 @@ check_structure(Scan *s)
 		{
 			/* ('[' is no run character) */
 			if (b[i] == '[')
+			{
 				s->last_lbracket_img = i > 0 && b[i - 1] == '!';
+#ifdef DETECT_CHECK_FAST
+				s->runsig = s->runsig * 31 + i;
+#endif
+			}
 			i++;
 			continue;
 		}
@@ -2827,6 +2966,37 @@ check_structure(Scan *s)
 		i = j;
 	}
 }
+
+#ifdef DETECT_CHECK_FAST
+/* check_structure's runs and '[', as check_run and it add them to runsig */
+static uint64_t
+structure_sig(const Scan *s)
+{
+	const unsigned char *b = s->b;
+	size_t		n = s->blen,
+				i = 0;
+	uint64_t	sig = 0;
+
+	while (i < n)
+	{
+		size_t		j;
+
+		if (!is_runch(b[i]))
+		{
+			if (b[i] == '[')
+				sig = sig * 31 + i;
+			i++;
+			continue;
+		}
+		j = i + 1;
+		while (j < n && is_runch(b[j]))
+			j++;
+		sig = sig * 31 + i * 7 + j;
+		i = j;
+	}
+	return sig;
+}
+#endif
 
 /* ---- base64 runs ---- */
 
@@ -3284,7 +3454,7 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 		if (g->depth < MAX_DEPTH && queue_base64(&s, q, a, n, g->depth) < 0)
 			goto done;
 		n = detect_fold_bytes(a, n, c);
-		c[n] = '\0';			/* a sentinel for segment_possible (the buffers hold len + 1) */
+		c[n] = '\0';			/* a sentinel for segment_possible and run_maybe (the buffers hold len + 1) */
 
 		s.b = c;
 		s.blen = n;
@@ -3296,7 +3466,13 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 #endif
 		if (n > 0)
 		{
-			long long	ntok = segment_possible(&s);
+			long long	ntok;
+
+			s.structured = 0;
+#ifdef DETECT_CHECK_FAST
+			s.runsig = 0;
+#endif
+			ntok = segment_possible(&s);
 
 			if (ntok < 0)
 				match_tokens(&s);
@@ -3317,7 +3493,17 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 			}
 			for (m = 0; m < s.nms; m++)
 				s.ms[m].active = 1;
-			check_structure(&s);
+			if (s.structured)
+			{
+#ifdef DETECT_CHECK_FAST
+				/* segment_possible saw the runs check_structure would have */
+				if (s.runsig != structure_sig(&s))
+					abort();
+#endif
+				report_pending(&s);
+			}
+			else
+				check_structure(&s);
 		}
 		if (s.oom)
 			goto done;
