@@ -236,7 +236,34 @@ unescape_impl(const unsigned char *in, const uint32_t *inoff, size_t n,
 		unsigned char c;
 		uint32_t	off;
 
-		if (!esc_start[in[i]])
+		if (!OFFS && !esc_start[in[i]])
+		{
+			/*
+			 * Copied eight bytes at a time while none starts an escape; a word
+			 * that has one has it within its eight bytes (HAS_BYTE only errs
+			 * above a true match), which the byte loop then reaches
+			 */
+			for (;;)
+			{
+				if (i + 8 <= n)
+				{
+					uint64_t	v = load8(in + i);
+
+					if (!(HAS_BYTE(v, '\\') | HAS_BYTE(v, '%') | HAS_BYTE(v, '&')))
+					{
+						memcpy(out + o, &v, 8);
+						i += 8;
+						o += 8;
+						continue;
+					}
+				}
+				while (i < n && !esc_start[in[i]])
+					out[o++] = in[i++];
+				break;
+			}
+			continue;
+		}
+		if (OFFS && !esc_start[in[i]])
 		{
 			size_t		r = i + 1;
 
