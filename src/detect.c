@@ -331,8 +331,11 @@ struct DetectRules
 	 * (pf_head; no byte of a word is 0, so the number also tells how many):
 	 * a slot holds a head and its candidates hcand[first .. first + n),
 	 * each a word list (an exact word of two bytes or more, which then has
-	 * to equal the word) or PF_COARSE | g for coarse group g, the prefix
-	 * words whose first min(length, PF_COARSE_MAX) bytes are the head.
+	 * to equal the word: its length and its bytes past the head, in htext,
+	 * are kept with it) or PF_COARSE | g for coarse group g, the prefix
+	 * words whose first min(length, PF_COARSE_MAX) bytes are the head.  The
+	 * table is small (twice the heads, rounded up) because a scan touches
+	 * most of it.
 	 */
 	struct PfSlot
 	{
@@ -342,7 +345,13 @@ struct DetectRules
 	}		   *pslots;
 	uint32_t	pmask;
 	int			pshift;			/* 32 - log2(slots) */
-	uint16_t   *hcand;
+	struct PfCand
+	{
+		uint16_t	val;
+		uint16_t	len;
+		uint32_t	text;
+	}		   *hcand;
+	unsigned char *htext;
 	int			pf_ok;			/* 0: too many words for the slots; every segment is possible */
 	int16_t		one[256];		/* the word list of a one-byte exact word, -1 */
 	unsigned char cmask;		/* bit k: some coarse group's key has k bytes */
@@ -989,6 +998,89 @@ pf_claim(DetectRules *r, uint32_t head)
 	return &r->pslots[h];
 }
 
+/*
+ * The head table with cap slots: every exact word of two bytes or more and
+ * every coarse group (by its first word) as candidates of their heads,
+ * counted, then placed.  -1 on OOM.
+ */
+static int
+pf_slots(DetectRules *r, const int *grp, uint32_t cap, int entries)
+{
+	int			c,
+				w;
+	uint32_t	ntext = 0;
+
+	free(r->pslots);
+	free(r->hcand);
+	free(r->htext);
+	r->pslots = calloc(cap, sizeof(struct PfSlot));
+	r->hcand = malloc(((size_t) entries + 1) * sizeof(struct PfCand));
+	for (w = 0; w < r->nwords; w++)
+		if (r->words[w].len > PF_COARSE_MAX)
+			ntext += (uint32_t) (r->words[w].len - PF_COARSE_MAX);
+	r->htext = malloc((size_t) ntext + 1);
+	if (r->pslots == NULL || r->hcand == NULL || r->htext == NULL)
+		return -1;
+	r->pmask = cap - 1;
+	for (r->pshift = 32; (1u << (32 - r->pshift)) < cap; r->pshift--)
+		;
+	for (c = 0; c < 2; c++)
+	{
+		uint32_t	x,
+					next = 0;
+
+		ntext = 0;
+		for (w = 0; w < r->nwords; w++)
+		{
+			const PosList *l = &r->words[w];
+			int			kl = l->len < PF_COARSE_MAX ? l->len : PF_COARSE_MAX;
+			struct PfSlot *slot;
+			struct PfCand *cand;
+
+			if (!(!l->prefix && l->len > 1) &&
+				!(l->prefix && r->words[r->cg[r->cg_off[grp[w]]]].text == l->text))
+				continue;
+			slot = pf_claim(r, pf_head(l->text, kl));
+			if (c == 0)
+			{
+				slot->n++;
+				continue;
+			}
+			cand = &r->hcand[slot->first + slot->n++];
+			if (l->prefix)
+			{
+				uint32_t	sh = PF_SHORT(pf_head(l->text, kl));
+
+				cand->val = (uint16_t) (PF_COARSE | grp[w]);
+				cand->len = 0;
+				cand->text = 0;
+				r->cmask |= (unsigned char) (1u << kl);
+				if (kl < PF_COARSE_MAX)
+					r->shortg[sh >> 6] |= (uint64_t) 1 << (sh & 63);
+			}
+			else
+			{
+				cand->val = (uint16_t) w;
+				cand->len = (uint16_t) l->len;
+				cand->text = ntext;
+				if (l->len > PF_COARSE_MAX)
+				{
+					memcpy(r->htext + ntext, l->text + PF_COARSE_MAX, (size_t) (l->len - PF_COARSE_MAX));
+					ntext += (uint32_t) (l->len - PF_COARSE_MAX);
+				}
+			}
+		}
+		/* after counting: each head's candidates after the previous head's */
+		for (x = 0; c == 0 && x < cap; x++)
+		{
+			r->pslots[x].first = (uint16_t) next;
+			next += r->pslots[x].n;
+			r->pslots[x].n = 0;
+		}
+	}
+	return 0;
+}
+
 /* the prefilter's tables (see segment_possible); -1 on OOM */
 static int
 build_prefilter(DetectRules *r)
@@ -1170,61 +1262,22 @@ build_prefilter(DetectRules *r)
 		free(fill);
 	}
 
-	/*
-	 * the slots: every exact word of two bytes or more, every coarse group
-	 * (by its first word), as candidates of their heads: counted, then
-	 * placed
-	 */
-	while (cap < (uint32_t) entries * 4)
+	/* the slots, first with room for every candidate, then for the heads there are */
+	while (cap < (uint32_t) entries * 2)
 		cap *= 2;
-	r->pslots = calloc(cap, sizeof(struct PfSlot));
-	r->hcand = malloc(((size_t) entries + 1) * sizeof(uint16_t));
-	if (r->pslots == NULL || r->hcand == NULL)
+	if (pf_slots(r, grp, cap, entries) < 0)
 	{
 		free(grp);
 		return -1;
 	}
-	r->pmask = cap - 1;
-	for (r->pshift = 32; (1u << (32 - r->pshift)) < cap; r->pshift--)
+	for (c = 0, w = 0; (uint32_t) w <= r->pmask; w++)
+		c += r->pslots[w].head != 0;
+	for (cap = 64; cap < (uint32_t) c * 2; cap *= 2)
 		;
-	for (c = 0; c < 2; c++)
+	if (cap < r->pmask + 1 && pf_slots(r, grp, cap, entries) < 0)
 	{
-		uint32_t	x,
-					next = 0;
-
-		for (w = 0; w < r->nwords; w++)
-		{
-			const PosList *l = &r->words[w];
-			int			kl = l->len < PF_COARSE_MAX ? l->len : PF_COARSE_MAX;
-			struct PfSlot *slot;
-			int			val;
-
-			if (!l->prefix && l->len > 1)
-				val = w;
-			else if (l->prefix && r->words[r->cg[r->cg_off[grp[w]]]].text == l->text)
-			{
-				uint32_t	sh = PF_SHORT(pf_head(l->text, kl));
-
-				val = PF_COARSE | grp[w];
-				r->cmask |= (unsigned char) (1u << kl);
-				if (kl < PF_COARSE_MAX)
-					r->shortg[sh >> 6] |= (uint64_t) 1 << (sh & 63);
-			}
-			else
-				continue;
-			slot = pf_claim(r, pf_head(l->text, kl));
-			if (c == 0)
-				slot->n++;
-			else
-				r->hcand[slot->first + slot->n++] = (uint16_t) val;
-		}
-		/* after counting: each head's candidates after the previous head's */
-		for (x = 0; c == 0 && x < cap; x++)
-		{
-			r->pslots[x].first = (uint16_t) next;
-			next += r->pslots[x].n;
-			r->pslots[x].n = 0;
-		}
+		free(grp);
+		return -1;
 	}
 	free(grp);
 	return 0;
@@ -1437,6 +1490,7 @@ detect_free(DetectRules *r)
 	}
 	free(r->pslots);
 	free(r->hcand);
+	free(r->htext);
 	free(r->cg_off);
 	free(r->cg);
 	free(r->chains);
@@ -2117,22 +2171,22 @@ pf_word(MatchState *m, const unsigned char *w, size_t wl, long long tok)
 
 		if (PF_SHORT_HAS(r, h) && (slot = pf_find(r, h)) != NULL)
 			for (i = slot->first; i < slot->first + slot->n; i++)
-				if (r->hcand[i] & PF_COARSE)
-					pf_mark_group(m, r->hcand[i] & ~PF_COARSE, tok);
+				if (r->hcand[i].val & PF_COARSE)
+					pf_mark_group(m, r->hcand[i].val & ~PF_COARSE, tok);
 	}
 	/* w's own head: its coarse groups, and the exact words that are w */
 	if ((slot = pf_find(r, head)) == NULL)
 		return;
 	for (i = slot->first; i < slot->first + slot->n; i++)
 	{
-		int			v = r->hcand[i];
+		const struct PfCand *cand = &r->hcand[i];
 
-		if (v & PF_COARSE)
-			pf_mark_group(m, v & ~PF_COARSE, tok);
-		else if ((size_t) r->words[v].len == wl &&
+		if (cand->val & PF_COARSE)
+			pf_mark_group(m, cand->val & ~PF_COARSE, tok);
+		else if (cand->len == wl &&
 				 (wl <= PF_COARSE_MAX ||
-				  memcmp(r->words[v].text + PF_COARSE_MAX, w + PF_COARSE_MAX, wl - PF_COARSE_MAX) == 0))
-			pf_mark(m, v, tok);		/* (the head is the first bytes: equal) */
+				  memcmp(r->htext + cand->text, w + PF_COARSE_MAX, wl - PF_COARSE_MAX) == 0))
+			pf_mark(m, cand->val, tok);	/* (the head is the first bytes: equal) */
 	}
 }
 
