@@ -2404,10 +2404,13 @@ segment_possible(Scan *s)
 		}
 		else
 		{
-			do
-			{
-				bits |= (int) k;
-			} while ((k = tok_bits[b[++pos]]) & TB_WORD);	/* b[n] is 0 */
+			const unsigned char *e = b + pos;
+			unsigned	acc = k;
+
+			while ((k = tok_bits[*++e]) & TB_WORD)	/* b[n] is 0 */
+				acc |= k;
+			pos = (size_t) (e - b);
+			bits = (int) acc;
 			if (!(bits & 4))
 			{
 				/* letters and digits: all run characters */
