@@ -1,16 +1,20 @@
 /*
  * pool.c -- the database side: N worker threads, each owning one PGconn
  *
- * Design.  HTTP threads never touch a PGconn.  They describe the SQL call as
- * a Job, put it on the queue and wait on the job.  N workers (N = the pool
- * size) take jobs off the queue; each owns exactly one connection for its
- * whole life.  So:
+ * Design.  An HTTP thread describes the SQL call as a Job, puts it on the
+ * queue and waits on the job.  N workers (N = the pool size) take jobs off
+ * the queue; each owns exactly one connection for its whole life.  The fast
+ * path (job_run_here): when nothing is queued and a worker is idle, the HTTP
+ * thread borrows that worker -- connection, prepared statements and all --
+ * and runs the job itself, exactly as the worker would, while the worker's
+ * thread sleeps on; a hand-off and a wake-up each way cost more of the
+ * shim's CPU than anything else it does per call.  So:
  *
  *   - a request waits for *a* free connection, never for a particular one
  *     (no head-of-line blocking behind a slow tool call); if none frees up
  *     within the queue timeout it gets 503;
- *   - a connection is busy exactly as long as its SQL call runs.  The worker
- *     never writes to a client: live notifications and the final response go
+ *   - a connection is busy exactly as long as its SQL call runs.  Whoever
+ *     runs the job never writes to a client while it runs: live notifications and the final response go
  *     into the job's SseStream buffer (sse.c), so a slow or vanished client
  *     cannot hold a database connection past its own query;
  *   - GET streams never submit jobs except the one mcp_http_check that opens
