@@ -1023,17 +1023,23 @@ exec_call(Worker *w, JobKind kind, const char *const *values)
 			res = db_wait(w->conn, job_cancelled, w);
 			state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 			/*
-			 * The extension was replaced under us and the statement's result
-			 * columns changed ("cached plan must not change result type",
-			 * before anything ran): prepare it afresh, once.
+			 * Before anything ran, the statement was gone (26000: a --reset-query
+			 * with DISCARD ALL or DEALLOCATE -- or a pooler, which the second
+			 * try shows) or the extension was replaced under us and its result
+			 * columns changed (0A000, "cached plan must not change result
+			 * type"): prepare it afresh, once.
 			 */
-			if (attempt > 0 || state == NULL || strcmp(state, "0A000") != 0 ||
-				PQtransactionStatus(w->conn) != PQTRANS_IDLE)
+			if (attempt > 0 || state == NULL || PQtransactionStatus(w->conn) != PQTRANS_IDLE ||
+				(strcmp(state, "0A000") != 0 && strcmp(state, "26000") != 0))
 				break;
 			PQclear(res);
-			res = PQexec(w->conn, "DEALLOCATE ALL");
-			PQclear(res);
 			res = NULL;
+			if (strcmp(state, "0A000") == 0)
+			{
+				res = PQexec(w->conn, "DEALLOCATE ALL");
+				PQclear(res);
+				res = NULL;
+			}
 			w->prepared = 0;
 		}
 		if (!pooler_refusal(res))
