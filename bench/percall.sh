@@ -2,9 +2,10 @@
 # bench/percall.sh -- database CPU per tools/call, without HTTP.
 #
 # A benchmark, not a test.  One pgbench connection (as mtmcp_shim, extended
-# protocol with unnamed statements, as mtmcp-http sends them) calls
+# protocol with a prepared statement, as mtmcp-http sends them by default;
+# PERCALL_PROTOCOL=extended: unnamed statements, as with --statements unnamed) calls
 # mtmcp.mcp_http() with the bench's tools/call get_document over and over,
-# followed by the shim's default reset query when PERCALL_RESET=1.
+# followed by the reset query mtmcp-http's --help suggests when PERCALL_RESET=1.
 # It prints calls per second and the CPU the whole cluster (postmaster and
 # all its processes) used per call, in microseconds -- steadier than
 # throughput on a shared machine.
@@ -58,7 +59,7 @@ ticks() {	# utime+stime of the postmaster and its children, in clock ticks
 hz=$(getconf CLK_TCK)
 for r in $(seq "$ROUNDS"); do
 	t0=$(ticks)
-	res=$(PGOPTIONS="-c synchronous_commit=${PERCALL_SYNC:-off}" pgbench -n -M extended -U mtmcp_shim -c 1 -T "$SECS" -f "$work/call.sql" "$DB" 2>&1)
+	res=$(PGOPTIONS="-c synchronous_commit=${PERCALL_SYNC:-off}" pgbench -n -M "${PERCALL_PROTOCOL:-prepared}" -U mtmcp_shim -c 1 -T "$SECS" -f "$work/call.sql" "$DB" 2>&1)
 	t1=$(ticks)
 	n=$(awk '/number of transactions actually processed/ { print $NF }' <<<"$res" | cut -d/ -f1)
 	tps=$(awk '/^tps/ { printf "%.0f", $3 }' <<<"$res")

@@ -226,6 +226,43 @@ SELECT pg_notify('mtmcp_security', '{"forged":true}');
 RESET SESSION AUTHORIZATION;
 SELECT count(*) AS globex_audit_rows_exist FROM mtmcp.audit_log WHERE tenant_id = 'globex';
 
+-- Deferred triggers: a careless admin's DEFERRABLE INITIALLY DEFERRED
+-- constraint trigger on a tenant table would fire at COMMIT -- after the
+-- handler returned, outside its fence, as the caller's role.  A handler is
+-- a security-restricted operation, in which PostgreSQL refuses to queue a
+-- deferred trigger: the write is refused (42501) and the trigger never runs.
+-- Globex's rows exist (above); the trigger would count them and leave a
+-- setting behind for the next call on the connection.
+CREATE TABLE sbx.trigger_seen (who text, tenant_rows bigint, other_rows bigint);
+GRANT INSERT ON sbx.trigger_seen TO PUBLIC;
+CREATE FUNCTION sbx.on_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM set_config('app.left_behind', 'by a deferred trigger', false);
+	INSERT INTO sbx.trigger_seen
+		SELECT current_user, count(*) FILTER (WHERE tenant_id = NEW.tenant_id),
+			   count(*) FILTER (WHERE tenant_id <> NEW.tenant_id) FROM sbx.docs;
+	RETURN NULL;
+END $$;
+GRANT EXECUTE ON FUNCTION sbx.on_commit() TO mtmcp_tool;
+CREATE CONSTRAINT TRIGGER docs_on_commit AFTER INSERT ON sbx.docs DEFERRABLE INITIALLY DEFERRED
+	FOR EACH ROW EXECUTE FUNCTION sbx.on_commit();
+SELECT sbx.exec('acme', $q$ INSERT INTO sbx.docs VALUES ('acme', 901, 1, 'deferred') $q$), sbx.exec_error() AS sqlstate;
+SELECT count(*) AS trigger_runs FROM sbx.trigger_seen;
+SELECT count(*) AS row_written FROM sbx.docs WHERE doc_id = 901;
+SELECT coalesce(current_setting('app.left_behind', true), '') AS left_behind;
+SELECT count(*) AS globex_rows_exist FROM sbx.docs WHERE tenant_id = 'globex';
+-- made immediate, the same trigger runs inside the fence: as mtmcp_tool,
+-- sees only the caller's rows, and what it set is discarded with the handler's settings
+ALTER TRIGGER docs_on_commit ON sbx.docs RENAME TO docs_after;
+DROP TRIGGER docs_after ON sbx.docs;
+CREATE TRIGGER docs_after AFTER INSERT ON sbx.docs FOR EACH ROW EXECUTE FUNCTION sbx.on_commit();
+SELECT mtmcp.register_shared_table('sbx.trigger_seen', writable => true);
+SELECT sbx.exec('acme', $q$ INSERT INTO sbx.docs VALUES ('acme', 902, 1, 'immediate') $q$);
+SELECT who, tenant_rows > 0 AS saw_own_rows, other_rows AS globex_rows_seen FROM sbx.trigger_seen;
+SELECT coalesce(current_setting('app.left_behind', true), '') AS left_behind;
+DROP TRIGGER docs_after ON sbx.docs;
+
+
 -- The policy, one row per rule.
 SELECT kind, count(*) FROM mtmcp.sandbox_policy() GROUP BY kind ORDER BY kind;
 

@@ -100,8 +100,8 @@ check_handler(Oid fn)
 	HeapTuple	tup;
 	Form_pg_proc proc;
 	Oid			toolrole = tool_role_oid();
-	char	   *fname = format_procedure(fn);
 
+	/* (its name, format_procedure(fn), only for the errors: it runs on every call) */
 	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
 	if (!HeapTupleIsValid(tup))
 		ereport(ERROR,
@@ -116,7 +116,8 @@ check_handler(Oid fn)
 		ReleaseSysCache(tup);
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_FUNCTION_DEFINITION),
-				 errmsg("tool handler %s must be a function taking (jsonb) and returning jsonb", fname)));
+				 errmsg("tool handler %s must be a function taking (jsonb) and returning jsonb",
+						format_procedure(fn))));
 	}
 	if (proc->prosecdef && role_escapes_rls(proc->proowner))
 	{
@@ -125,7 +126,7 @@ check_handler(Oid fn)
 		ReleaseSysCache(tup);
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("tool handler %s would escape row-level security", fname),
+				 errmsg("tool handler %s would escape row-level security", format_procedure(fn)),
 				 errdetail("It is SECURITY DEFINER and owned by role \"%s\", which is a superuser or bypasses row-level security.",
 						   owner ? owner : "?"),
 				 errhint("Make it SECURITY INVOKER, or give it to an owner without SUPERUSER and BYPASSRLS.")));
@@ -133,10 +134,14 @@ check_handler(Oid fn)
 	ReleaseSysCache(tup);
 
 	if (proc_aclcheck(fn, toolrole, ACL_EXECUTE) != ACLCHECK_OK)
+	{
+		char	   *fname = format_procedure(fn);
+
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("role \"%s\" may not execute tool handler %s", MTMCP_TOOL_ROLE, fname),
 				 errhint("GRANT EXECUTE ON FUNCTION %s TO %s;", fname, MTMCP_TOOL_ROLE)));
+	}
 }
 
 PG_FUNCTION_INFO_V1(mtmcp_check_handler);

@@ -1210,6 +1210,19 @@ has_protocol_meta(json_object *root)
 	return false;
 }
 
+/* Did the request ask for progress notifications (params._meta.progressToken)? */
+static bool
+wants_progress(json_object *root)
+{
+	json_object *params,
+			   *meta,
+			   *token;
+
+	return json_object_object_get_ex(root, "params", &params) &&
+		json_object_object_get_ex(params, "_meta", &meta) &&
+		json_object_object_get_ex(meta, "progressToken", &token);
+}
+
 /* The JSON text of a message's id (string or number), or NULL. */
 static char *
 id_json_of(json_object *root)
@@ -1551,12 +1564,29 @@ post_message(struct MHD_Connection *c, Req *r)
 		job->bridge = !stateless && session != NULL;
 	}
 	free(hv);
-	job_submit(job, shim_config.queue_timeout_ms);
-	if (!job_wait(job, streaming, r->fd))
+	/*
+	 * A connection is free and nothing waits: run it on this thread (pool.c).
+	 * Not when the client asked for progress: its notifications must go out
+	 * while the call runs, which takes a worker and this thread sending.
+	 */
+	if (!wants_progress(root) && job_run_here(job, r->fd))
 	{
-		json_object_put(root);
-		finish_job(job, token);
-		return client_gone(r);
+		if (job->outcome == OUT_CLIENT_GONE)
+		{
+			json_object_put(root);
+			finish_job(job, token);
+			return client_gone(r);
+		}
+	}
+	else
+	{
+		job_submit(job, shim_config.queue_timeout_ms);
+		if (!job_wait(job, streaming, r->fd))
+		{
+			json_object_put(root);
+			finish_job(job, token);
+			return client_gone(r);
+		}
 	}
 
 	pthread_mutex_lock(&job->lock);

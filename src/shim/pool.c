@@ -1,16 +1,20 @@
 /*
  * pool.c -- the database side: N worker threads, each owning one PGconn
  *
- * Design.  HTTP threads never touch a PGconn.  They describe the SQL call as
- * a Job, put it on the queue and wait on the job.  N workers (N = the pool
- * size) take jobs off the queue; each owns exactly one connection for its
- * whole life.  So:
+ * Design.  An HTTP thread describes the SQL call as a Job, puts it on the
+ * queue and waits on the job.  N workers (N = the pool size) take jobs off
+ * the queue; each owns exactly one connection for its whole life.  The fast
+ * path (job_run_here): when nothing is queued and a worker is idle, the HTTP
+ * thread borrows that worker -- connection, prepared statements and all --
+ * and runs the job itself, exactly as the worker would, while the worker's
+ * thread sleeps on; a hand-off and a wake-up each way cost more of the
+ * shim's CPU than anything else it does per call.  So:
  *
  *   - a request waits for *a* free connection, never for a particular one
  *     (no head-of-line blocking behind a slow tool call); if none frees up
  *     within the queue timeout it gets 503;
- *   - a connection is busy exactly as long as its SQL call runs.  The worker
- *     never writes to a client: live notifications and the final response go
+ *   - a connection is busy exactly as long as its SQL call runs.  Whoever
+ *     runs the job never writes to a client while it runs: live notifications and the final response go
  *     into the job's SseStream buffer (sse.c), so a slow or vanished client
  *     cannot hold a database connection past its own query;
  *   - GET streams never submit jobs except the one mcp_http_check that opens
@@ -124,6 +128,10 @@ typedef struct Worker
 	Job		   *job;			/* the job running now (worker thread only) */
 	atomic_int	cancel;			/* hard stop: cancel the running query */
 	unsigned	prepared;		/* statements prepared on conn (bit per stmt_sql index) */
+	pthread_cond_t cond;		/* its thread waits here for a job (pool lock) */
+	bool		idle;			/* on the idle stack: waiting, free to take or lend */
+	bool		lent;			/* an HTTP thread runs a job on its connection */
+	struct Worker *idle_next;
 	bool		headers_arg;	/* the database's mcp_http takes the MCP headers (5 arguments) */
 } Worker;
 
@@ -134,7 +142,6 @@ static char *db_scope;
 static struct
 {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
 	KeySlot    *slots;			/* every key with queued or running jobs */
 	KeySlot    *ring_head,		/* keys with queued jobs, next turn first */
 			   *ring_tail;
@@ -143,6 +150,7 @@ static struct
 	bool		cancelling;		/* hard stop: cancel running and queued calls */
 	int			size;
 	Worker	   *workers;
+	Worker	   *idle;			/* workers waiting for a job, most recent first */
 	int			in_use;
 	int			open;
 	double		down_until;		/* monotonic; no connection attempts before */
@@ -152,6 +160,69 @@ static struct
 
 typedef bool (*CancelCheck) (void *arg);
 static PGresult *db_wait(PGconn *conn, CancelCheck check, void *arg);
+
+/* ---------------------------------------------------------------- idle workers (pool lock held) */
+
+/*
+ * A worker waiting for a job is on the idle stack and sleeps on its own
+ * condition variable.  A new job wakes exactly one of them (job_submit); an
+ * HTTP thread may instead borrow one, connection and all, and run its job
+ * in place (job_run_here) while the worker's thread sleeps on.
+ */
+static void
+idle_push(Worker *w)
+{
+	if (w->idle)
+		return;
+	w->idle = true;
+	w->idle_next = pool.idle;
+	pool.idle = w;
+}
+
+static void
+idle_remove(Worker *w)
+{
+	Worker	  **pp;
+
+	if (!w->idle)
+		return;
+	for (pp = &pool.idle; *pp; pp = &(*pp)->idle_next)
+		if (*pp == w)
+		{
+			*pp = w->idle_next;
+			break;
+		}
+	w->idle = false;
+	w->idle_next = NULL;
+}
+
+static Worker *
+idle_pop(void)
+{
+	Worker	   *w = pool.idle;
+
+	if (w != NULL)
+		idle_remove(w);
+	return w;
+}
+
+static void
+wake_idle_worker(void)
+{
+	Worker	   *w = idle_pop();
+
+	if (w != NULL)
+		pthread_cond_signal(&w->cond);
+}
+
+static void
+wake_all_workers(void)
+{
+	int			i;
+
+	for (i = 0; i < pool.size; i++)
+		pthread_cond_signal(&pool.workers[i].cond);
+}
 
 /* ---------------------------------------------------------------- jobs */
 
@@ -180,6 +251,7 @@ job_new(JobKind kind, const char *token, const char *body, const char *session_i
 	job->key = kind == JOB_PING || kind == JOB_FINDINGS ? 0 : token_key(token);
 	random_hex(job->notify_key, 16);
 	job->outcome = OUT_PENDING;
+	job->client_fd = -1;
 	job->refs = 1;
 	pthread_mutex_init(&job->lock, NULL);
 	cond_init_mono(&job->cond);
@@ -370,7 +442,7 @@ job_submit(Job *job, int timeout_ms)
 		ring_append(k);
 	pool.queued++;
 	/* one job, one worker: a broadcast woke every idle worker for nothing */
-	pthread_cond_signal(&pool.cond);
+	wake_idle_worker();
 	pthread_mutex_unlock(&pool.lock);
 	return true;
 }
@@ -866,9 +938,20 @@ static bool
 job_cancelled(void *arg)
 {
 	Worker	   *w = arg;
+	Job		   *job = w->job;
 
-	return atomic_load(&w->cancel) || atomic_load(&w->job->cancel) ||
-		(w->job->stream != NULL && sse_abandoned(w->job->stream));
+	/* run in place: nobody else watches the client (job_wait would), so look every 0.25 s */
+	if (job->client_fd >= 0 && now_mono() >= job->next_client_check)
+	{
+		job->next_client_check = now_mono() + 0.25;
+		if (peer_closed(job->client_fd))
+		{
+			metrics_count("calls_abandoned_by_client", 1);
+			atomic_store(&job->cancel, 1);
+		}
+	}
+	return atomic_load(&w->cancel) || atomic_load(&job->cancel) ||
+		(job->stream != NULL && sse_abandoned(job->stream));
 }
 
 /* The statement's name on a connection: mtmcp_http_N, N its stmt_sql index. */
@@ -940,17 +1023,23 @@ exec_call(Worker *w, JobKind kind, const char *const *values)
 			res = db_wait(w->conn, job_cancelled, w);
 			state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 			/*
-			 * The extension was replaced under us and the statement's result
-			 * columns changed ("cached plan must not change result type",
-			 * before anything ran): prepare it afresh, once.
+			 * Before anything ran, the statement was gone (26000: a --reset-query
+			 * with DISCARD ALL or DEALLOCATE -- or a pooler, which the second
+			 * try shows) or the extension was replaced under us and its result
+			 * columns changed (0A000, "cached plan must not change result
+			 * type"): prepare it afresh, once.
 			 */
-			if (attempt > 0 || state == NULL || strcmp(state, "0A000") != 0 ||
-				PQtransactionStatus(w->conn) != PQTRANS_IDLE)
+			if (attempt > 0 || state == NULL || PQtransactionStatus(w->conn) != PQTRANS_IDLE ||
+				(strcmp(state, "0A000") != 0 && strcmp(state, "26000") != 0))
 				break;
 			PQclear(res);
-			res = PQexec(w->conn, "DEALLOCATE ALL");
-			PQclear(res);
 			res = NULL;
+			if (strcmp(state, "0A000") == 0)
+			{
+				res = PQexec(w->conn, "DEALLOCATE ALL");
+				PQclear(res);
+				res = NULL;
+			}
 			w->prepared = 0;
 		}
 		if (!pooler_refusal(res))
@@ -1125,6 +1214,49 @@ finish_stream(Job *job)
 	sse_finish(job->stream);
 }
 
+/*
+ * Everything a job takes once it has a worker: its statement, then its
+ * stream's end (or the input requests of its round), then "done" for the
+ * HTTP thread, then the operator's reset query.
+ */
+static void
+serve_job(Worker *w, Job *job)
+{
+	run_job(w, job);
+	if (job->stream && !job->conducted)
+	{
+		if (job->bridge && job->outcome == OUT_OK && job->http_status == 200 &&
+			mrtr_is_input_required(job->response))
+			mrtr_start(job);	/* it sends the input requests and finishes the stream */
+		else
+			finish_stream(job);
+	}
+
+	pthread_mutex_lock(&job->lock);
+	job->done = true;
+	pthread_cond_broadcast(&job->cond);
+	pthread_mutex_unlock(&job->lock);
+	if (job->kind == JOB_RPC)
+		reset_session(w);	/* after the answer: costs no latency */
+}
+
+/*
+ * The job's worker is free again (pool lock held).  Its key may run another:
+ * the worker itself looks first (dequeue, at the top of its loop) and one
+ * idle worker is woken too; when stopping, all are, since the queue may now
+ * be empty and every worker must exit.
+ */
+static void
+job_finished_locked(Job *job)
+{
+	pool.in_use--;
+	slot_done(job->slot);
+	if (pool.stopping)
+		wake_all_workers();
+	else if (pool.queued > 0)
+		wake_idle_worker();
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -1132,11 +1264,21 @@ worker_main(void *arg)
 
 	for (;;)
 	{
-		Job		   *job;
+		Job		   *job = NULL;
 
 		pthread_mutex_lock(&pool.lock);
-		while ((job = dequeue()) == NULL && !(pool.stopping && pool.queued == 0))
-			pthread_cond_wait(&pool.cond, &pool.lock);
+		for (;;)
+		{
+			if (!w->lent)
+			{
+				job = dequeue();
+				if (job != NULL || (pool.stopping && pool.queued == 0))
+					break;
+				idle_push(w);
+			}
+			pthread_cond_wait(&w->cond, &pool.lock);
+			idle_remove(w);		/* still there if the wake-up was not a job's */
+		}
 		if (job == NULL)
 		{
 			pthread_mutex_unlock(&pool.lock);
@@ -1146,34 +1288,10 @@ worker_main(void *arg)
 		atomic_store(&w->cancel, pool.cancelling ? 1 : 0);
 		pthread_mutex_unlock(&pool.lock);
 
-		run_job(w, job);
-		if (job->stream && !job->conducted)
-		{
-			if (job->bridge && job->outcome == OUT_OK && job->http_status == 200 &&
-				mrtr_is_input_required(job->response))
-				mrtr_start(job);	/* it sends the input requests and finishes the stream */
-			else
-				finish_stream(job);
-		}
+		serve_job(w, job);
 
-		pthread_mutex_lock(&job->lock);
-		job->done = true;
-		pthread_cond_broadcast(&job->cond);
-		pthread_mutex_unlock(&job->lock);
-		if (job->kind == JOB_RPC)
-			reset_session(w);	/* after the answer: costs no latency */
 		pthread_mutex_lock(&pool.lock);
-		pool.in_use--;
-		slot_done(job->slot);
-		/*
-		 * Its key may run another: this worker looks first (dequeue, at the
-		 * top of the loop), and one idle worker is woken too.  When stopping
-		 * all are, since the queue may now be empty and every worker must exit.
-		 */
-		if (pool.stopping)
-			pthread_cond_broadcast(&pool.cond);
-		else
-			pthread_cond_signal(&pool.cond);
+		job_finished_locked(job);
 		pthread_mutex_unlock(&pool.lock);
 		job_unref(job);
 	}
@@ -1181,15 +1299,73 @@ worker_main(void *arg)
 	return NULL;
 }
 
+/*
+ * The fast path: when a connection is idle and no job waits, the HTTP
+ * thread that has the request runs it on that connection itself instead of
+ * handing it to the worker's thread and sleeping until it is done -- two
+ * thread wake-ups fewer per call, which on a busy machine were most of the
+ * shim's own CPU time.  Fairness is untouched: nothing is queued (a queued
+ * job is always served first), and the key's running share is counted as
+ * for any job.  The client's socket is watched while the statement runs
+ * (job_cancelled), as job_wait would.  Returns false, having changed
+ * nothing, when the job must be submitted instead.
+ */
+bool
+job_run_here(Job *job, int client_fd)
+{
+	KeySlot    *k;
+	Worker	   *w = NULL;
+
+	pthread_mutex_lock(&pool.lock);
+	if (pool.queued == 0 && !pool.stopping && !pool.cancelling && pool.idle != NULL)
+	{
+		k = slot_get(job->key);
+		if (slot_may_run(k) && (job->key == 0 || k->queued + k->running < shim_config.key_max_inflight))
+		{
+			w = idle_pop();
+			w->lent = true;
+			k->running++;
+			job->slot = k;
+			pool.in_use++;
+			atomic_store(&w->cancel, 0);
+		}
+		else
+			slot_release(k);
+	}
+	pthread_mutex_unlock(&pool.lock);
+	if (w == NULL)
+		return false;
+
+	pthread_mutex_lock(&job->lock);
+	job->refs++;				/* the worker's reference, as job_submit takes */
+	pthread_mutex_unlock(&job->lock);
+	job->client_fd = client_fd;
+	job->next_client_check = now_mono() + 0.25;
+	serve_job(w, job);
+	job->client_fd = -1;
+
+	pthread_mutex_lock(&pool.lock);
+	w->lent = false;
+	job_finished_locked(job);
+	if (pool.stopping || pool.queued > 0 || pool.cancelling)
+		pthread_cond_signal(&w->cond);	/* its own thread: take the next job, or exit */
+	else
+		idle_push(w);			/* still asleep: free to take or lend again */
+	pthread_mutex_unlock(&pool.lock);
+	job_unref(job);
+	return true;
+}
+
 bool
 pool_start(int size)
 {
 	int			i;
 
-	cond_init_mono(&pool.cond);
 	atomic_store(&statements_unnamed, shim_config.unnamed_statements);
 	pool.size = size;
 	pool.workers = xcalloc((size_t) size, sizeof(Worker));
+	for (i = 0; i < size; i++)
+		cond_init_mono(&pool.workers[i].cond);
 	for (i = 0; i < size; i++)
 	{
 		pthread_attr_t attr;
@@ -1217,7 +1393,7 @@ pool_cancel_all(void)
 	pool.cancelling = true;
 	for (i = 0; i < pool.size; i++)
 		atomic_store(&pool.workers[i].cancel, 1);
-	pthread_cond_broadcast(&pool.cond);
+	wake_all_workers();
 	pthread_mutex_unlock(&pool.lock);
 }
 
@@ -1229,13 +1405,14 @@ pool_stop(void)
 
 	pthread_mutex_lock(&pool.lock);
 	pool.stopping = true;
-	pthread_cond_broadcast(&pool.cond);
+	wake_all_workers();
 	pthread_mutex_unlock(&pool.lock);
 	for (i = 0; i < pool.size; i++)
 		pthread_join(pool.workers[i].thread, NULL);
+	for (i = 0; i < pool.size; i++)
+		pthread_cond_destroy(&pool.workers[i].cond);
 	free(pool.workers);
 	pool.workers = NULL;
-	pthread_cond_destroy(&pool.cond);
 }
 
 void

@@ -232,6 +232,8 @@ typedef struct Job
 	bool		done;
 	bool		has_events;
 	double		deadline;		/* monotonic: give up waiting for a worker */
+	int			client_fd;		/* run in place: the HTTP client's socket, watched (else -1) */
+	double		next_client_check;	/* monotonic: when to look at client_fd again */
 	struct KeySlot *slot;		/* the fairness key's queue (pool lock) */
 	struct Job *next;
 } Job;
@@ -241,6 +243,8 @@ void		pool_stop(void);	/* after the HTTP side has stopped */
 void		pool_cancel_all(void);	/* cancel running queries (hard stop) */
 Job		   *job_new(JobKind kind, const char *token, const char *body, const char *session_id);
 bool		job_submit(Job *job, int timeout_ms);	/* false: refused (OUT_KEY_BUSY) */
+/* run it on this thread if a connection is idle and nothing waits (else false: submit it) */
+bool		job_run_here(Job *job, int client_fd);
 /* until done (or a first event); false: the client at client_fd (-1: none) left */
 bool		job_wait(Job *job, bool until_event, int client_fd);
 void		job_unref(Job *job);

@@ -7,7 +7,10 @@
 #      on (neither holds a database connection beyond its request);
 #   2. PostgreSQL stops: /healthz and POST answer 503 (POST with a JSON-RPC
 #      -32603 body), the shim keeps running;
-#   3. PostgreSQL starts again: the same shim answers 200 without a restart.
+#   3. PostgreSQL starts again: the same shim answers 200 without a restart;
+#   4. an operator's --reset-query that drops prepared statements (DISCARD
+#      ALL) costs a re-prepare, nothing else: every call 200, no error, and
+#      the shim does not mistake it for a transaction pooler.
 #
 # Runs against the cluster of scripts/cluster.sh (MTMCP_SCRATCH/MTMCP_PGPORT
 # as set by make test), which it stops and starts again; needs a built shim.
@@ -87,6 +90,20 @@ for _ in $(seq 30); do st=$(post "$call"); [ "$st" = 200 ] && break; sleep 0.5; 
 [ "$st" = 200 ] && grep -q '"result"' "$T/b" && ok "after PostgreSQL restarts, the same shim and session answer 200" \
 	|| nok "after PostgreSQL restarts, the same shim and session answer 200" "status $st: $(head -c 200 "$T/b")"
 grep -q "$token" "$T/shim.log" && nok "the log never contains the token" || ok "the log never contains the token"
+
+# 4. a reset query that discards the prepared statements
+port2=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$SHIM" --db "host=$PGHOST port=$PGPORT dbname=$DB user=mtmcp_shim" --listen "127.0.0.1:$port2" \
+	--pool 1 --reset-query 'DISCARD ALL' >"$T/shim2.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$port2/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+url=http://127.0.0.1:$port2/mcp
+n=0
+for i in $(seq 6); do [ "$(post "$call")" = 200 ] && grep -q '"result"' "$T/b" && n=$((n + 1)); done
+[ "$n" = 6 ] && ok "--reset-query 'DISCARD ALL': 6 calls of one session, all 200" \
+	|| nok "--reset-query 'DISCARD ALL': 6 calls of one session, all 200" "$n of 6; $(tail -3 "$T/shim2.log")"
+grep -qi "pooled\|database error" "$T/shim2.log" && nok "... no error, not taken for a pooler" "$(grep -i "pooled\|database error" "$T/shim2.log" | head -2)" \
+	|| ok "... no error, not taken for a pooler"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
