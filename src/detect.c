@@ -386,7 +386,16 @@ struct DetectRules
 static inline uint32_t
 pf_head(const unsigned char *w, int k)
 {
-	uint32_t	x = w[0];
+	uint32_t	x;
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (k == 4)
+	{
+		memcpy(&x, w, 4);		/* the same number, in one load */
+		return x;
+	}
+#endif
+	x = w[0];
 
 	if (k > 1)
 		x |= (uint32_t) w[1] << 8;
@@ -1694,8 +1703,8 @@ typedef struct MatchState
 	int		   *head;			/* per word list marked: its latest occurrence in ev */
 	struct PfEvent
 	{
-		long long	tok;		/* token index in the segment */
-		int			next;		/* the list's earlier occurrence, -1 */
+		int32_t		tok;		/* token index in the segment (at most PF_MAX_SEGMENT) */
+		int32_t		next;		/* the list's earlier occurrence, -1 */
 	}		  **ev;				/* the occurrences, in token order (kept in the scratch) */
 	int		   *capev;
 	int			nev;
@@ -2128,7 +2137,7 @@ pf_mark(MatchState *m, int wl, long long tok)
 		}
 		*m->capev = cap;
 	}
-	(*m->ev)[m->nev].tok = tok;
+	(*m->ev)[m->nev].tok = (int32_t) tok;
 	(*m->ev)[m->nev].next = m->head[wl];
 	m->head[wl] = m->nev++;
 }
