@@ -2209,8 +2209,6 @@ pf_word(MatchState *m, const unsigned char *w, size_t wl, long long tok)
 static inline __attribute__((always_inline)) void
 pf_token(MatchState *ms, const DetectRules *r, const unsigned char *w, size_t wl, long long tok)
 {
-	if (r->root[w[0]] < 0)
-		return;
 	if (wl == 1 && !(r->cmask & 2))
 	{
 		/* a one-byte token (punctuation, mostly): only one[] can know it */
@@ -2218,7 +2216,7 @@ pf_token(MatchState *ms, const DetectRules *r, const unsigned char *w, size_t wl
 			pf_mark(ms, r->one[w[0]], tok);
 	}
 	else
-		pf_word(ms, w, wl, tok);
+		pf_word(ms, w, wl, tok);	/* (a word no pattern word begins like finds no head) */
 }
 
 #define PF_PRESENT(m, wl) (((m)->present[(wl) >> 6] >> ((wl) & 63)) & 1)
