@@ -1825,7 +1825,7 @@ typedef struct Scan
 } Scan;
 
 static int	seg_offsets(Scan *s);
-static void check_run_out(Scan *s, size_t i, size_t j);
+static inline void check_run(Scan *s, size_t i, size_t j);
 
 #define NO_RUN		((size_t) -1)
 
@@ -1846,7 +1846,7 @@ run_byte(Scan *s, const unsigned char *b, size_t p, size_t *rs)
 	}
 	if (*rs != NO_RUN)
 	{
-		check_run_out(s, *rs, p);
+		check_run(s, *rs, p);
 		*rs = NO_RUN;
 	}
 	if (b[p] == '[')
@@ -2463,7 +2463,7 @@ segment_possible(Scan *s)
 		}
 	}
 	if (rs != NO_RUN)
-		check_run_out(s, rs, n);
+		check_run(s, rs, n);
 	for (m = 0; m < s->nms; m++)
 	{
 		MatchState *ms = &s->ms[m];
@@ -2993,13 +2993,6 @@ check_run(Scan *s, size_t i, size_t j)
 #endif
 	if (run_maybe(s, i, j))
 		check_run_tests(s, i, j);
-}
-
-/* check_run, not inlined (segment_possible's loop stays small) */
-static void
-check_run_out(Scan *s, size_t i, size_t j)
-{
-	check_run(s, i, j);
 }
 
 static void
