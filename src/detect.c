@@ -2209,6 +2209,8 @@ pf_word(MatchState *m, const unsigned char *w, size_t wl, long long tok)
 static inline __attribute__((always_inline)) void
 pf_token(MatchState *ms, const DetectRules *r, const unsigned char *w, size_t wl, long long tok)
 {
+	if (r->root[w[0]] < 0)
+		return;
 	if (wl == 1 && !(r->cmask & 2))
 	{
 		/* a one-byte token (punctuation, mostly): only one[] can know it */
@@ -2216,7 +2218,7 @@ pf_token(MatchState *ms, const DetectRules *r, const unsigned char *w, size_t wl
 			pf_mark(ms, r->one[w[0]], tok);
 	}
 	else
-		pf_word(ms, w, wl, tok);	/* (a word no pattern word begins like finds no head) */
+		pf_word(ms, w, wl, tok);
 }
 
 #define PF_PRESENT(m, wl) (((m)->present[(wl) >> 6] >> ((wl) & 63)) & 1)
