@@ -32,6 +32,8 @@
 #                  connections share one token and one session
 #   BENCH_ONLY     run only some of "mtmcp peer sql" (default all three)
 #   BENCH_SHIM_ARGS  extra mtmcp-http arguments
+#   BENCH_SETTINGS "name=value ..." set on the bench database (ALTER DATABASE),
+#                  e.g. mtmcp.injection_detection=off
 #   MTMCP_PGBIN, MTMCP_SCRATCH, MTMCP_PGPORT   the cluster (scripts/cluster.sh;
 #                  default: the repository's .scratch, port 55432)
 #   BENCH_SHIM_PORT (18080), BENCH_PEER_PORT (18081)   loopback HTTP ports
@@ -113,6 +115,10 @@ psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -f bench/peer/peer.sql
 # the peer limits nothing: the tenant may have as many calls in flight as the
 # pool runs (the default mtmcp.max_in_flight, 4, answers 429s at 32 connections)
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "UPDATE mtmcp.tenants SET settings = settings || jsonb_build_object('max_in_flight', $POOL) WHERE tenant_id = 'acme'"
+# BENCH_SETTINGS: "name=value ..." for the database, e.g. mtmcp.injection_detection=off
+for kv in ${BENCH_SETTINGS:-}; do
+	psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "ALTER DATABASE $DB SET ${kv%%=*} = '${kv#*=}'"
+done
 
 for port in $SHIM_PORT $PEER_PORT; do
 	! curl -s -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null || die "127.0.0.1:$port is in use already"
