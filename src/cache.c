@@ -16,14 +16,13 @@
  */
 #include "postgres.h"
 
-#include "catalog/namespace.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "utils/inval.h"
-#include "utils/lsyscache.h"
 #include "utils/rel.h"
 
 #include "cache.h"
+#include "mtmcp.h"
 
 #define MAX_TRACKED 16
 
@@ -80,11 +79,10 @@ mtmcp_config_generation(void)
 {
 	if (!tracked_resolved)
 	{
-		Oid			nsp = get_namespace_oid("mtmcp", true);
 		int			i;
 
 		for (i = 0; i < ntracked; i++)
-			tracked_oids[i] = OidIsValid(nsp) ? get_relname_relid(tracked_names[i], nsp) : InvalidOid;
+			tracked_oids[i] = mtmcp_relid(tracked_names[i]);
 		tracked_resolved = true;
 		/* anything cached before we knew the OIDs may predate a change */
 		generation++;

@@ -11,10 +11,12 @@
 
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 
 #include "audit.h"
 #include "cache.h"
@@ -128,4 +130,17 @@ mtmcp_keep_plan(const char *sql, int nargs, Oid *types)
 		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
 	SPI_keepplan(p);
 	return p;
+}
+
+/*
+ * The OID of the extension's relation mtmcp.name, or InvalidOid when the
+ * schema or the relation does not exist (not installed, being re-created).
+ * Ask again rather than keep it: it changes when the extension is re-created.
+ */
+Oid
+mtmcp_relid(const char *name)
+{
+	Oid			nsp = get_namespace_oid("mtmcp", true);
+
+	return OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
 }

@@ -75,6 +75,7 @@
 #include "utils/syscache.h"
 
 #include "cache.h"
+#include "mtmcp.h"
 #include "sandbox.h"
 
 /* ---------------------------------------------------------------------------
@@ -201,9 +202,7 @@ static Oid	loaded_registry = InvalidOid;	/* mtmcp.tenant_tables when loaded */
 static Oid
 registry_oid(void)
 {
-	Oid			nsp = get_namespace_oid("mtmcp", true);
-
-	return OidIsValid(nsp) ? get_relname_relid("tenant_tables", nsp) : InvalidOid;
+	return mtmcp_relid("tenant_tables");
 }
 
 static bool
@@ -292,8 +291,7 @@ load_registrations(void)
 	while ((e = hash_seq_search(&st)) != NULL)
 		e->kind = REL_UNKNOWN;
 	/* no extension (yet): nothing is registered */
-	if (!OidIsValid(get_namespace_oid("mtmcp", true)) ||
-		!OidIsValid(get_relname_relid("shared_tables", get_namespace_oid("mtmcp", true))))
+	if (!OidIsValid(mtmcp_relid("shared_tables")))
 	{
 		loaded_generation = mtmcp_config_generation();
 		loaded_registry = InvalidOid;

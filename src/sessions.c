@@ -11,9 +11,9 @@
  *
  * Requests of one session run in parallel: the check reads the session row
  * without locking it (straight through the primary keys of the session and
- * log level tables, no query: it runs on every message), and last_seen_at is moved only when it is older than a
- * tenth of the idle timeout (at most a minute), by whichever request finds
- * the row unlocked (SKIP LOCKED).  Everything else about a session (its log
+ * log level tables, no query: it runs on every message), and last_seen_at
+ * is moved only when it is older than a tenth of the idle timeout (at most a
+ * minute), by whichever request finds the row unlocked (SKIP LOCKED).  Everything else about a session (its log
  * level, its subscriptions) lives in rows of its own.
  */
 #include "postgres.h"
@@ -22,7 +22,6 @@
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -119,7 +118,7 @@ column(Relation rel, const char *name)
 	return a;
 }
 
-/* The row of relname whose primary key is keys[0..nkeys-1] (text); NULL if none. */
+/* rel's row whose primary key is keys[0..nkeys-1] (text columns): a copy, or NULL if none. */
 static HeapTuple
 read_by_pkey(Relation rel, const char *const *keys, int nkeys)
 {
@@ -153,7 +152,7 @@ read_by_pkey(Relation rel, const char *const *keys, int nkeys)
 static Relation
 open_mtmcp_table(const char *name)
 {
-	Oid			relid = get_relname_relid(name, get_namespace_oid("mtmcp", false));
+	Oid			relid = mtmcp_relid(name);
 
 	if (!OidIsValid(relid))
 		elog(ERROR, "mtmcp.%s does not exist", name);

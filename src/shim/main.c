@@ -320,11 +320,7 @@ parse_config(int argc, char **argv)
 		shim_config.key_max_inflight = 2 * shim_config.pool;
 	if (shim_config.key_max_running < 0)
 		shim_config.key_max_running = shim_config.pool / 2 > 0 ? shim_config.pool / 2 : 1;
-	if (strcmp(shim_config.statements, "prepared") == 0)
-		shim_config.unnamed_statements = false;
-	else if (strcmp(shim_config.statements, "unnamed") == 0)
-		shim_config.unnamed_statements = true;
-	else
+	if (strcmp(shim_config.statements, "prepared") != 0 && strcmp(shim_config.statements, "unnamed") != 0)
 		die("--statements must be \"prepared\" or \"unnamed\"");
 	if (shim_config.listen_db != NULL && shim_config.listen_db[0] == '\0')
 	{

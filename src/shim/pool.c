@@ -14,9 +14,10 @@
  *     (no head-of-line blocking behind a slow tool call); if none frees up
  *     within the queue timeout it gets 503;
  *   - a connection is busy exactly as long as its SQL call runs.  Whoever
- *     runs the job never writes to a client while it runs: live notifications and the final response go
- *     into the job's SseStream buffer (sse.c), so a slow or vanished client
- *     cannot hold a database connection past its own query;
+ *     runs the job never writes to a client while it runs: live
+ *     notifications and the final response go into the job's SseStream
+ *     buffer (sse.c), so a slow or vanished client cannot hold a database
+ *     connection past its own query;
  *   - GET streams never submit jobs except the one mcp_http_check that opens
  *     them: they hold no connection.
  *
@@ -31,8 +32,8 @@
  *
  * Statements.  Each connection prepares the few statements it runs (named,
  * with their parameter types) the first time it needs them, and then only
- * binds and executes them: parsing and planning the call's SELECT cost about
- * a tenth of the database's time per call.  Behind PgBouncer in transaction
+ * binds and executes them: parsing and planning the call's SELECT every time
+ * was about a third of the database's CPU per call (bench/percall.sh).  Behind PgBouncer in transaction
  * mode a named statement would be prepared on one server connection and
  * executed on another, so --statements unnamed sends unnamed statements
  * (PQsendQueryParams: nothing named outlives its transaction).  A pooler
@@ -358,6 +359,13 @@ ring_remove(KeySlot *k)
 	k->in_ring = false;
 }
 
+/* Has this key its --key-max-inflight calls queued or running already? */
+static bool
+slot_over_share(const KeySlot *k)
+{
+	return k->key != 0 && k->queued + k->running >= shim_config.key_max_inflight;
+}
+
 /* May this key start one more job now? */
 static bool
 slot_may_run(const KeySlot *k)
@@ -414,7 +422,7 @@ job_submit(Job *job, int timeout_ms)
 	job->deadline = now_mono() + timeout_ms / 1000.0;
 	pthread_mutex_lock(&pool.lock);
 	k = slot_get(job->key);
-	if (job->key != 0 && k->queued + k->running >= shim_config.key_max_inflight)
+	if (slot_over_share(k))
 	{
 		slot_release(k);
 		pthread_mutex_unlock(&pool.lock);
@@ -941,9 +949,11 @@ job_cancelled(void *arg)
 	Job		   *job = w->job;
 
 	/* run in place: nobody else watches the client (job_wait would), so look every 0.25 s */
-	if (job->client_fd >= 0 && now_mono() >= job->next_client_check)
+	double		now = job->client_fd >= 0 ? now_mono() : 0;
+
+	if (job->client_fd >= 0 && now >= job->next_client_check)
 	{
-		job->next_client_check = now_mono() + 0.25;
+		job->next_client_check = now + 0.25;
 		if (peer_closed(job->client_fd))
 		{
 			metrics_count("calls_abandoned_by_client", 1);
@@ -1045,11 +1055,13 @@ exec_call(Worker *w, JobKind kind, const char *const *values)
 		if (!pooler_refusal(res))
 			return res;
 		if (!atomic_exchange(&statements_unnamed, true))
+		{
+			const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
 			shim_log("the database connection is pooled (%s: a named statement %s): "
 					 "from now on every statement is sent unnamed; say --statements unnamed",
-					 PQresultErrorField(res, PG_DIAG_SQLSTATE),
-					 strcmp(PQresultErrorField(res, PG_DIAG_SQLSTATE), "42P05") == 0 ?
-					 "was already prepared" : "prepared earlier was not there");
+					 state, strcmp(state, "42P05") == 0 ? "was already prepared" : "prepared earlier was not there");
+		}
 		PQclear(res);
 		/* 26000 left no transaction; 42P05 neither: the statement never ran */
 	}
@@ -1320,7 +1332,7 @@ job_run_here(Job *job, int client_fd)
 	if (pool.queued == 0 && !pool.stopping && !pool.cancelling && pool.idle != NULL)
 	{
 		k = slot_get(job->key);
-		if (slot_may_run(k) && (job->key == 0 || k->queued + k->running < shim_config.key_max_inflight))
+		if (slot_may_run(k) && !slot_over_share(k))
 		{
 			w = idle_pop();
 			w->lent = true;
@@ -1361,7 +1373,7 @@ pool_start(int size)
 {
 	int			i;
 
-	atomic_store(&statements_unnamed, shim_config.unnamed_statements);
+	atomic_store(&statements_unnamed, strcmp(shim_config.statements, "unnamed") == 0);
 	pool.size = size;
 	pool.workers = xcalloc((size_t) size, sizeof(Worker));
 	for (i = 0; i < size; i++)

@@ -96,8 +96,7 @@ typedef struct ShimConfig
 	ShimList	scopes;
 	char	   *required_scope; /* for the 403 insufficient_scope challenge */
 	char	   *reset_query;	/* run after every call ("" = none, the default) */
-	char	   *statements;		/* "prepared" (named, per connection) or "unnamed" */
-	bool		unnamed_statements; /* statements is "unnamed": behind a transaction pooler */
+	char	   *statements;		/* "prepared" (named, per connection) or "unnamed" (a transaction pooler) */
 	char	   *resource_url;	/* public URL of the MCP endpoint */
 	char	   *resource_metadata_url;	/* derived from resource_url */
 	char	   *metadata_json;	/* the RFC 9728 document, prebuilt */
