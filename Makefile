@@ -21,6 +21,7 @@ OBJS = \
 	src/codec.o \
 	src/identity.o \
 	src/audit.o \
+	src/rowinsert.o \
 	src/cost.o \
 	src/catalog.o \
 	src/cursor.o \

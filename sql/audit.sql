@@ -17,6 +17,23 @@ CREATE FUNCTION trail(session text) RETURNS TABLE (method text, target text, res
 	  FROM mtmcp.audit_log WHERE session_id = session ORDER BY ts, event_id
 $$;
 
+-- The audit row is written without the executor (src/rowinsert.c): is a
+-- session's row in the partition PostgreSQL's own INSERT routes its ts to?
+CREATE FUNCTION routed_like_insert(session text) RETURNS TABLE (same_partition boolean, in_default boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+	r record;
+	probe oid;
+BEGIN
+	SELECT a.ts, a.tableoid INTO r FROM mtmcp.audit_log a WHERE a.session_id = session;
+	INSERT INTO mtmcp.audit_log (event_id, ts, tenant_id, subject, method, result_kind, severity, trace_id, span_id, duration_us)
+	VALUES (gen_random_uuid(), r.ts, 'acme', 'routing-probe', 'ping', 'ok', 'info', 't', 's', 0) RETURNING tableoid INTO probe;
+	DELETE FROM mtmcp.audit_log WHERE subject = 'routing-probe';
+	same_partition := probe = r.tableoid;
+	in_default := r.tableoid = 'mtmcp.audit_log_default'::regclass;
+	RETURN NEXT;
+END $$;
+
 SELECT tok('acme', sub => 'alice', scope => 'tools docs:write') AS a \gset
 SELECT d(:'a', '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25"}}', 's1') IS NOT NULL;
 SELECT d(:'a', '{"jsonrpc":"2.0","method":"notifications/initialized"}', 's1') IS NULL;
@@ -32,6 +49,9 @@ SELECT d(:'a', '[1]', 's1') IS NOT NULL;
 SELECT d(:'a', '{"jsonrpc":"2.0","id":10,"result":{}}', 's1') IS NULL;
 -- exactly one row each, in order
 SELECT * FROM trail('s1');
+-- before maintenance made day partitions, rows go to the default partition, as an INSERT's would
+SELECT d(:'a', '{"jsonrpc":"2.0","id":1,"method":"ping"}', 's0') IS NOT NULL;
+SELECT * FROM routed_like_insert('s0');
 -- every row carries the trace and timing fields
 SELECT count(*) AS rows, count(*) FILTER (WHERE trace_id ~ '^[0-9a-f]{32}$' AND span_id ~ '^[0-9a-f]{16}$'
 		AND duration_us >= 0 AND event_id IS NOT NULL AND issuer = 'https://idp.test') AS complete
@@ -151,6 +171,7 @@ SELECT count(*) AS recent_row_kept FROM mtmcp.audit_log WHERE subject = 'recent'
 -- the trail still works after maintenance, into today's partition
 SELECT d(:'a', '{"jsonrpc":"2.0","id":1,"method":"ping"}', 's7') IS NOT NULL;
 SELECT tableoid::regclass::text ~ '_p[0-9]{8}$' AS in_day_partition FROM mtmcp.audit_log WHERE session_id = 's7';
+SELECT * FROM routed_like_insert('s7');
 CALL mtmcp.maintain_partitions(-1);
 SET mtmcp.audit_retention = 'forever';
 CALL mtmcp.maintain_partitions(1);
@@ -180,3 +201,41 @@ SELECT count(*) AS refused_rows_absent FROM mtmcp.audit_log WHERE subject = 'x';
 SELECT k, mtmcp._audit_result_kind_valid(k) FROM unnest(ARRAY['ok', 'tool_error', 'denied', 'invalid', 'not_found',
 	'rate_limited', 'error', 'timeout', 'cancelled', 'ok ', '', 'cancel']) k;
 SELECT v, mtmcp._audit_severity_valid(v) FROM unnest(ARRAY['info', 'warning', 'security', 'Security', 'sec']) v;
+
+-- What a DBA adds to the audit table applies to the rows calls write: the
+-- direct write (src/rowinsert.c) steps aside for a trigger or a column it
+-- does not fill, and checks a CHECK constraint as the INSERT would.
+CREATE TABLE audit_copy (event_id uuid, method text);
+CREATE FUNCTION copy_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO public.audit_copy VALUES (NEW.event_id, NEW.method);
+	RETURN NEW;
+END $$;
+CREATE TRIGGER copy_audit AFTER INSERT ON mtmcp.audit_log FOR EACH ROW EXECUTE FUNCTION copy_audit();
+SELECT d(:'a', '{"jsonrpc":"2.0","id":1,"method":"ping"}', 's20') IS NOT NULL;
+SELECT c.method AS copied_by_trigger FROM audit_copy c JOIN mtmcp.audit_log a USING (event_id) WHERE a.session_id = 's20';
+DROP TRIGGER copy_audit ON mtmcp.audit_log;
+ALTER TABLE mtmcp.audit_log ADD CONSTRAINT regress_no_blocked CHECK (subject <> 'blocked');
+DO $$
+DECLARE
+	st text;
+	con text;
+BEGIN
+	PERFORM d(tok('acme', sub => 'blocked'), '{"jsonrpc":"2.0","id":1,"method":"ping"}', 's21');
+	RAISE WARNING 'the call of subject blocked went through';
+EXCEPTION WHEN check_violation THEN
+	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, con = CONSTRAINT_NAME;
+	RAISE WARNING 'the call of subject blocked failed whole: % %', st, con;
+END
+$$;
+SELECT count(*) AS blocked_rows FROM mtmcp.audit_log WHERE session_id = 's21';
+SELECT d(tok('acme', sub => 'fine'), '{"jsonrpc":"2.0","id":1,"method":"ping"}', 's22') IS NOT NULL;
+ALTER TABLE mtmcp.audit_log DROP CONSTRAINT regress_no_blocked;
+ALTER TABLE mtmcp.audit_log ADD COLUMN regress_region text NOT NULL DEFAULT 'eu-1';
+SELECT d(:'a', '{"jsonrpc":"2.0","id":1,"method":"ping"}', 's23') IS NOT NULL;
+SELECT regress_region FROM mtmcp.audit_log WHERE session_id = 's23';
+ALTER TABLE mtmcp.audit_log DROP COLUMN regress_region;
+-- with the column dropped again, rows are written as before, where an INSERT would put them
+SELECT d(:'a', '{"jsonrpc":"2.0","id":1,"method":"ping"}', 's24') IS NOT NULL;
+SELECT * FROM routed_like_insert('s24');
+SELECT session_id, count(*) FROM mtmcp.audit_log WHERE session_id IN ('s20', 's22', 's23', 's24') GROUP BY 1 ORDER BY 1;

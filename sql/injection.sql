@@ -179,6 +179,31 @@ SELECT call(tok('acme'), 'echo_redacted', '{"password": "hunter2", "card": {"num
 	-> 'result' -> 'content' -> 0 ->> 'text' ~ 'hunter2.*4111|4111.*hunter2' AS agent_sees_all;
 SELECT result, result LIKE '%hunter2%' OR result LIKE '%4111%' AS secret_kept
   FROM mtmcp.audit_log WHERE tenant_id = 'acme' ORDER BY ts DESC LIMIT 1;
+-- a stored document that is itself JSON, returned as the text of a tool's result:
+-- secrets under keys spelt with escapes, deep in arrays, and under a registered path
+-- are redacted too (the check that lets documents with nothing to redact through
+-- untouched reads keys as JSON does); a JSON document with nothing to redact is kept
+-- exactly as the agent was shown it, spacing and all
+CREATE FUNCTION app.document_body(args jsonb) RETURNS jsonb LANGUAGE sql AS $$
+	SELECT to_jsonb(body) FROM app.documents WHERE doc_id = (args ->> 'doc_id')::int $$;
+GRANT EXECUTE ON FUNCTION app.document_body(jsonb) TO mtmcp_tool;
+SELECT mtmcp.register_tool('document_body', 'A document''s body as it is stored.', '{"type":"object"}',
+	'app.document_body(jsonb)', redact_paths => ARRAY['env.region']);
+INSERT INTO app.documents VALUES ('acme', 501, 'Config export',
+	'{"service": "billing", "env": {"region": "eu-7", "db": {"pass\u0077ord": "hunter3"}}, "items": [{"api\u005fkey": "k-51515"}]}'),
+	('acme', 502, 'Plain JSON', '{"b":1,   "a": [1,2], "note": "no secrets here"}'),
+	('acme', 503, 'Region only', '[{"env": {"region": "eu-9"}}]');
+SELECT result_text(call(tok('acme'), 'document_body', '{"doc_id": 501}')) ~ 'hunter3.*eu-7|eu-7.*hunter3' AS agent_sees_all;
+SELECT result LIKE '%hunter3%' OR result LIKE '%k-51515%' OR result LIKE '%eu-7%' AS secret_kept,
+	   (regexp_match(result, '"text": "(.*)", "type"'))[1] AS kept_text
+  FROM mtmcp.audit_log WHERE tenant_id = 'acme' ORDER BY ts DESC LIMIT 1;
+SELECT result_text(call(tok('acme'), 'document_body', '{"doc_id": 503}')) LIKE '%eu-9%' AS agent_sees_it;
+SELECT result LIKE '%eu-9%' AS path_kept, result LIKE '%region\\": \\"[REDACTED]%' AS path_redacted
+  FROM mtmcp.audit_log WHERE tenant_id = 'acme' ORDER BY ts DESC LIMIT 1;
+SELECT call(tok('acme'), 'document_body', '{"doc_id": 502}') -> 'result' AS shown \gset
+SELECT result = :'shown' AS kept_whole, result LIKE '%{\\"b\\":1,   \\"a\\"%' AS kept_verbatim
+  FROM mtmcp.audit_log WHERE tenant_id = 'acme' ORDER BY ts DESC LIMIT 1;
+DELETE FROM app.documents WHERE tenant_id = 'acme' AND doc_id IN (501, 502, 503);
 -- bounded by the tenant's audit_result_bytes
 SELECT mtmcp.set_tenant_setting('acme', 'audit_result_bytes', '40');
 SELECT call(tok('acme'), 'get_document', '{"doc_id": 1}') -> 'result' AS shown \gset

@@ -35,8 +35,10 @@
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "common/hashfn.h"
+#include "common/jsonapi.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "port/pg_bswap.h"
 #include "utils/builtins.h"
@@ -45,12 +47,14 @@
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 #include "utils/datetime.h"
+#include "utils/uuid.h"
 
 #include "audit.h"
 #include "counters.h"
 #include "identity.h"
 #include "jsonutil.h"
 #include "mtmcp.h"
+#include "rowinsert.h"
 
 static int	auth_failure_budget = 600;
 static char *audit_retention = NULL;
@@ -345,6 +349,130 @@ redact_value(JsonbParseState **state, JsonbValue *v, const char *path, char **pa
 	return res;
 }
 
+/*
+ * Would redact_value change anything in c (at path)?  A read-only walk of the
+ * keys: most documents have nothing to redact, and rebuilding one costs far
+ * more than looking at it.
+ */
+static bool
+redaction_needed(JsonbContainer *c, const char *path, char **paths, int npaths)
+{
+	JsonbIterator *it;
+	JsonbValue	jv;
+	JsonbIteratorToken tok;
+
+	check_stack_depth();
+	it = JsonbIteratorInit(c);
+	while ((tok = JsonbIteratorNext(&it, &jv, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+		{
+			JsonbValue	val;
+			char	   *child = NULL;
+
+			if (key_looks_secret(jv.val.string.val, jv.val.string.len))
+				return true;
+			if (npaths > 0)
+			{
+				child = path[0] ? psprintf("%s.%.*s", path, jv.val.string.len, jv.val.string.val)
+					: pnstrdup(jv.val.string.val, jv.val.string.len);
+				if (path_is_redacted(child, paths, npaths))
+					return true;
+			}
+			(void) JsonbIteratorNext(&it, &val, true);
+			if (val.type == jbvBinary &&
+				redaction_needed(val.val.binary.data, child ? child : "", paths, npaths))
+				return true;
+		}
+		else if (tok == WJB_ELEM && jv.type == jbvBinary &&
+				 redaction_needed(jv.val.binary.data, path, paths, npaths))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The same question for JSON text (a document carried in a string), answered
+ * by the JSON lexer alone, without building the document: the keys with their
+ * escapes resolved, and their dotted paths when there are paths to match.
+ * False as well when text is not JSON: then there is nothing to redact in it.
+ */
+typedef struct TextRedactState
+{
+	char	  **paths;
+	int			npaths;
+	StringInfoData path;		/* the dotted path of the current key */
+	int			depth;			/* object nesting, for the stack below */
+	int		   *start;			/* path length before each open key */
+	bool		needed;
+} TextRedactState;
+
+static void
+text_field_start(void *state, char *fname, bool isnull)
+{
+	TextRedactState *s = (TextRedactState *) state;
+
+	if (s->needed)
+		return;
+	if (key_looks_secret(fname, strlen(fname)))
+	{
+		s->needed = true;
+		return;
+	}
+	if (s->npaths == 0)
+		return;
+	if (s->depth >= 64)
+	{
+		s->needed = true;		/* too deep to follow: let the full redaction decide */
+		return;
+	}
+	s->start[s->depth++] = s->path.len;
+	if (s->path.len > 0)
+		appendStringInfoChar(&s->path, '.');
+	appendStringInfoString(&s->path, fname);
+	if (path_is_redacted(s->path.data, s->paths, s->npaths))
+		s->needed = true;
+}
+
+static void
+text_field_end(void *state, char *fname, bool isnull)
+{
+	TextRedactState *s = (TextRedactState *) state;
+
+	if (s->npaths == 0 || s->needed || s->depth == 0)
+		return;
+	s->path.len = s->start[--s->depth];
+	s->path.data[s->path.len] = '\0';
+}
+
+bool
+mtmcp_redaction_needed_text(const char *json, int len, char **paths, int npaths, bool *is_json)
+{
+	TextRedactState s;
+	JsonSemAction sem;
+	JsonLexContext *lex;
+	int			start[64];
+
+	memset(&s, 0, sizeof(s));
+	s.paths = paths;
+	s.npaths = npaths;
+	s.start = start;
+	initStringInfo(&s.path);
+	memset(&sem, 0, sizeof(sem));
+	sem.semstate = &s;
+	sem.object_field_start = text_field_start;
+	sem.object_field_end = text_field_end;
+	lex = makeJsonLexContextCstringLen((char *) json, len, GetDatabaseEncoding(), true);
+	*is_json = pg_parse_json(lex, &sem) == JSON_SUCCESS;
+	return *is_json && s.needed;
+}
+
+bool
+mtmcp_redaction_needed(JsonbContainer *doc, char **paths, int npaths)
+{
+	return redaction_needed(doc, "", paths, npaths);
+}
+
 Jsonb *
 mtmcp_redact(Jsonb *args, char **paths, int npaths)
 {
@@ -354,7 +482,7 @@ mtmcp_redact(Jsonb *args, char **paths, int npaths)
 
 	if (args == NULL)
 		return NULL;
-	if (JB_ROOT_IS_SCALAR(args))
+	if (JB_ROOT_IS_SCALAR(args) || !redaction_needed(&args->root, "", paths, npaths))
 		return args;
 	root.type = jbvBinary;
 	root.val.binary.data = &args->root;
@@ -488,6 +616,76 @@ mtmcp_audit_prepare(MtmcpAuditEvent *ev)
 }
 
 /*
+ * The audit row written without the executor (rowinsert.c): the same row the
+ * INSERT below writes, every column given (ts is the clock now, as the
+ * column's default would have it).  False when rowinsert declines and the
+ * INSERT must write it.
+ */
+static const char *const audit_columns[] = {
+	"event_id", "ts", "tenant_id", "session_id", "subject", "issuer", "method", "target",
+	"result_kind", "severity", "arguments", "error_code", "request_id", "trace_id", "span_id",
+	"parent_span_id", "duration_us", "detail", "findings", "result", "result_bytes",
+	"result_sha256", "result_truncated"
+};
+static const Oid audit_types[] = {
+	UUIDOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, INT8OID, TEXTOID, JSONBOID, TEXTOID, INT8OID,
+	TEXTOID, BOOLOID
+};
+#define AUDIT_NCOLS lengthof(audit_columns)
+StaticAssertDecl(lengthof(audit_types) == lengthof(audit_columns), "one type per audit column");
+
+static Datum
+direct_text(const char *s, bool *nulls, int i)
+{
+	nulls[i] = s == NULL;
+	return s == NULL ? (Datum) 0 : CStringGetTextDatum(s);
+}
+
+static bool
+write_row_directly(const MtmcpIdentity *id, MtmcpAuditEvent *ev, TimestampTz now, int64 duration_us)
+{
+	Oid			rel = mtmcp_relid("audit_log");
+	Datum		v[AUDIT_NCOLS];
+	bool		n[AUDIT_NCOLS];
+	bool		has_result = ev->result_sha256[0] != '\0';
+
+	if (!OidIsValid(rel))
+		return false;
+	memset(n, 0, sizeof(n));
+	v[0] = DirectFunctionCall1(uuid_in, CStringGetDatum(ev->event_id));
+	v[1] = TimestampTzGetDatum(now);
+	v[2] = CStringGetTextDatum(id->tenant);
+	v[3] = direct_text(ev->session_id, n, 3);
+	v[4] = CStringGetTextDatum(id->subject);
+	v[5] = direct_text(id->issuer, n, 5);
+	v[6] = CStringGetTextDatum(ev->method ? ev->method : "(none)");
+	v[7] = direct_text(ev->target, n, 7);
+	v[8] = CStringGetTextDatum(ev->result_kind);
+	v[9] = CStringGetTextDatum(ev->severity);
+	n[10] = ev->arguments == NULL;
+	v[10] = n[10] ? (Datum) 0
+		: JsonbPGetDatum(ev->redacted ? ev->arguments : mtmcp_redact(ev->arguments, ev->redact_paths, ev->nredact));
+	v[11] = direct_text(ev->error_code, n, 11);
+	v[12] = direct_text(ev->request_id, n, 12);
+	v[13] = CStringGetTextDatum(ev->trace_id);
+	v[14] = CStringGetTextDatum(ev->span_id);
+	v[15] = direct_text(ev->parent_span_id[0] ? ev->parent_span_id : NULL, n, 15);
+	v[16] = Int64GetDatum(duration_us);
+	v[17] = direct_text(ev->detail, n, 17);
+	n[18] = ev->findings == NULL;
+	v[18] = n[18] ? (Datum) 0 : DirectFunctionCall1(jsonb_in, CStringGetDatum(ev->findings));
+	v[19] = direct_text(has_result ? ev->result_text : NULL, n, 19);
+	v[20] = Int64GetDatum(ev->result_bytes);
+	n[20] = !has_result;
+	v[21] = direct_text(has_result ? ev->result_sha256 : NULL, n, 21);
+	v[22] = BoolGetDatum(ev->result_truncated);
+	n[22] = !has_result;
+	return mtmcp_row_insert(rel, AUDIT_NCOLS, audit_columns, audit_types, v, n);
+}
+
+/*
  * Write the audit row of one message of a verified tenant (or count it in the
  * overflow when the tenant's budget is spent).  Returns true when written.
  */
@@ -503,6 +701,7 @@ mtmcp_audit_write(const MtmcpIdentity *id, MtmcpAuditEvent *ev)
 	int			ret;
 	long		secs;
 	int			usecs;
+	TimestampTz now;
 
 	/* findings raise the row's severity, whatever else became of the call */
 	if (ev->min_severity != NULL && severity_rank(ev->min_severity) > severity_rank(ev->severity))
@@ -541,7 +740,15 @@ mtmcp_audit_write(const MtmcpIdentity *id, MtmcpAuditEvent *ev)
 		}
 	}
 
-	TimestampDifference(ev->start, GetCurrentTimestamp(), &secs, &usecs);
+	now = GetCurrentTimestamp();
+	TimestampDifference(ev->start, now, &secs, &usecs);
+
+	if (write_row_directly(id, ev, now, (int64) secs * 1000000 + usecs))
+	{
+		if (security)
+			notify_security(id->tenant, ev->event_id, "mtmcp.audit_log", ev->detail ? ev->detail : ev->result_kind);
+		return true;
+	}
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

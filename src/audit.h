@@ -54,4 +54,13 @@ extern void mtmcp_audit_auth_failure(MtmcpAuditEvent *ev, const MtmcpAuthError *
 extern void mtmcp_random_hex(char *out, int nbytes);
 extern Jsonb *mtmcp_redact(Jsonb *args, char **paths, int npaths);
 
+/*
+ * Would mtmcp_redact change doc?  And would it change the JSON document in
+ * text (*is_json: whether text is one)?  Read-only checks, far cheaper than
+ * the rebuild, for the many documents with nothing to redact.
+ */
+extern bool mtmcp_redaction_needed(JsonbContainer *doc, char **paths, int npaths);
+extern bool mtmcp_redaction_needed_text(const char *text, int len, char **paths, int npaths,
+										bool *is_json);
+
 #endif							/* MTMCP_AUDIT_H */

@@ -735,6 +735,60 @@ redact_embedded(JsonbParseState **state, JsonbValue *v, JsonbIteratorToken as, c
 	return res;
 }
 
+/*
+ * Would redact_embedded change v?  The same walk, read-only: a document
+ * carried in a string is only lexed (mtmcp_redaction_needed_text), never
+ * built, unless it has something to redact.
+ */
+static bool
+embedded_redaction_needed(JsonbValue *v, char **paths, int npaths, int depth)
+{
+	JsonbIterator *it;
+	JsonbValue	jv;
+	JsonbIteratorToken tok;
+
+	check_stack_depth();
+	if (v->type == jbvString)
+	{
+		const char *s = v->val.string.val;
+		int			a = 0,
+					b = v->val.string.len;
+		bool		is_json;
+
+		/* embedded_json's test of a document in a string */
+		while (a < b && (s[a] == ' ' || s[a] == '\n' || s[a] == '\t' || s[a] == '\r'))
+			a++;
+		while (b > a && (s[b - 1] == ' ' || s[b - 1] == '\n' || s[b - 1] == '\t' || s[b - 1] == '\r'))
+			b--;
+		if (b - a < 2 || !((s[a] == '{' && s[b - 1] == '}') || (s[a] == '[' && s[b - 1] == ']')))
+			return false;
+		if (memmem(s + a, b - a, "\\u0000", 6) != NULL)
+			return false;
+		return mtmcp_redaction_needed_text(s + a, b - a, paths, npaths, &is_json);
+	}
+	if (v->type != jbvBinary)
+		return false;
+	it = JsonbIteratorInit(v->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &jv, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+		{
+			JsonbValue	val;
+			bool		structured = depth == 0 && jv.val.string.len == 17 &&
+				memcmp(jv.val.string.val, "structuredContent", 17) == 0;
+
+			(void) JsonbIteratorNext(&it, &val, true);
+			if (structured && val.type == jbvBinary
+				? mtmcp_redaction_needed(val.val.binary.data, paths, npaths)
+				: embedded_redaction_needed(&val, paths, npaths, depth + 1))
+				return true;
+		}
+		else if (tok == WJB_ELEM && embedded_redaction_needed(&jv, paths, npaths, depth + 1))
+			return true;
+	}
+	return false;
+}
+
 static Jsonb *
 redact_result(Jsonb *jb, char **paths, int npaths)
 {
@@ -746,6 +800,9 @@ redact_result(Jsonb *jb, char **paths, int npaths)
 	root.type = jbvBinary;
 	root.val.binary.data = &jb->root;
 	root.val.binary.len = VARSIZE(jb) - VARHDRSZ;
+	/* nothing to redact (the usual case): the result as it is */
+	if (!mtmcp_redaction_needed(&jb->root, NULL, 0) && !embedded_redaction_needed(&root, paths, npaths, 0))
+		return jb;
 	jb = JsonbValueToJsonb(redact_embedded(&state, &root, WJB_VALUE, paths, npaths, 0));
 	/* secret-looking keys everywhere */
 	return mtmcp_redact(jb, NULL, 0);
@@ -792,8 +849,8 @@ keep_result(const MtmcpIdentity *id, Jsonb *jb, const char *full, size_t len, Mt
 	ev->result_text = NULL;
 
 	red = redact_result(jb, ev->redact_paths, ev->nredact);
-	text = JsonbToCString(NULL, &red->root, VARSIZE(red));
-	tlen = strlen(text);
+	text = red == jb ? (char *) full : JsonbToCString(NULL, &red->root, VARSIZE(red));
+	tlen = red == jb ? (int) len : strlen(text);
 	if (tlen > bound)
 	{
 		tlen = pg_mbcliplen(text, tlen, (int) bound);

@@ -26,6 +26,7 @@
  *   cursor.c       caller-bound pagination cursors
  *   notify.c       live progress and log notifications
  *   audit.c        the audit trail
+ *   rowinsert.c    one row into a partitioned table without the executor (the audit row)
  *   cost.c         charges
  *   counters.c     shared-memory windowed counters
  *   cache.c        invalidation of per-backend caches
