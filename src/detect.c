@@ -367,6 +367,7 @@ struct DetectRules
 	int			pf_ok;			/* 0: too many words for the slots; every segment is possible */
 	int16_t		one[256];		/* the word list of a one-byte exact word, -1 */
 	unsigned char cmask;		/* bit k: some coarse group's key has k bytes */
+	unsigned char shortk[256];	/* by first byte, bit k (1..3): a coarse group's key of k bytes starts with it */
 	uint64_t	shortg[64];		/* PF_SHORT bits: the heads of coarse groups of 1 to 3 bytes */
 	int		   *cg_off,			/* coarse group g: its prefix word lists cg[cg_off[g] .. cg_off[g + 1]) */
 			   *cg;
@@ -1077,7 +1078,10 @@ pf_slots(DetectRules *r, const int *grp, uint32_t cap, int entries)
 				cand->text = 0;
 				r->cmask |= (unsigned char) (1u << kl);
 				if (kl < PF_COARSE_MAX)
+				{
 					r->shortg[sh >> 6] |= (uint64_t) 1 << (sh & 63);
+					r->shortk[l->text[0]] |= (unsigned char) (1u << kl);
+				}
 			}
 			else
 			{
@@ -2149,7 +2153,7 @@ pf_word(MatchState *m, const unsigned char *w, size_t wl, long long tok)
 	int			kw = wl < PF_COARSE_MAX ? (int) wl : PF_COARSE_MAX,
 				i;
 	uint32_t	head = pf_head(w, kw);
-	unsigned	shorter = r->cmask & ((1u << kw) - 1);	/* (bit 0 is never set) */
+	unsigned	shorter = r->shortk[w[0]] & ((1u << kw) - 1);	/* (bit 0 is never set) */
 	const struct PfSlot *slot;
 
 	if (wl == 1 && r->one[w[0]] >= 0)
@@ -2422,33 +2426,116 @@ class_bits(const unsigned char *b, size_t n, ClassBits *cb)
 	return nw;
 }
 
-/* the first position at or after p whose bit in m is clear (there is one: a word of zeros ends m) */
+/*
+ * The runs of set bits of a ClassBits mask, one after the other: each
+ * cb_next_end returns the end (one past the last bit) of the next run.
+ * Used in step with the runs' first bits, it gives every run its end.
+ */
+typedef struct CbEnds
+{
+	const uint64_t *m;
+	size_t		k;				/* the word of m in bits */
+	uint64_t	bits;			/* its runs' last bits not yet returned */
+} CbEnds;
+
+/* the last bits of the runs in word k of m (the word after k is read: class_bits' zeros end m) */
+#define CB_LAST_BITS(m, k) ((m)[k] & ~(((m)[k] >> 1) | ((m)[(k) + 1] << 63)))
+
+static inline void
+cb_ends_init(CbEnds *e, const uint64_t *m)
+{
+	e->m = m;
+	e->k = 0;
+	e->bits = CB_LAST_BITS(m, 0);
+}
+
 static inline size_t
-cb_end(const uint64_t *m, size_t p)
+cb_next_end(CbEnds *e)
+{
+	size_t		r;
+
+	while (e->bits == 0)
+	{
+		e->k++;
+		e->bits = CB_LAST_BITS(e->m, e->k);
+	}
+	r = 64 * e->k + (size_t) __builtin_ctzll(e->bits) + 1;
+	e->bits &= e->bits - 1;
+	return r;
+}
+
+/* the first set bit of m (nw words) at or after p; 64 nw when none */
+static inline size_t
+cb_next_set(const uint64_t *m, size_t nw, size_t p)
 {
 	size_t		k = p >> 6;
-	uint64_t	x = ~m[k] >> (p & 63);
+	uint64_t	x;
 
-	if (x)
-		return p + (size_t) __builtin_ctzll(x);
-	while ((x = ~m[++k]) == 0)
-		;
+	if (k >= nw)
+		return 64 * nw;
+	x = m[k] & (~(uint64_t) 0 << (p & 63));
+	while (x == 0)
+	{
+		if (++k >= nw)
+			return 64 * nw;
+		x = m[k];
+	}
 	return 64 * k + (size_t) __builtin_ctzll(x);
 }
 
-/* is a bit of m set in [a, e) (e - a <= 64)? */
-static inline int
-cb_any(const uint64_t *m, size_t a, size_t e)
+/*
+ * The segment's tokens (cb: its class_bits, nw words) through the rule set
+ * r of ms, as match_tokens reads them, leetspeak included: a token is a
+ * one-character token or a word (its first byte: a word character after
+ * none).  Returns the number of tokens.
+ */
+static long long
+pf_walk(const unsigned char *b, const ClassBits *cb, size_t nw, MatchState *ms, const DetectRules *r)
 {
-	size_t		k = a >> 6,
-				o = a & 63;
-	uint64_t	x = m[k] >> o;
+	long long	ntok = 0;
+	size_t		k,
+				digit = cb_next_set(cb->digit, nw, 0);	/* the next digit, at or after the token */
+	CbEnds		ends;
 
-	if (o)
-		x |= m[k + 1] << (64 - o);
-	if (e - a < 64)
-		x &= ((uint64_t) 1 << (e - a)) - 1;
-	return x != 0;
+	cb_ends_init(&ends, cb->word);
+	for (k = 0; k < nw; k++)
+	{
+		uint64_t	one = cb->one[k],
+					starts = one | (cb->word[k] & ~((cb->word[k] << 1) | (k ? cb->word[k - 1] >> 63 : 0)));
+
+		for (; starts; starts &= starts - 1)
+		{
+			size_t		ts = 64 * k + (size_t) __builtin_ctzll(starts),
+						te;
+
+			ntok++;				/* (now this token's index + 1, in the segment) */
+			if ((one >> (ts & 63)) & 1)
+			{
+				pf_token(ms, r, b + ts, 1, ntok);
+				continue;
+			}
+			te = cb_next_end(&ends);
+			if (te - ts > MAX_WORD)
+				continue;
+			pf_token(ms, r, b + ts, te - ts, ntok);
+			if (digit < ts)
+				digit = cb_next_set(cb->digit, nw, ts);
+			/* letters and digits, nothing else: also read with the digits as letters */
+			if (digit < te && te - ts >= 3 && cb_next_set(cb->alpha, nw, ts) < te &&
+				cb_next_set(cb->high, nw, ts) >= te)
+			{
+				size_t		i;
+				unsigned char leet[MAX_WORD];
+				static const char lmap[] = "oizeasgtbg";	/* 0..9, as match_tokens */
+
+				for (i = ts; i < te; i++)
+					leet[i - ts] = is_digit(b[i]) ? (unsigned char) lmap[b[i] - '0'] : b[i];
+				if (r->root[leet[0]] >= 0)
+					pf_word(ms, leet, te - ts, ntok);
+			}
+		}
+	}
+	return ntok;
 }
 
 /*
@@ -2457,7 +2544,7 @@ cb_any(const uint64_t *m, size_t a, size_t e)
  * more than every gap and window), so a chain with a position none of whose
  * words occurs cannot match, nor can a cue rule with fewer groups than it
  * needs whose chains are all present.  One pass over the tokens (as
- * match_tokens reads them, leetspeak included; class_bits finds them) marks the word lists found by
+ * match_tokens reads them, leetspeak included: pf_walk) marks the word lists found by
  * hash -- one probe of a small table per word, where the trie walk touched a
  * cache line per byte -- then the chains anchored on those lists are
  * checked.  Sets each rule set's active flag; returns the number of tokens
@@ -2474,11 +2561,8 @@ segment_possible(Scan *s)
 				any = 0,
 				filtered = 0;
 	long long	ntok = 0;
-	MatchState *ms0,
-			   *ms1;
-	const DetectRules *r0,
-			   *r1;
 	ClassBits	cb;
+	CbEnds		ends;
 
 	/*
 	 * a long segment holds most pattern words somewhere and would pay for
@@ -2490,11 +2574,6 @@ segment_possible(Scan *s)
 		filtered += s->ms[m].rules->pf_ok;
 	if (filtered == 0)
 		return -1;
-	/* the rule sets that are filtered (at most two), in locals the marks cannot alias */
-	ms0 = &s->ms[0];
-	r0 = ms0->rules->pf_ok ? ms0->rules : NULL;
-	ms1 = s->nms > 1 ? &s->ms[1] : NULL;
-	r1 = ms1 && ms1->rules->pf_ok ? ms1->rules : NULL;
 	/* check_structure's work rides along; what it finds waits for the matcher's */
 	s->structured = 1;
 	s->defer = 1;
@@ -2503,49 +2582,14 @@ segment_possible(Scan *s)
 	s->url_watermark = 0;
 	s->val_start = s->val_end = 0;
 	nw = class_bits(b, n, &cb);
-	/*
-	 * The tokens as next_token_bits reads them: a one-character token, or
-	 * the first byte of a word (a word character after none)
-	 */
-	for (k = 0; k < nw; k++)
-	{
-		uint64_t	starts = cb.one[k] | (cb.word[k] & ~((cb.word[k] << 1) | (k ? cb.word[k - 1] >> 63 : 0)));
-
-		for (; starts; starts &= starts - 1)
-		{
-			size_t		ts = 64 * k + (size_t) __builtin_ctzll(starts),
-						wl;
-
-			wl = (cb.one[k] >> (ts & 63)) & 1 ? 1 : cb_end(cb.word, ts) - ts;
-			ntok++;
-			if (wl > MAX_WORD)
-				continue;
-			/* (ntok: this token's index + 1, in the segment) */
-			if (r0)
-				pf_token(ms0, r0, b + ts, wl, ntok);
-			if (r1)
-				pf_token(ms1, r1, b + ts, wl, ntok);
-			/* letters and digits, nothing else: leetspeak as match_tokens reads it */
-			if (wl >= 3 && cb_any(cb.digit, ts, ts + wl) && cb_any(cb.alpha, ts, ts + wl) &&
-				!cb_any(cb.high, ts, ts + wl))
-			{
-				size_t		i;
-				unsigned char leet[MAX_WORD];
-				static const char lmap[] = "oizeasgtbg";	/* 0..9, as match_tokens */
-
-				for (i = ts; i < ts + wl; i++)
-					leet[i - ts] = is_digit(b[i]) ? (unsigned char) lmap[b[i] - '0'] : b[i];
-				if (r0 && r0->root[leet[0]] >= 0)
-					pf_word(ms0, leet, wl, ntok);
-				if (r1 && r1->root[leet[0]] >= 0)
-					pf_word(ms1, leet, wl, ntok);
-			}
-		}
-	}
+	for (m = 0; m < s->nms; m++)
+		if (s->ms[m].rules->pf_ok)
+			ntok = pf_walk(b, &cb, nw, &s->ms[m], s->ms[m].rules);
 	/*
 	 * check_structure's work: its runs and its '[' in the order it meets
 	 * them (a '[' is no run character, so by their first bytes)
 	 */
+	cb_ends_init(&ends, cb.run);
 	for (k = 0; k < nw; k++)
 	{
 		uint64_t	ev = cb.lbr[k] | (cb.run[k] & ~((cb.run[k] << 1) | (k ? cb.run[k - 1] >> 63 : 0)));
@@ -2562,7 +2606,7 @@ segment_possible(Scan *s)
 #endif
 			}
 			else
-				check_run(s, p, cb_end(cb.run, p));
+				check_run(s, p, cb_next_end(&ends));
 		}
 	}
 	for (m = 0; m < s->nms; m++)
