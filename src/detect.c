@@ -37,6 +37,9 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,6 +53,7 @@
 #define MAX_VALUE			512		/* bytes of a keyed value looked at */
 #define MAX_GAP				64
 #define SEGMENT_GAP			1000	/* token-index distance between segments (> MAX_GAP) */
+#define SCAN_PAD			64		/* zero bytes kept after a normalised segment (class_bits' blocks) */
 
 /* ------------------------------------------------------------------------
  * names
@@ -160,10 +164,11 @@ static const signed char b64_tab[256] = {
 };
 
 /*
- * tok_class and WORD_BITS in one (the prefilter's tokeniser): TB_WORD |
+ * tok_class and WORD_BITS in one (class_bits without SSE2): TB_WORD |
  * WORD_BITS for a word character, TB_ONE for a one-character token, 0 for a
  * separator
  */
+#if !defined(__SSE2__)
 #define TB_ONE	8
 #define TB_WORD 16
 static const unsigned char tok_bits[256] = {
@@ -184,6 +189,7 @@ static const unsigned char tok_bits[256] = {
 	20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20,
 	20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20,
 };
+#endif
 
 /* in a word: 1 a letter, 2 a digit, 4 anything else (non-ASCII) */
 #define WORD_BITS(c) ((c) >= 'a' && (c) <= 'z' ? 1 : (c) >= '0' && (c) <= '9' ? 2 : 4)
@@ -361,6 +367,7 @@ struct DetectRules
 	int			pf_ok;			/* 0: too many words for the slots; every segment is possible */
 	int16_t		one[256];		/* the word list of a one-byte exact word, -1 */
 	unsigned char cmask;		/* bit k: some coarse group's key has k bytes */
+	unsigned char shortk[256];	/* by first byte, bit k (1..3): a coarse group's key of k bytes starts with it */
 	uint64_t	shortg[64];		/* PF_SHORT bits: the heads of coarse groups of 1 to 3 bytes */
 	int		   *cg_off,			/* coarse group g: its prefix word lists cg[cg_off[g] .. cg_off[g + 1]) */
 			   *cg;
@@ -1071,7 +1078,10 @@ pf_slots(DetectRules *r, const int *grp, uint32_t cap, int entries)
 				cand->text = 0;
 				r->cmask |= (unsigned char) (1u << kl);
 				if (kl < PF_COARSE_MAX)
+				{
 					r->shortg[sh >> 6] |= (uint64_t) 1 << (sh & 63);
+					r->shortk[l->text[0]] |= (unsigned char) (1u << kl);
+				}
 			}
 			else
 			{
@@ -1827,36 +1837,6 @@ typedef struct Scan
 static int	seg_offsets(Scan *s);
 static inline void check_run(Scan *s, size_t i, size_t j);
 
-#define NO_RUN		((size_t) -1)
-
-/*
- * The structural checks' runs (see check_structure), as segment_possible
- * meets their bytes: byte b[p] starts or continues the run in progress at
- * *rs when it is a run character, else ends it (check_run) and, when it is
- * '[', is noted for check_url.
- */
-static inline __attribute__((always_inline)) void
-run_byte(Scan *s, const unsigned char *b, size_t p, size_t *rs)
-{
-	if (runch_tab[b[p]])
-	{
-		if (*rs == NO_RUN)
-			*rs = p;
-		return;
-	}
-	if (*rs != NO_RUN)
-	{
-		check_run(s, *rs, p);
-		*rs = NO_RUN;
-	}
-	if (b[p] == '[')
-	{
-		s->last_lbracket_img = p > 0 && b[p - 1] == '!';
-#ifdef DETECT_CHECK_FAST
-		s->runsig = s->runsig * 31 + p;
-#endif
-	}
-}
 static int	ensure(void **p, size_t need, size_t elsize);
 
 /*
@@ -2173,7 +2153,7 @@ pf_word(MatchState *m, const unsigned char *w, size_t wl, long long tok)
 	int			kw = wl < PF_COARSE_MAX ? (int) wl : PF_COARSE_MAX,
 				i;
 	uint32_t	head = pf_head(w, kw);
-	unsigned	shorter = r->cmask & ((1u << kw) - 1);	/* (bit 0 is never set) */
+	unsigned	shorter = r->shortk[w[0]] & ((1u << kw) - 1);	/* (bit 0 is never set) */
 	const struct PfSlot *slot;
 
 	if (wl == 1 && r->one[w[0]] >= 0)
@@ -2347,12 +2327,224 @@ pf_possible(const Scan *s, MatchState *m)
 }
 
 /*
+ * The normalised segment's byte classes as bit masks, 64 bytes a word (bit
+ * k of word i: byte 64 i + k), so that segment_possible steps from token to
+ * token and from run to run instead of from byte to byte.
+ */
+#define CB_WORDS			(PF_MAX_SEGMENT / 64 + 2)	/* the sentinel's block, and one of zeros */
+
+typedef struct ClassBits
+{
+	uint64_t	word[CB_WORDS],	/* tok_bits TB_WORD: a-z 0-9 and non-ASCII */
+				one[CB_WORDS],	/* TB_ONE: a token of its own */
+				alpha[CB_WORDS],	/* a-z */
+				digit[CB_WORDS],	/* 0-9 */
+				high[CB_WORDS],	/* non-ASCII */
+				run[CB_WORDS],	/* runch_tab: the structural checks' run characters */
+				lbr[CB_WORDS];	/* '[' */
+} ClassBits;
+
+#if defined(__SSE2__)
+/* bytes of x in lo..hi, as 0xFF */
+static inline __m128i
+cb_range(__m128i x, unsigned char lo, unsigned char hi)
+{
+	__m128i		d = _mm_sub_epi8(x, _mm_set1_epi8((char) lo));
+
+	return _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8((char) (hi - lo))), d);
+}
+
+#define CB_EQ(x, c) _mm_cmpeq_epi8((x), _mm_set1_epi8((char) (c)))
+#endif
+
+/*
+ * Fill cb for the bytes b[0 .. n] (b[n] is the sentinel 0) and return the
+ * number of words used; the next word is all zeros.  b must hold whole
+ * blocks of 64 bytes past n (SCAN_PAD zeros: no class).
+ */
+static size_t
+class_bits(const unsigned char *b, size_t n, ClassBits *cb)
+{
+	size_t		nw = n / 64 + 1,
+				k;
+
+	for (k = 0; k < nw; k++)
+	{
+		const unsigned char *p = b + 64 * k;
+		uint64_t	m[7] = {0};
+		int			q;
+
+#if defined(__SSE2__)
+		for (q = 0; q < 4; q++)
+		{
+			__m128i		x = _mm_loadu_si128((const __m128i *) (p + 16 * q)),
+						az = cb_range(x, 'a', 'z'),
+						d09 = cb_range(x, '0', '9'),
+						sep = _mm_or_si128(_mm_or_si128(CB_EQ(x, '-'), CB_EQ(x, '_')),
+										   _mm_or_si128(_mm_or_si128(CB_EQ(x, '\''), CB_EQ(x, '*')),
+														_mm_or_si128(_mm_or_si128(CB_EQ(x, '^'), CB_EQ(x, '`')),
+																	 CB_EQ(x, '~')))),
+						alnum = _mm_or_si128(az, d09),
+						one = _mm_andnot_si128(_mm_or_si128(alnum, sep), cb_range(x, 0x21, 0x7E)),
+						run = _mm_or_si128(alnum, _mm_or_si128(_mm_or_si128(CB_EQ(x, '-'), CB_EQ(x, '_')),
+															   CB_EQ(x, '.')));
+			int			sh = 16 * q;
+			uint64_t	hi = (uint64_t) (unsigned) _mm_movemask_epi8(x);
+
+			m[0] |= ((uint64_t) (unsigned) _mm_movemask_epi8(alnum) | hi) << sh;
+			m[1] |= (uint64_t) (unsigned) _mm_movemask_epi8(one) << sh;
+			m[2] |= (uint64_t) (unsigned) _mm_movemask_epi8(az) << sh;
+			m[3] |= (uint64_t) (unsigned) _mm_movemask_epi8(d09) << sh;
+			m[4] |= hi << sh;
+			m[5] |= (uint64_t) (unsigned) _mm_movemask_epi8(run) << sh;
+			m[6] |= (uint64_t) (unsigned) _mm_movemask_epi8(CB_EQ(x, '[')) << sh;
+		}
+#else
+		for (q = 0; q < 64; q++)
+		{
+			unsigned	t = tok_bits[p[q]];
+			uint64_t	bit = (uint64_t) 1 << q;
+
+			m[0] |= t & TB_WORD ? bit : 0;
+			m[1] |= t == TB_ONE ? bit : 0;
+			m[2] |= t & 1 ? bit : 0;
+			m[3] |= t & 2 ? bit : 0;
+			m[4] |= t & 4 ? bit : 0;
+			m[5] |= runch_tab[p[q]] ? bit : 0;
+			m[6] |= p[q] == '[' ? bit : 0;
+		}
+#endif
+		cb->word[k] = m[0];
+		cb->one[k] = m[1];
+		cb->alpha[k] = m[2];
+		cb->digit[k] = m[3];
+		cb->high[k] = m[4];
+		cb->run[k] = m[5];
+		cb->lbr[k] = m[6];
+	}
+	cb->word[nw] = cb->alpha[nw] = cb->digit[nw] = cb->high[nw] = cb->run[nw] = 0;
+	return nw;
+}
+
+/*
+ * The runs of set bits of a ClassBits mask, one after the other: each
+ * cb_next_end returns the end (one past the last bit) of the next run.
+ * Used in step with the runs' first bits, it gives every run its end.
+ */
+typedef struct CbEnds
+{
+	const uint64_t *m;
+	size_t		k;				/* the word of m in bits */
+	uint64_t	bits;			/* its runs' last bits not yet returned */
+} CbEnds;
+
+/* the last bits of the runs in word k of m (the word after k is read: class_bits' zeros end m) */
+#define CB_LAST_BITS(m, k) ((m)[k] & ~(((m)[k] >> 1) | ((m)[(k) + 1] << 63)))
+
+static inline void
+cb_ends_init(CbEnds *e, const uint64_t *m)
+{
+	e->m = m;
+	e->k = 0;
+	e->bits = CB_LAST_BITS(m, 0);
+}
+
+static inline size_t
+cb_next_end(CbEnds *e)
+{
+	size_t		r;
+
+	while (e->bits == 0)
+	{
+		e->k++;
+		e->bits = CB_LAST_BITS(e->m, e->k);
+	}
+	r = 64 * e->k + (size_t) __builtin_ctzll(e->bits) + 1;
+	e->bits &= e->bits - 1;
+	return r;
+}
+
+/* the first set bit of m (nw words) at or after p; 64 nw when none */
+static inline size_t
+cb_next_set(const uint64_t *m, size_t nw, size_t p)
+{
+	size_t		k = p >> 6;
+	uint64_t	x;
+
+	if (k >= nw)
+		return 64 * nw;
+	x = m[k] & (~(uint64_t) 0 << (p & 63));
+	while (x == 0)
+	{
+		if (++k >= nw)
+			return 64 * nw;
+		x = m[k];
+	}
+	return 64 * k + (size_t) __builtin_ctzll(x);
+}
+
+/*
+ * The segment's tokens (cb: its class_bits, nw words) through the rule set
+ * r of ms, as match_tokens reads them, leetspeak included: a token is a
+ * one-character token or a word (its first byte: a word character after
+ * none).  Returns the number of tokens.
+ */
+static long long
+pf_walk(const unsigned char *b, const ClassBits *cb, size_t nw, MatchState *ms, const DetectRules *r)
+{
+	long long	ntok = 0;
+	size_t		k,
+				digit = cb_next_set(cb->digit, nw, 0);	/* the next digit, at or after the token */
+	CbEnds		ends;
+
+	cb_ends_init(&ends, cb->word);
+	for (k = 0; k < nw; k++)
+	{
+		uint64_t	one = cb->one[k],
+					starts = one | (cb->word[k] & ~((cb->word[k] << 1) | (k ? cb->word[k - 1] >> 63 : 0)));
+
+		for (; starts; starts &= starts - 1)
+		{
+			size_t		ts = 64 * k + (size_t) __builtin_ctzll(starts),
+						te;
+
+			ntok++;				/* (now this token's index + 1, in the segment) */
+			if ((one >> (ts & 63)) & 1)
+			{
+				pf_token(ms, r, b + ts, 1, ntok);
+				continue;
+			}
+			te = cb_next_end(&ends);
+			if (te - ts > MAX_WORD)
+				continue;
+			pf_token(ms, r, b + ts, te - ts, ntok);
+			if (digit < ts)
+				digit = cb_next_set(cb->digit, nw, ts);
+			/* letters and digits, nothing else: also read with the digits as letters */
+			if (digit < te && te - ts >= 3 && cb_next_set(cb->alpha, nw, ts) < te &&
+				cb_next_set(cb->high, nw, ts) >= te)
+			{
+				size_t		i;
+				unsigned char leet[MAX_WORD];
+				static const char lmap[] = "oizeasgtbg";	/* 0..9, as match_tokens */
+
+				for (i = ts; i < te; i++)
+					leet[i - ts] = is_digit(b[i]) ? (unsigned char) lmap[b[i] - '0'] : b[i];
+				if (r->root[leet[0]] >= 0)
+					pf_word(ms, leet, te - ts, ntok);
+			}
+		}
+	}
+	return ntok;
+}
+
+/*
  * Could any rule match in the current segment?  Every word of a chain that
  * matches occurs in its segment (chains never span segments: SEGMENT_GAP is
  * more than every gap and window), so a chain with a position none of whose
  * words occurs cannot match, nor can a cue rule with fewer groups than it
  * needs whose chains are all present.  One pass over the tokens (as
- * match_tokens reads them, leetspeak included) marks the word lists found by
+ * match_tokens reads them, leetspeak included: pf_walk) marks the word lists found by
  * hash -- one probe of a small table per word, where the trie walk touched a
  * cache line per byte -- then the chains anchored on those lists are
  * checked.  Sets each rule set's active flag; returns the number of tokens
@@ -2362,19 +2554,15 @@ static long long
 segment_possible(Scan *s)
 {
 	const unsigned char *b = s->b;
-	size_t		pos = 0,
-				n = s->blen,
-				ts;
-	int			bits = 0,
-				m,
+	size_t		n = s->blen,
+				nw,
+				k;
+	int			m,
 				any = 0,
 				filtered = 0;
 	long long	ntok = 0;
-	MatchState *ms0,
-			   *ms1;
-	const DetectRules *r0,
-			   *r1;
-	size_t		rs = NO_RUN;	/* the structural run in progress */
+	ClassBits	cb;
+	CbEnds		ends;
 
 	/*
 	 * a long segment holds most pattern words somewhere and would pay for
@@ -2386,11 +2574,6 @@ segment_possible(Scan *s)
 		filtered += s->ms[m].rules->pf_ok;
 	if (filtered == 0)
 		return -1;
-	/* the rule sets that are filtered (at most two), in locals the marks cannot alias */
-	ms0 = &s->ms[0];
-	r0 = ms0->rules->pf_ok ? ms0->rules : NULL;
-	ms1 = s->nms > 1 ? &s->ms[1] : NULL;
-	r1 = ms1 && ms1->rules->pf_ok ? ms1->rules : NULL;
 	/* check_structure's work rides along; what it finds waits for the matcher's */
 	s->structured = 1;
 	s->defer = 1;
@@ -2398,74 +2581,34 @@ segment_possible(Scan *s)
 	s->last_lbracket_img = 0;
 	s->url_watermark = 0;
 	s->val_start = s->val_end = 0;
-	/* next_token_bits, spelt out: one table look-up per byte */
-	while (pos < n)
+	nw = class_bits(b, n, &cb);
+	for (m = 0; m < s->nms; m++)
+		if (s->ms[m].rules->pf_ok)
+			ntok = pf_walk(b, &cb, nw, &s->ms[m], s->ms[m].rules);
+	/*
+	 * check_structure's work: its runs and its '[' in the order it meets
+	 * them (a '[' is no run character, so by their first bytes)
+	 */
+	cb_ends_init(&ends, cb.run);
+	for (k = 0; k < nw; k++)
 	{
-		unsigned	k = tok_bits[b[pos]];
-		size_t		wl;
+		uint64_t	ev = cb.lbr[k] | (cb.run[k] & ~((cb.run[k] << 1) | (k ? cb.run[k - 1] >> 63 : 0)));
 
-		if (k == 0)
+		for (; ev; ev &= ev - 1)
 		{
-			run_byte(s, b, pos, &rs);
-			pos++;
-			continue;
-		}
-		ts = pos;
-		bits = 0;
-		if (k == TB_ONE)
-		{
-			run_byte(s, b, pos, &rs);
-			pos++;
-		}
-		else
-		{
-			const unsigned char *e = b + pos;
-			unsigned	acc = k;
+			size_t		p = 64 * k + (size_t) __builtin_ctzll(ev);
 
-			while ((k = tok_bits[*++e]) & TB_WORD)	/* b[n] is 0 */
-				acc |= k;
-			pos = (size_t) (e - b);
-			bits = (int) acc;
-			if (!(bits & 4))
+			if ((cb.lbr[k] >> (p & 63)) & 1)
 			{
-				/* letters and digits: all run characters */
-				if (rs == NO_RUN)
-					rs = ts;
+				s->last_lbracket_img = p > 0 && b[p - 1] == '!';
+#ifdef DETECT_CHECK_FAST
+				s->runsig = s->runsig * 31 + p;
+#endif
 			}
 			else
-			{
-				size_t		p;
-
-				for (p = ts; p < pos; p++)
-					run_byte(s, b, p, &rs);
-			}
-			bits &= 7;
-		}
-		wl = pos - ts;
-		ntok++;
-		if (wl > MAX_WORD)
-			continue;
-		/* (ntok: this token's index + 1, in the segment) */
-		if (r0)
-			pf_token(ms0, r0, b + ts, wl, ntok);
-		if (r1)
-			pf_token(ms1, r1, b + ts, wl, ntok);
-		if (bits == 3 && wl >= 3)
-		{
-			size_t		i;
-			unsigned char leet[MAX_WORD];
-			static const char lmap[] = "oizeasgtbg";	/* 0..9, as match_tokens */
-
-			for (i = ts; i < pos; i++)
-				leet[i - ts] = is_digit(b[i]) ? (unsigned char) lmap[b[i] - '0'] : b[i];
-			if (r0 && r0->root[leet[0]] >= 0)
-				pf_word(ms0, leet, wl, ntok);
-			if (r1 && r1->root[leet[0]] >= 0)
-				pf_word(ms1, leet, wl, ntok);
+				check_run(s, p, cb_next_end(&ends));
 		}
 	}
-	if (rs != NO_RUN)
-		check_run(s, rs, n);
 	for (m = 0; m < s->nms; m++)
 	{
 		MatchState *ms = &s->ms[m];
@@ -3478,11 +3621,11 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 	q = w->q;
 	q->n = 0;
 	q->truncated = 0;
-	if (w->cap < len + 1)
+	if (w->cap < len + SCAN_PAD)
 	{
-		if (ensure((void **) &w->x, len + 1, 1) < 0 || ensure((void **) &w->y, len + 1, 1) < 0)
+		if (ensure((void **) &w->x, len + SCAN_PAD, 1) < 0 || ensure((void **) &w->y, len + SCAN_PAD, 1) < 0)
 			goto done;
-		w->cap = len + 1;
+		w->cap = len + SCAN_PAD;
 	}
 	q->budget = max_bytes - len;
 	q->seg[0].buf = (unsigned char *) (uintptr_t) text;	/* not freed: index 0 */
@@ -3519,7 +3662,8 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 		if (g->depth < MAX_DEPTH && queue_base64(&s, q, a, n, g->depth) < 0)
 			goto done;
 		n = detect_fold_bytes(a, n, c);
-		c[n] = '\0';			/* a sentinel for segment_possible and run_maybe (the buffers hold len + 1) */
+		/* a sentinel for run_maybe, and whole blocks of zeros for class_bits (the buffers hold len + SCAN_PAD) */
+		memset(c + n, 0, SCAN_PAD);
 
 		s.b = c;
 		s.blen = n;

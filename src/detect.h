@@ -60,7 +60,7 @@
  * watermarks.  No input is scanned beyond ctx->max_bytes, and decoded base64
  * shares the same budget.
  *
- * Working memory: two byte buffers of the input's length, the decoded
+ * Working memory: two byte buffers of the input's length (plus 64), the decoded
  * runs, and per rule set a few integers per pattern position (about 50 kB
  * for the shipped set).  The offsets that findings report are not carried
  * through normalisation: they are computed again, by the same passes with

@@ -18,6 +18,9 @@
 #include "detect_int.h"
 
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 static int
 hexval(unsigned char c)
@@ -243,6 +246,32 @@ unescape_impl(const unsigned char *in, const uint32_t *inoff, size_t n,
 			 * that has one has it within its eight bytes (HAS_BYTE only errs
 			 * above a true match), which the byte loop then reaches
 			 */
+#if defined(__SSE2__)
+			/*
+			 * sixteen at a time with SSE2: each block is stored whole and
+			 * the output advances to its first escape byte, if any
+			 */
+			while (i + 16 <= n)
+			{
+				__m128i		v = _mm_loadu_si128((const __m128i *) (in + i));
+				unsigned	e = (unsigned) _mm_movemask_epi8(
+					_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\\')),
+								 _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('%')),
+											  _mm_cmpeq_epi8(v, _mm_set1_epi8('&')))));
+
+				_mm_storeu_si128((__m128i *) (out + o), v);
+				if (e)
+				{
+					i += (size_t) __builtin_ctz(e);
+					o += (size_t) __builtin_ctz(e);
+					break;
+				}
+				i += 16;
+				o += 16;
+			}
+			if (i < n && esc_start[in[i]])
+				continue;
+#endif
 			for (;;)
 			{
 				if (i + 8 <= n)
@@ -737,6 +766,28 @@ fold_impl(const unsigned char *in, const uint32_t *inoff, size_t n,
 		 */
 		if (!OFFS)
 		{
+#if defined(__SSE2__)
+			/* sixteen at a time with SSE2, the same tests */
+			while (i + 16 <= n)
+			{
+				__m128i		v = _mm_loadu_si128((const __m128i *) (in + i)),
+							d = _mm_sub_epi8(v, _mm_set1_epi8('A')),
+							up = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8('Z' - 'A')), d);
+				/* signed: a high bit is below 0x20 too */
+				unsigned	bad = (unsigned) _mm_movemask_epi8(
+					_mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+								 _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F)))),
+							sp = (unsigned) _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')));
+
+				if (bad || (sp & ((sp << 1) | (unsigned) last_space)))
+					break;
+				_mm_storeu_si128((__m128i *) (out + o),
+								 _mm_or_si128(v, _mm_and_si128(up, _mm_set1_epi8(0x20))));
+				last_space = (int) (sp >> 15);
+				i += 16;
+				o += 16;
+			}
+#endif
 			while (i + 8 <= n)
 			{
 				uint64_t	v = load8(in + i),
