@@ -4410,6 +4410,18 @@ SET client_min_messages = notice;
 COMMENT ON FUNCTION mtmcp.mcp_http(text, jsonb, text, text, jsonb) IS
 'mcp_http with the request''s MCP headers, lower-cased: {"mcp-protocol-version", "mcp-method", "mcp-name", "mcp-param": {"<name>": "<decoded value>"}}.';
 
+-- The same door answering with the response as text, as the shim sends it:
+-- the JSON text as written, never parsed into jsonb and printed again.
+CREATE FUNCTION mtmcp.mcp_http_text(token text, request jsonb, session_id text, notify_key text, headers jsonb,
+									OUT http_status integer, OUT session_id text, OUT response text)
+RETURNS record
+AS 'MODULE_PATHNAME', 'mtmcp_mcp_http'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = notice;
+COMMENT ON FUNCTION mtmcp.mcp_http_text(text, jsonb, text, text, jsonb) IS
+'mcp_http (with the request''s MCP headers, or NULL) answering with the response as JSON text: what the HTTP shim sends, a result in the form its audit hash covers.';
+
 -- Privileges and pg_dump marks of this section
 GRANT EXECUTE ON FUNCTION
 	mtmcp.elicit(text, text, jsonb, boolean),
@@ -4419,7 +4431,8 @@ GRANT EXECUTE ON FUNCTION
 	mtmcp.await_input(),
 	mtmcp.client_capabilities()
 	TO mtmcp_tool;
-GRANT EXECUTE ON FUNCTION mtmcp.mcp_http(text, jsonb, text, text, jsonb) TO mtmcp_gateway;
+GRANT EXECUTE ON FUNCTION mtmcp.mcp_http(text, jsonb, text, text, jsonb),
+	mtmcp.mcp_http_text(text, jsonb, text, text, jsonb) TO mtmcp_gateway;
 
 -------------------------------------------------------------------------------
 -- List changes for subscriptions/listen streams (src/listen.c)

@@ -172,6 +172,16 @@ SELECT result_bytes = octet_length(:'shown') AS length_matches,
 	   result_sha256 = encode(sha256(convert_to(:'shown', 'UTF8')), 'hex') AS sha256_matches,
 	   result = :'shown' AS kept_whole, result_truncated
   FROM mtmcp.audit_log WHERE tenant_id = 'acme' ORDER BY ts DESC LIMIT 1;
+-- the shim's door answers with text (mcp_http_text): the same response as mcp_http's jsonb,
+-- and its result is byte for byte the text whose length and hash the audit row keeps
+SELECT session_id AS hs FROM mtmcp.mcp_http(tok('acme'), '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25"}}', NULL) \gset
+SELECT response AS text_response FROM mtmcp.mcp_http_text(tok('acme'),
+	'{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_document","arguments":{"doc_id": 2}}}', :'hs', NULL, NULL) \gset
+SELECT pg_typeof(response) AS jsonb_door, response = (:'text_response')::jsonb AS same_response
+  FROM mtmcp.mcp_http(tok('acme'), '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_document","arguments":{"doc_id": 2}}}', :'hs', NULL);
+SELECT count(*) AS rows, bool_and(strpos(:'text_response', '"result":' || result) > 0) AS result_bytes_as_sent,
+	   bool_and(result_sha256 = encode(sha256(convert_to(substr(:'text_response', strpos(:'text_response', '"result":') + 9, result_bytes::int), 'UTF8')), 'hex')) AS hash_of_sent_bytes
+  FROM mtmcp.audit_log WHERE session_id = :'hs' AND method = 'tools/call';
 -- redacted by the rules of arguments, also inside JSON carried as text
 SELECT mtmcp.register_tool('echo_redacted', 'Echo, with a redaction path.', '{"type":"object"}', 'app.echo(jsonb)',
 	redact_paths => ARRAY['card.number']);

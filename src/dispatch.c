@@ -91,10 +91,17 @@ write_error(StringInfo out, JsonbValue *id, int code, const char *message, const
 	appendStringInfoString(out, "}}");
 }
 
-static Jsonb *
-finish(StringInfo out)
+/*
+ * The response as the caller takes it: jsonb (mcp_dispatch, mcp_http), or
+ * the JSON text as written (mcp_http_text, for the shim, which sends text:
+ * parsing it into jsonb only to print it again cost about 7% of a call).
+ */
+static Datum
+finish(StringInfo out, bool as_text)
 {
-	return json_text_to_jsonb(out->data);
+	if (as_text)
+		return PointerGetDatum(cstring_to_text_with_len(out->data, out->len));
+	return JsonbPGetDatum(json_text_to_jsonb(out->data));
 }
 
 /* initialize: version negotiation, capabilities, server info */
@@ -512,9 +519,9 @@ salvage_charges(MtmcpAuditEvent *ev)
  * Only cancellation and shutdown (class 57) abort the message as a whole --
  * and then nothing of it commits, work and row alike.
  */
-static Jsonb *
+static Datum
 dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, Jsonb *headers,
-		 HttpOutcome *http)
+		 HttpOutcome *http, bool as_text, bool *isnull)
 {
 	JsonbContainer *root = NULL;
 	JsonbValue *idv = NULL;
@@ -527,7 +534,8 @@ dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, Json
 	StringInfoData out;
 	Exchange	x = {&out, &ident, &ev, http, true, NULL};
 	volatile int status = 500;
-	Jsonb	   *volatile response = NULL;
+	volatile Datum response = (Datum) 0;
+	volatile bool answered = false;
 	MemoryContext oldcxt;
 	ResourceOwner oldowner;
 
@@ -559,7 +567,8 @@ dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, Json
 					err.http_status == 401 ? "Unauthorized" : "Forbidden", data);
 		if (http != NULL)
 			http->status = err.http_status;
-		return finish(&out);
+		*isnull = false;
+		return finish(&out, as_text);
 	}
 
 	/* a scale-out router forwards the verified call to the tenant's shard (router.c) */
@@ -575,7 +584,10 @@ dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, Json
 			http->status = st;
 			http->session_id = sid;
 		}
-		return res;
+		*isnull = res == NULL;
+		if (res == NULL)
+			return (Datum) 0;
+		return as_text ? CStringGetTextDatum(JsonbToCString(NULL, &res->root, VARSIZE(res))) : JsonbPGetDatum(res);
 	}
 
 	/* 2-5, guarded: a failure is rolled back and answered, never unaudited */
@@ -588,7 +600,10 @@ dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, Json
 		status = serve(&x, root, idv, params, method, req, session_id, notify_key, headers);
 		mtmcp_audit_prepare(&ev);
 		if (x.answer)
-			response = finish(&out);
+		{
+			response = finish(&out, as_text);
+			answered = true;
+		}
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
@@ -629,8 +644,10 @@ dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, Json
 		write_error(&out, idv, JSONRPC_INTERNAL_ERROR, "Internal error",
 					psprintf("{\"eventId\":\"%s\"}", ev.event_id));
 		status = 200;
-		response = idv != NULL ? finish(&out) : NULL;
-		if (response == NULL)
+		answered = idv != NULL;
+		if (answered)
+			response = finish(&out, as_text);
+		else
 			status = 202;
 	}
 	PG_END_TRY();
@@ -643,6 +660,7 @@ dispatch(char *token, Jsonb *req, char *session_id, const char *notify_key, Json
 		http->status = status;
 		http->session_id = x.session_id;
 	}
+	*isnull = !answered;
 	return response;
 }
 
@@ -655,51 +673,54 @@ PG_FUNCTION_INFO_V1(mtmcp_mcp_dispatch);
 Datum
 mtmcp_mcp_dispatch(PG_FUNCTION_ARGS)
 {
-	Jsonb	   *res;
+	Datum		res;
+	bool		isnull;
 
 	mtmcp_require_preloaded();
 	res = dispatch(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)),
 				   PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1),
-				   PG_NARGS() > 2 ? mtmcp_session_arg(fcinfo, 2) : NULL, NULL, NULL, NULL);
-	if (res == NULL)
+				   PG_NARGS() > 2 ? mtmcp_session_arg(fcinfo, 2) : NULL, NULL, NULL, NULL, false, &isnull);
+	if (isnull)
 		PG_RETURN_NULL();
-	PG_RETURN_JSONB_P(res);
+	PG_RETURN_DATUM(res);
 }
 
 PG_FUNCTION_INFO_V1(mtmcp_mcp_http);
 
 /*
- * SQL: mtmcp.mcp_http(token, request, session_id, notify_key)
+ * SQL: mtmcp.mcp_http(token, request, session_id, notify_key [, headers])
  *   RETURNS TABLE (http_status int, session_id text, response jsonb)
- * The HTTP shim's door: dispatch plus sessions, with the HTTP status to answer.
+ * SQL: mtmcp.mcp_http_text(token, request, session_id, notify_key, headers)
+ *   RETURNS TABLE (http_status int, session_id text, response text)
+ * The HTTP shim's door: dispatch plus sessions, with the HTTP status to
+ * answer.  The response's type is the one the function is declared with.
  */
 Datum
 mtmcp_mcp_http(PG_FUNCTION_ARGS)
 {
 	HttpOutcome http = {500, NULL};
-	Jsonb	   *res;
+	Datum		res;
+	bool		isnull;
 	TupleDesc	tupdesc;
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
 
 	mtmcp_require_preloaded();
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE || tupdesc->natts != 3)
+		elog(ERROR, "return type must be a row type of three columns");
 	res = dispatch(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)),
 				   PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1),
 				   mtmcp_session_arg(fcinfo, 2),
 				   PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)),
 				   PG_NARGS() > 4 && !PG_ARGISNULL(4) ? PG_GETARG_JSONB_P(4) : NULL,
-				   &http);
+				   &http, TupleDescAttr(tupdesc, 2)->atttypid == TEXTOID, &isnull);
 	values[0] = Int32GetDatum(http.status);
 	if (http.session_id != NULL)
 		values[1] = CStringGetTextDatum(http.session_id);
 	else
 		nulls[1] = true;
-	if (res != NULL)
-		values[2] = JsonbPGetDatum(res);
-	else
-		nulls[2] = true;
+	values[2] = res;
+	nulls[2] = isnull;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }
 

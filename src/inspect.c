@@ -954,11 +954,17 @@ mtmcp_inspect_result(const MtmcpIdentity *id, const char *method, StringInfo res
 	if (result->len == 0)
 		return 0;
 
-	/* the result as the response will carry it (jsonb's text form) */
+	/*
+	 * The result in jsonb's text form, the form the response carries it in:
+	 * mcp_dispatch's jsonb prints it so, and the text response (mcp_http_text)
+	 * is given exactly these bytes -- the ones hashed for the audit row.
+	 */
 	jb = json_text_to_jsonb(result->data);
 	full = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
 	len = strlen(full);
 	keep_result(id, jb, full, len, ev);
+	resetStringInfo(result);
+	appendBinaryStringInfo(result, full, (int) len);
 
 	if (!inspect_enabled)
 		return 0;

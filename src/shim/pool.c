@@ -95,11 +95,20 @@
 #define SQL_RPC_HEADERS "SELECT http_status, session_id, response::text " \
 	"FROM mtmcp.mcp_http($1::text, $2::jsonb, $3::text, $4::text, $5::jsonb)"
 
-/* By job kind (JobKind order), then the five-argument call */
+/*
+ * The call answered as text (mcp_http_text, extension 1.1): the response as
+ * the database wrote it, not parsed into jsonb and printed again (about 7%
+ * of a call's work in the database).  Used whenever the database has it.
+ */
+#define SQL_RPC_TEXT "SELECT http_status, session_id, response " \
+	"FROM mtmcp.mcp_http_text($1::text, $2::jsonb, $3::text, $4::text, $5::jsonb)"
+
+/* By job kind (JobKind order), then the five-argument calls */
 #define STMT_RPC_HEADERS (JOB_FINDINGS + 1)
+#define STMT_RPC_TEXT (JOB_FINDINGS + 2)
 static const char *const stmt_sql[] = {SQL_RPC, SQL_END, SQL_CHECK, SQL_PING, SQL_UNPARSABLE, SQL_FINDINGS,
-SQL_RPC_HEADERS};
-static const int stmt_nparams[] = {4, 2, 2, 0, 4, 0, 5};
+SQL_RPC_HEADERS, SQL_RPC_TEXT};
+static const int stmt_nparams[] = {4, 2, 2, 0, 4, 0, 5, 5};
 
 /* Unnamed statements only: --statements unnamed, or a pooler showed itself. */
 static atomic_bool statements_unnamed;
@@ -134,6 +143,7 @@ typedef struct Worker
 	bool		lent;			/* an HTTP thread runs a job on its connection */
 	struct Worker *idle_next;
 	bool		headers_arg;	/* the database's mcp_http takes the MCP headers (5 arguments) */
+	bool		text_fn;		/* the database has mcp_http_text (5 arguments, text response) */
 } Worker;
 
 /* mtmcp.access_scope as the database has it (read on every new connection) */
@@ -786,7 +796,8 @@ idle_conn_alive(PGconn *conn)
 
 /*
  * What this database offers: the five-argument mtmcp.mcp_http (the MCP
- * headers of 2026-07-28 requests go along, for the Mcp-Param-* checks), and
+ * headers of 2026-07-28 requests go along, for the Mcp-Param-* checks),
+ * mtmcp.mcp_http_text (the same, answering with text), and
  * the scope it requires of every token (mtmcp.access_scope), which the shim
  * advertises (protected resource metadata, WWW-Authenticate).
  */
@@ -795,13 +806,15 @@ probe_database(Worker *w)
 {
 	PGresult   *res = PQexec(w->conn,
 							 "SELECT to_regprocedure('mtmcp.mcp_http(text,jsonb,text,text,jsonb)') IS NOT NULL, "
-							 "coalesce(current_setting('mtmcp.access_scope', true), '')");
+							 "coalesce(current_setting('mtmcp.access_scope', true), ''), "
+							 "to_regprocedure('mtmcp.mcp_http_text(text,jsonb,text,text,jsonb)') IS NOT NULL");
 
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
 	{
 		const char *scope = PQgetvalue(res, 0, 1);
 
 		w->headers_arg = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		w->text_fn = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
 		pthread_mutex_lock(&scope_lock);
 		if (db_scope == NULL || strcmp(db_scope, scope) != 0)
 		{
@@ -816,7 +829,7 @@ probe_database(Worker *w)
 		pthread_mutex_unlock(&scope_lock);
 	}
 	else
-		w->headers_arg = false;
+		w->headers_arg = w->text_fn = false;
 	PQclear(res);
 }
 
@@ -1016,7 +1029,9 @@ prepare_stmt(Worker *w, int stmt, PGresult **res)
 static PGresult *
 exec_call(Worker *w, JobKind kind, const char *const *values)
 {
-	int			stmt = kind == JOB_RPC && values[4] != NULL ? STMT_RPC_HEADERS : (int) kind;
+	int			stmt = kind != JOB_RPC ? (int) kind
+		: w->text_fn ? STMT_RPC_TEXT
+		: values[4] != NULL ? STMT_RPC_HEADERS : (int) kind;
 	PGresult   *res = NULL;
 
 	if (!atomic_load(&statements_unnamed))
@@ -1094,7 +1109,7 @@ run_job(Worker *w, Job *job)
 		values[1] = job->body;
 		values[2] = job->session_id;
 		values[3] = job->notify_key;
-		values[4] = w->headers_arg ? job->headers : NULL;
+		values[4] = w->headers_arg || w->text_fn ? job->headers : NULL;
 	}
 	else if (job->kind == JOB_UNPARSABLE)
 	{
