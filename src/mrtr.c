@@ -67,7 +67,8 @@ typedef struct MrtrCall
 	const char *subject;
 	const char *method;
 	const char *target;
-	char	   *args_hash;		/* base64url */
+	Jsonb	   *args;			/* the call's arguments ({} when none) */
+	char	   *args_hash;		/* base64url digest of args' text: made when a state needs it */
 	Jsonb	   *caps;			/* the client's capabilities, {} when none */
 	Jsonb	   *responses;		/* this round's inputResponses, or NULL */
 	Jsonb	   *prior;			/* earlier rounds' answers {key: {d, a}}, or NULL */
@@ -187,6 +188,24 @@ refuse_input(const char *msg, const char **rpc_msg, MtmcpAuditEvent *ev)
 	return JSONRPC_INVALID_PARAMS;
 }
 
+/*
+ * The digest binding a request state to its call's arguments, made the first
+ * time a state is opened or sealed: most calls never ask the client anything.
+ */
+static const char *
+args_hash(void)
+{
+	if (call.args_hash == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(call.cxt);
+		char	   *atext = jsonb_text(call.args);
+
+		call.args_hash = b64_digest(atext, strlen(atext));
+		MemoryContextSwitchTo(old);
+	}
+	return call.args_hash;
+}
+
 static Jsonb *
 session_capabilities(const char *session_id)
 {
@@ -277,7 +296,7 @@ open_state(const char *state)
 	if (s == NULL || strcmp(s, call.target) != 0)
 		return "request_state_other_request";
 	s = jsonb_value_cstring(jsonb_object_get(&p->root, "h"));
-	if (s == NULL || strcmp(s, call.args_hash) != 0)
+	if (s == NULL || strcmp(s, args_hash()) != 0)
 		return "request_state_other_arguments";
 	v = jsonb_object_get(&p->root, "e");
 	if (v == NULL || v->type != jbvNumeric ||
@@ -300,7 +319,6 @@ mtmcp_mrtr_begin(const MtmcpIdentity *id, const char *method, JsonbContainer *pa
 	JsonbValue *av;
 	char	   *target;
 	Jsonb	   *args;
-	char	   *atext;
 
 	mtmcp_mrtr_reset();
 	call.cxt = AllocSetContextCreate(TopTransactionContext, "mtmcp mrtr", ALLOCSET_SMALL_SIZES);
@@ -328,8 +346,7 @@ mtmcp_mrtr_begin(const MtmcpIdentity *id, const char *method, JsonbContainer *pa
 	}
 	av = strcmp(method, "resources/read") == 0 ? NULL : jsonb_object_get(params, "arguments");
 	args = (av != NULL && av->type != jbvNull) ? jsonb_value_to_jsonb(av) : json_text_to_jsonb("{}");
-	atext = jsonb_text(args);
-	call.args_hash = b64_digest(atext, strlen(atext));
+	call.args = args;
 	if (caps == NULL)
 		caps = session_capabilities(session_id);
 	call.caps = caps ? caps : json_text_to_jsonb("{}");
@@ -439,7 +456,7 @@ seal_state(void)
 	appendStringInfoString(&p, ",\"g\":");
 	json_append_string(&p, call.target);
 	appendStringInfoString(&p, ",\"h\":");
-	json_append_string(&p, call.args_hash);
+	json_append_string(&p, args_hash());
 	appendStringInfo(&p, ",\"e\":" INT64_FORMAT, (int64) time(NULL) + mtmcp_request_state_ttl);
 	/* earlier answers (those not answered again this round) and this round's */
 	appendStringInfoString(&p, ",\"a\":{");
