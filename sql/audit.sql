@@ -231,6 +231,25 @@ $$;
 SELECT count(*) AS blocked_rows FROM mtmcp.audit_log WHERE session_id = 's21';
 SELECT d(tok('acme', sub => 'fine'), '{"jsonrpc":"2.0","id":1,"method":"ping"}', 's22') IS NOT NULL;
 ALTER TABLE mtmcp.audit_log DROP CONSTRAINT regress_no_blocked;
+-- a CHECK of the form the direct write keeps compiled (a C function of a column, like
+-- mtmcp's own), added while calls run (NOT VALID: old rows fail it): new rows must pass it
+ALTER TABLE mtmcp.audit_log ADD CONSTRAINT regress_kind_subject CHECK (mtmcp._audit_result_kind_valid(subject)) NOT VALID;
+DO $$
+DECLARE
+	st text;
+	con text;
+BEGIN
+	PERFORM d(tok('acme', sub => 'alice'), '{"jsonrpc":"2.0","id":1,"method":"ping"}', 's25');
+	RAISE WARNING 'the call of subject alice went through';
+EXCEPTION WHEN check_violation THEN
+	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, con = CONSTRAINT_NAME;
+	RAISE WARNING 'the call of subject alice failed whole: % %', st, con;
+END
+$$;
+SELECT d(tok('acme', sub => 'ok'), '{"jsonrpc":"2.0","id":1,"method":"ping"}', 's26') IS NOT NULL AS subject_ok_passes;
+ALTER TABLE mtmcp.audit_log DROP CONSTRAINT regress_kind_subject;
+SELECT count(*) FILTER (WHERE session_id = 's25') AS s25_rows, count(*) FILTER (WHERE session_id = 's26') AS s26_rows
+  FROM mtmcp.audit_log;
 ALTER TABLE mtmcp.audit_log ADD COLUMN regress_region text NOT NULL DEFAULT 'eu-1';
 SELECT d(:'a', '{"jsonrpc":"2.0","id":1,"method":"ping"}', 's23') IS NOT NULL;
 SELECT regress_region FROM mtmcp.audit_log WHERE session_id = 's23';

@@ -17,7 +17,9 @@
  *             column one of the caller's, of the caller's type (the map from
  *             the caller's columns to the partition's is kept per partition
  *             until its relcache entry is invalidated)
- *   row       ExecConstraints (NOT NULL, CHECK), table_tuple_insert,
+ *   row       NOT NULL and CHECK as ExecConstraints checks them (the CHECKs
+ *             kept compiled when they are C functions of columns; see
+ *             ColumnMap), table_tuple_insert,
  *             ExecInsertIndexTuples (unique checks, partial and expression
  *             indexes, indexes not yet ready), CommandCounterIncrement
  */
@@ -29,33 +31,53 @@
 #include "access/xact.h"
 #include "catalog/partition.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_language.h"
+#include "catalog/pg_proc.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
+#include "optimizer/optimizer.h"
 #include "partitioning/partbounds.h"
 #include "partitioning/partdesc.h"
 #include "utils/acl.h"
 #include "utils/inval.h"
+#include "utils/memutils.h"
 #include "utils/partcache.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
+#include "utils/syscache.h"
 
 #include "rowinsert.h"
 
 #define MAX_COLS	64
 
-/* The caller's column i is the partition's attribute map[i] (1-based). */
+/*
+ * What is kept of one partition until its relcache entry is invalidated: the
+ * caller's column i is the partition's attribute map[i] (1-based); its NOT
+ * NULL columns; and its CHECK constraints ready to evaluate.  ExecConstraints
+ * re-reads, plans and compiles every CHECK expression for each row it checks
+ * -- for an audit row, a twentieth of the call.  Kept only for constraints
+ * of the plainest form, a C function of columns (mtmcp's own are); any other
+ * makes the partition's rows go through ExecConstraints as before.
+ */
 typedef struct ColumnMap
 {
 	Oid			relid;			/* InvalidOid: empty */
 	int			ncols;
 	const char *const *names;	/* the caller's (static) column names */
 	AttrNumber	map[MAX_COLS];
+	int			nnotnull;
+	AttrNumber	notnull[MAX_COLS + 1];
+	int			nchecks;		/* -1: check with ExecConstraints */
+	ExprState **checks;
+	MemoryContext cxt;			/* the checks' states, freed when the entry is rebuilt */
 } ColumnMap;
 
 static ColumnMap maps[4];
 static bool callback_registered = false;
+static int	in_checks = 0;		/* evaluating kept checks: do not rebuild under them */
 
+/* Relcache invalidation: the entry is no longer used (its memory goes when it is rebuilt). */
 static void
 forget_maps(Datum arg, Oid relid)
 {
@@ -66,12 +88,101 @@ forget_maps(Datum arg, Oid relid)
 			maps[i].relid = InvalidOid;
 }
 
+/* A CHECK expression kept compiled: a C function, not returning a set, of columns only. */
+static bool
+plain_check(Node *e)
+{
+	FuncExpr   *f;
+	HeapTuple	tup;
+	bool		c_lang;
+	ListCell   *lc;
+
+	if (!IsA(e, FuncExpr))
+		return false;
+	f = (FuncExpr *) e;
+	if (f->funcretset)
+		return false;
+	foreach(lc, f->args)
+		if (!IsA(lfirst(lc), Var))
+			return false;
+	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(f->funcid));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	c_lang = ((Form_pg_proc) GETSTRUCT(tup))->prolang == ClanguageId;
+	ReleaseSysCache(tup);
+	return c_lang;
+}
+
+static void
+prepare_checks(ColumnMap *m, Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	TupleConstr *constr = desc->constr;
+	MemoryContext old;
+	int			i;
+
+	if (m->cxt != NULL)
+		MemoryContextDelete(m->cxt);
+	m->cxt = NULL;
+	m->nchecks = 0;
+	m->nnotnull = 0;
+	for (i = 0; i < desc->natts && m->nnotnull < MAX_COLS; i++)
+		if (TupleDescAttr(desc, i)->attnotnull && !TupleDescAttr(desc, i)->attisdropped)
+			m->notnull[m->nnotnull++] = TupleDescAttr(desc, i)->attnum;
+	if (constr == NULL || constr->num_check == 0)
+		return;
+
+	m->cxt = AllocSetContextCreate(CacheMemoryContext, "mtmcp rowinsert checks", ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(m->cxt);
+	m->checks = palloc(sizeof(ExprState *) * constr->num_check);
+	for (i = 0; i < constr->num_check; i++)
+	{
+		Node	   *e = stringToNode(constr->check[i].ccbin);
+
+		if (!plain_check(e))
+			break;
+		/* as ExecRelCheck prepares it (ExecPrepareExpr) */
+		m->checks[i] = ExecInitExpr(expression_planner((Expr *) e), NULL);
+	}
+	m->nchecks = i == constr->num_check ? i : -1;
+	MemoryContextSwitchTo(old);
+}
+
+/* Do the row's NOT NULL columns and the kept CHECKs hold?  (false: let ExecConstraints say why) */
+static bool
+constraints_hold(ColumnMap *m, TupleTableSlot *slot, EState *estate)
+{
+	ExprContext *econtext;
+	volatile bool ok = true;
+	int			i;
+
+	for (i = 0; i < m->nnotnull; i++)
+		if (slot->tts_isnull[m->notnull[i] - 1])
+			return false;
+	if (m->nchecks == 0)
+		return true;
+	econtext = GetPerTupleExprContext(estate);
+	econtext->ecxt_scantuple = slot;
+	in_checks++;
+	PG_TRY();
+	{
+		for (i = 0; i < m->nchecks && ok; i++)
+			ok = ExecCheck(m->checks[i], econtext);
+	}
+	PG_FINALLY();
+	{
+		in_checks--;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
 /*
  * The map of the caller's columns onto rel's attributes, or NULL when rel
  * has a column the caller does not supply, lacks one it does, or types one
  * differently.
  */
-static const AttrNumber *
+static ColumnMap *
 column_map(Relation rel, int ncols, const char *const *names, const Oid *types)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
@@ -81,7 +192,9 @@ column_map(Relation rel, int ncols, const char *const *names, const Oid *types)
 
 	for (i = 0; i < lengthof(maps); i++)
 		if (maps[i].relid == RelationGetRelid(rel) && maps[i].names == names && maps[i].ncols == ncols)
-			return maps[i].map;
+			return &maps[i];
+	if (in_checks > 0)
+		return NULL;			/* inside a kept check's evaluation: never rebuild under it */
 
 	if (!callback_registered)
 	{
@@ -112,10 +225,11 @@ column_map(Relation rel, int ncols, const char *const *names, const Oid *types)
 	}
 	if (live != ncols)
 		return NULL;
+	prepare_checks(m, rel);
 	m->ncols = ncols;
 	m->names = names;
 	m->relid = RelationGetRelid(rel);
-	return m->map;
+	return m;
 }
 
 /* The partition of parent whose range holds value; InvalidOid when there is none to use. */
@@ -165,6 +279,7 @@ mtmcp_row_insert(Oid parent_oid, int ncols, const char *const *names, const Oid 
 	Relation	parent,
 				part;
 	Oid			part_oid;
+	ColumnMap  *m;
 	const AttrNumber *map;
 	EState	   *estate;
 	RangeTblEntry *rte;
@@ -186,7 +301,7 @@ mtmcp_row_insert(Oid parent_oid, int ncols, const char *const *names, const Oid 
 	}
 	part = table_open(part_oid, RowExclusiveLock);
 	if (part->rd_rel->relkind != RELKIND_RELATION || part->trigdesc != NULL ||
-		(map = column_map(part, ncols, names, types)) == NULL)
+		(m = column_map(part, ncols, names, types)) == NULL)
 	{
 		table_close(part, NoLock);
 		table_close(parent, NoLock);
@@ -194,6 +309,7 @@ mtmcp_row_insert(Oid parent_oid, int ncols, const char *const *names, const Oid 
 	}
 
 	/* the partition as range table entry 1, for what ExecConstraints reports on a violation */
+	map = m->map;
 	estate = CreateExecutorState();
 	rte = makeNode(RangeTblEntry);
 	rte->rtekind = RTE_RELATION;
@@ -222,7 +338,8 @@ mtmcp_row_insert(Oid parent_oid, int ncols, const char *const *names, const Oid 
 	}
 	ExecStoreVirtualTuple(slot);
 
-	if (part->rd_att->constr != NULL)
+	if (part->rd_att->constr != NULL &&
+		(m->nchecks < 0 || in_checks > 0 || !constraints_hold(m, slot, estate)))
 		ExecConstraints(rri, slot, estate);
 	/*
 	 * As ExecFindPartition does: the default partition's constraint may have
