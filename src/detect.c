@@ -1552,7 +1552,18 @@ struct DetectTenants
 	size_t		mask;
 	uint64_t	lens;			/* bit len - 1 set: some id is len bytes long */
 	unsigned char first[256];	/* some id starts with this byte (either case) */
+	/*
+	 * bit len - 1 of lenfirst[c] (lenlast[c]): some id of len bytes starts
+	 * (ends) with c, in lower case; the structural checks ask both of every
+	 * run before they hash it (TENANT_MAYBE)
+	 */
+	uint64_t	lenfirst[256],
+				lenlast[256];
 };
+
+/* could s[0 .. len) (lower case) be a known id?  (len 1..DETECT_MAX_TENANT_ID_LEN) */
+#define TENANT_MAYBE(t, first, last, len) \
+	((((t)->lenfirst[first] & (t)->lenlast[last]) >> ((len) - 1)) & 1)
 
 static uint64_t
 hash_bytes(const unsigned char *s, size_t n)
@@ -1634,6 +1645,8 @@ detect_tenants_new(const char *const *ids, int n)
 			t->slots[h][k] = (char) ((ids[i][k] >= 'A' && ids[i][k] <= 'Z') ? ids[i][k] + 32 : ids[i][k]);
 		t->slots[h][len] = '\0';
 		t->lens |= (uint64_t) 1 << (len - 1);
+		t->lenfirst[(unsigned char) t->slots[h][0]] |= (uint64_t) 1 << (len - 1);
+		t->lenlast[(unsigned char) t->slots[h][len - 1]] |= (uint64_t) 1 << (len - 1);
 		t->first[(unsigned char) t->slots[h][0]] = 1;
 		if (t->slots[h][0] >= 'a' && t->slots[h][0] <= 'z')
 			t->first[(unsigned char) t->slots[h][0] - 32] = 1;
@@ -1811,6 +1824,7 @@ typedef struct Scan
 	int			depth;
 	size_t		seg_off,
 				seg_len;
+	unsigned	rt;				/* the structural tests the scan runs (run_tests_enabled) */
 	int			last_lbracket_img;
 	size_t		url_watermark;
 	size_t		val_start,		/* the last token-shaped value scanned */
@@ -2842,39 +2856,6 @@ ends_with(const char *k, size_t kl, const char *suffix)
 	return kl >= l && memcmp(k + kl - l, suffix, l) == 0;
 }
 
-/*
- * By a run's last byte: 0 a letter or digit no key below ends in (most
- * words stop here), 1 one that some key ends in, 2 not a letter or digit
- * (the last three letters and digits are looked for)
- */
-static const unsigned char key_last[256] = {
-	['.'] = 2, ['-'] = 2, ['_'] = 2,
-	['t'] = 1, ['d'] = 1, ['g'] = 1, ['e'] = 1, ['n'] = 1, ['y'] = 1,
-};
-
-/* for a last byte with key_last 1: the letters a key has before it */
-static const char key_prev[256][2] = {
-	['t'] = "nw", ['d'] = "ii", ['g'] = "uu", ['e'] = "tt", ['n'] = "eo", ['y'] = "ee",
-};
-
-/*
- * Could key_kind(b, i, j) be anything but KEY_NONE?  No when the run ends
- * in two letters or digits that no key ends in (most words).
- */
-static inline __attribute__((always_inline)) int
-key_maybe(const unsigned char *b, size_t i, size_t j)
-{
-	unsigned char c = b[j - 1],
-				p;
-
-	if (key_last[c] != 1)
-		return key_last[c];
-	if (j - i < 2)
-		return 0;
-	p = b[j - 2];
-	return !(is_alpha(p) || is_digit(p)) || p == key_prev[c][0] || p == key_prev[c][1];
-}
-
 static int
 key_kind(const unsigned char *b, size_t i, size_t j)
 {
@@ -2882,7 +2863,7 @@ key_kind(const unsigned char *b, size_t i, size_t j)
 	size_t		kl = 0,
 				x;
 
-	if (j - i > 40 || !key_maybe(b, i, j))
+	if (j - i > 40)
 		return KEY_NONE;
 	/*
 	 * Most runs: the last three letters or digits already rule out every
@@ -2968,61 +2949,224 @@ key_kind(const unsigned char *b, size_t i, size_t j)
 	}
 }
 
+/*
+ * The tests of check_run_tests, as bits: run_tests tells which of them can
+ * be about a run, from necessary conditions that cost a few instructions
+ * (most runs are words none of them is about), and check_run_tests runs
+ * only those.  Scan.rt holds the tests the scan's categories (and tenant
+ * set) can report at all; a test that could not report is not run (none
+ * has an effect besides its report: the watermarks it keeps serve only
+ * itself).
+ */
+enum
+{
+	RT_TENANT_ID = 1,			/* a known tenant id */
+	RT_TENANT_PATH = 2,			/* .../tenants/<id> */
+	RT_KEY_TENANT = 4,			/* key_kind may say KEY_TENANT */
+	RT_KEY_SESSION = 8,			/* key_kind may say KEY_SESSION or KEY_STATE */
+	RT_JWT = 16,
+	RT_WORD_KEY = 32,			/* "bearer <token>", two-word keys ("session id") */
+	RT_URL = 64
+};
+
+/* the tests a scan with category mask mask (and tenants t) can report */
+static unsigned
+run_tests_enabled(unsigned mask, const DetectTenants *t)
+{
+	unsigned	rt = 0;
+
+	if (mask & DETECT_CAT_BIT(DETECT_CROSS_TENANT))
+		rt |= (t ? RT_TENANT_ID : 0) | RT_TENANT_PATH | RT_KEY_TENANT;
+	if (mask & DETECT_CAT_BIT(DETECT_SESSION_STATE))
+		rt |= RT_KEY_SESSION | RT_JWT | RT_WORD_KEY;
+	if (mask & DETECT_CAT_BIT(DETECT_EXFILTRATION))
+		rt |= RT_URL;
+	return rt;
+}
+
+/*
+ * By a run's last byte, the key kinds key_kind may find (RT_KEY_*): a key
+ * ends in ant, tid, lug (tenant keys) or jwt, nid, sid, ate, ken, ion, key
+ * (session keys and request state); a '.', '-' or '_' is skipped, so the
+ * letters before it decide
+ */
+static const unsigned char key_last[256] = {
+	['t'] = RT_KEY_TENANT | RT_KEY_SESSION, ['d'] = RT_KEY_TENANT | RT_KEY_SESSION,
+	['g'] = RT_KEY_TENANT, ['e'] = RT_KEY_SESSION, ['n'] = RT_KEY_SESSION, ['y'] = RT_KEY_SESSION,
+	['.'] = RT_KEY_TENANT | RT_KEY_SESSION, ['-'] = RT_KEY_TENANT | RT_KEY_SESSION,
+	['_'] = RT_KEY_TENANT | RT_KEY_SESSION,
+};
+
+/* for a last byte with a key kind: the letters some key of it has before it */
+static const char key_prev[256][2] = {
+	['t'] = "nw", ['d'] = "ii", ['g'] = "uu", ['e'] = "tt", ['n'] = "eo", ['y'] = "ee",
+};
+
+/* by a run's first byte and by the byte after it: the other tests that may apply */
+static const unsigned char rt_first[256] = {
+	['t'] = RT_TENANT_PATH, ['e'] = RT_JWT, ['h'] = RT_URL,
+	['b'] = RT_WORD_KEY, ['s'] = RT_WORD_KEY, ['r'] = RT_WORD_KEY, ['a'] = RT_WORD_KEY,
+};
+static const unsigned char rt_next[256] = {
+	['/'] = RT_TENANT_PATH, [' '] = RT_WORD_KEY, [':'] = RT_URL,
+};
+
+#define S3(a, b, c) ((uint32_t) (a) << 16 | (uint32_t) (b) << 8 | (uint32_t) (c))
+#define RUN_SEP(c) ((c) < '0' || (c) == '_')	/* in a run: '.' '-' '_', not a letter or digit */
+
+/*
+ * The key kinds (RT_KEY_*) key_kind may find in the run b[i..j): by its
+ * last three letters or digits, as key_kind judges first
+ */
+static __attribute__((noinline)) int
+key_suffix(const unsigned char *b, size_t i, size_t j)
+{
+	uint32_t	l3 = 0;
+	int			got = 0;
+	size_t		x;
+
+	if (j - i >= 3 && !RUN_SEP(b[j - 1]) && !RUN_SEP(b[j - 2]) && !RUN_SEP(b[j - 3]))
+		l3 = S3(b[j - 3], b[j - 2], b[j - 1]);
+	else
+	{
+		for (x = j; x > i && got < 3; x--)
+			if (!RUN_SEP(b[x - 1]))
+				l3 |= (uint32_t) b[x - 1] << (8 * got++);
+		if (got < 3)
+			return 0;
+	}
+	switch (l3)
+	{
+		case S3('a', 'n', 't'):
+		case S3('t', 'i', 'd'):
+		case S3('l', 'u', 'g'):
+			return RT_KEY_TENANT;
+		case S3('j', 'w', 't'):
+		case S3('n', 'i', 'd'):
+		case S3('s', 'i', 'd'):
+		case S3('a', 't', 'e'):
+		case S3('k', 'e', 'n'):
+		case S3('i', 'o', 'n'):
+		case S3('k', 'e', 'y'):
+			return RT_KEY_SESSION;
+		default:
+			return 0;
+	}
+}
+
 /* by first byte, the lengths (bits) of "bearer" and of the two-word keys' first words */
 static const unsigned char two_word_len[256] = {
 	['b'] = 1 << 6, ['s'] = 1 << 7, ['r'] = 1 << 7, ['a'] = 1 << 3 | 1 << 4 | 1 << 6,
 };
 
 /*
- * Could any test of check_run_tests be about the run b[i..j)?  Most runs
- * are words none of them can be: short, no '.' at either end, no tenant
- * id of their length and first byte, no key's last letters, no '/' before,
- * no ':' after, and not the first word of "bearer <token>" or of a
- * two-word key before a space.
+ * The key kinds of en (RT_KEY_*) key_kind may find in the run b[i..j):
+ * most runs are ruled out by their last two bytes, the rest by key_suffix
  */
-static inline __attribute__((always_inline)) int
-run_maybe(const Scan *s, size_t i, size_t j)
+static inline __attribute__((always_inline)) unsigned
+key_maybe(const unsigned char *b, size_t i, size_t j, unsigned en)
 {
-	const unsigned char *b = s->b;
-	const DetectTenants *t = s->ctx->tenants;
-	size_t		len = j - i;
-	unsigned char first = b[i],
-				nx = b[j];		/* b[blen] is 0 */
+	unsigned char c = b[j - 1],
+				p;
 
-	if (len >= 24 || key_maybe(b, i, j))
-		return 1;
-	if (first == '.' || nx == ':' || (i > 0 && b[i - 1] == '/'))
-		return 1;
-	if (nx == ' ' && ((two_word_len[first] >> len) & 1))
-		return 1;
-	/* (len < 24 <= DETECT_MAX_TENANT_ID_LEN) */
-	return t && ((t->lens >> (len - 1)) & 1) && t->first[first];
+	if (!(key_last[c] & en) || j - i > 40)
+		return 0;
+	if (!RUN_SEP(c))
+	{
+		if (j - i < 3)
+			return 0;			/* (fewer than three letters and digits) */
+		p = b[j - 2];
+		if (!RUN_SEP(p) && p != (unsigned char) key_prev[c][0] && p != (unsigned char) key_prev[c][1])
+			return 0;
+	}
+	return key_suffix(b, i, j) & en;
 }
 
-/* the structural tests on one run b[i..j) of run characters */
+/* run_tests' candidates rt (tenant path, JWT, word keys, URL) narrowed by the run's length */
+static unsigned
+run_tests_narrow(const Scan *s, size_t i, size_t j, unsigned rt)
+{
+	const unsigned char *b = s->b;
+	size_t		len = j - i;
+
+	if ((rt & RT_TENANT_PATH) && !(i > 0 && b[i - 1] == '/' && (len == 6 || len == 7)))
+		rt &= ~RT_TENANT_PATH;
+	if ((rt & RT_JWT) && len < 24)
+		rt &= ~RT_JWT;
+	if ((rt & RT_WORD_KEY) && !(len < 8 && ((two_word_len[b[i]] >> len) & 1)))
+		rt &= ~RT_WORD_KEY;
+	if ((rt & RT_URL) && len != 4 && len != 5)
+		rt &= ~RT_URL;
+	return rt;
+}
+
+/* the run b[i..j) with its dots trimmed: could it be a known tenant id? */
+static int
+tenant_maybe_trimmed(const DetectTenants *t, const unsigned char *b, size_t i, size_t j)
+{
+	while (i < j && b[i] == '.')
+		i++;
+	while (j > i && b[j - 1] == '.')
+		j--;
+	return j > i && j - i <= DETECT_MAX_TENANT_ID_LEN && TENANT_MAYBE(t, b[i], b[j - 1], j - i);
+}
+
+/*
+ * Which tests of check_run_tests (RT_*) can be about the run b[i..j), of
+ * those the scan runs: each test's necessary condition on the run's first
+ * and last bytes and the byte after it (tables), then on its length and
+ * more (run_tests_narrow); a tenant id's length and first and last bytes
+ * must be some id's.  0 for most runs, in a few instructions.
+ */
+static inline __attribute__((always_inline)) unsigned
+run_tests(const Scan *s, size_t i, size_t j)
+{
+	const unsigned char *b = s->b;
+	size_t		len = j - i;
+	unsigned char first = b[i],
+				last = b[j - 1],
+				nx = b[j];		/* b[blen] is 0 */
+	unsigned	rt = rt_first[first] & (rt_next[nx] | RT_JWT) & s->rt;
+
+	if (rt)
+		rt = run_tests_narrow(s, i, j, rt);
+	rt |= key_maybe(b, i, j, s->rt);
+	if (s->rt & RT_TENANT_ID)
+	{
+		const DetectTenants *t = s->ctx->tenants;
+
+		if (first == '.' || last == '.')
+			rt |= tenant_maybe_trimmed(t, b, i, j) ? RT_TENANT_ID : 0;
+		else if (len <= DETECT_MAX_TENANT_ID_LEN && TENANT_MAYBE(t, first, last, len))
+			rt |= RT_TENANT_ID;
+	}
+	return rt;
+}
+
+/* the structural tests rt (run_tests) on one run b[i..j) of run characters */
 static void
-check_run_tests(Scan *s, size_t i, size_t j)
+check_run_tests(Scan *s, size_t i, size_t j, unsigned rt)
 {
 	const unsigned char *b = s->b;
 	size_t		n = s->blen,
 				a = i,
 				z = j,
 				v;
-	int			kind;
+	int			kind = KEY_NONE;
 
 	/* cross_tenant: a known tenant id, whole token */
-	if (b[a] == '.' || b[z - 1] == '.')
+	if ((rt & RT_TENANT_ID) && (b[a] == '.' || b[z - 1] == '.'))
 	{
 		while (a < z && b[a] == '.')
 			a++;
 		while (z > a && b[z - 1] == '.')
 			z--;
 	}
-	if (s->ctx->tenants && z > a && tenant_known(s->ctx->tenants, b + a, z - a) && !is_own(s, b + a, z - a))
+	if ((rt & RT_TENANT_ID) && z > a && tenant_known(s->ctx->tenants, b + a, z - a) && !is_own(s, b + a, z - a))
 		report_builtin(s, B_TENANT_ID, a, z);
 
 	/* cross_tenant: .../tenants/<id>/... */
-	if (i > 0 && b[i - 1] == '/' && (RUN_IS(b, i, j, "tenants") || RUN_IS(b, i, j, "tenant")) &&
+	if ((rt & RT_TENANT_PATH) && b[i - 1] == '/' && (RUN_IS(b, i, j, "tenants") || RUN_IS(b, i, j, "tenant")) &&
 		j + 1 < n && b[j] == '/' && is_runch(b[j + 1]))
 	{
 		size_t		e = j + 1;
@@ -3035,7 +3179,8 @@ check_run_tests(Scan *s, size_t i, size_t j)
 			report_builtin(s, B_TENANT_PATH, i, e);
 	}
 
-	kind = key_kind(b, i, j);
+	if (rt & (RT_KEY_TENANT | RT_KEY_SESSION))
+		kind = key_kind(b, i, j);
 
 	/* cross_tenant: "tenant_id": "<id>" */
 	if (kind == KEY_TENANT &&
@@ -3055,7 +3200,7 @@ check_run_tests(Scan *s, size_t i, size_t j)
 	}
 
 	/* session_state: JWT-shaped eyJ...eyJ... */
-	if (j - i >= 24 && memcmp(b + i, "eyj", 3) == 0)
+	if ((rt & RT_JWT) && memcmp(b + i, "eyj", 3) == 0)
 	{
 		const unsigned char *dot = memchr(b + i, '.', j - i);
 
@@ -3065,7 +3210,7 @@ check_run_tests(Scan *s, size_t i, size_t j)
 	}
 
 	/* session_state: Bearer <token> */
-	if (j + 1 < n && b[j] == ' ' && RUN_IS(b, i, j, "bearer"))
+	if ((rt & RT_WORD_KEY) && j + 1 < n && b[j] == ' ' && RUN_IS(b, i, j, "bearer"))
 	{
 		size_t		e = value_end(s, j + 1);
 
@@ -3074,7 +3219,7 @@ check_run_tests(Scan *s, size_t i, size_t j)
 	}
 
 	/* a two-word key: "session id", "request state", "access token" */
-	if (j + 3 < n && b[j] == ' ' &&
+	if ((rt & RT_WORD_KEY) && j + 3 < n && b[j] == ' ' &&
 		(RUN_IS(b, i, j, "session") || RUN_IS(b, i, j, "request") || RUN_IS(b, i, j, "access") ||
 		 RUN_IS(b, i, j, "refresh") || RUN_IS(b, i, j, "auth") || RUN_IS(b, i, j, "api")))
 	{
@@ -3124,7 +3269,7 @@ check_run_tests(Scan *s, size_t i, size_t j)
 	}
 
 	/* exfiltration: URLs */
-	if (j + 3 <= n && b[j] == ':' && (RUN_IS(b, i, j, "http") || RUN_IS(b, i, j, "https")) &&
+	if ((rt & RT_URL) && j + 3 <= n && b[j] == ':' && (RUN_IS(b, i, j, "http") || RUN_IS(b, i, j, "https")) &&
 		memcmp(b + j, "://", 3) == 0 && i >= s->url_watermark)
 		check_url(s, i, j + 3);
 }
@@ -3136,8 +3281,10 @@ check_run(Scan *s, size_t i, size_t j)
 #ifdef DETECT_CHECK_FAST
 	s->runsig = s->runsig * 31 + i * 7 + j;
 #endif
-	if (run_maybe(s, i, j))
-		check_run_tests(s, i, j);
+	unsigned	rt = run_tests(s, i, j);
+
+	if (rt)
+		check_run_tests(s, i, j, rt);
 }
 
 static void
@@ -3593,6 +3740,7 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 	s.mask = ctx->categories ? (ctx->categories & DETECT_ALL_CATEGORIES) :
 		ctx->direction == DETECT_ARGUMENTS ? DETECT_ALL_CATEGORIES :
 		(DETECT_ALL_CATEGORIES & ~DETECT_CAT_BIT(DETECT_SESSION_STATE));
+	s.rt = run_tests_enabled(s.mask, ctx->tenants);
 	s.input = (const unsigned char *) text;
 	s.out = out;
 	s.max_out = out ? max_out : 0;
@@ -3662,7 +3810,7 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 		if (g->depth < MAX_DEPTH && queue_base64(&s, q, a, n, g->depth) < 0)
 			goto done;
 		n = detect_fold_bytes(a, n, c);
-		/* a sentinel for run_maybe, and whole blocks of zeros for class_bits (the buffers hold len + SCAN_PAD) */
+		/* a sentinel for run_tests, and whole blocks of zeros for class_bits (the buffers hold len + SCAN_PAD) */
 		memset(c + n, 0, SCAN_PAD);
 
 		s.b = c;
