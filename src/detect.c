@@ -338,17 +338,31 @@ struct DetectRules
 
 	/*
 	 * The prefilter (segment_possible): which words a segment holds, and
-	 * which chains could then match at all.  Words are looked up by their
-	 * head, the first min(length, PF_COARSE_MAX) bytes as one number
-	 * (pf_head; no byte of a word is 0, so the number also tells how many):
-	 * a slot holds a head and its candidates hcand[first .. first + n),
-	 * each a word list (an exact word of two bytes or more, which then has
-	 * to equal the word: its length and its bytes past the head, in htext,
-	 * are kept with it) or PF_COARSE | g for coarse group g, the prefix
-	 * words whose first min(length, PF_COARSE_MAX) bytes are the head.  The
-	 * table is small (twice the heads, rounded up) because a scan touches
-	 * most of it.
+	 * which chains could then match at all.  An exact word of two bytes or
+	 * more is looked up by a hash of its first 16 bytes (two loads, pf_key)
+	 * and its length in a direct-mapped table of 16-bit tags, ptag, whose
+	 * slots are mostly empty, so that a word no pattern has costs one probe
+	 * of a small array; a tag that matches has its entry in pex, with the
+	 * word's bytes to compare.  A prefix word belongs to coarse group g,
+	 * the prefix words whose first min(length, PF_COARSE_MAX) bytes, the
+	 * head (pf_head; no byte of a word is 0, so the number also tells how
+	 * many), are the same: a slot of pslots holds a head and its groups
+	 * hcand[first .. first + n) (PF_COARSE | g).  Heads of four bytes are
+	 * first looked for in a bloom (cbloom), shorter ones by first byte
+	 * (shortk) and in a bloom (shortg).
 	 */
+	uint16_t   *ptag;			/* 0: empty; else PF_TAG of the word in pex[] */
+	struct PfExact
+	{
+		uint64_t	lo,			/* the word's bytes 0..7, 8..15 (zeros past its end) */
+					hi;
+		uint16_t	wl;			/* its word list */
+		uint16_t	len;
+		uint32_t	tail;		/* bytes past 16: at xtext + tail */
+	}		   *pex;
+	uint32_t	pxmask;
+	int			pxshift;		/* 64 - log2(slots of ptag) */
+	unsigned char *xtext;
 	struct PfSlot
 	{
 		uint32_t	head;		/* 0: empty */
@@ -360,10 +374,8 @@ struct DetectRules
 	struct PfCand
 	{
 		uint16_t	val;
-		uint16_t	len;
-		uint32_t	text;
 	}		   *hcand;
-	unsigned char *htext;
+	uint64_t	cbloom[4];		/* PF_CBLOOM bits: the coarse groups' four-byte heads */
 	int			pf_ok;			/* 0: too many words for the slots; every segment is possible */
 	int16_t		one[256];		/* the word list of a one-byte exact word, -1 */
 	unsigned char cmask;		/* bit k: some coarse group's key has k bytes */
@@ -414,6 +426,41 @@ pf_head(const unsigned char *w, int k)
 }
 
 #define PF_SLOT(r, head)	(((head) * 0x9E3779B1u) >> (r)->pshift)
+#define PF_CBLOOM(head)		(((head) * 0x2545F491u) >> 24)
+#define PF_CBLOOM_HAS(r, head) (((r)->cbloom[PF_CBLOOM(head) >> 6] >> (PF_CBLOOM(head) & 63)) & 1)
+
+/*
+ * The exact table's key of a word w of wl (2..) bytes: its first 16 bytes
+ * as two numbers, zeros past its end.  w must have 16 readable bytes (the
+ * scan's buffers have SCAN_PAD more than the text).
+ */
+static inline void
+pf_key(const unsigned char *w, size_t wl, uint64_t *lo, uint64_t *hi)
+{
+	/* by min(wl, 16): the bytes of the two loads that are the word's */
+	static const uint64_t mask[17][2] = {
+		{0, 0}, {0xFF, 0}, {0xFFFF, 0}, {0xFFFFFF, 0}, {0xFFFFFFFF, 0}, {0xFFFFFFFFFF, 0},
+		{0xFFFFFFFFFFFF, 0}, {0xFFFFFFFFFFFFFF, 0}, {~0ull, 0}, {~0ull, 0xFF}, {~0ull, 0xFFFF},
+		{~0ull, 0xFFFFFF}, {~0ull, 0xFFFFFFFF}, {~0ull, 0xFFFFFFFFFF}, {~0ull, 0xFFFFFFFFFFFF},
+		{~0ull, 0xFFFFFFFFFFFFFF}, {~0ull, ~0ull}
+	};
+	const uint64_t *mk = mask[wl < 16 ? wl : 16];
+	uint64_t	a,
+				b;
+
+	memcpy(&a, w, 8);
+	memcpy(&b, w + 8, 8);
+#if !(defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
+	a = __builtin_bswap64(a);
+	b = __builtin_bswap64(b);
+#endif
+	*lo = a & mk[0];
+	*hi = b & mk[1];
+}
+
+/* the hash of a key and length: its top bits pick the slot, the 16 below (never 0) are the tag */
+#define PF_XHASH(lo, hi, wl) (((lo) ^ ((hi) * 0x9E3779B97F4A7C15ull) ^ (uint64_t) (wl)) * 0xC2B2AE3D27D4EB4Full)
+#define PF_TAG(h)			((uint16_t) ((h) >> 32) | 1)
 #define PF_SHORT(head)		(((head) * 0x85EBCA6Bu) >> 20)
 #define PF_SHORT_HAS(r, head) (((r)->shortg[PF_SHORT(head) >> 6] >> (PF_SHORT(head) & 63)) & 1)
 
@@ -1021,27 +1068,20 @@ pf_claim(DetectRules *r, uint32_t head)
 }
 
 /*
- * The head table with cap slots: every exact word of two bytes or more and
- * every coarse group (by its first word) as candidates of their heads,
- * counted, then placed.  -1 on OOM.
+ * The coarse groups' head table with cap slots: every coarse group (by its
+ * first word) as a candidate of its head, counted, then placed.  -1 on OOM.
  */
 static int
 pf_slots(DetectRules *r, const int *grp, uint32_t cap, int entries)
 {
 	int			c,
 				w;
-	uint32_t	ntext = 0;
 
 	free(r->pslots);
 	free(r->hcand);
-	free(r->htext);
 	r->pslots = calloc(cap, sizeof(struct PfSlot));
 	r->hcand = malloc(((size_t) entries + 1) * sizeof(struct PfCand));
-	for (w = 0; w < r->nwords; w++)
-		if (r->words[w].len > PF_COARSE_MAX)
-			ntext += (uint32_t) (r->words[w].len - PF_COARSE_MAX);
-	r->htext = malloc((size_t) ntext + 1);
-	if (r->pslots == NULL || r->hcand == NULL || r->htext == NULL)
+	if (r->pslots == NULL || r->hcand == NULL)
 		return -1;
 	r->pmask = cap - 1;
 	for (r->pshift = 32; (1u << (32 - r->pshift)) < cap; r->pshift--)
@@ -1051,49 +1091,32 @@ pf_slots(DetectRules *r, const int *grp, uint32_t cap, int entries)
 		uint32_t	x,
 					next = 0;
 
-		ntext = 0;
 		for (w = 0; w < r->nwords; w++)
 		{
 			const PosList *l = &r->words[w];
 			int			kl = l->len < PF_COARSE_MAX ? l->len : PF_COARSE_MAX;
+			uint32_t	head = pf_head(l->text, kl);
 			struct PfSlot *slot;
-			struct PfCand *cand;
 
-			if (!(!l->prefix && l->len > 1) &&
-				!(l->prefix && r->words[r->cg[r->cg_off[grp[w]]]].text == l->text))
+			if (!(l->prefix && r->words[r->cg[r->cg_off[grp[w]]]].text == l->text))
 				continue;
-			slot = pf_claim(r, pf_head(l->text, kl));
+			slot = pf_claim(r, head);
 			if (c == 0)
 			{
 				slot->n++;
 				continue;
 			}
-			cand = &r->hcand[slot->first + slot->n++];
-			if (l->prefix)
+			r->hcand[slot->first + slot->n++].val = (uint16_t) (PF_COARSE | grp[w]);
+			r->cmask |= (unsigned char) (1u << kl);
+			if (kl < PF_COARSE_MAX)
 			{
-				uint32_t	sh = PF_SHORT(pf_head(l->text, kl));
+				uint32_t	sh = PF_SHORT(head);
 
-				cand->val = (uint16_t) (PF_COARSE | grp[w]);
-				cand->len = 0;
-				cand->text = 0;
-				r->cmask |= (unsigned char) (1u << kl);
-				if (kl < PF_COARSE_MAX)
-				{
-					r->shortg[sh >> 6] |= (uint64_t) 1 << (sh & 63);
-					r->shortk[l->text[0]] |= (unsigned char) (1u << kl);
-				}
+				r->shortg[sh >> 6] |= (uint64_t) 1 << (sh & 63);
+				r->shortk[l->text[0]] |= (unsigned char) (1u << kl);
 			}
 			else
-			{
-				cand->val = (uint16_t) w;
-				cand->len = (uint16_t) l->len;
-				cand->text = ntext;
-				if (l->len > PF_COARSE_MAX)
-				{
-					memcpy(r->htext + ntext, l->text + PF_COARSE_MAX, (size_t) (l->len - PF_COARSE_MAX));
-					ntext += (uint32_t) (l->len - PF_COARSE_MAX);
-				}
-			}
+				r->cbloom[PF_CBLOOM(head) >> 6] |= (uint64_t) 1 << (PF_CBLOOM(head) & 63);
 		}
 		/* after counting: each head's candidates after the previous head's */
 		for (x = 0; c == 0 && x < cap; x++)
@@ -1101,6 +1124,62 @@ pf_slots(DetectRules *r, const int *grp, uint32_t cap, int entries)
 			r->pslots[x].first = (uint16_t) next;
 			next += r->pslots[x].n;
 			r->pslots[x].n = 0;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The exact words' table (ptag, pex): four slots or more per word, so
+ * that most probes for other words find an empty slot at once.  -1 on OOM.
+ */
+static int
+pf_exact(DetectRules *r, int nexact)
+{
+	uint32_t	cap = 64,
+				ntext = 0;
+	int			w;
+
+	while (cap < (uint32_t) nexact * 4)
+		cap *= 2;
+	r->ptag = calloc(cap, sizeof(uint16_t));
+	r->pex = calloc(cap, sizeof(struct PfExact));
+	for (w = 0; w < r->nwords; w++)
+		if (!r->words[w].prefix && r->words[w].len > 16)
+			ntext += (uint32_t) r->words[w].len - 16;
+	r->xtext = malloc((size_t) ntext + 1);
+	if (r->ptag == NULL || r->pex == NULL || r->xtext == NULL)
+		return -1;
+	r->pxmask = cap - 1;
+	for (r->pxshift = 64; ((uint64_t) 1 << (64 - r->pxshift)) < cap; r->pxshift--)
+		;
+	ntext = 0;
+	for (w = 0; w < r->nwords; w++)
+	{
+		const PosList *l = &r->words[w];
+		unsigned char k16[16] = {0};
+		uint64_t	lo,
+					hi,
+					h;
+		uint32_t	x;
+
+		if (l->prefix || l->len < 2)
+			continue;
+		memcpy(k16, l->text, l->len < 16 ? (size_t) l->len : 16);
+		pf_key(k16, (size_t) (l->len < 16 ? l->len : 16), &lo, &hi);
+		h = PF_XHASH(lo, hi, l->len);
+		for (x = (uint32_t) (h >> r->pxshift); r->ptag[x] != 0; x = (x + 1) & r->pxmask)
+			;
+		r->ptag[x] = PF_TAG(h);
+		r->pex[x].lo = lo;
+		r->pex[x].hi = hi;
+		r->pex[x].wl = (uint16_t) w;
+		r->pex[x].len = (uint16_t) l->len;
+		r->pex[x].tail = ntext;
+		if (l->len > 16)
+		{
+			memcpy(r->xtext + ntext, l->text + 16, (size_t) l->len - 16);
+			ntext += (uint32_t) l->len - 16;
 		}
 	}
 	return 0;
@@ -1115,6 +1194,7 @@ build_prefilter(DetectRules *r)
 				p,
 				c,
 				entries = 0,
+				nexact = 0,
 				*grp,
 				*cnt;
 	uint32_t	cap = 256;
@@ -1244,7 +1324,7 @@ build_prefilter(DetectRules *r)
 			if (l->len == 1)
 				r->one[l->text[0]] = (int16_t) w;
 			else
-				entries++;
+				nexact++;
 			continue;
 		}
 		for (k = 0; k < w; k++)
@@ -1287,6 +1367,11 @@ build_prefilter(DetectRules *r)
 		free(fill);
 	}
 
+	if (pf_exact(r, nexact) < 0)
+	{
+		free(grp);
+		return -1;
+	}
 	/* the slots, first with room for every candidate, then for the heads there are */
 	while (cap < (uint32_t) entries * 2)
 		cap *= 2;
@@ -1515,7 +1600,9 @@ detect_free(DetectRules *r)
 	}
 	free(r->pslots);
 	free(r->hcand);
-	free(r->htext);
+	free(r->ptag);
+	free(r->pex);
+	free(r->xtext);
 	free(r->cg_off);
 	free(r->cg);
 	free(r->chains);
@@ -1719,26 +1806,29 @@ typedef struct MatchState
 	int		   *upd_pos;		/* pending updates of one token (at most npos) */
 	size_t	   *upd_start;
 	long long  *touch;			/* per word list: token index of the last prev[] set for one of its later positions */
-	/* the prefilter's per-segment marks, cleared after use */
+	/*
+	 * the prefilter's per-segment marks, cleared after use: a bit per word
+	 * list found, and the finds in token order, each list's linked
+	 */
 	uint64_t   *present;		/* per word list: one of its words is in the segment */
-	int		   *plist;			/* the word lists marked */
-	int			nplist;
-	int		   *head;			/* per word list marked: its latest occurrence in ev */
+	int		   *head;			/* per word list found: its latest find in ev */
 	struct PfEvent
 	{
 		int32_t		tok;		/* token index in the segment (at most PF_MAX_SEGMENT) */
-		int32_t		next;		/* the list's earlier occurrence, -1 */
-	}		  **ev;				/* the occurrences, in token order (kept in the scratch) */
-	int		   *capev;
+		int32_t		next;		/* the list's earlier find, -1 */
+	}		   *ev;				/* the finds (the scratch's: grown there, see pf_mark) */
+	int			capev;
 	int			nev;
 	int			pf_oom;			/* no room to record: the segment counts as possible */
+	struct StateArrays *home;	/* the scratch's arrays these are */
 	unsigned char *cue;			/* per cue rule: groups with a chain whose words are all present */
 	int		   *cuel;
 	int			active;			/* the segment may match: match_tokens runs this rule set */
 } MatchState;
 
 /* a MatchState's arrays, kept in a scratch for whichever rules use them next */
-typedef struct StateArrays
+typedef struct StateArrays StateArrays;
+struct StateArrays
 {
 	struct PosState *pst;
 	long long  *reported,
@@ -1747,8 +1837,7 @@ typedef struct StateArrays
 	size_t	   *upd_start;
 	int		   *upd_pos;
 	uint64_t   *present;
-	int		   *plist,
-			   *cuel,
+	int		   *cuel,
 			   *head;
 	unsigned char *cue;
 	struct PfEvent *ev;
@@ -1756,7 +1845,7 @@ typedef struct StateArrays
 	int			cappos,
 				caprules,
 				capwords;
-} StateArrays;
+};
 
 typedef struct SegQueue SegQueue;
 
@@ -2109,34 +2198,41 @@ match_tokens(Scan *s)
 
 /* ---- the prefilter ---- */
 
-static inline void
+/* ev grown (in the scratch); -1 when out of memory */
+static int
+pf_grow(MatchState *m)
+{
+	int			cap = m->capev ? m->capev * 2 : 256;
+
+	if (ensure((void **) &m->home->ev, (size_t) cap, sizeof(struct PfEvent)) < 0)
+		return -1;
+	m->ev = m->home->ev;
+	m->capev = m->home->capev = cap;
+	return 0;
+}
+
+/* word list wl is found at token tok (a token index in the segment) */
+static inline __attribute__((always_inline)) void
 pf_mark(MatchState *m, int wl, long long tok)
 {
 	uint64_t	bit = (uint64_t) 1 << (wl & 63);
 
+	if (m->nev >= m->capev && pf_grow(m) < 0)
+	{
+		m->pf_oom = 1;
+		return;
+	}
 	if (!(m->present[wl >> 6] & bit))
 	{
 		m->present[wl >> 6] |= bit;
-		m->plist[m->nplist++] = wl;
 		m->head[wl] = -1;
 	}
-	if (m->nev >= *m->capev)
-	{
-		int			cap = *m->capev ? *m->capev * 2 : 256;
-
-		if (ensure((void **) m->ev, (size_t) cap, sizeof(struct PfEvent)) < 0)
-		{
-			m->pf_oom = 1;
-			return;
-		}
-		*m->capev = cap;
-	}
-	(*m->ev)[m->nev].tok = (int32_t) tok;
-	(*m->ev)[m->nev].next = m->head[wl];
+	m->ev[m->nev].tok = (int32_t) tok;
+	m->ev[m->nev].next = m->head[wl];
 	m->head[wl] = m->nev++;
 }
 
-/* head's slot, NULL when no pattern word has it */
+/* head's slot in the coarse groups' table, NULL when no group has it */
 static inline const struct PfSlot *
 pf_find(const DetectRules *r, uint32_t head)
 {
@@ -2148,54 +2244,76 @@ pf_find(const DetectRules *r, uint32_t head)
 	return NULL;
 }
 
-/* mark the word lists of coarse group g */
+/* mark the word lists of the coarse groups of head's slot */
 static inline void
-pf_mark_group(MatchState *m, int g, long long tok)
+pf_mark_groups(MatchState *m, const struct PfSlot *slot, long long tok)
 {
 	const DetectRules *r = m->rules;
-	int			e;
+	int			i,
+				e;
 
-	for (e = r->cg_off[g]; e < r->cg_off[g + 1]; e++)
-		pf_mark(m, r->cg[e], tok);
+	for (i = slot->first; i < slot->first + slot->n; i++)
+	{
+		int			g = r->hcand[i].val & ~PF_COARSE;
+
+		for (e = r->cg_off[g]; e < r->cg_off[g + 1]; e++)
+			pf_mark(m, r->cg[e], tok);
+	}
 }
 
-/* mark every word list whose word (or prefix word) w is (wl: 1..MAX_WORD) */
+/* the coarse groups of heads of 1 to 3 bytes (shortk) that w (wl bytes) has */
+static __attribute__((noinline)) void
+pf_short(MatchState *m, const unsigned char *w, size_t wl, long long tok)
+{
+	const DetectRules *r = m->rules;
+	unsigned	shorter = r->shortk[w[0]] & ((2u << (wl < 3 ? wl : 3)) - 1);	/* (bit 0 is never set) */
+	const struct PfSlot *slot;
+
+	for (; shorter; shorter &= shorter - 1)
+	{
+		uint32_t	hd = pf_head(w, __builtin_ctz(shorter));
+
+		if (PF_SHORT_HAS(r, hd) && (slot = pf_find(r, hd)) != NULL)
+			pf_mark_groups(m, slot, tok);
+	}
+}
+
+/*
+ * mark every word list whose word (or prefix word) w is (wl: 1..MAX_WORD;
+ * 16 bytes readable at w)
+ */
 static inline __attribute__((always_inline)) void
 pf_word(MatchState *m, const unsigned char *w, size_t wl, long long tok)
 {
 	const DetectRules *r = m->rules;
-	int			kw = wl < PF_COARSE_MAX ? (int) wl : PF_COARSE_MAX,
-				i;
-	uint32_t	head = pf_head(w, kw);
-	unsigned	shorter = r->shortk[w[0]] & ((1u << kw) - 1);	/* (bit 0 is never set) */
+	uint64_t	lo,
+				hi,
+				h;
+	uint32_t	x;
+	uint16_t	tag,
+				t;
 	const struct PfSlot *slot;
 
-	if (wl == 1 && r->one[w[0]] >= 0)
-		pf_mark(m, r->one[w[0]], tok);
-	/* prefix words with shorter heads: their coarse groups */
-	for (; shorter; shorter &= shorter - 1)
+	/* prefix words: the coarse groups of heads of 1 to 3 bytes, then of 4 */
+	if (r->shortk[w[0]])
+		pf_short(m, w, wl, tok);
+	pf_key(w, wl, &lo, &hi);
+	if (wl >= PF_COARSE_MAX && PF_CBLOOM_HAS(r, (uint32_t) lo) &&
+		(slot = pf_find(r, pf_head(w, PF_COARSE_MAX))) != NULL)
+		pf_mark_groups(m, slot, tok);
+	/* the exact word that w is: its tag in the slots up to an empty one */
+	h = PF_XHASH(lo, hi, wl);
+	tag = PF_TAG(h);
+	for (x = (uint32_t) (h >> r->pxshift); (t = r->ptag[x]) != 0; x = (x + 1) & r->pxmask)
 	{
-		int			k = __builtin_ctz(shorter);
-		uint32_t	h = head & ((1u << (8 * k)) - 1);
+		const struct PfExact *e = &r->pex[x];
 
-		if (PF_SHORT_HAS(r, h) && (slot = pf_find(r, h)) != NULL)
-			for (i = slot->first; i < slot->first + slot->n; i++)
-				if (r->hcand[i].val & PF_COARSE)
-					pf_mark_group(m, r->hcand[i].val & ~PF_COARSE, tok);
-	}
-	/* w's own head: its coarse groups, and the exact words that are w */
-	if ((slot = pf_find(r, head)) == NULL)
-		return;
-	for (i = slot->first; i < slot->first + slot->n; i++)
-	{
-		const struct PfCand *cand = &r->hcand[i];
-
-		if (cand->val & PF_COARSE)
-			pf_mark_group(m, cand->val & ~PF_COARSE, tok);
-		else if (cand->len == wl &&
-				 (wl <= PF_COARSE_MAX ||
-				  memcmp(r->htext + cand->text, w + PF_COARSE_MAX, wl - PF_COARSE_MAX) == 0))
-			pf_mark(m, cand->val, tok);	/* (the head is the first bytes: equal) */
+		if (t == tag && e->lo == lo && e->hi == hi && e->len == wl &&
+			(wl <= 16 || memcmp(r->xtext + e->tail, w + 16, wl - 16) == 0))
+		{
+			pf_mark(m, e->wl, tok);
+			break;
+		}
 	}
 }
 
@@ -2203,16 +2321,15 @@ pf_word(MatchState *m, const unsigned char *w, size_t wl, long long tok)
 static inline __attribute__((always_inline)) void
 pf_token(MatchState *ms, const DetectRules *r, const unsigned char *w, size_t wl, long long tok)
 {
-	if (r->root[w[0]] < 0)
-		return;
-	if (wl == 1 && !(r->cmask & 2))
+	if (wl == 1)
 	{
-		/* a one-byte token (punctuation, mostly): only one[] can know it */
+		/* a one-byte token (punctuation, mostly) or word: one[], or a coarse group of one byte */
 		if (r->one[w[0]] >= 0)
 			pf_mark(ms, r->one[w[0]], tok);
+		if (!(r->cmask & 2))
+			return;
 	}
-	else
-		pf_word(ms, w, wl, tok);
+	pf_word(ms, w, wl, tok);
 }
 
 #define PF_PRESENT(m, wl) (((m)->present[(wl) >> 6] >> ((wl) & 63)) & 1)
@@ -2228,7 +2345,7 @@ static int
 chain_in_order(const MatchState *m, const struct Chain *c, long long *budget)
 {
 	const DetectRules *r = m->rules;
-	const struct PfEvent *ev = *m->ev;
+	const struct PfEvent *ev = m->ev;
 	long long	fa[64],
 				fb[64],
 			   *f = fa,
@@ -2284,55 +2401,60 @@ pf_possible(const Scan *s, MatchState *m)
 				k,
 				e,
 				ncue = 0,
+				nw64 = (r->nwords + 63) / 64,
 				possible = m->pf_oom;
 	long long	budget[1] = {4096 + 4LL * m->nev};
 
-	for (i = 0; i < m->nplist && !possible; i++)
+	for (i = 0; i < nw64 && !possible; i++)
 	{
-		int			wl = m->plist[i];
+		uint64_t	bits;
 
-		for (k = r->anc_off[wl]; k < r->anc_off[wl + 1] && !possible; k++)
+		for (bits = m->present[i]; bits && !possible; bits &= bits - 1)
 		{
-			const struct Chain *c = &r->chains[r->anc[k]];
-			const Position *first = &r->pos[c->start];
-			const Rule *rule = &r->rules[first->pattern];
-			int			p;
+			int			wl = 64 * i + __builtin_ctzll(bits);
 
-			if (!(s->mask & DETECT_CAT_BIT(rule->category)))
-				continue;		/* could match, never report */
-			for (p = c->start; p < c->end; p++)
+			for (k = r->anc_off[wl]; k < r->anc_off[wl + 1] && !possible; k++)
 			{
-				for (e = r->pwl_off[p]; e < r->pwl_off[p + 1]; e++)
-					if (PF_PRESENT(m, r->pwl[e]))
+				const struct Chain *c = &r->chains[r->anc[k]];
+				const Position *first = &r->pos[c->start];
+				const Rule *rule = &r->rules[first->pattern];
+				int			p;
+
+				if (!(s->mask & DETECT_CAT_BIT(rule->category)))
+					continue;	/* could match, never report */
+				for (p = c->start; p < c->end; p++)
+				{
+					for (e = r->pwl_off[p]; e < r->pwl_off[p + 1]; e++)
+						if (PF_PRESENT(m, r->pwl[e]))
+							break;
+					if (e == r->pwl_off[p + 1])
 						break;
-				if (e == r->pwl_off[p + 1])
-					break;
-			}
-			if (p < c->end)
-				continue;		/* a position none of whose words is here */
-			if (!chain_in_order(m, c, budget))
-				continue;		/* its words are here, never in order within the gaps */
-			if (rule->ngroups == 0)
-				possible = 1;
-			else
-			{
-				unsigned char *g = &m->cue[first->pattern];
-				int			bits,
-							cntg = 0;
-
-				if (*g == 0)
-					m->cuel[ncue++] = first->pattern;
-				*g |= (unsigned char) (1u << first->group);
-				for (bits = *g; bits; bits &= bits - 1)
-					cntg++;
-				if (cntg >= rule->min_groups)
+				}
+				if (p < c->end)
+					continue;	/* a position none of whose words is here */
+				if (!chain_in_order(m, c, budget))
+					continue;	/* its words are here, never in order within the gaps */
+				if (rule->ngroups == 0)
 					possible = 1;
+				else
+				{
+					unsigned char *g = &m->cue[first->pattern];
+					int			gb,
+								cntg = 0;
+
+					if (*g == 0)
+						m->cuel[ncue++] = first->pattern;
+					*g |= (unsigned char) (1u << first->group);
+					for (gb = *g; gb; gb &= gb - 1)
+						cntg++;
+					if (cntg >= rule->min_groups)
+						possible = 1;
+				}
 			}
 		}
 	}
-	for (i = 0; i < m->nplist; i++)
-		m->present[m->plist[i] >> 6] = 0;
-	m->nplist = 0;
+	for (i = 0; i < nw64; i++)
+		m->present[i] = 0;
 	m->nev = 0;
 	m->pf_oom = 0;
 	for (i = 0; i < ncue; i++)
@@ -2539,9 +2661,10 @@ pf_walk(const unsigned char *b, const ClassBits *cb, size_t nw, MatchState *ms, 
 				cb_next_set(cb->high, nw, ts) >= te)
 			{
 				size_t		i;
-				unsigned char leet[MAX_WORD];
+				unsigned char leet[MAX_WORD + 16];	/* (pf_word reads 16 bytes) */
 				static const char lmap[] = "oizeasgtbg";	/* 0..9, as match_tokens */
 
+				memset(leet + (te - ts), 0, 16);
 				for (i = ts; i < te; i++)
 					leet[i - ts] = is_digit(b[i]) ? (unsigned char) lmap[b[i] - '0'] : b[i];
 				if (r->root[leet[0]] >= 0)
@@ -3591,7 +3714,6 @@ detect_scratch_free(DetectScratch *w)
 		free(a->upd_start);
 		free(a->upd_pos);
 		free(a->present);
-		free(a->plist);
 		free(a->cue);
 		free(a->cuel);
 		free(a->head);
@@ -3642,7 +3764,6 @@ bind_state(DetectScratch *w, int m, const DetectRules *r, MatchState *ms)
 
 		if (fresh((void **) &a->touch, (size_t) cap, sizeof(long long)) < 0 ||
 			fresh((void **) &a->present, (size_t) cap / 64 + 1, sizeof(uint64_t)) < 0 ||
-			ensure((void **) &a->plist, (size_t) cap, sizeof(int)) < 0 ||
 			ensure((void **) &a->head, (size_t) cap, sizeof(int)) < 0)
 			return -1;
 		a->capwords = cap;
@@ -3655,13 +3776,12 @@ bind_state(DetectScratch *w, int m, const DetectRules *r, MatchState *ms)
 	ms->upd_start = a->upd_start;
 	ms->touch = a->touch;
 	ms->present = a->present;
-	ms->plist = a->plist;
-	ms->nplist = 0;
 	ms->cue = a->cue;
 	ms->cuel = a->cuel;
 	ms->head = a->head;
-	ms->ev = &a->ev;
-	ms->capev = &a->capev;
+	ms->ev = a->ev;
+	ms->capev = a->capev;
+	ms->home = a;
 	ms->nev = 0;
 	ms->pf_oom = 0;
 	ms->active = 1;
