@@ -1897,7 +1897,6 @@ typedef struct Scan
 	DetectFinding *out;
 	int			max_out;
 	int			nout;
-	MatchState	ms[2];
 	int			nms;
 	unsigned char breported[B_COUNT];
 	long long	tokidx;
@@ -1926,15 +1925,17 @@ typedef struct Scan
 	int			structured,
 				defer,
 				npending;
+#ifdef DETECT_CHECK_FAST
+	uint64_t	runsig;			/* the runs check_run saw, and the '[' seen */
+#endif
+	/* (from here on written before read: detect_scan does not clear them) */
+	MatchState	ms[2];			/* (bind_state) */
 	struct
 	{
 		int			b;
 		size_t		bs,
 					be;
-	}			pending[B_COUNT];
-#ifdef DETECT_CHECK_FAST
-	uint64_t	runsig;			/* the runs check_run saw, and the '[' seen */
-#endif
+	}			pending[B_COUNT];	/* (npending of them) */
 } Scan;
 
 static int	seg_offsets(Scan *s);
@@ -2473,9 +2474,7 @@ typedef struct ClassBits
 {
 	uint64_t	word[CB_WORDS],	/* tok_bits TB_WORD: a-z 0-9 and non-ASCII */
 				one[CB_WORDS],	/* TB_ONE: a token of its own */
-				alpha[CB_WORDS],	/* a-z */
 				digit[CB_WORDS],	/* 0-9 */
-				high[CB_WORDS],	/* non-ASCII */
 				run[CB_WORDS],	/* runch_tab: the structural checks' run characters */
 				lbr[CB_WORDS];	/* '[' */
 } ClassBits;
@@ -2507,7 +2506,7 @@ class_bits(const unsigned char *b, size_t n, ClassBits *cb)
 	for (k = 0; k < nw; k++)
 	{
 		const unsigned char *p = b + 64 * k;
-		uint64_t	m[7] = {0};
+		uint64_t	m[5] = {0};
 		int			q;
 
 #if defined(__SSE2__)
@@ -2529,11 +2528,9 @@ class_bits(const unsigned char *b, size_t n, ClassBits *cb)
 
 			m[0] |= ((uint64_t) (unsigned) _mm_movemask_epi8(alnum) | hi) << sh;
 			m[1] |= (uint64_t) (unsigned) _mm_movemask_epi8(one) << sh;
-			m[2] |= (uint64_t) (unsigned) _mm_movemask_epi8(az) << sh;
-			m[3] |= (uint64_t) (unsigned) _mm_movemask_epi8(d09) << sh;
-			m[4] |= hi << sh;
-			m[5] |= (uint64_t) (unsigned) _mm_movemask_epi8(run) << sh;
-			m[6] |= (uint64_t) (unsigned) _mm_movemask_epi8(CB_EQ(x, '[')) << sh;
+			m[2] |= (uint64_t) (unsigned) _mm_movemask_epi8(d09) << sh;
+			m[3] |= (uint64_t) (unsigned) _mm_movemask_epi8(run) << sh;
+			m[4] |= (uint64_t) (unsigned) _mm_movemask_epi8(CB_EQ(x, '[')) << sh;
 		}
 #else
 		for (q = 0; q < 64; q++)
@@ -2543,61 +2540,35 @@ class_bits(const unsigned char *b, size_t n, ClassBits *cb)
 
 			m[0] |= t & TB_WORD ? bit : 0;
 			m[1] |= t == TB_ONE ? bit : 0;
-			m[2] |= t & 1 ? bit : 0;
-			m[3] |= t & 2 ? bit : 0;
-			m[4] |= t & 4 ? bit : 0;
-			m[5] |= runch_tab[p[q]] ? bit : 0;
-			m[6] |= p[q] == '[' ? bit : 0;
+			m[2] |= t & 2 ? bit : 0;
+			m[3] |= runch_tab[p[q]] ? bit : 0;
+			m[4] |= p[q] == '[' ? bit : 0;
 		}
 #endif
 		cb->word[k] = m[0];
 		cb->one[k] = m[1];
-		cb->alpha[k] = m[2];
-		cb->digit[k] = m[3];
-		cb->high[k] = m[4];
-		cb->run[k] = m[5];
-		cb->lbr[k] = m[6];
+		cb->digit[k] = m[2];
+		cb->run[k] = m[3];
+		cb->lbr[k] = m[4];
 	}
-	cb->word[nw] = cb->alpha[nw] = cb->digit[nw] = cb->high[nw] = cb->run[nw] = 0;
+	cb->word[nw] = cb->digit[nw] = cb->run[nw] = 0;
 	return nw;
 }
 
 /*
- * The runs of set bits of a ClassBits mask, one after the other: each
- * cb_next_end returns the end (one past the last bit) of the next run.
- * Used in step with the runs' first bits, it gives every run its end.
+ * The end (one past the last bit) of the run of set bits of mask m that
+ * holds bit p: the first clear bit after it (class_bits' word of zeros
+ * ends every mask)
  */
-typedef struct CbEnds
-{
-	const uint64_t *m;
-	size_t		k;				/* the word of m in bits */
-	uint64_t	bits;			/* its runs' last bits not yet returned */
-} CbEnds;
-
-/* the last bits of the runs in word k of m (the word after k is read: class_bits' zeros end m) */
-#define CB_LAST_BITS(m, k) ((m)[k] & ~(((m)[k] >> 1) | ((m)[(k) + 1] << 63)))
-
-static inline void
-cb_ends_init(CbEnds *e, const uint64_t *m)
-{
-	e->m = m;
-	e->k = 0;
-	e->bits = CB_LAST_BITS(m, 0);
-}
-
 static inline size_t
-cb_next_end(CbEnds *e)
+cb_run_end(const uint64_t *m, size_t p)
 {
-	size_t		r;
+	size_t		k = p >> 6;
+	uint64_t	x = ~m[k] & (~(uint64_t) 0 << (p & 63));
 
-	while (e->bits == 0)
-	{
-		e->k++;
-		e->bits = CB_LAST_BITS(e->m, e->k);
-	}
-	r = 64 * e->k + (size_t) __builtin_ctzll(e->bits) + 1;
-	e->bits &= e->bits - 1;
-	return r;
+	while (x == 0)
+		x = ~m[++k];
+	return 64 * k + (size_t) __builtin_ctzll(x);
 }
 
 /* the first set bit of m (nw words) at or after p; 64 nw when none */
@@ -2619,6 +2590,22 @@ cb_next_set(const uint64_t *m, size_t nw, size_t p)
 	return 64 * k + (size_t) __builtin_ctzll(x);
 }
 
+/* a word with a digit: has it a letter, and nothing but letters and digits (match_tokens' bits == 3)? */
+static int
+pf_leet_word(const unsigned char *w, size_t wl)
+{
+	size_t		i;
+	int			alpha = 0;
+
+	for (i = 0; i < wl; i++)
+	{
+		if (w[i] >= 0x80)
+			return 0;
+		alpha |= w[i] >= 'a' && w[i] <= 'z';
+	}
+	return alpha;
+}
+
 /*
  * The segment's tokens (cb: its class_bits, nw words) through the rule set
  * r of ms, as match_tokens reads them, leetspeak included: a token is a
@@ -2631,9 +2618,7 @@ pf_walk(const unsigned char *b, const ClassBits *cb, size_t nw, MatchState *ms, 
 	long long	ntok = 0;
 	size_t		k,
 				digit = cb_next_set(cb->digit, nw, 0);	/* the next digit, at or after the token */
-	CbEnds		ends;
 
-	cb_ends_init(&ends, cb->word);
 	for (k = 0; k < nw; k++)
 	{
 		uint64_t	one = cb->one[k],
@@ -2650,15 +2635,14 @@ pf_walk(const unsigned char *b, const ClassBits *cb, size_t nw, MatchState *ms, 
 				pf_token(ms, r, b + ts, 1, ntok);
 				continue;
 			}
-			te = cb_next_end(&ends);
+			te = cb_run_end(cb->word, ts);
 			if (te - ts > MAX_WORD)
 				continue;
 			pf_token(ms, r, b + ts, te - ts, ntok);
 			if (digit < ts)
 				digit = cb_next_set(cb->digit, nw, ts);
 			/* letters and digits, nothing else: also read with the digits as letters */
-			if (digit < te && te - ts >= 3 && cb_next_set(cb->alpha, nw, ts) < te &&
-				cb_next_set(cb->high, nw, ts) >= te)
+			if (digit < te && te - ts >= 3 && pf_leet_word(b + ts, te - ts))
 			{
 				size_t		i;
 				unsigned char leet[MAX_WORD + 16];	/* (pf_word reads 16 bytes) */
@@ -2699,7 +2683,6 @@ segment_possible(Scan *s)
 				filtered = 0;
 	long long	ntok = 0;
 	ClassBits	cb;
-	CbEnds		ends;
 
 	/*
 	 * a long segment holds most pattern words somewhere and would pay for
@@ -2726,7 +2709,6 @@ segment_possible(Scan *s)
 	 * check_structure's work: its runs and its '[' in the order it meets
 	 * them (a '[' is no run character, so by their first bytes)
 	 */
-	cb_ends_init(&ends, cb.run);
 	for (k = 0; k < nw; k++)
 	{
 		uint64_t	ev = cb.lbr[k] | (cb.run[k] & ~((cb.run[k] << 1) | (k ? cb.run[k - 1] >> 63 : 0)));
@@ -2743,7 +2725,7 @@ segment_possible(Scan *s)
 #endif
 			}
 			else
-				check_run(s, p, cb_next_end(&ends));
+				check_run(s, p, cb_run_end(cb.run, p));
 		}
 	}
 	for (m = 0; m < s->nms; m++)
@@ -3852,7 +3834,7 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 	w = ctx->scratch;
 	if (w == NULL && (w = own = detect_scratch_new()) == NULL)
 		return -1;
-	memset(&s, 0, sizeof(s));
+	memset(&s, 0, offsetof(Scan, ms));
 	/* > every gap and window past anything this scratch holds: its state is "never" */
 	s.scan_id = s.tokidx = w->tokbase + SEGMENT_GAP;
 	s.w = w;
