@@ -19,8 +19,9 @@
  * costs O(positions using its word): linear in the input, no backtracking.
  *
  * A segment of at most PF_MAX_SEGMENT bytes first goes through a prefilter
- * (segment_possible): its words are looked up by their first four bytes in
- * one small table, and the matcher runs only when some chain has all of its
+ * (segment_possible): its exact words are looked up by a hash of their
+ * bytes in a table of small tags, its words' first four bytes in the prefix
+ * words' (behind blooms), and the matcher runs only when some chain has all of its
  * words there, in order and within its gaps (a cue rule: enough groups).
  * Otherwise nothing could be reported, and the token indices advance as the
  * matcher would have advanced them.  It is checked under DETECT_CHECK_FAST
@@ -29,7 +30,8 @@
  * (check_run, after a quick rejection of ordinary words); their findings
  * are held back until the matcher's are reported, the order a separate
  * check_structure pass gives (which a segment the prefilter does not read
- * still gets).  The normalisation passes take plain ASCII eight bytes at a
+ * still gets); run_tests lets through only the runs some test can be about,
+ * and tells check_run_tests which.  The normalisation passes take plain ASCII eight bytes at a
  * time, and a second unescape pass runs only when it could change anything.
  */
 #include "detect.h"
