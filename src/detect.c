@@ -1915,6 +1915,7 @@ typedef struct Scan
 	size_t		seg_off,
 				seg_len;
 	unsigned	rt;				/* the structural tests the scan runs (run_tests_enabled) */
+	const DetectTenants *tenants;	/* ctx->tenants */
 	int			last_lbracket_img;
 	size_t		url_watermark;
 	size_t		val_start,		/* the last token-shaped value scanned */
@@ -3125,7 +3126,7 @@ static const unsigned char rt_next[256] = {
  * The key kinds (RT_KEY_*) key_kind may find in the run b[i..j): by its
  * last three letters or digits, as key_kind judges first
  */
-static __attribute__((noinline)) int
+static inline int
 key_suffix(const unsigned char *b, size_t i, size_t j)
 {
 	uint32_t	l3 = 0;
@@ -3190,7 +3191,7 @@ key_maybe(const unsigned char *b, size_t i, size_t j, unsigned en)
 }
 
 /* run_tests' candidates rt (tenant path, JWT, word keys, URL) narrowed by the run's length */
-static unsigned
+static inline __attribute__((always_inline)) unsigned
 run_tests_narrow(const Scan *s, size_t i, size_t j, unsigned rt)
 {
 	const unsigned char *b = s->b;
@@ -3233,14 +3234,15 @@ run_tests(const Scan *s, size_t i, size_t j)
 	unsigned char first = b[i],
 				last = b[j - 1],
 				nx = b[j];		/* b[blen] is 0 */
-	unsigned	rt = rt_first[first] & (rt_next[nx] | RT_JWT) & s->rt;
+	unsigned	en = s->rt,
+				rt = rt_first[first] & (rt_next[nx] | RT_JWT) & en;
 
 	if (rt)
 		rt = run_tests_narrow(s, i, j, rt);
-	rt |= key_maybe(b, i, j, s->rt);
-	if (s->rt & RT_TENANT_ID)
+	rt |= key_maybe(b, i, j, en);
+	if (en & RT_TENANT_ID)
 	{
-		const DetectTenants *t = s->ctx->tenants;
+		const DetectTenants *t = s->tenants;
 
 		if (first == '.' || last == '.')
 			rt |= tenant_maybe_trimmed(t, b, i, j) ? RT_TENANT_ID : 0;
@@ -3845,6 +3847,7 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 		ctx->direction == DETECT_ARGUMENTS ? DETECT_ALL_CATEGORIES :
 		(DETECT_ALL_CATEGORIES & ~DETECT_CAT_BIT(DETECT_SESSION_STATE));
 	s.rt = run_tests_enabled(s.mask, ctx->tenants);
+	s.tenants = ctx->tenants;
 	s.input = (const unsigned char *) text;
 	s.out = out;
 	s.max_out = out ? max_out : 0;
