@@ -19,8 +19,9 @@
  * costs O(positions using its word): linear in the input, no backtracking.
  *
  * A segment of at most PF_MAX_SEGMENT bytes first goes through a prefilter
- * (segment_possible): its words are looked up by their first four bytes in
- * one small table, and the matcher runs only when some chain has all of its
+ * (segment_possible): its exact words are looked up by a hash of their
+ * bytes in a table of small tags, its words' first four bytes in the prefix
+ * words' (behind blooms), and the matcher runs only when some chain has all of its
  * words there, in order and within its gaps (a cue rule: enough groups).
  * Otherwise nothing could be reported, and the token indices advance as the
  * matcher would have advanced them.  It is checked under DETECT_CHECK_FAST
@@ -29,7 +30,8 @@
  * (check_run, after a quick rejection of ordinary words); their findings
  * are held back until the matcher's are reported, the order a separate
  * check_structure pass gives (which a segment the prefilter does not read
- * still gets).  The normalisation passes take plain ASCII eight bytes at a
+ * still gets); run_tests lets through only the runs some test can be about,
+ * and tells check_run_tests which.  The normalisation passes take plain ASCII eight bytes at a
  * time, and a second unescape pass runs only when it could change anything.
  */
 #include "detect.h"
@@ -338,17 +340,31 @@ struct DetectRules
 
 	/*
 	 * The prefilter (segment_possible): which words a segment holds, and
-	 * which chains could then match at all.  Words are looked up by their
-	 * head, the first min(length, PF_COARSE_MAX) bytes as one number
-	 * (pf_head; no byte of a word is 0, so the number also tells how many):
-	 * a slot holds a head and its candidates hcand[first .. first + n),
-	 * each a word list (an exact word of two bytes or more, which then has
-	 * to equal the word: its length and its bytes past the head, in htext,
-	 * are kept with it) or PF_COARSE | g for coarse group g, the prefix
-	 * words whose first min(length, PF_COARSE_MAX) bytes are the head.  The
-	 * table is small (twice the heads, rounded up) because a scan touches
-	 * most of it.
+	 * which chains could then match at all.  An exact word of two bytes or
+	 * more is looked up by a hash of its first 16 bytes (two loads, pf_key)
+	 * and its length in a direct-mapped table of 16-bit tags, ptag, whose
+	 * slots are mostly empty, so that a word no pattern has costs one probe
+	 * of a small array; a tag that matches has its entry in pex, with the
+	 * word's bytes to compare.  A prefix word belongs to coarse group g,
+	 * the prefix words whose first min(length, PF_COARSE_MAX) bytes, the
+	 * head (pf_head; no byte of a word is 0, so the number also tells how
+	 * many), are the same: a slot of pslots holds a head and its groups
+	 * hcand[first .. first + n) (PF_COARSE | g).  Heads of four bytes are
+	 * first looked for in a bloom (cbloom), shorter ones by first byte
+	 * (shortk) and in a bloom (shortg).
 	 */
+	uint16_t   *ptag;			/* 0: empty; else PF_TAG of the word in pex[] */
+	struct PfExact
+	{
+		uint64_t	lo,			/* the word's bytes 0..7, 8..15 (zeros past its end) */
+					hi;
+		uint16_t	wl;			/* its word list */
+		uint16_t	len;
+		uint32_t	tail;		/* bytes past 16: at xtext + tail */
+	}		   *pex;
+	uint32_t	pxmask;
+	int			pxshift;		/* 64 - log2(slots of ptag) */
+	unsigned char *xtext;
 	struct PfSlot
 	{
 		uint32_t	head;		/* 0: empty */
@@ -360,10 +376,8 @@ struct DetectRules
 	struct PfCand
 	{
 		uint16_t	val;
-		uint16_t	len;
-		uint32_t	text;
 	}		   *hcand;
-	unsigned char *htext;
+	uint64_t	cbloom[4];		/* PF_CBLOOM bits: the coarse groups' four-byte heads */
 	int			pf_ok;			/* 0: too many words for the slots; every segment is possible */
 	int16_t		one[256];		/* the word list of a one-byte exact word, -1 */
 	unsigned char cmask;		/* bit k: some coarse group's key has k bytes */
@@ -414,6 +428,41 @@ pf_head(const unsigned char *w, int k)
 }
 
 #define PF_SLOT(r, head)	(((head) * 0x9E3779B1u) >> (r)->pshift)
+#define PF_CBLOOM(head)		(((head) * 0x2545F491u) >> 24)
+#define PF_CBLOOM_HAS(r, head) (((r)->cbloom[PF_CBLOOM(head) >> 6] >> (PF_CBLOOM(head) & 63)) & 1)
+
+/*
+ * The exact table's key of a word w of wl (2..) bytes: its first 16 bytes
+ * as two numbers, zeros past its end.  w must have 16 readable bytes (the
+ * scan's buffers have SCAN_PAD more than the text).
+ */
+static inline void
+pf_key(const unsigned char *w, size_t wl, uint64_t *lo, uint64_t *hi)
+{
+	/* by min(wl, 16): the bytes of the two loads that are the word's */
+	static const uint64_t mask[17][2] = {
+		{0, 0}, {0xFF, 0}, {0xFFFF, 0}, {0xFFFFFF, 0}, {0xFFFFFFFF, 0}, {0xFFFFFFFFFF, 0},
+		{0xFFFFFFFFFFFF, 0}, {0xFFFFFFFFFFFFFF, 0}, {~0ull, 0}, {~0ull, 0xFF}, {~0ull, 0xFFFF},
+		{~0ull, 0xFFFFFF}, {~0ull, 0xFFFFFFFF}, {~0ull, 0xFFFFFFFFFF}, {~0ull, 0xFFFFFFFFFFFF},
+		{~0ull, 0xFFFFFFFFFFFFFF}, {~0ull, ~0ull}
+	};
+	const uint64_t *mk = mask[wl < 16 ? wl : 16];
+	uint64_t	a,
+				b;
+
+	memcpy(&a, w, 8);
+	memcpy(&b, w + 8, 8);
+#if !(defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
+	a = __builtin_bswap64(a);
+	b = __builtin_bswap64(b);
+#endif
+	*lo = a & mk[0];
+	*hi = b & mk[1];
+}
+
+/* the hash of a key and length: its top bits pick the slot, the 16 below (never 0) are the tag */
+#define PF_XHASH(lo, hi, wl) (((lo) ^ ((hi) * 0x9E3779B97F4A7C15ull) ^ (uint64_t) (wl)) * 0xC2B2AE3D27D4EB4Full)
+#define PF_TAG(h)			((uint16_t) ((h) >> 32) | 1)
 #define PF_SHORT(head)		(((head) * 0x85EBCA6Bu) >> 20)
 #define PF_SHORT_HAS(r, head) (((r)->shortg[PF_SHORT(head) >> 6] >> (PF_SHORT(head) & 63)) & 1)
 
@@ -1021,27 +1070,20 @@ pf_claim(DetectRules *r, uint32_t head)
 }
 
 /*
- * The head table with cap slots: every exact word of two bytes or more and
- * every coarse group (by its first word) as candidates of their heads,
- * counted, then placed.  -1 on OOM.
+ * The coarse groups' head table with cap slots: every coarse group (by its
+ * first word) as a candidate of its head, counted, then placed.  -1 on OOM.
  */
 static int
 pf_slots(DetectRules *r, const int *grp, uint32_t cap, int entries)
 {
 	int			c,
 				w;
-	uint32_t	ntext = 0;
 
 	free(r->pslots);
 	free(r->hcand);
-	free(r->htext);
 	r->pslots = calloc(cap, sizeof(struct PfSlot));
 	r->hcand = malloc(((size_t) entries + 1) * sizeof(struct PfCand));
-	for (w = 0; w < r->nwords; w++)
-		if (r->words[w].len > PF_COARSE_MAX)
-			ntext += (uint32_t) (r->words[w].len - PF_COARSE_MAX);
-	r->htext = malloc((size_t) ntext + 1);
-	if (r->pslots == NULL || r->hcand == NULL || r->htext == NULL)
+	if (r->pslots == NULL || r->hcand == NULL)
 		return -1;
 	r->pmask = cap - 1;
 	for (r->pshift = 32; (1u << (32 - r->pshift)) < cap; r->pshift--)
@@ -1051,49 +1093,32 @@ pf_slots(DetectRules *r, const int *grp, uint32_t cap, int entries)
 		uint32_t	x,
 					next = 0;
 
-		ntext = 0;
 		for (w = 0; w < r->nwords; w++)
 		{
 			const PosList *l = &r->words[w];
 			int			kl = l->len < PF_COARSE_MAX ? l->len : PF_COARSE_MAX;
+			uint32_t	head = pf_head(l->text, kl);
 			struct PfSlot *slot;
-			struct PfCand *cand;
 
-			if (!(!l->prefix && l->len > 1) &&
-				!(l->prefix && r->words[r->cg[r->cg_off[grp[w]]]].text == l->text))
+			if (!(l->prefix && r->words[r->cg[r->cg_off[grp[w]]]].text == l->text))
 				continue;
-			slot = pf_claim(r, pf_head(l->text, kl));
+			slot = pf_claim(r, head);
 			if (c == 0)
 			{
 				slot->n++;
 				continue;
 			}
-			cand = &r->hcand[slot->first + slot->n++];
-			if (l->prefix)
+			r->hcand[slot->first + slot->n++].val = (uint16_t) (PF_COARSE | grp[w]);
+			r->cmask |= (unsigned char) (1u << kl);
+			if (kl < PF_COARSE_MAX)
 			{
-				uint32_t	sh = PF_SHORT(pf_head(l->text, kl));
+				uint32_t	sh = PF_SHORT(head);
 
-				cand->val = (uint16_t) (PF_COARSE | grp[w]);
-				cand->len = 0;
-				cand->text = 0;
-				r->cmask |= (unsigned char) (1u << kl);
-				if (kl < PF_COARSE_MAX)
-				{
-					r->shortg[sh >> 6] |= (uint64_t) 1 << (sh & 63);
-					r->shortk[l->text[0]] |= (unsigned char) (1u << kl);
-				}
+				r->shortg[sh >> 6] |= (uint64_t) 1 << (sh & 63);
+				r->shortk[l->text[0]] |= (unsigned char) (1u << kl);
 			}
 			else
-			{
-				cand->val = (uint16_t) w;
-				cand->len = (uint16_t) l->len;
-				cand->text = ntext;
-				if (l->len > PF_COARSE_MAX)
-				{
-					memcpy(r->htext + ntext, l->text + PF_COARSE_MAX, (size_t) (l->len - PF_COARSE_MAX));
-					ntext += (uint32_t) (l->len - PF_COARSE_MAX);
-				}
-			}
+				r->cbloom[PF_CBLOOM(head) >> 6] |= (uint64_t) 1 << (PF_CBLOOM(head) & 63);
 		}
 		/* after counting: each head's candidates after the previous head's */
 		for (x = 0; c == 0 && x < cap; x++)
@@ -1101,6 +1126,62 @@ pf_slots(DetectRules *r, const int *grp, uint32_t cap, int entries)
 			r->pslots[x].first = (uint16_t) next;
 			next += r->pslots[x].n;
 			r->pslots[x].n = 0;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The exact words' table (ptag, pex): four slots or more per word, so
+ * that most probes for other words find an empty slot at once.  -1 on OOM.
+ */
+static int
+pf_exact(DetectRules *r, int nexact)
+{
+	uint32_t	cap = 64,
+				ntext = 0;
+	int			w;
+
+	while (cap < (uint32_t) nexact * 4)
+		cap *= 2;
+	r->ptag = calloc(cap, sizeof(uint16_t));
+	r->pex = calloc(cap, sizeof(struct PfExact));
+	for (w = 0; w < r->nwords; w++)
+		if (!r->words[w].prefix && r->words[w].len > 16)
+			ntext += (uint32_t) r->words[w].len - 16;
+	r->xtext = malloc((size_t) ntext + 1);
+	if (r->ptag == NULL || r->pex == NULL || r->xtext == NULL)
+		return -1;
+	r->pxmask = cap - 1;
+	for (r->pxshift = 64; ((uint64_t) 1 << (64 - r->pxshift)) < cap; r->pxshift--)
+		;
+	ntext = 0;
+	for (w = 0; w < r->nwords; w++)
+	{
+		const PosList *l = &r->words[w];
+		unsigned char k16[16] = {0};
+		uint64_t	lo,
+					hi,
+					h;
+		uint32_t	x;
+
+		if (l->prefix || l->len < 2)
+			continue;
+		memcpy(k16, l->text, l->len < 16 ? (size_t) l->len : 16);
+		pf_key(k16, (size_t) (l->len < 16 ? l->len : 16), &lo, &hi);
+		h = PF_XHASH(lo, hi, l->len);
+		for (x = (uint32_t) (h >> r->pxshift); r->ptag[x] != 0; x = (x + 1) & r->pxmask)
+			;
+		r->ptag[x] = PF_TAG(h);
+		r->pex[x].lo = lo;
+		r->pex[x].hi = hi;
+		r->pex[x].wl = (uint16_t) w;
+		r->pex[x].len = (uint16_t) l->len;
+		r->pex[x].tail = ntext;
+		if (l->len > 16)
+		{
+			memcpy(r->xtext + ntext, l->text + 16, (size_t) l->len - 16);
+			ntext += (uint32_t) l->len - 16;
 		}
 	}
 	return 0;
@@ -1115,6 +1196,7 @@ build_prefilter(DetectRules *r)
 				p,
 				c,
 				entries = 0,
+				nexact = 0,
 				*grp,
 				*cnt;
 	uint32_t	cap = 256;
@@ -1244,7 +1326,7 @@ build_prefilter(DetectRules *r)
 			if (l->len == 1)
 				r->one[l->text[0]] = (int16_t) w;
 			else
-				entries++;
+				nexact++;
 			continue;
 		}
 		for (k = 0; k < w; k++)
@@ -1287,6 +1369,11 @@ build_prefilter(DetectRules *r)
 		free(fill);
 	}
 
+	if (pf_exact(r, nexact) < 0)
+	{
+		free(grp);
+		return -1;
+	}
 	/* the slots, first with room for every candidate, then for the heads there are */
 	while (cap < (uint32_t) entries * 2)
 		cap *= 2;
@@ -1515,7 +1602,9 @@ detect_free(DetectRules *r)
 	}
 	free(r->pslots);
 	free(r->hcand);
-	free(r->htext);
+	free(r->ptag);
+	free(r->pex);
+	free(r->xtext);
 	free(r->cg_off);
 	free(r->cg);
 	free(r->chains);
@@ -1552,7 +1641,18 @@ struct DetectTenants
 	size_t		mask;
 	uint64_t	lens;			/* bit len - 1 set: some id is len bytes long */
 	unsigned char first[256];	/* some id starts with this byte (either case) */
+	/*
+	 * bit len - 1 of lenfirst[c] (lenlast[c]): some id of len bytes starts
+	 * (ends) with c, in lower case; the structural checks ask both of every
+	 * run before they hash it (TENANT_MAYBE)
+	 */
+	uint64_t	lenfirst[256],
+				lenlast[256];
 };
+
+/* could s[0 .. len) (lower case) be a known id?  (len 1..DETECT_MAX_TENANT_ID_LEN) */
+#define TENANT_MAYBE(t, first, last, len) \
+	((((t)->lenfirst[first] & (t)->lenlast[last]) >> ((len) - 1)) & 1)
 
 static uint64_t
 hash_bytes(const unsigned char *s, size_t n)
@@ -1634,6 +1734,8 @@ detect_tenants_new(const char *const *ids, int n)
 			t->slots[h][k] = (char) ((ids[i][k] >= 'A' && ids[i][k] <= 'Z') ? ids[i][k] + 32 : ids[i][k]);
 		t->slots[h][len] = '\0';
 		t->lens |= (uint64_t) 1 << (len - 1);
+		t->lenfirst[(unsigned char) t->slots[h][0]] |= (uint64_t) 1 << (len - 1);
+		t->lenlast[(unsigned char) t->slots[h][len - 1]] |= (uint64_t) 1 << (len - 1);
 		t->first[(unsigned char) t->slots[h][0]] = 1;
 		if (t->slots[h][0] >= 'a' && t->slots[h][0] <= 'z')
 			t->first[(unsigned char) t->slots[h][0] - 32] = 1;
@@ -1706,26 +1808,29 @@ typedef struct MatchState
 	int		   *upd_pos;		/* pending updates of one token (at most npos) */
 	size_t	   *upd_start;
 	long long  *touch;			/* per word list: token index of the last prev[] set for one of its later positions */
-	/* the prefilter's per-segment marks, cleared after use */
+	/*
+	 * the prefilter's per-segment marks, cleared after use: a bit per word
+	 * list found, and the finds in token order, each list's linked
+	 */
 	uint64_t   *present;		/* per word list: one of its words is in the segment */
-	int		   *plist;			/* the word lists marked */
-	int			nplist;
-	int		   *head;			/* per word list marked: its latest occurrence in ev */
+	int		   *head;			/* per word list found: its latest find in ev */
 	struct PfEvent
 	{
 		int32_t		tok;		/* token index in the segment (at most PF_MAX_SEGMENT) */
-		int32_t		next;		/* the list's earlier occurrence, -1 */
-	}		  **ev;				/* the occurrences, in token order (kept in the scratch) */
-	int		   *capev;
+		int32_t		next;		/* the list's earlier find, -1 */
+	}		   *ev;				/* the finds (the scratch's: grown there, see pf_mark) */
+	int			capev;
 	int			nev;
 	int			pf_oom;			/* no room to record: the segment counts as possible */
+	struct StateArrays *home;	/* the scratch's arrays these are */
 	unsigned char *cue;			/* per cue rule: groups with a chain whose words are all present */
 	int		   *cuel;
 	int			active;			/* the segment may match: match_tokens runs this rule set */
 } MatchState;
 
 /* a MatchState's arrays, kept in a scratch for whichever rules use them next */
-typedef struct StateArrays
+typedef struct StateArrays StateArrays;
+struct StateArrays
 {
 	struct PosState *pst;
 	long long  *reported,
@@ -1734,8 +1839,7 @@ typedef struct StateArrays
 	size_t	   *upd_start;
 	int		   *upd_pos;
 	uint64_t   *present;
-	int		   *plist,
-			   *cuel,
+	int		   *cuel,
 			   *head;
 	unsigned char *cue;
 	struct PfEvent *ev;
@@ -1743,7 +1847,7 @@ typedef struct StateArrays
 	int			cappos,
 				caprules,
 				capwords;
-} StateArrays;
+};
 
 typedef struct SegQueue SegQueue;
 
@@ -1795,7 +1899,6 @@ typedef struct Scan
 	DetectFinding *out;
 	int			max_out;
 	int			nout;
-	MatchState	ms[2];
 	int			nms;
 	unsigned char breported[B_COUNT];
 	long long	tokidx;
@@ -1811,6 +1914,8 @@ typedef struct Scan
 	int			depth;
 	size_t		seg_off,
 				seg_len;
+	unsigned	rt;				/* the structural tests the scan runs (run_tests_enabled) */
+	const DetectTenants *tenants;	/* ctx->tenants */
 	int			last_lbracket_img;
 	size_t		url_watermark;
 	size_t		val_start,		/* the last token-shaped value scanned */
@@ -1823,15 +1928,17 @@ typedef struct Scan
 	int			structured,
 				defer,
 				npending;
+#ifdef DETECT_CHECK_FAST
+	uint64_t	runsig;			/* the runs check_run saw, and the '[' seen */
+#endif
+	/* (from here on written before read: detect_scan does not clear them) */
+	MatchState	ms[2];			/* (bind_state) */
 	struct
 	{
 		int			b;
 		size_t		bs,
 					be;
-	}			pending[B_COUNT];
-#ifdef DETECT_CHECK_FAST
-	uint64_t	runsig;			/* the runs check_run saw, and the '[' seen */
-#endif
+	}			pending[B_COUNT];	/* (npending of them) */
 } Scan;
 
 static int	seg_offsets(Scan *s);
@@ -2095,34 +2202,41 @@ match_tokens(Scan *s)
 
 /* ---- the prefilter ---- */
 
-static inline void
+/* ev grown (in the scratch); -1 when out of memory */
+static int
+pf_grow(MatchState *m)
+{
+	int			cap = m->capev ? m->capev * 2 : 256;
+
+	if (ensure((void **) &m->home->ev, (size_t) cap, sizeof(struct PfEvent)) < 0)
+		return -1;
+	m->ev = m->home->ev;
+	m->capev = m->home->capev = cap;
+	return 0;
+}
+
+/* word list wl is found at token tok (a token index in the segment) */
+static inline __attribute__((always_inline)) void
 pf_mark(MatchState *m, int wl, long long tok)
 {
 	uint64_t	bit = (uint64_t) 1 << (wl & 63);
 
+	if (m->nev >= m->capev && pf_grow(m) < 0)
+	{
+		m->pf_oom = 1;
+		return;
+	}
 	if (!(m->present[wl >> 6] & bit))
 	{
 		m->present[wl >> 6] |= bit;
-		m->plist[m->nplist++] = wl;
 		m->head[wl] = -1;
 	}
-	if (m->nev >= *m->capev)
-	{
-		int			cap = *m->capev ? *m->capev * 2 : 256;
-
-		if (ensure((void **) m->ev, (size_t) cap, sizeof(struct PfEvent)) < 0)
-		{
-			m->pf_oom = 1;
-			return;
-		}
-		*m->capev = cap;
-	}
-	(*m->ev)[m->nev].tok = (int32_t) tok;
-	(*m->ev)[m->nev].next = m->head[wl];
+	m->ev[m->nev].tok = (int32_t) tok;
+	m->ev[m->nev].next = m->head[wl];
 	m->head[wl] = m->nev++;
 }
 
-/* head's slot, NULL when no pattern word has it */
+/* head's slot in the coarse groups' table, NULL when no group has it */
 static inline const struct PfSlot *
 pf_find(const DetectRules *r, uint32_t head)
 {
@@ -2134,54 +2248,76 @@ pf_find(const DetectRules *r, uint32_t head)
 	return NULL;
 }
 
-/* mark the word lists of coarse group g */
+/* mark the word lists of the coarse groups of head's slot */
 static inline void
-pf_mark_group(MatchState *m, int g, long long tok)
+pf_mark_groups(MatchState *m, const struct PfSlot *slot, long long tok)
 {
 	const DetectRules *r = m->rules;
-	int			e;
+	int			i,
+				e;
 
-	for (e = r->cg_off[g]; e < r->cg_off[g + 1]; e++)
-		pf_mark(m, r->cg[e], tok);
+	for (i = slot->first; i < slot->first + slot->n; i++)
+	{
+		int			g = r->hcand[i].val & ~PF_COARSE;
+
+		for (e = r->cg_off[g]; e < r->cg_off[g + 1]; e++)
+			pf_mark(m, r->cg[e], tok);
+	}
 }
 
-/* mark every word list whose word (or prefix word) w is (wl: 1..MAX_WORD) */
+/* the coarse groups of heads of 1 to 3 bytes (shortk) that w (wl bytes) has */
+static __attribute__((noinline)) void
+pf_short(MatchState *m, const unsigned char *w, size_t wl, long long tok)
+{
+	const DetectRules *r = m->rules;
+	unsigned	shorter = r->shortk[w[0]] & ((2u << (wl < 3 ? wl : 3)) - 1);	/* (bit 0 is never set) */
+	const struct PfSlot *slot;
+
+	for (; shorter; shorter &= shorter - 1)
+	{
+		uint32_t	hd = pf_head(w, __builtin_ctz(shorter));
+
+		if (PF_SHORT_HAS(r, hd) && (slot = pf_find(r, hd)) != NULL)
+			pf_mark_groups(m, slot, tok);
+	}
+}
+
+/*
+ * mark every word list whose word (or prefix word) w is (wl: 1..MAX_WORD;
+ * 16 bytes readable at w)
+ */
 static inline __attribute__((always_inline)) void
 pf_word(MatchState *m, const unsigned char *w, size_t wl, long long tok)
 {
 	const DetectRules *r = m->rules;
-	int			kw = wl < PF_COARSE_MAX ? (int) wl : PF_COARSE_MAX,
-				i;
-	uint32_t	head = pf_head(w, kw);
-	unsigned	shorter = r->shortk[w[0]] & ((1u << kw) - 1);	/* (bit 0 is never set) */
+	uint64_t	lo,
+				hi,
+				h;
+	uint32_t	x;
+	uint16_t	tag,
+				t;
 	const struct PfSlot *slot;
 
-	if (wl == 1 && r->one[w[0]] >= 0)
-		pf_mark(m, r->one[w[0]], tok);
-	/* prefix words with shorter heads: their coarse groups */
-	for (; shorter; shorter &= shorter - 1)
+	/* prefix words: the coarse groups of heads of 1 to 3 bytes, then of 4 */
+	if (r->shortk[w[0]])
+		pf_short(m, w, wl, tok);
+	pf_key(w, wl, &lo, &hi);
+	if (wl >= PF_COARSE_MAX && PF_CBLOOM_HAS(r, (uint32_t) lo) &&
+		(slot = pf_find(r, pf_head(w, PF_COARSE_MAX))) != NULL)
+		pf_mark_groups(m, slot, tok);
+	/* the exact word that w is: its tag in the slots up to an empty one */
+	h = PF_XHASH(lo, hi, wl);
+	tag = PF_TAG(h);
+	for (x = (uint32_t) (h >> r->pxshift); (t = r->ptag[x]) != 0; x = (x + 1) & r->pxmask)
 	{
-		int			k = __builtin_ctz(shorter);
-		uint32_t	h = head & ((1u << (8 * k)) - 1);
+		const struct PfExact *e = &r->pex[x];
 
-		if (PF_SHORT_HAS(r, h) && (slot = pf_find(r, h)) != NULL)
-			for (i = slot->first; i < slot->first + slot->n; i++)
-				if (r->hcand[i].val & PF_COARSE)
-					pf_mark_group(m, r->hcand[i].val & ~PF_COARSE, tok);
-	}
-	/* w's own head: its coarse groups, and the exact words that are w */
-	if ((slot = pf_find(r, head)) == NULL)
-		return;
-	for (i = slot->first; i < slot->first + slot->n; i++)
-	{
-		const struct PfCand *cand = &r->hcand[i];
-
-		if (cand->val & PF_COARSE)
-			pf_mark_group(m, cand->val & ~PF_COARSE, tok);
-		else if (cand->len == wl &&
-				 (wl <= PF_COARSE_MAX ||
-				  memcmp(r->htext + cand->text, w + PF_COARSE_MAX, wl - PF_COARSE_MAX) == 0))
-			pf_mark(m, cand->val, tok);	/* (the head is the first bytes: equal) */
+		if (t == tag && e->lo == lo && e->hi == hi && e->len == wl &&
+			(wl <= 16 || memcmp(r->xtext + e->tail, w + 16, wl - 16) == 0))
+		{
+			pf_mark(m, e->wl, tok);
+			break;
+		}
 	}
 }
 
@@ -2189,16 +2325,15 @@ pf_word(MatchState *m, const unsigned char *w, size_t wl, long long tok)
 static inline __attribute__((always_inline)) void
 pf_token(MatchState *ms, const DetectRules *r, const unsigned char *w, size_t wl, long long tok)
 {
-	if (r->root[w[0]] < 0)
-		return;
-	if (wl == 1 && !(r->cmask & 2))
+	if (wl == 1)
 	{
-		/* a one-byte token (punctuation, mostly): only one[] can know it */
+		/* a one-byte token (punctuation, mostly) or word: one[], or a coarse group of one byte */
 		if (r->one[w[0]] >= 0)
 			pf_mark(ms, r->one[w[0]], tok);
+		if (!(r->cmask & 2))
+			return;
 	}
-	else
-		pf_word(ms, w, wl, tok);
+	pf_word(ms, w, wl, tok);
 }
 
 #define PF_PRESENT(m, wl) (((m)->present[(wl) >> 6] >> ((wl) & 63)) & 1)
@@ -2214,7 +2349,7 @@ static int
 chain_in_order(const MatchState *m, const struct Chain *c, long long *budget)
 {
 	const DetectRules *r = m->rules;
-	const struct PfEvent *ev = *m->ev;
+	const struct PfEvent *ev = m->ev;
 	long long	fa[64],
 				fb[64],
 			   *f = fa,
@@ -2270,55 +2405,60 @@ pf_possible(const Scan *s, MatchState *m)
 				k,
 				e,
 				ncue = 0,
+				nw64 = (r->nwords + 63) / 64,
 				possible = m->pf_oom;
 	long long	budget[1] = {4096 + 4LL * m->nev};
 
-	for (i = 0; i < m->nplist && !possible; i++)
+	for (i = 0; i < nw64 && !possible; i++)
 	{
-		int			wl = m->plist[i];
+		uint64_t	bits;
 
-		for (k = r->anc_off[wl]; k < r->anc_off[wl + 1] && !possible; k++)
+		for (bits = m->present[i]; bits && !possible; bits &= bits - 1)
 		{
-			const struct Chain *c = &r->chains[r->anc[k]];
-			const Position *first = &r->pos[c->start];
-			const Rule *rule = &r->rules[first->pattern];
-			int			p;
+			int			wl = 64 * i + __builtin_ctzll(bits);
 
-			if (!(s->mask & DETECT_CAT_BIT(rule->category)))
-				continue;		/* could match, never report */
-			for (p = c->start; p < c->end; p++)
+			for (k = r->anc_off[wl]; k < r->anc_off[wl + 1] && !possible; k++)
 			{
-				for (e = r->pwl_off[p]; e < r->pwl_off[p + 1]; e++)
-					if (PF_PRESENT(m, r->pwl[e]))
+				const struct Chain *c = &r->chains[r->anc[k]];
+				const Position *first = &r->pos[c->start];
+				const Rule *rule = &r->rules[first->pattern];
+				int			p;
+
+				if (!(s->mask & DETECT_CAT_BIT(rule->category)))
+					continue;	/* could match, never report */
+				for (p = c->start; p < c->end; p++)
+				{
+					for (e = r->pwl_off[p]; e < r->pwl_off[p + 1]; e++)
+						if (PF_PRESENT(m, r->pwl[e]))
+							break;
+					if (e == r->pwl_off[p + 1])
 						break;
-				if (e == r->pwl_off[p + 1])
-					break;
-			}
-			if (p < c->end)
-				continue;		/* a position none of whose words is here */
-			if (!chain_in_order(m, c, budget))
-				continue;		/* its words are here, never in order within the gaps */
-			if (rule->ngroups == 0)
-				possible = 1;
-			else
-			{
-				unsigned char *g = &m->cue[first->pattern];
-				int			bits,
-							cntg = 0;
-
-				if (*g == 0)
-					m->cuel[ncue++] = first->pattern;
-				*g |= (unsigned char) (1u << first->group);
-				for (bits = *g; bits; bits &= bits - 1)
-					cntg++;
-				if (cntg >= rule->min_groups)
+				}
+				if (p < c->end)
+					continue;	/* a position none of whose words is here */
+				if (!chain_in_order(m, c, budget))
+					continue;	/* its words are here, never in order within the gaps */
+				if (rule->ngroups == 0)
 					possible = 1;
+				else
+				{
+					unsigned char *g = &m->cue[first->pattern];
+					int			gb,
+								cntg = 0;
+
+					if (*g == 0)
+						m->cuel[ncue++] = first->pattern;
+					*g |= (unsigned char) (1u << first->group);
+					for (gb = *g; gb; gb &= gb - 1)
+						cntg++;
+					if (cntg >= rule->min_groups)
+						possible = 1;
+				}
 			}
 		}
 	}
-	for (i = 0; i < m->nplist; i++)
-		m->present[m->plist[i] >> 6] = 0;
-	m->nplist = 0;
+	for (i = 0; i < nw64; i++)
+		m->present[i] = 0;
 	m->nev = 0;
 	m->pf_oom = 0;
 	for (i = 0; i < ncue; i++)
@@ -2337,9 +2477,7 @@ typedef struct ClassBits
 {
 	uint64_t	word[CB_WORDS],	/* tok_bits TB_WORD: a-z 0-9 and non-ASCII */
 				one[CB_WORDS],	/* TB_ONE: a token of its own */
-				alpha[CB_WORDS],	/* a-z */
 				digit[CB_WORDS],	/* 0-9 */
-				high[CB_WORDS],	/* non-ASCII */
 				run[CB_WORDS],	/* runch_tab: the structural checks' run characters */
 				lbr[CB_WORDS];	/* '[' */
 } ClassBits;
@@ -2371,7 +2509,7 @@ class_bits(const unsigned char *b, size_t n, ClassBits *cb)
 	for (k = 0; k < nw; k++)
 	{
 		const unsigned char *p = b + 64 * k;
-		uint64_t	m[7] = {0};
+		uint64_t	m[5] = {0};
 		int			q;
 
 #if defined(__SSE2__)
@@ -2393,11 +2531,9 @@ class_bits(const unsigned char *b, size_t n, ClassBits *cb)
 
 			m[0] |= ((uint64_t) (unsigned) _mm_movemask_epi8(alnum) | hi) << sh;
 			m[1] |= (uint64_t) (unsigned) _mm_movemask_epi8(one) << sh;
-			m[2] |= (uint64_t) (unsigned) _mm_movemask_epi8(az) << sh;
-			m[3] |= (uint64_t) (unsigned) _mm_movemask_epi8(d09) << sh;
-			m[4] |= hi << sh;
-			m[5] |= (uint64_t) (unsigned) _mm_movemask_epi8(run) << sh;
-			m[6] |= (uint64_t) (unsigned) _mm_movemask_epi8(CB_EQ(x, '[')) << sh;
+			m[2] |= (uint64_t) (unsigned) _mm_movemask_epi8(d09) << sh;
+			m[3] |= (uint64_t) (unsigned) _mm_movemask_epi8(run) << sh;
+			m[4] |= (uint64_t) (unsigned) _mm_movemask_epi8(CB_EQ(x, '[')) << sh;
 		}
 #else
 		for (q = 0; q < 64; q++)
@@ -2407,61 +2543,35 @@ class_bits(const unsigned char *b, size_t n, ClassBits *cb)
 
 			m[0] |= t & TB_WORD ? bit : 0;
 			m[1] |= t == TB_ONE ? bit : 0;
-			m[2] |= t & 1 ? bit : 0;
-			m[3] |= t & 2 ? bit : 0;
-			m[4] |= t & 4 ? bit : 0;
-			m[5] |= runch_tab[p[q]] ? bit : 0;
-			m[6] |= p[q] == '[' ? bit : 0;
+			m[2] |= t & 2 ? bit : 0;
+			m[3] |= runch_tab[p[q]] ? bit : 0;
+			m[4] |= p[q] == '[' ? bit : 0;
 		}
 #endif
 		cb->word[k] = m[0];
 		cb->one[k] = m[1];
-		cb->alpha[k] = m[2];
-		cb->digit[k] = m[3];
-		cb->high[k] = m[4];
-		cb->run[k] = m[5];
-		cb->lbr[k] = m[6];
+		cb->digit[k] = m[2];
+		cb->run[k] = m[3];
+		cb->lbr[k] = m[4];
 	}
-	cb->word[nw] = cb->alpha[nw] = cb->digit[nw] = cb->high[nw] = cb->run[nw] = 0;
+	cb->word[nw] = cb->digit[nw] = cb->run[nw] = 0;
 	return nw;
 }
 
 /*
- * The runs of set bits of a ClassBits mask, one after the other: each
- * cb_next_end returns the end (one past the last bit) of the next run.
- * Used in step with the runs' first bits, it gives every run its end.
+ * The end (one past the last bit) of the run of set bits of mask m that
+ * holds bit p: the first clear bit after it (class_bits' word of zeros
+ * ends every mask)
  */
-typedef struct CbEnds
-{
-	const uint64_t *m;
-	size_t		k;				/* the word of m in bits */
-	uint64_t	bits;			/* its runs' last bits not yet returned */
-} CbEnds;
-
-/* the last bits of the runs in word k of m (the word after k is read: class_bits' zeros end m) */
-#define CB_LAST_BITS(m, k) ((m)[k] & ~(((m)[k] >> 1) | ((m)[(k) + 1] << 63)))
-
-static inline void
-cb_ends_init(CbEnds *e, const uint64_t *m)
-{
-	e->m = m;
-	e->k = 0;
-	e->bits = CB_LAST_BITS(m, 0);
-}
-
 static inline size_t
-cb_next_end(CbEnds *e)
+cb_run_end(const uint64_t *m, size_t p)
 {
-	size_t		r;
+	size_t		k = p >> 6;
+	uint64_t	x = ~m[k] & (~(uint64_t) 0 << (p & 63));
 
-	while (e->bits == 0)
-	{
-		e->k++;
-		e->bits = CB_LAST_BITS(e->m, e->k);
-	}
-	r = 64 * e->k + (size_t) __builtin_ctzll(e->bits) + 1;
-	e->bits &= e->bits - 1;
-	return r;
+	while (x == 0)
+		x = ~m[++k];
+	return 64 * k + (size_t) __builtin_ctzll(x);
 }
 
 /* the first set bit of m (nw words) at or after p; 64 nw when none */
@@ -2483,6 +2593,22 @@ cb_next_set(const uint64_t *m, size_t nw, size_t p)
 	return 64 * k + (size_t) __builtin_ctzll(x);
 }
 
+/* a word with a digit: has it a letter, and nothing but letters and digits (match_tokens' bits == 3)? */
+static int
+pf_leet_word(const unsigned char *w, size_t wl)
+{
+	size_t		i;
+	int			alpha = 0;
+
+	for (i = 0; i < wl; i++)
+	{
+		if (w[i] >= 0x80)
+			return 0;
+		alpha |= w[i] >= 'a' && w[i] <= 'z';
+	}
+	return alpha;
+}
+
 /*
  * The segment's tokens (cb: its class_bits, nw words) through the rule set
  * r of ms, as match_tokens reads them, leetspeak included: a token is a
@@ -2495,9 +2621,7 @@ pf_walk(const unsigned char *b, const ClassBits *cb, size_t nw, MatchState *ms, 
 	long long	ntok = 0;
 	size_t		k,
 				digit = cb_next_set(cb->digit, nw, 0);	/* the next digit, at or after the token */
-	CbEnds		ends;
 
-	cb_ends_init(&ends, cb->word);
 	for (k = 0; k < nw; k++)
 	{
 		uint64_t	one = cb->one[k],
@@ -2514,20 +2638,20 @@ pf_walk(const unsigned char *b, const ClassBits *cb, size_t nw, MatchState *ms, 
 				pf_token(ms, r, b + ts, 1, ntok);
 				continue;
 			}
-			te = cb_next_end(&ends);
+			te = cb_run_end(cb->word, ts);
 			if (te - ts > MAX_WORD)
 				continue;
 			pf_token(ms, r, b + ts, te - ts, ntok);
 			if (digit < ts)
 				digit = cb_next_set(cb->digit, nw, ts);
 			/* letters and digits, nothing else: also read with the digits as letters */
-			if (digit < te && te - ts >= 3 && cb_next_set(cb->alpha, nw, ts) < te &&
-				cb_next_set(cb->high, nw, ts) >= te)
+			if (digit < te && te - ts >= 3 && pf_leet_word(b + ts, te - ts))
 			{
 				size_t		i;
-				unsigned char leet[MAX_WORD];
+				unsigned char leet[MAX_WORD + 16];	/* (pf_word reads 16 bytes) */
 				static const char lmap[] = "oizeasgtbg";	/* 0..9, as match_tokens */
 
+				memset(leet + (te - ts), 0, 16);
 				for (i = ts; i < te; i++)
 					leet[i - ts] = is_digit(b[i]) ? (unsigned char) lmap[b[i] - '0'] : b[i];
 				if (r->root[leet[0]] >= 0)
@@ -2562,7 +2686,6 @@ segment_possible(Scan *s)
 				filtered = 0;
 	long long	ntok = 0;
 	ClassBits	cb;
-	CbEnds		ends;
 
 	/*
 	 * a long segment holds most pattern words somewhere and would pay for
@@ -2589,7 +2712,6 @@ segment_possible(Scan *s)
 	 * check_structure's work: its runs and its '[' in the order it meets
 	 * them (a '[' is no run character, so by their first bytes)
 	 */
-	cb_ends_init(&ends, cb.run);
 	for (k = 0; k < nw; k++)
 	{
 		uint64_t	ev = cb.lbr[k] | (cb.run[k] & ~((cb.run[k] << 1) | (k ? cb.run[k - 1] >> 63 : 0)));
@@ -2606,7 +2728,7 @@ segment_possible(Scan *s)
 #endif
 			}
 			else
-				check_run(s, p, cb_next_end(&ends));
+				check_run(s, p, cb_run_end(cb.run, p));
 		}
 	}
 	for (m = 0; m < s->nms; m++)
@@ -2842,39 +2964,6 @@ ends_with(const char *k, size_t kl, const char *suffix)
 	return kl >= l && memcmp(k + kl - l, suffix, l) == 0;
 }
 
-/*
- * By a run's last byte: 0 a letter or digit no key below ends in (most
- * words stop here), 1 one that some key ends in, 2 not a letter or digit
- * (the last three letters and digits are looked for)
- */
-static const unsigned char key_last[256] = {
-	['.'] = 2, ['-'] = 2, ['_'] = 2,
-	['t'] = 1, ['d'] = 1, ['g'] = 1, ['e'] = 1, ['n'] = 1, ['y'] = 1,
-};
-
-/* for a last byte with key_last 1: the letters a key has before it */
-static const char key_prev[256][2] = {
-	['t'] = "nw", ['d'] = "ii", ['g'] = "uu", ['e'] = "tt", ['n'] = "eo", ['y'] = "ee",
-};
-
-/*
- * Could key_kind(b, i, j) be anything but KEY_NONE?  No when the run ends
- * in two letters or digits that no key ends in (most words).
- */
-static inline __attribute__((always_inline)) int
-key_maybe(const unsigned char *b, size_t i, size_t j)
-{
-	unsigned char c = b[j - 1],
-				p;
-
-	if (key_last[c] != 1)
-		return key_last[c];
-	if (j - i < 2)
-		return 0;
-	p = b[j - 2];
-	return !(is_alpha(p) || is_digit(p)) || p == key_prev[c][0] || p == key_prev[c][1];
-}
-
 static int
 key_kind(const unsigned char *b, size_t i, size_t j)
 {
@@ -2882,7 +2971,7 @@ key_kind(const unsigned char *b, size_t i, size_t j)
 	size_t		kl = 0,
 				x;
 
-	if (j - i > 40 || !key_maybe(b, i, j))
+	if (j - i > 40)
 		return KEY_NONE;
 	/*
 	 * Most runs: the last three letters or digits already rule out every
@@ -2968,61 +3057,225 @@ key_kind(const unsigned char *b, size_t i, size_t j)
 	}
 }
 
+/*
+ * The tests of check_run_tests, as bits: run_tests tells which of them can
+ * be about a run, from necessary conditions that cost a few instructions
+ * (most runs are words none of them is about), and check_run_tests runs
+ * only those.  Scan.rt holds the tests the scan's categories (and tenant
+ * set) can report at all; a test that could not report is not run (none
+ * has an effect besides its report: the watermarks it keeps serve only
+ * itself).
+ */
+enum
+{
+	RT_TENANT_ID = 1,			/* a known tenant id */
+	RT_TENANT_PATH = 2,			/* .../tenants/<id> */
+	RT_KEY_TENANT = 4,			/* key_kind may say KEY_TENANT */
+	RT_KEY_SESSION = 8,			/* key_kind may say KEY_SESSION or KEY_STATE */
+	RT_JWT = 16,
+	RT_WORD_KEY = 32,			/* "bearer <token>", two-word keys ("session id") */
+	RT_URL = 64
+};
+
+/* the tests a scan with category mask mask (and tenants t) can report */
+static unsigned
+run_tests_enabled(unsigned mask, const DetectTenants *t)
+{
+	unsigned	rt = 0;
+
+	if (mask & DETECT_CAT_BIT(DETECT_CROSS_TENANT))
+		rt |= (t ? RT_TENANT_ID : 0) | RT_TENANT_PATH | RT_KEY_TENANT;
+	if (mask & DETECT_CAT_BIT(DETECT_SESSION_STATE))
+		rt |= RT_KEY_SESSION | RT_JWT | RT_WORD_KEY;
+	if (mask & DETECT_CAT_BIT(DETECT_EXFILTRATION))
+		rt |= RT_URL;
+	return rt;
+}
+
+/*
+ * By a run's last byte, the key kinds key_kind may find (RT_KEY_*): a key
+ * ends in ant, tid, lug (tenant keys) or jwt, nid, sid, ate, ken, ion, key
+ * (session keys and request state); a '.', '-' or '_' is skipped, so the
+ * letters before it decide
+ */
+static const unsigned char key_last[256] = {
+	['t'] = RT_KEY_TENANT | RT_KEY_SESSION, ['d'] = RT_KEY_TENANT | RT_KEY_SESSION,
+	['g'] = RT_KEY_TENANT, ['e'] = RT_KEY_SESSION, ['n'] = RT_KEY_SESSION, ['y'] = RT_KEY_SESSION,
+	['.'] = RT_KEY_TENANT | RT_KEY_SESSION, ['-'] = RT_KEY_TENANT | RT_KEY_SESSION,
+	['_'] = RT_KEY_TENANT | RT_KEY_SESSION,
+};
+
+/* for a last byte with a key kind: the letters some key of it has before it */
+static const char key_prev[256][2] = {
+	['t'] = "nw", ['d'] = "ii", ['g'] = "uu", ['e'] = "tt", ['n'] = "eo", ['y'] = "ee",
+};
+
+/* by a run's first byte and by the byte after it: the other tests that may apply */
+static const unsigned char rt_first[256] = {
+	['t'] = RT_TENANT_PATH, ['e'] = RT_JWT, ['h'] = RT_URL,
+	['b'] = RT_WORD_KEY, ['s'] = RT_WORD_KEY, ['r'] = RT_WORD_KEY, ['a'] = RT_WORD_KEY,
+};
+static const unsigned char rt_next[256] = {
+	['/'] = RT_TENANT_PATH, [' '] = RT_WORD_KEY, [':'] = RT_URL,
+};
+
+#define S3(a, b, c) ((uint32_t) (a) << 16 | (uint32_t) (b) << 8 | (uint32_t) (c))
+#define RUN_SEP(c) ((c) < '0' || (c) == '_')	/* in a run: '.' '-' '_', not a letter or digit */
+
+/*
+ * The key kinds (RT_KEY_*) key_kind may find in the run b[i..j): by its
+ * last three letters or digits, as key_kind judges first
+ */
+static inline int
+key_suffix(const unsigned char *b, size_t i, size_t j)
+{
+	uint32_t	l3 = 0;
+	int			got = 0;
+	size_t		x;
+
+	if (j - i >= 3 && !RUN_SEP(b[j - 1]) && !RUN_SEP(b[j - 2]) && !RUN_SEP(b[j - 3]))
+		l3 = S3(b[j - 3], b[j - 2], b[j - 1]);
+	else
+	{
+		for (x = j; x > i && got < 3; x--)
+			if (!RUN_SEP(b[x - 1]))
+				l3 |= (uint32_t) b[x - 1] << (8 * got++);
+		if (got < 3)
+			return 0;
+	}
+	switch (l3)
+	{
+		case S3('a', 'n', 't'):
+		case S3('t', 'i', 'd'):
+		case S3('l', 'u', 'g'):
+			return RT_KEY_TENANT;
+		case S3('j', 'w', 't'):
+		case S3('n', 'i', 'd'):
+		case S3('s', 'i', 'd'):
+		case S3('a', 't', 'e'):
+		case S3('k', 'e', 'n'):
+		case S3('i', 'o', 'n'):
+		case S3('k', 'e', 'y'):
+			return RT_KEY_SESSION;
+		default:
+			return 0;
+	}
+}
+
 /* by first byte, the lengths (bits) of "bearer" and of the two-word keys' first words */
 static const unsigned char two_word_len[256] = {
 	['b'] = 1 << 6, ['s'] = 1 << 7, ['r'] = 1 << 7, ['a'] = 1 << 3 | 1 << 4 | 1 << 6,
 };
 
 /*
- * Could any test of check_run_tests be about the run b[i..j)?  Most runs
- * are words none of them can be: short, no '.' at either end, no tenant
- * id of their length and first byte, no key's last letters, no '/' before,
- * no ':' after, and not the first word of "bearer <token>" or of a
- * two-word key before a space.
+ * The key kinds of en (RT_KEY_*) key_kind may find in the run b[i..j):
+ * most runs are ruled out by their last two bytes, the rest by key_suffix
  */
-static inline __attribute__((always_inline)) int
-run_maybe(const Scan *s, size_t i, size_t j)
+static inline __attribute__((always_inline)) unsigned
+key_maybe(const unsigned char *b, size_t i, size_t j, unsigned en)
 {
-	const unsigned char *b = s->b;
-	const DetectTenants *t = s->ctx->tenants;
-	size_t		len = j - i;
-	unsigned char first = b[i],
-				nx = b[j];		/* b[blen] is 0 */
+	unsigned char c = b[j - 1],
+				p;
 
-	if (len >= 24 || key_maybe(b, i, j))
-		return 1;
-	if (first == '.' || nx == ':' || (i > 0 && b[i - 1] == '/'))
-		return 1;
-	if (nx == ' ' && ((two_word_len[first] >> len) & 1))
-		return 1;
-	/* (len < 24 <= DETECT_MAX_TENANT_ID_LEN) */
-	return t && ((t->lens >> (len - 1)) & 1) && t->first[first];
+	if (!(key_last[c] & en) || j - i > 40)
+		return 0;
+	if (!RUN_SEP(c))
+	{
+		if (j - i < 3)
+			return 0;			/* (fewer than three letters and digits) */
+		p = b[j - 2];
+		if (!RUN_SEP(p) && p != (unsigned char) key_prev[c][0] && p != (unsigned char) key_prev[c][1])
+			return 0;
+	}
+	return key_suffix(b, i, j) & en;
 }
 
-/* the structural tests on one run b[i..j) of run characters */
+/* run_tests' candidates rt (tenant path, JWT, word keys, URL) narrowed by the run's length */
+static inline __attribute__((always_inline)) unsigned
+run_tests_narrow(const Scan *s, size_t i, size_t j, unsigned rt)
+{
+	const unsigned char *b = s->b;
+	size_t		len = j - i;
+
+	if ((rt & RT_TENANT_PATH) && !(i > 0 && b[i - 1] == '/' && (len == 6 || len == 7)))
+		rt &= ~RT_TENANT_PATH;
+	if ((rt & RT_JWT) && len < 24)
+		rt &= ~RT_JWT;
+	if ((rt & RT_WORD_KEY) && !(len < 8 && ((two_word_len[b[i]] >> len) & 1)))
+		rt &= ~RT_WORD_KEY;
+	if ((rt & RT_URL) && len != 4 && len != 5)
+		rt &= ~RT_URL;
+	return rt;
+}
+
+/* the run b[i..j) with its dots trimmed: could it be a known tenant id? */
+static int
+tenant_maybe_trimmed(const DetectTenants *t, const unsigned char *b, size_t i, size_t j)
+{
+	while (i < j && b[i] == '.')
+		i++;
+	while (j > i && b[j - 1] == '.')
+		j--;
+	return j > i && j - i <= DETECT_MAX_TENANT_ID_LEN && TENANT_MAYBE(t, b[i], b[j - 1], j - i);
+}
+
+/*
+ * Which tests of check_run_tests (RT_*) can be about the run b[i..j), of
+ * those the scan runs: each test's necessary condition on the run's first
+ * and last bytes and the byte after it (tables), then on its length and
+ * more (run_tests_narrow); a tenant id's length and first and last bytes
+ * must be some id's.  0 for most runs, in a few instructions.
+ */
+static inline __attribute__((always_inline)) unsigned
+run_tests(const Scan *s, size_t i, size_t j)
+{
+	const unsigned char *b = s->b;
+	size_t		len = j - i;
+	unsigned char first = b[i],
+				last = b[j - 1],
+				nx = b[j];		/* b[blen] is 0 */
+	unsigned	en = s->rt,
+				rt = rt_first[first] & (rt_next[nx] | RT_JWT) & en;
+
+	if (rt)
+		rt = run_tests_narrow(s, i, j, rt);
+	rt |= key_maybe(b, i, j, en);
+	if (en & RT_TENANT_ID)
+	{
+		const DetectTenants *t = s->tenants;
+
+		if (first == '.' || last == '.')
+			rt |= tenant_maybe_trimmed(t, b, i, j) ? RT_TENANT_ID : 0;
+		else if (len <= DETECT_MAX_TENANT_ID_LEN && TENANT_MAYBE(t, first, last, len))
+			rt |= RT_TENANT_ID;
+	}
+	return rt;
+}
+
+/* the structural tests rt (run_tests) on one run b[i..j) of run characters */
 static void
-check_run_tests(Scan *s, size_t i, size_t j)
+check_run_tests(Scan *s, size_t i, size_t j, unsigned rt)
 {
 	const unsigned char *b = s->b;
 	size_t		n = s->blen,
 				a = i,
 				z = j,
 				v;
-	int			kind;
+	int			kind = KEY_NONE;
 
 	/* cross_tenant: a known tenant id, whole token */
-	if (b[a] == '.' || b[z - 1] == '.')
+	if ((rt & RT_TENANT_ID) && (b[a] == '.' || b[z - 1] == '.'))
 	{
 		while (a < z && b[a] == '.')
 			a++;
 		while (z > a && b[z - 1] == '.')
 			z--;
 	}
-	if (s->ctx->tenants && z > a && tenant_known(s->ctx->tenants, b + a, z - a) && !is_own(s, b + a, z - a))
+	if ((rt & RT_TENANT_ID) && z > a && tenant_known(s->ctx->tenants, b + a, z - a) && !is_own(s, b + a, z - a))
 		report_builtin(s, B_TENANT_ID, a, z);
 
 	/* cross_tenant: .../tenants/<id>/... */
-	if (i > 0 && b[i - 1] == '/' && (RUN_IS(b, i, j, "tenants") || RUN_IS(b, i, j, "tenant")) &&
+	if ((rt & RT_TENANT_PATH) && b[i - 1] == '/' && (RUN_IS(b, i, j, "tenants") || RUN_IS(b, i, j, "tenant")) &&
 		j + 1 < n && b[j] == '/' && is_runch(b[j + 1]))
 	{
 		size_t		e = j + 1;
@@ -3035,7 +3288,8 @@ check_run_tests(Scan *s, size_t i, size_t j)
 			report_builtin(s, B_TENANT_PATH, i, e);
 	}
 
-	kind = key_kind(b, i, j);
+	if (rt & (RT_KEY_TENANT | RT_KEY_SESSION))
+		kind = key_kind(b, i, j);
 
 	/* cross_tenant: "tenant_id": "<id>" */
 	if (kind == KEY_TENANT &&
@@ -3055,7 +3309,7 @@ check_run_tests(Scan *s, size_t i, size_t j)
 	}
 
 	/* session_state: JWT-shaped eyJ...eyJ... */
-	if (j - i >= 24 && memcmp(b + i, "eyj", 3) == 0)
+	if ((rt & RT_JWT) && memcmp(b + i, "eyj", 3) == 0)
 	{
 		const unsigned char *dot = memchr(b + i, '.', j - i);
 
@@ -3065,7 +3319,7 @@ check_run_tests(Scan *s, size_t i, size_t j)
 	}
 
 	/* session_state: Bearer <token> */
-	if (j + 1 < n && b[j] == ' ' && RUN_IS(b, i, j, "bearer"))
+	if ((rt & RT_WORD_KEY) && j + 1 < n && b[j] == ' ' && RUN_IS(b, i, j, "bearer"))
 	{
 		size_t		e = value_end(s, j + 1);
 
@@ -3074,7 +3328,7 @@ check_run_tests(Scan *s, size_t i, size_t j)
 	}
 
 	/* a two-word key: "session id", "request state", "access token" */
-	if (j + 3 < n && b[j] == ' ' &&
+	if ((rt & RT_WORD_KEY) && j + 3 < n && b[j] == ' ' &&
 		(RUN_IS(b, i, j, "session") || RUN_IS(b, i, j, "request") || RUN_IS(b, i, j, "access") ||
 		 RUN_IS(b, i, j, "refresh") || RUN_IS(b, i, j, "auth") || RUN_IS(b, i, j, "api")))
 	{
@@ -3124,7 +3378,7 @@ check_run_tests(Scan *s, size_t i, size_t j)
 	}
 
 	/* exfiltration: URLs */
-	if (j + 3 <= n && b[j] == ':' && (RUN_IS(b, i, j, "http") || RUN_IS(b, i, j, "https")) &&
+	if ((rt & RT_URL) && j + 3 <= n && b[j] == ':' && (RUN_IS(b, i, j, "http") || RUN_IS(b, i, j, "https")) &&
 		memcmp(b + j, "://", 3) == 0 && i >= s->url_watermark)
 		check_url(s, i, j + 3);
 }
@@ -3136,8 +3390,10 @@ check_run(Scan *s, size_t i, size_t j)
 #ifdef DETECT_CHECK_FAST
 	s->runsig = s->runsig * 31 + i * 7 + j;
 #endif
-	if (run_maybe(s, i, j))
-		check_run_tests(s, i, j);
+	unsigned	rt = run_tests(s, i, j);
+
+	if (rt)
+		check_run_tests(s, i, j, rt);
 }
 
 static void
@@ -3444,7 +3700,6 @@ detect_scratch_free(DetectScratch *w)
 		free(a->upd_start);
 		free(a->upd_pos);
 		free(a->present);
-		free(a->plist);
 		free(a->cue);
 		free(a->cuel);
 		free(a->head);
@@ -3495,7 +3750,6 @@ bind_state(DetectScratch *w, int m, const DetectRules *r, MatchState *ms)
 
 		if (fresh((void **) &a->touch, (size_t) cap, sizeof(long long)) < 0 ||
 			fresh((void **) &a->present, (size_t) cap / 64 + 1, sizeof(uint64_t)) < 0 ||
-			ensure((void **) &a->plist, (size_t) cap, sizeof(int)) < 0 ||
 			ensure((void **) &a->head, (size_t) cap, sizeof(int)) < 0)
 			return -1;
 		a->capwords = cap;
@@ -3508,13 +3762,12 @@ bind_state(DetectScratch *w, int m, const DetectRules *r, MatchState *ms)
 	ms->upd_start = a->upd_start;
 	ms->touch = a->touch;
 	ms->present = a->present;
-	ms->plist = a->plist;
-	ms->nplist = 0;
 	ms->cue = a->cue;
 	ms->cuel = a->cuel;
 	ms->head = a->head;
-	ms->ev = &a->ev;
-	ms->capev = &a->capev;
+	ms->ev = a->ev;
+	ms->capev = a->capev;
+	ms->home = a;
 	ms->nev = 0;
 	ms->pf_oom = 0;
 	ms->active = 1;
@@ -3585,7 +3838,7 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 	w = ctx->scratch;
 	if (w == NULL && (w = own = detect_scratch_new()) == NULL)
 		return -1;
-	memset(&s, 0, sizeof(s));
+	memset(&s, 0, offsetof(Scan, ms));
 	/* > every gap and window past anything this scratch holds: its state is "never" */
 	s.scan_id = s.tokidx = w->tokbase + SEGMENT_GAP;
 	s.w = w;
@@ -3593,6 +3846,8 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 	s.mask = ctx->categories ? (ctx->categories & DETECT_ALL_CATEGORIES) :
 		ctx->direction == DETECT_ARGUMENTS ? DETECT_ALL_CATEGORIES :
 		(DETECT_ALL_CATEGORIES & ~DETECT_CAT_BIT(DETECT_SESSION_STATE));
+	s.rt = run_tests_enabled(s.mask, ctx->tenants);
+	s.tenants = ctx->tenants;
 	s.input = (const unsigned char *) text;
 	s.out = out;
 	s.max_out = out ? max_out : 0;
@@ -3662,7 +3917,7 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 		if (g->depth < MAX_DEPTH && queue_base64(&s, q, a, n, g->depth) < 0)
 			goto done;
 		n = detect_fold_bytes(a, n, c);
-		/* a sentinel for run_maybe, and whole blocks of zeros for class_bits (the buffers hold len + SCAN_PAD) */
+		/* a sentinel for run_tests, and whole blocks of zeros for class_bits (the buffers hold len + SCAN_PAD) */
 		memset(c + n, 0, SCAN_PAD);
 
 		s.b = c;
