@@ -99,9 +99,12 @@
  * The call answered as text (mcp_http_text, extension 1.1): the response as
  * the database wrote it, not parsed into jsonb and printed again (about 7%
  * of a call's work in the database).  Used whenever the database has it.
+ * Called in a target list (OFFSET 0 keeps it to one call) rather than in
+ * FROM: a function scan puts the one row through a tuplestore, and sets
+ * itself up from the function's OUT parameters, on every execution.
  */
-#define SQL_RPC_TEXT "SELECT http_status, session_id, response " \
-	"FROM mtmcp.mcp_http_text($1::text, $2::jsonb, $3::text, $4::text, $5::jsonb)"
+#define SQL_RPC_TEXT "SELECT (r.a).http_status, (r.a).session_id, (r.a).response " \
+	"FROM (SELECT mtmcp.mcp_http_text($1::text, $2::jsonb, $3::text, $4::text, $5::jsonb) AS a OFFSET 0) r"
 
 /* By job kind (JobKind order), then the five-argument calls */
 #define STMT_RPC_HEADERS (JOB_FINDINGS + 1)
