@@ -182,6 +182,22 @@ SELECT pg_typeof(response) AS jsonb_door, response = (:'text_response')::jsonb A
 SELECT count(*) AS rows, bool_and(strpos(:'text_response', '"result":' || result) > 0) AS result_bytes_as_sent,
 	   bool_and(result_sha256 = encode(sha256(convert_to(substr(:'text_response', strpos(:'text_response', '"result":') + 9, result_bytes::int), 'UTF8')), 'hex')) AS hash_of_sent_bytes
   FROM mtmcp.audit_log WHERE session_id = :'hs' AND method = 'tools/call';
+-- a wrapped tool result is written in its canonical text form from the start (tools.c):
+-- whatever the handler returns -- escapes, non-ASCII, nesting, empty containers, an array,
+-- structuredContent -- the text sent is exactly jsonb's form of it, and what the audit hashed
+SELECT mtmcp.register_tool('echo_structured', 'Echo, with an output schema.', '{"type":"object"}', 'app.echo(jsonb)',
+	output_schema => '{"type":"object"}');
+CREATE TEMP TABLE sent AS
+SELECT n, tool, args, r.response
+  FROM (VALUES (91, 'echo', '{"q": "a \"quoted\" \\ back\nslash", "é": "naïve ☃ \u2028", "n": [1, 2.50, -0, 1e3], "e": {}, "z": [[], {"": null}]}'),
+			   (92, 'echo_structured', '{"b": true, "a": {"y": [false], "x": "x"}}'),
+			   (93, 'echo', '{}')) v(n, tool, args),
+	   LATERAL mtmcp.mcp_http_text(tok('acme'), jsonb_build_object('jsonrpc', '2.0', 'id', n, 'method', 'tools/call',
+			   'params', jsonb_build_object('name', tool, 'arguments', args::jsonb)), :'hs', NULL, NULL) r;
+SELECT s.tool, s.args, (regexp_match(s.response, '"result":(.*)}$'))[1] = (s.response::jsonb -> 'result')::text AS canonical_text,
+	   a.result_sha256 = encode(sha256(convert_to((s.response::jsonb -> 'result')::text, 'UTF8')), 'hex') AS hashed_as_sent,
+	   a.result = (s.response::jsonb -> 'result')::text AS kept_as_sent
+  FROM sent s JOIN mtmcp.audit_log a ON a.session_id = :'hs' AND a.request_id = s.n::text ORDER BY s.n;
 -- redacted by the rules of arguments, also inside JSON carried as text
 SELECT mtmcp.register_tool('echo_redacted', 'Echo, with a redaction path.', '{"type":"object"}', 'app.echo(jsonb)',
 	redact_paths => ARRAY['card.number']);

@@ -41,6 +41,13 @@ typedef struct MtmcpAuditEvent
 	const char *min_severity;	/* the findings' floor for severity, or NULL */
 	const char *min_detail;		/* detail when the floor raises it to security */
 	char	   *result_text;	/* redacted, cut at the tenant's bound; NULL: no result */
+	/*
+	 * tools.c: the handler's result (an object or array) when the result
+	 * text is its canonical wrapping, {"content": [{"text": <its text>, ...}]
+	 * ...}, already in jsonb's text form: inspect.c then needs neither to
+	 * parse the result nor to read the text inside it.  NULL otherwise.
+	 */
+	Jsonb	   *tool_result;
 	int64		result_bytes;
 	char		result_sha256[65];
 	bool		result_truncated;

@@ -848,7 +848,8 @@ keep_result(const MtmcpIdentity *id, Jsonb *jb, const char *full, size_t len, Mt
 	ev->result_truncated = false;
 	ev->result_text = NULL;
 
-	red = redact_result(jb, ev->redact_paths, ev->nredact);
+	/* jb NULL: nothing to redact (mtmcp_inspect_result looked) */
+	red = jb != NULL ? redact_result(jb, ev->redact_paths, ev->nredact) : NULL;
 	text = red == jb ? (char *) full : JsonbToCString(NULL, &red->root, VARSIZE(red));
 	tlen = red == jb ? (int) len : strlen(text);
 	if (tlen > bound)
@@ -957,14 +958,28 @@ mtmcp_inspect_result(const MtmcpIdentity *id, const char *method, StringInfo res
 	/*
 	 * The result in jsonb's text form, the form the response carries it in:
 	 * mcp_dispatch's jsonb prints it so, and the text response (mcp_http_text)
-	 * is given exactly these bytes -- the ones hashed for the audit row.
+	 * is given exactly these bytes -- the ones hashed for the audit row.  A
+	 * tool's result that tools.c wrapped is in that form already, and has
+	 * nothing to redact but what its handler's jsonb has: then it is neither
+	 * parsed nor read again here.
 	 */
-	jb = json_text_to_jsonb(result->data);
-	full = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
-	len = strlen(full);
-	keep_result(id, jb, full, len, ev);
-	resetStringInfo(result);
-	appendBinaryStringInfo(result, full, (int) len);
+	if (dir == DETECT_RESULT && ev->tool_result != NULL &&
+		!mtmcp_redaction_needed(&ev->tool_result->root, ev->redact_paths, ev->nredact))
+	{
+		jb = NULL;
+		full = result->data;
+		len = result->len;
+		keep_result(id, NULL, full, len, ev);
+	}
+	else
+	{
+		jb = json_text_to_jsonb(result->data);
+		full = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+		len = strlen(full);
+		keep_result(id, jb, full, len, ev);
+		resetStringInfo(result);
+		appendBinaryStringInfo(result, full, (int) len);
+	}
 
 	if (!inspect_enabled)
 		return 0;
@@ -972,7 +987,7 @@ mtmcp_inspect_result(const MtmcpIdentity *id, const char *method, StringInfo res
 	if (!p.enabled)
 		return 0;
 	cache_load();
-	if (is_input_required(jb))
+	if (jb != NULL && is_input_required(jb))
 	{
 		full = input_requests_text(jb);
 		len = strlen(full);

@@ -510,6 +510,9 @@ mtmcp_mrtr_finish(int rc, StringInfo result, const char **rpc_msg, char **rpc_da
 {
 	if (!call.active)
 		return rc;
+	/* a result replaced here is no longer the handler's wrapped result (inspect.c) */
+	if (call.missing_cap != NULL || call.nasked > 0)
+		ev->tool_result = NULL;
 	if (call.missing_cap != NULL)
 	{
 		*rpc_msg = "Missing required client capability";

@@ -332,10 +332,36 @@ append_text_content(StringInfo buf, const char *text)
  * array is taken as a CallToolResult already; anything else becomes one
  * text block (a string as itself, other JSON as its text), plus
  * structuredContent when the tool declares an output schema.
+ *
+ * An object or array is wrapped in jsonb's text form -- keys in jsonb's
+ * order, ", " and ": " -- so that the text is already the canonical result
+ * the response carries and the audit row hashes: *wrapped is then set to
+ * res, and inspect.c takes it from there (MtmcpAuditEvent.tool_result).
  */
 static void
-append_tool_result(StringInfo out, Jsonb *res, bool has_output_schema)
+append_tool_result(StringInfo out, Jsonb *res, bool has_output_schema, Jsonb **wrapped)
 {
+	*wrapped = NULL;
+	if (res != NULL && !JB_ROOT_IS_SCALAR(res) &&
+		!(JB_ROOT_IS_OBJECT(res) && jsonb_value_is_array(jsonb_object_get(&res->root, "content"))))
+	{
+		StringInfoData t;
+
+		initStringInfo(&t);
+		json_append_jsonb(&t, res);
+		appendStringInfoString(out, "{\"content\": [{\"text\": ");
+		json_append_string(out, t.data);
+		appendStringInfoString(out, ", \"type\": \"text\"}], \"isError\": false");
+		if (has_output_schema && JB_ROOT_IS_OBJECT(res))
+		{
+			appendStringInfoString(out, ", \"structuredContent\": ");
+			appendBinaryStringInfo(out, t.data, t.len);
+		}
+		appendStringInfoChar(out, '}');
+		*wrapped = res;
+		return;
+	}
+
 	if (res != NULL && JB_ROOT_IS_OBJECT(res))
 	{
 		JsonbValue *content = jsonb_object_get(&res->root, "content");
@@ -350,16 +376,13 @@ append_tool_result(StringInfo out, Jsonb *res, bool has_output_schema)
 	appendStringInfoString(out, "{\"content\":");
 	if (res == NULL)
 		append_text_content(out, "null");
-	else if (JB_ROOT_IS_SCALAR(res))
+	else
 	{
+		/* a scalar: a string as itself, anything else as its JSON text */
 		JsonbValue	v;
 
 		if (JsonbExtractScalar(&res->root, &v) && v.type == jbvString)
-		{
-			char	   *s = jsonb_value_cstring(&v);
-
-			append_text_content(out, s);
-		}
+			append_text_content(out, jsonb_value_cstring(&v));
 		else
 		{
 			StringInfoData t;
@@ -367,19 +390,6 @@ append_tool_result(StringInfo out, Jsonb *res, bool has_output_schema)
 			initStringInfo(&t);
 			json_append_jsonb(&t, res);
 			append_text_content(out, t.data);
-		}
-	}
-	else
-	{
-		StringInfoData t;
-
-		initStringInfo(&t);
-		json_append_jsonb(&t, res);
-		append_text_content(out, t.data);
-		if (has_output_schema && JB_ROOT_IS_OBJECT(res))
-		{
-			appendStringInfoString(out, ",\"structuredContent\":");
-			appendStringInfoString(out, t.data);
 		}
 	}
 	appendStringInfoString(out, ",\"isError\":false}");
@@ -470,7 +480,7 @@ mtmcp_tools_call(const MtmcpIdentity *id, const char *name, Jsonb *args,
 	mtmcp_call_limits(t->timeout_ms, t->lock_timeout_ms);
 	if (mtmcp_run_as_tool(t->handler, args, t->output_schema, &res, &edata, &output_error))
 	{
-		append_tool_result(result, res, t->output_schema != NULL);
+		append_tool_result(result, res, t->output_schema != NULL, &ev->tool_result);
 		ev->result_kind = "ok";
 		ev->severity = "info";
 	}
