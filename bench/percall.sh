@@ -4,7 +4,7 @@
 # A benchmark, not a test.  One pgbench connection (as mtmcp_shim, extended
 # protocol with a prepared statement, as mtmcp-http sends them by default;
 # PERCALL_PROTOCOL=extended: unnamed statements, as with --statements unnamed) calls
-# mtmcp.mcp_http() with the bench's tools/call get_document over and over,
+# mtmcp.mcp_http_text() with the bench's tools/call get_document over and over,
 # followed by the reset query mtmcp-http's --help suggests when PERCALL_RESET=1.
 # It prints calls per second and the CPU the whole cluster (postmaster and
 # all its processes) used per call, in microseconds -- steadier than
@@ -43,7 +43,8 @@ out=$(psql -X -At -U mtmcp_shim -d "$DB" -v tok="$tok" -v sid="$sid" -v req="$ca
 grep -q 'Anvil launch plan' <<<"$out" || { echo "percall: tools/call did not answer the document: $out" >&2; exit 1; }
 [ -z "${PERCALL_SAVE:-}" ] || printf '%s %s\n' "$tok" "$sid" >"$PERCALL_SAVE"
 {
-	echo "SELECT http_status, session_id, response::text FROM mtmcp.mcp_http('$tok'::text, '$call'::jsonb, '$sid'::text, NULL::text);"
+	# the statement mtmcp-http prepares (src/shim/pool.c, SQL_RPC_TEXT)
+	echo "SELECT (r.a).http_status, (r.a).session_id, (r.a).response FROM (SELECT mtmcp.mcp_http_text('$tok'::text, '$call'::jsonb, '$sid'::text, NULL::text, NULL::jsonb) AS a OFFSET 0) r;"
 	if [ "$RESET" = 1 ]; then
 		echo "RESET ALL; SET client_min_messages = notice; DISCARD TEMP; DISCARD SEQUENCES; UNLISTEN *; SELECT pg_advisory_unlock_all();"
 	fi
