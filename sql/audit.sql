@@ -205,6 +205,18 @@ SELECT v, mtmcp._audit_severity_valid(v) FROM unnest(ARRAY['info', 'warning', 's
 -- What a DBA adds to the audit table applies to the rows calls write: the
 -- direct write (src/rowinsert.c) steps aside for a trigger or a column it
 -- does not fill, and checks a CHECK constraint as the INSERT would.
+-- a ping of subject sub on session s: went through, or the SQLSTATE and constraint that refused it
+CREATE FUNCTION ping_of(sub text, s text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	st text;
+	con text;
+BEGIN
+	PERFORM d(tok('acme', sub => sub), '{"jsonrpc":"2.0","id":1,"method":"ping"}', s);
+	RETURN 'went through';
+EXCEPTION WHEN check_violation THEN
+	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, con = CONSTRAINT_NAME;
+	RETURN format('failed whole: %s %s', st, con);
+END $$;
 CREATE TABLE audit_copy (event_id uuid, method text);
 CREATE FUNCTION copy_audit() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -216,36 +228,14 @@ SELECT d(:'a', '{"jsonrpc":"2.0","id":1,"method":"ping"}', 's20') IS NOT NULL;
 SELECT c.method AS copied_by_trigger FROM audit_copy c JOIN mtmcp.audit_log a USING (event_id) WHERE a.session_id = 's20';
 DROP TRIGGER copy_audit ON mtmcp.audit_log;
 ALTER TABLE mtmcp.audit_log ADD CONSTRAINT regress_no_blocked CHECK (subject <> 'blocked');
-DO $$
-DECLARE
-	st text;
-	con text;
-BEGIN
-	PERFORM d(tok('acme', sub => 'blocked'), '{"jsonrpc":"2.0","id":1,"method":"ping"}', 's21');
-	RAISE WARNING 'the call of subject blocked went through';
-EXCEPTION WHEN check_violation THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, con = CONSTRAINT_NAME;
-	RAISE WARNING 'the call of subject blocked failed whole: % %', st, con;
-END
-$$;
+SELECT ping_of('blocked', 's21');
 SELECT count(*) AS blocked_rows FROM mtmcp.audit_log WHERE session_id = 's21';
 SELECT d(tok('acme', sub => 'fine'), '{"jsonrpc":"2.0","id":1,"method":"ping"}', 's22') IS NOT NULL;
 ALTER TABLE mtmcp.audit_log DROP CONSTRAINT regress_no_blocked;
 -- a CHECK of the form the direct write keeps compiled (a C function of a column, like
 -- mtmcp's own), added while calls run (NOT VALID: old rows fail it): new rows must pass it
 ALTER TABLE mtmcp.audit_log ADD CONSTRAINT regress_kind_subject CHECK (mtmcp._audit_result_kind_valid(subject)) NOT VALID;
-DO $$
-DECLARE
-	st text;
-	con text;
-BEGIN
-	PERFORM d(tok('acme', sub => 'alice'), '{"jsonrpc":"2.0","id":1,"method":"ping"}', 's25');
-	RAISE WARNING 'the call of subject alice went through';
-EXCEPTION WHEN check_violation THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, con = CONSTRAINT_NAME;
-	RAISE WARNING 'the call of subject alice failed whole: % %', st, con;
-END
-$$;
+SELECT ping_of('alice', 's25');
 SELECT d(tok('acme', sub => 'ok'), '{"jsonrpc":"2.0","id":1,"method":"ping"}', 's26') IS NOT NULL AS subject_ok_passes;
 ALTER TABLE mtmcp.audit_log DROP CONSTRAINT regress_kind_subject;
 SELECT count(*) FILTER (WHERE session_id = 's25') AS s25_rows, count(*) FILTER (WHERE session_id = 's26') AS s26_rows

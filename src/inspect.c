@@ -637,25 +637,37 @@ mtmcp_inspect_refusal(const MtmcpAuditEvent *ev)
  * The kept result
  * ------------------------------------------------------------------------- */
 
+/*
+ * Could the string s (len bytes) carry a JSON object or array?  Sets [*a, *b)
+ * to it without the surrounding whitespace.  Text with \u0000, which jsonb
+ * refuses though JSON allows it, is left as it is.
+ */
+static bool
+embedded_bounds(const char *s, int len, int *a, int *b)
+{
+	*a = 0;
+	*b = len;
+	while (*a < *b && (s[*a] == ' ' || s[*a] == '\n' || s[*a] == '\t' || s[*a] == '\r'))
+		(*a)++;
+	while (*b > *a && (s[*b - 1] == ' ' || s[*b - 1] == '\n' || s[*b - 1] == '\t' || s[*b - 1] == '\r'))
+		(*b)--;
+	if (*b - *a < 2 || !((s[*a] == '{' && s[*b - 1] == '}') || (s[*a] == '[' && s[*b - 1] == ']')))
+		return false;
+	return memmem(s + *a, *b - *a, "\\u0000", 6) == NULL;
+}
+
 /* A JSON object or array carried as a string, parsed; NULL when it is not one. */
 static Jsonb *
 embedded_json(const char *s, int len)
 {
-	int			a = 0,
-				b = len;
+	int			a,
+				b;
 	JsonLexContext *lex;
 	char	   *copy;
 
-	while (a < b && (s[a] == ' ' || s[a] == '\n' || s[a] == '\t' || s[a] == '\r'))
-		a++;
-	while (b > a && (s[b - 1] == ' ' || s[b - 1] == '\n' || s[b - 1] == '\t' || s[b - 1] == '\r'))
-		b--;
-	if (b - a < 2 || !((s[a] == '{' && s[b - 1] == '}') || (s[a] == '[' && s[b - 1] == ']')))
+	if (!embedded_bounds(s, len, &a, &b))
 		return NULL;
 	copy = pnstrdup(s + a, b - a);
-	/* jsonb refuses \u0000, which JSON allows: leave such text as it is */
-	if (strstr(copy, "\\u0000") != NULL)
-		return NULL;
 	lex = makeJsonLexContextCstringLen(copy, b - a, GetDatabaseEncoding(), false);
 	if (pg_parse_json(lex, &nullSemAction) != JSON_SUCCESS)
 		return NULL;
@@ -750,21 +762,13 @@ embedded_redaction_needed(JsonbValue *v, char **paths, int npaths, int depth)
 	check_stack_depth();
 	if (v->type == jbvString)
 	{
-		const char *s = v->val.string.val;
-		int			a = 0,
-					b = v->val.string.len;
+		int			a,
+					b;
 		bool		is_json;
 
-		/* embedded_json's test of a document in a string */
-		while (a < b && (s[a] == ' ' || s[a] == '\n' || s[a] == '\t' || s[a] == '\r'))
-			a++;
-		while (b > a && (s[b - 1] == ' ' || s[b - 1] == '\n' || s[b - 1] == '\t' || s[b - 1] == '\r'))
-			b--;
-		if (b - a < 2 || !((s[a] == '{' && s[b - 1] == '}') || (s[a] == '[' && s[b - 1] == ']')))
+		if (!embedded_bounds(v->val.string.val, v->val.string.len, &a, &b))
 			return false;
-		if (memmem(s + a, b - a, "\\u0000", 6) != NULL)
-			return false;
-		return mtmcp_redaction_needed_text(s + a, b - a, paths, npaths, &is_json);
+		return mtmcp_redaction_needed_text(v->val.string.val + a, b - a, paths, npaths, &is_json);
 	}
 	if (v->type != jbvBinary)
 		return false;
