@@ -258,36 +258,67 @@ shim_log(const char *fmt,...)
 	(void) rc;
 }
 
+/*
+ * The kernel's randomness, taken 256 bytes at a time into a reserve of each
+ * thread's (every call needs 16 bytes or more: a getrandom(2) each was a
+ * system call per key), wiped as it is handed out.  The shim never forks.
+ */
+static void
+random_bytes(unsigned char *out, size_t n)
+{
+	static __thread unsigned char reserve[256];
+	static __thread size_t left = 0;
+
+	while (n > 0)
+	{
+		size_t		take;
+
+		if (left == 0)
+		{
+			size_t		got = 0;
+
+			while (got < sizeof(reserve))
+			{
+				ssize_t		r = getrandom(reserve + got, sizeof(reserve) - got, 0);
+
+				if (r < 0)
+				{
+					if (errno == EINTR)
+						continue;
+					fputs("mtmcp-http: getrandom failed\n", stderr);
+					abort();
+				}
+				got += (size_t) r;
+			}
+			left = sizeof(reserve);
+		}
+		take = n < left ? n : left;
+		memcpy(out, reserve + left - take, take);
+		explicit_bzero(reserve + left - take, take);
+		left -= take;
+		out += take;
+		n -= take;
+	}
+}
+
 /* nbytes of kernel randomness as lower-case hex (out holds 2*nbytes+1). */
 void
 random_hex(char *out, size_t nbytes)
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char raw[64];
-	size_t		got = 0;
 	size_t		i;
 
 	if (nbytes > sizeof(raw))
 		nbytes = sizeof(raw);
-	while (got < nbytes)
-	{
-		ssize_t		r = getrandom(raw + got, nbytes - got, 0);
-
-		if (r < 0)
-		{
-			if (errno == EINTR)
-				continue;
-			fputs("mtmcp-http: getrandom failed\n", stderr);
-			abort();
-		}
-		got += (size_t) r;
-	}
+	random_bytes(raw, nbytes);
 	for (i = 0; i < nbytes; i++)
 	{
 		out[2 * i] = hex[raw[i] >> 4];
 		out[2 * i + 1] = hex[raw[i] & 15];
 	}
 	out[2 * nbytes] = '\0';
+	explicit_bzero(raw, nbytes);
 }
 
 static void
