@@ -238,7 +238,12 @@ find_partition(Relation parent, int ncols, const char *const *names, Datum *valu
 			   bool *is_default)
 {
 	PartitionKey key = RelationGetPartitionKey(parent);
-	PartitionDesc pd = RelationGetPartitionDesc(parent, false);
+	/*
+	 * As ExecInitPartitionDispatchInfo reads it for data modification: a
+	 * partition being detached concurrently is left out, except under
+	 * snapshot isolation, where the transaction may still use it.
+	 */
+	PartitionDesc pd = RelationGetPartitionDesc(parent, !IsolationUsesXactSnapshot());
 	PartitionBoundInfo bounds;
 	const char *keyname;
 	int			c,
