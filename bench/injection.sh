@@ -26,10 +26,11 @@ psql -X -q -v ON_ERROR_STOP=1 -d mtmcp_bench -v rounds="$ROUNDS" -v calls="$CALL
 SET client_min_messages = warning;
 SELECT token AS tok FROM bench.tokens WHERE alg = 'HS256' ORDER BY n LIMIT 1 \gset
 CREATE TEMP TABLE runs (round int, call text, mode text, us float8, cpu_ticks bigint);
--- this backend's CPU time (user + system, clock ticks) from /proc: load elsewhere does not count
+-- this backend's CPU time in nanoseconds (/proc/self/schedstat: time on a CPU), where the
+-- clock ticks of /proc/self/stat (10 ms) were too coarse for blocks of a tenth of a second:
+-- load elsewhere does not count
 CREATE FUNCTION pg_temp.cpu_ticks() RETURNS bigint LANGUAGE sql AS $$
-	SELECT split_part(x, ' ', 12)::bigint + split_part(x, ' ', 13)::bigint
-	  FROM (SELECT substr(s, strpos(s, ') ') + 2) AS x FROM pg_read_file('/proc/self/stat') s) f $$;
+	SELECT split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::bigint $$;
 CREATE PROCEDURE pg_temp.measure(tok text, rounds int, calls int)
 LANGUAGE plpgsql AS $$
 DECLARE
