@@ -56,6 +56,7 @@
 #define MAX_GAP				64
 #define SEGMENT_GAP			1000	/* token-index distance between segments (> MAX_GAP) */
 #define SCAN_PAD			64		/* zero bytes kept after a normalised segment (class_bits' blocks) */
+#define B64_SMALL			256		/* a base64 run decoding to this much is decoded on the stack */
 
 /* ------------------------------------------------------------------------
  * names
@@ -342,10 +343,15 @@ struct DetectRules
 	 * The prefilter (segment_possible): which words a segment holds, and
 	 * which chains could then match at all.  An exact word of two bytes or
 	 * more is looked up by a hash of its first 16 bytes (two loads, pf_key)
-	 * and its length in a direct-mapped table of 16-bit tags, ptag, whose
-	 * slots are mostly empty, so that a word no pattern has costs one probe
-	 * of a small array; a tag that matches has its entry in pex, with the
-	 * word's bytes to compare.  A prefix word belongs to coarse group g,
+	 * and its length: first in a bloom of two bits per word (xbloom, about
+	 * 16 bits per word, so most words no pattern has stop there), then in
+	 * pex, slots of a 16-bit tag and a word list, half of them empty.  The
+	 * bytes are not compared: a word that only shares a hash marks a list
+	 * that is not there, which can only send the segment to the matcher
+	 * (never hide a match), and is rare (1 in 2^16 probes past the bloom).
+	 * Both tables are small (for the shipped set 1 kB and 4 kB) because a
+	 * scan starts with cold caches: what a lookup costs is the cache lines
+	 * it touches, and a text's words spread over all of them.  A prefix word belongs to coarse group g,
 	 * the prefix words whose first min(length, PF_COARSE_MAX) bytes, the
 	 * head (pf_head; no byte of a word is 0, so the number also tells how
 	 * many), are the same: a slot of pslots holds a head and its groups
@@ -353,18 +359,15 @@ struct DetectRules
 	 * first looked for in a bloom (cbloom), shorter ones by first byte
 	 * (shortk) and in a bloom (shortg).
 	 */
-	uint16_t   *ptag;			/* 0: empty; else PF_TAG of the word in pex[] */
+	uint64_t   *xbloom;			/* PF_XBLOOM bits of the exact words */
+	uint32_t	xbshift;		/* 32 - log2(words of xbloom) */
 	struct PfExact
 	{
-		uint64_t	lo,			/* the word's bytes 0..7, 8..15 (zeros past its end) */
-					hi;
+		uint16_t	tag;		/* 0: empty; else PF_TAG of the word */
 		uint16_t	wl;			/* its word list */
-		uint16_t	len;
-		uint32_t	tail;		/* bytes past 16: at xtext + tail */
 	}		   *pex;
 	uint32_t	pxmask;
-	int			pxshift;		/* 64 - log2(slots of ptag) */
-	unsigned char *xtext;
+	int			pxshift;		/* 64 - log2(slots of pex) */
 	struct PfSlot
 	{
 		uint32_t	head;		/* 0: empty */
@@ -460,9 +463,16 @@ pf_key(const unsigned char *w, size_t wl, uint64_t *lo, uint64_t *hi)
 	*hi = b & mk[1];
 }
 
-/* the hash of a key and length: its top bits pick the slot, the 16 below (never 0) are the tag */
+/*
+ * the hash of a key and length: its top bits pick the slot, bits 32..47
+ * (never 0) are the tag; the bloom's word and two bits come from its two
+ * halves mixed again (a product's low bits depend on few of the key's)
+ */
 #define PF_XHASH(lo, hi, wl) (((lo) ^ ((hi) * 0x9E3779B97F4A7C15ull) ^ (uint64_t) (wl)) * 0xC2B2AE3D27D4EB4Full)
 #define PF_TAG(h)			((uint16_t) ((h) >> 32) | 1)
+#define PF_XMIX(h)			((uint32_t) (((h) >> 32) ^ (h)) * 0x85EBCA6Bu)
+#define PF_XBLOOM_WORD(r, h) (PF_XMIX(h) >> (r)->xbshift)
+#define PF_XBLOOM_BITS(h)	(((uint64_t) 1 << (PF_XMIX(h) & 63)) | ((uint64_t) 1 << ((PF_XMIX(h) >> 6) & 63)))
 #define PF_SHORT(head)		(((head) * 0x85EBCA6Bu) >> 20)
 #define PF_SHORT_HAS(r, head) (((r)->shortg[PF_SHORT(head) >> 6] >> (PF_SHORT(head) & 63)) & 1)
 
@@ -1132,30 +1142,29 @@ pf_slots(DetectRules *r, const int *grp, uint32_t cap, int entries)
 }
 
 /*
- * The exact words' table (ptag, pex): four slots or more per word, so
- * that most probes for other words find an empty slot at once.  -1 on OOM.
+ * The exact words' tables (xbloom, pex): a bloom of about 16 bits per word
+ * and two slots or more per word.  -1 on OOM.
  */
 static int
 pf_exact(DetectRules *r, int nexact)
 {
 	uint32_t	cap = 64,
-				ntext = 0;
+				nb = 4;
 	int			w;
 
-	while (cap < (uint32_t) nexact * 4)
+	while (cap < (uint32_t) nexact * 2)
 		cap *= 2;
-	r->ptag = calloc(cap, sizeof(uint16_t));
+	while (nb * 64 < (uint32_t) nexact * 16)
+		nb *= 2;
 	r->pex = calloc(cap, sizeof(struct PfExact));
-	for (w = 0; w < r->nwords; w++)
-		if (!r->words[w].prefix && r->words[w].len > 16)
-			ntext += (uint32_t) r->words[w].len - 16;
-	r->xtext = malloc((size_t) ntext + 1);
-	if (r->ptag == NULL || r->pex == NULL || r->xtext == NULL)
+	r->xbloom = calloc(nb, sizeof(uint64_t));
+	if (r->pex == NULL || r->xbloom == NULL)
 		return -1;
 	r->pxmask = cap - 1;
 	for (r->pxshift = 64; ((uint64_t) 1 << (64 - r->pxshift)) < cap; r->pxshift--)
 		;
-	ntext = 0;
+	for (r->xbshift = 32; (1u << (32 - r->xbshift)) < nb; r->xbshift--)
+		;
 	for (w = 0; w < r->nwords; w++)
 	{
 		const PosList *l = &r->words[w];
@@ -1170,19 +1179,11 @@ pf_exact(DetectRules *r, int nexact)
 		memcpy(k16, l->text, l->len < 16 ? (size_t) l->len : 16);
 		pf_key(k16, (size_t) (l->len < 16 ? l->len : 16), &lo, &hi);
 		h = PF_XHASH(lo, hi, l->len);
-		for (x = (uint32_t) (h >> r->pxshift); r->ptag[x] != 0; x = (x + 1) & r->pxmask)
+		r->xbloom[PF_XBLOOM_WORD(r, h)] |= PF_XBLOOM_BITS(h);
+		for (x = (uint32_t) (h >> r->pxshift); r->pex[x].tag != 0; x = (x + 1) & r->pxmask)
 			;
-		r->ptag[x] = PF_TAG(h);
-		r->pex[x].lo = lo;
-		r->pex[x].hi = hi;
+		r->pex[x].tag = PF_TAG(h);
 		r->pex[x].wl = (uint16_t) w;
-		r->pex[x].len = (uint16_t) l->len;
-		r->pex[x].tail = ntext;
-		if (l->len > 16)
-		{
-			memcpy(r->xtext + ntext, l->text + 16, (size_t) l->len - 16);
-			ntext += (uint32_t) l->len - 16;
-		}
 	}
 	return 0;
 }
@@ -1602,9 +1603,8 @@ detect_free(DetectRules *r)
 	}
 	free(r->pslots);
 	free(r->hcand);
-	free(r->ptag);
+	free(r->xbloom);
 	free(r->pex);
-	free(r->xtext);
 	free(r->cg_off);
 	free(r->cg);
 	free(r->chains);
@@ -2292,7 +2292,8 @@ pf_word(MatchState *m, const unsigned char *w, size_t wl, long long tok)
 	const DetectRules *r = m->rules;
 	uint64_t	lo,
 				hi,
-				h;
+				h,
+				bits;
 	uint32_t	x;
 	uint16_t	tag,
 				t;
@@ -2305,20 +2306,18 @@ pf_word(MatchState *m, const unsigned char *w, size_t wl, long long tok)
 	if (wl >= PF_COARSE_MAX && PF_CBLOOM_HAS(r, (uint32_t) lo) &&
 		(slot = pf_find(r, pf_head(w, PF_COARSE_MAX))) != NULL)
 		pf_mark_groups(m, slot, tok);
-	/* the exact word that w is: its tag in the slots up to an empty one */
+	/*
+	 * the exact word that w may be: past the bloom, every slot with its tag
+	 * up to an empty one (so that w's own is among them)
+	 */
 	h = PF_XHASH(lo, hi, wl);
+	bits = PF_XBLOOM_BITS(h);
+	if ((r->xbloom[PF_XBLOOM_WORD(r, h)] & bits) != bits)
+		return;
 	tag = PF_TAG(h);
-	for (x = (uint32_t) (h >> r->pxshift); (t = r->ptag[x]) != 0; x = (x + 1) & r->pxmask)
-	{
-		const struct PfExact *e = &r->pex[x];
-
-		if (t == tag && e->lo == lo && e->hi == hi && e->len == wl &&
-			(wl <= 16 || memcmp(r->xtext + e->tail, w + 16, wl - 16) == 0))
-		{
-			pf_mark(m, e->wl, tok);
-			break;
-		}
-	}
+	for (x = (uint32_t) (h >> r->pxshift); (t = r->pex[x].tag) != 0; x = (x + 1) & r->pxmask)
+		if (t == tag)
+			pf_mark(m, r->pex[x].wl, tok);
 }
 
 /* one token (w, wl bytes, 1..MAX_WORD) of the segment through rule set r: marks what it is */
@@ -3548,7 +3547,8 @@ queue_base64(Scan *s, SegQueue *q, const unsigned char *a, size_t n, int depth)
 					dl = 0;
 		unsigned long acc = 0;
 		int			bits = 0;
-		unsigned char *d;
+		unsigned char *d,
+					small[B64_SMALL];
 
 		if (b64_tab[a[p]] < 0)
 		{
@@ -3572,7 +3572,11 @@ queue_base64(Scan *s, SegQueue *q, const unsigned char *a, size_t n, int depth)
 			q->truncated = 1;
 			return 0;
 		}
-		d = malloc((j - i) * 3 / 4 + 1);
+		/*
+		 * decoded on the stack when it fits: most runs (paths, ids) decode
+		 * to no text and are dropped, and need no allocation
+		 */
+		d = (j - i) * 3 / 4 + 1 <= sizeof(small) ? small : malloc((j - i) * 3 / 4 + 1);
 		if (d == NULL)
 			return -1;
 		for (k = i; k < j; k++)
@@ -3587,9 +3591,17 @@ queue_base64(Scan *s, SegQueue *q, const unsigned char *a, size_t n, int depth)
 		}
 		if (!text_like(d, dl))
 		{
-			free(d);
+			if (d != small)
+				free(d);
 			i = j;
 			continue;
+		}
+		if (d == small)
+		{
+			/* kept: the segment queue frees its buffers */
+			if ((d = malloc(dl + 1)) == NULL)
+				return -1;
+			memcpy(d, small, dl);
 		}
 		if (depth == 0 && s->aoff == NULL && seg_offsets(s) < 0)
 		{
@@ -3893,8 +3905,7 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 	for (qi = 0; qi < q->n; qi++)
 	{
 		Segment    *g = &q->seg[qi];
-		unsigned char *a = w->x,
-				   *c = w->y;
+		unsigned char *a = w->x;
 		size_t		n,
 					nd = 0;
 		int			again;
@@ -3908,19 +3919,22 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 		if (nd > 0 && again)
 		{
 			size_t		nd2 = 0;
-			unsigned char *t = a;
 
-			n = detect_unescape_bytes(a, n, c, &nd2, &again);
-			a = c;
-			c = t;
+			n = detect_unescape_bytes(a, n, w->y, &nd2, &again);
+			a = w->y;
 		}
 		if (g->depth < MAX_DEPTH && queue_base64(&s, q, a, n, g->depth) < 0)
 			goto done;
-		n = detect_fold_bytes(a, n, c);
+		/*
+		 * folded in place: a is not read again, and writing the bytes over
+		 * themselves touches no more memory (a cold buffer costs a miss
+		 * per line written)
+		 */
+		n = detect_fold_bytes(a, n, a);
 		/* a sentinel for run_tests, and whole blocks of zeros for class_bits (the buffers hold len + SCAN_PAD) */
-		memset(c + n, 0, SCAN_PAD);
+		memset(a + n, 0, SCAN_PAD);
 
-		s.b = c;
+		s.b = a;
 		s.blen = n;
 		s.seg_off = g->orig_off;
 		s.seg_len = g->orig_len;
