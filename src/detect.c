@@ -344,7 +344,7 @@ struct DetectRules
 	 * which chains could then match at all.  An exact word of two bytes or
 	 * more is looked up by a hash of its first 16 bytes (two loads, pf_key)
 	 * and its length: first in a bloom of two bits per word (xbloom, about
-	 * 16 bits per word, so most words no pattern has stop there), then in
+	 * 8 to 16 bits per word: about 1.5% of the words no pattern has get past it), then in
 	 * pex, slots of a 16-bit tag and a word list, half of them empty.  The
 	 * bytes are not compared: a word that only shares a hash marks a list
 	 * that is not there, which can only send the segment to the matcher
@@ -1142,7 +1142,7 @@ pf_slots(DetectRules *r, const int *grp, uint32_t cap, int entries)
 }
 
 /*
- * The exact words' tables (xbloom, pex): a bloom of about 16 bits per word
+ * The exact words' tables (xbloom, pex): a bloom of 8 to 16 bits per word
  * and two slots or more per word.  -1 on OOM.
  */
 static int
@@ -1154,7 +1154,7 @@ pf_exact(DetectRules *r, int nexact)
 
 	while (cap < (uint32_t) nexact * 2)
 		cap *= 2;
-	while (nb * 64 < (uint32_t) nexact * 16)
+	while (nb * 64 < (uint32_t) nexact * 8)
 		nb *= 2;
 	r->pex = calloc(cap, sizeof(struct PfExact));
 	r->xbloom = calloc(nb, sizeof(uint64_t));
@@ -1826,6 +1826,7 @@ typedef struct MatchState
 	unsigned char *cue;			/* per cue rule: groups with a chain whose words are all present */
 	int		   *cuel;
 	int			active;			/* the segment may match: match_tokens runs this rule set */
+	int			matcher;		/* pst .. touch are bound (bind_matcher) */
 } MatchState;
 
 /* a MatchState's arrays, kept in a scratch for whichever rules use them next */
@@ -1844,9 +1845,11 @@ struct StateArrays
 	unsigned char *cue;
 	struct PfEvent *ev;
 	int			capev;
-	int			cappos,
+	int			cappos,			/* the matcher's (bind_matcher) */
 				caprules,
-				capwords;
+				capwords,
+				capcue,			/* the prefilter's (bind_state) */
+				capmarks;
 };
 
 typedef struct SegQueue SegQueue;
@@ -3729,12 +3732,59 @@ fresh(void **p, size_t n, size_t elsize)
 	return *p ? 0 : -1;
 }
 
-/* the scratch's arrays for rule set m, grown for r */
+/*
+ * The scratch's arrays for rule set m, grown for r: the prefilter's here;
+ * the matcher's only when a segment needs the matcher (bind_matcher), so
+ * that scans the prefilter clears never allocate, clear or touch them
+ * (some 40 kB for the shipped set)
+ */
 static int
 bind_state(DetectScratch *w, int m, const DetectRules *r, MatchState *ms)
 {
 	StateArrays *a = &w->st[m];
 
+	if (a->capcue < r->nrules + 1 || a->cue == NULL)
+	{
+		int			cap = r->nrules + 1;
+
+		if (fresh((void **) &a->cue, (size_t) cap, 1) < 0 ||
+			ensure((void **) &a->cuel, (size_t) cap, sizeof(int)) < 0)
+			return -1;
+		a->capcue = cap;
+	}
+	if (a->capmarks < r->nwords + 1 || a->present == NULL)
+	{
+		int			cap = r->nwords + 1;
+
+		if (fresh((void **) &a->present, (size_t) cap / 64 + 1, sizeof(uint64_t)) < 0 ||
+			ensure((void **) &a->head, (size_t) cap, sizeof(int)) < 0)
+			return -1;
+		a->capmarks = cap;
+	}
+	ms->rules = r;
+	ms->matcher = 0;
+	ms->present = a->present;
+	ms->cue = a->cue;
+	ms->cuel = a->cuel;
+	ms->head = a->head;
+	ms->ev = a->ev;
+	ms->capev = a->capev;
+	ms->home = a;
+	ms->nev = 0;
+	ms->pf_oom = 0;
+	ms->active = 1;
+	return 0;
+}
+
+/* the matcher's arrays of ms (its scratch's), grown for its rules; -1 on OOM */
+static int
+bind_matcher(MatchState *ms)
+{
+	StateArrays *a = ms->home;
+	const DetectRules *r = ms->rules;
+
+	if (ms->matcher)
+		return 0;
 	if (a->cappos < r->npos + 1 || a->pst == NULL)
 	{
 		int			cap = r->npos + 1;
@@ -3750,9 +3800,7 @@ bind_state(DetectScratch *w, int m, const DetectRules *r, MatchState *ms)
 		int			cap = r->nrules + 1;
 
 		if (fresh((void **) &a->reported, (size_t) cap, sizeof(long long)) < 0 ||
-			fresh((void **) &a->ghit, (size_t) cap * MAX_GROUPS, sizeof(long long)) < 0 ||
-			fresh((void **) &a->cue, (size_t) cap, 1) < 0 ||
-			ensure((void **) &a->cuel, (size_t) cap, sizeof(int)) < 0)
+			fresh((void **) &a->ghit, (size_t) cap * MAX_GROUPS, sizeof(long long)) < 0)
 			return -1;
 		a->caprules = cap;
 	}
@@ -3760,29 +3808,32 @@ bind_state(DetectScratch *w, int m, const DetectRules *r, MatchState *ms)
 	{
 		int			cap = r->nwords + 1;
 
-		if (fresh((void **) &a->touch, (size_t) cap, sizeof(long long)) < 0 ||
-			fresh((void **) &a->present, (size_t) cap / 64 + 1, sizeof(uint64_t)) < 0 ||
-			ensure((void **) &a->head, (size_t) cap, sizeof(int)) < 0)
+		if (fresh((void **) &a->touch, (size_t) cap, sizeof(long long)) < 0)
 			return -1;
 		a->capwords = cap;
 	}
-	ms->rules = r;
 	ms->pst = a->pst;
 	ms->reported = a->reported;
 	ms->ghit = a->ghit;
 	ms->upd_pos = a->upd_pos;
 	ms->upd_start = a->upd_start;
 	ms->touch = a->touch;
-	ms->present = a->present;
-	ms->cue = a->cue;
-	ms->cuel = a->cuel;
-	ms->head = a->head;
-	ms->ev = a->ev;
-	ms->capev = a->capev;
-	ms->home = a;
-	ms->nev = 0;
-	ms->pf_oom = 0;
-	ms->active = 1;
+	ms->matcher = 1;
+	return 0;
+}
+
+/* before match_tokens: the matcher's arrays of every rule set it runs; -1 on OOM */
+static int
+bind_matchers(Scan *s)
+{
+	int			m;
+
+	for (m = 0; m < s->nms; m++)
+		if (s->ms[m].active && bind_matcher(&s->ms[m]) < 0)
+		{
+			s->oom = 1;
+			return -1;
+		}
 	return 0;
 }
 
@@ -3953,7 +4004,11 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 			ntok = segment_possible(&s);
 
 			if (ntok < 0)
+			{
+				if (bind_matchers(&s) < 0)
+					goto done;
 				match_tokens(&s);
+			}
 			else
 			{
 #ifdef DETECT_CHECK_FAST
@@ -3962,6 +4017,8 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 
 				for (m = 0; m < s.nms; m++)
 					s.ms[m].active = 1;
+				if (bind_matchers(&s) < 0)
+					goto done;
 				match_tokens(&s);
 				if (s.nout != before)
 					abort();
