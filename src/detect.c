@@ -393,12 +393,16 @@ struct DetectRules
 	{
 		int			start,		/* positions [start, end) */
 					end;
-	}		   *chains;
+		int			pattern;	/* its rule (pos[start].pattern) */
+		unsigned char cat;		/* the rule's category */
+		signed char group;		/* pos[start].group */
+	}		   *chains;			/* (what pf_possible reads of a chain, in one place) */
 	int			nchains;
 	int		   *pwl_off,		/* per position: its word lists pwl[pwl_off[p] .. pwl_off[p + 1]) */
 			   *pwl;
 	int		   *anc_off,		/* per word list: the chains anchored on it */
 			   *anc;
+	uint64_t   *anchored;		/* a bit per word list: it has chains anchored on it */
 };
 
 
@@ -1237,7 +1241,14 @@ build_prefilter(DetectRules *r)
 	for (p = 0; p < r->npos; p++)
 	{
 		if (r->pos[p].first)
-			r->chains[r->nchains++].start = p;
+		{
+			struct Chain *c = &r->chains[r->nchains++];
+
+			c->start = p;
+			c->pattern = r->pos[p].pattern;
+			c->cat = (unsigned char) r->rules[r->pos[p].pattern].category;
+			c->group = r->pos[p].group;
+		}
 		if (r->pos[p].last && r->nchains > 0)
 			r->chains[r->nchains - 1].end = p + 1;
 	}
@@ -1305,6 +1316,13 @@ build_prefilter(DetectRules *r)
 			}
 		free(fill);
 		free(anchor);
+		/* anchors are the rarest words: most words a text has anchor nothing */
+		r->anchored = calloc((size_t) r->nwords / 64 + 1, sizeof(uint64_t));
+		if (r->anchored == NULL)
+			return -1;
+		for (w = 0; w < r->nwords; w++)
+			if (r->anc_off[w + 1] > r->anc_off[w])
+				r->anchored[w >> 6] |= (uint64_t) 1 << (w & 63);
 	}
 
 	/* coarse groups: prefix words by their first min(len, PF_COARSE_MAX) bytes */
@@ -1608,6 +1626,7 @@ detect_free(DetectRules *r)
 	free(r->cg_off);
 	free(r->cg);
 	free(r->chains);
+	free(r->anchored);
 	free(r->pwl_off);
 	free(r->pwl);
 	free(r->anc_off);
@@ -1640,19 +1659,22 @@ struct DetectTenants
 	char	  **slots;			/* lower-cased ids, NULL = empty */
 	size_t		mask;
 	uint64_t	lens;			/* bit len - 1 set: some id is len bytes long */
-	unsigned char first[256];	/* some id starts with this byte (either case) */
 	/*
-	 * bit len - 1 of lenfirst[c] (lenlast[c]): some id of len bytes starts
-	 * (ends) with c, in lower case; the structural checks ask both of every
-	 * run before they hash it (TENANT_MAYBE)
+	 * A bloom of every id's first byte, last byte (lower case) and length,
+	 * about 64 bits per id: the structural checks ask it of every run
+	 * before they hash it (TENANT_MAYBE).  A few ids fit in one cache line
+	 * (the run's bytes picked two lines of 2 kB tables before).
 	 */
-	uint64_t	lenfirst[256],
-				lenlast[256];
+	uint32_t	tbshift;		/* 32 - log2(bits) */
+	uint64_t   *tbloom;			/* (after first[], in the same allocation) */
+	unsigned char first[256];	/* some id starts with this byte (either case) */
 };
 
+#define TENANT_BIT(t, first, last, len) \
+	((((uint32_t) (first) << 16 | (uint32_t) (last) << 8 | (uint32_t) (len)) * 0x9E3779B1u) >> (t)->tbshift)
 /* could s[0 .. len) (lower case) be a known id?  (len 1..DETECT_MAX_TENANT_ID_LEN) */
 #define TENANT_MAYBE(t, first, last, len) \
-	((((t)->lenfirst[first] & (t)->lenlast[last]) >> ((len) - 1)) & 1)
+	(((t)->tbloom[TENANT_BIT(t, first, last, len) >> 6] >> (TENANT_BIT(t, first, last, len) & 63)) & 1)
 
 static uint64_t
 hash_bytes(const unsigned char *s, size_t n)
@@ -1696,12 +1718,18 @@ eq_nocase(const unsigned char *a, size_t alen, const char *b)
 DetectTenants *
 detect_tenants_new(const char *const *ids, int n)
 {
-	DetectTenants *t = calloc(1, sizeof(DetectTenants));
+	DetectTenants *t;
 	size_t		cap = 16,
+				nb = 8,			/* words of the bloom */
 				i;
 
-	if (t == NULL)
+	while (nb < (size_t) (n > 0 ? n : 0))
+		nb *= 2;
+	if ((t = calloc(1, sizeof(DetectTenants) + nb * sizeof(uint64_t))) == NULL)
 		return NULL;
+	t->tbloom = (uint64_t *) (t + 1);
+	for (t->tbshift = 32; ((size_t) 1 << (32 - t->tbshift)) < nb * 64; t->tbshift--)
+		;
 	while (cap < (size_t) (n > 0 ? n : 0) * 2 + 1)
 		cap *= 2;
 	t->slots = calloc(cap, sizeof(char *));
@@ -1734,8 +1762,12 @@ detect_tenants_new(const char *const *ids, int n)
 			t->slots[h][k] = (char) ((ids[i][k] >= 'A' && ids[i][k] <= 'Z') ? ids[i][k] + 32 : ids[i][k]);
 		t->slots[h][len] = '\0';
 		t->lens |= (uint64_t) 1 << (len - 1);
-		t->lenfirst[(unsigned char) t->slots[h][0]] |= (uint64_t) 1 << (len - 1);
-		t->lenlast[(unsigned char) t->slots[h][len - 1]] |= (uint64_t) 1 << (len - 1);
+		{
+			uint32_t	bit = TENANT_BIT(t, (unsigned char) t->slots[h][0],
+										 (unsigned char) t->slots[h][len - 1], len);
+
+			t->tbloom[bit >> 6] |= (uint64_t) 1 << (bit & 63);
+		}
 		t->first[(unsigned char) t->slots[h][0]] = 1;
 		if (t->slots[h][0] >= 'a' && t->slots[h][0] <= 'z')
 			t->first[(unsigned char) t->slots[h][0] - 32] = 1;
@@ -1813,11 +1845,11 @@ typedef struct MatchState
 	 * list found, and the finds in token order, each list's linked
 	 */
 	uint64_t   *present;		/* per word list: one of its words is in the segment */
-	int		   *head;			/* per word list found: its latest find in ev */
+	uint16_t   *head;			/* per word list found: its latest find in ev */
 	struct PfEvent
 	{
-		int32_t		tok;		/* token index in the segment (at most PF_MAX_SEGMENT) */
-		int32_t		next;		/* the list's earlier find, -1 */
+		uint16_t	tok;		/* token index in the segment (at most PF_MAX_SEGMENT) */
+		uint16_t	next;		/* the list's earlier find, PF_NONE */
 	}		   *ev;				/* the finds (the scratch's: grown there, see pf_mark) */
 	int			capev;
 	int			nev;
@@ -1840,8 +1872,8 @@ struct StateArrays
 	size_t	   *upd_start;
 	int		   *upd_pos;
 	uint64_t   *present;
-	int		   *cuel,
-			   *head;
+	int		   *cuel;
+	uint16_t   *head;
 	unsigned char *cue;
 	struct PfEvent *ev;
 	int			capev;
@@ -2218,13 +2250,20 @@ pf_grow(MatchState *m)
 	return 0;
 }
 
-/* word list wl is found at token tok (a token index in the segment) */
+/*
+ * word list wl is found at token tok (a token index in the segment).  The
+ * finds and the lists' heads are 16-bit (a segment has at most
+ * PF_MAX_SEGMENT tokens): their lines are written, cold, by every scan.
+ * Past PF_NONE finds there is no room, and the segment counts as possible.
+ */
+#define PF_NONE				0xFFFF
+
 static inline __attribute__((always_inline)) void
 pf_mark(MatchState *m, int wl, long long tok)
 {
 	uint64_t	bit = (uint64_t) 1 << (wl & 63);
 
-	if (m->nev >= m->capev && pf_grow(m) < 0)
+	if (m->nev >= m->capev && (m->nev >= PF_NONE || pf_grow(m) < 0))
 	{
 		m->pf_oom = 1;
 		return;
@@ -2232,11 +2271,11 @@ pf_mark(MatchState *m, int wl, long long tok)
 	if (!(m->present[wl >> 6] & bit))
 	{
 		m->present[wl >> 6] |= bit;
-		m->head[wl] = -1;
+		m->head[wl] = PF_NONE;
 	}
-	m->ev[m->nev].tok = (int32_t) tok;
+	m->ev[m->nev].tok = (uint16_t) tok;
 	m->ev[m->nev].next = m->head[wl];
-	m->head[wl] = m->nev++;
+	m->head[wl] = (uint16_t) m->nev++;
 }
 
 /* head's slot in the coarse groups' table, NULL when no group has it */
@@ -2370,7 +2409,7 @@ chain_in_order(const MatchState *m, const struct Chain *c, long long *budget)
 		{
 			if (!PF_PRESENT(m, r->pwl[e]))
 				continue;
-			for (x = m->head[r->pwl[e]]; x >= 0; x = ev[x].next)
+			for (x = m->head[r->pwl[e]]; x != PF_NONE; x = ev[x].next)
 			{
 				long long	t = ev[x].tok;
 				int			k,
@@ -2415,18 +2454,17 @@ pf_possible(const Scan *s, MatchState *m)
 	{
 		uint64_t	bits;
 
-		for (bits = m->present[i]; bits && !possible; bits &= bits - 1)
+		for (bits = m->present[i] & r->anchored[i]; bits && !possible; bits &= bits - 1)
 		{
 			int			wl = 64 * i + __builtin_ctzll(bits);
 
 			for (k = r->anc_off[wl]; k < r->anc_off[wl + 1] && !possible; k++)
 			{
 				const struct Chain *c = &r->chains[r->anc[k]];
-				const Position *first = &r->pos[c->start];
-				const Rule *rule = &r->rules[first->pattern];
+				const Rule *rule;
 				int			p;
 
-				if (!(s->mask & DETECT_CAT_BIT(rule->category)))
+				if (!(s->mask & DETECT_CAT_BIT(c->cat)))
 					continue;	/* could match, never report */
 				for (p = c->start; p < c->end; p++)
 				{
@@ -2440,17 +2478,18 @@ pf_possible(const Scan *s, MatchState *m)
 					continue;	/* a position none of whose words is here */
 				if (!chain_in_order(m, c, budget))
 					continue;	/* its words are here, never in order within the gaps */
+				rule = &r->rules[c->pattern];
 				if (rule->ngroups == 0)
 					possible = 1;
 				else
 				{
-					unsigned char *g = &m->cue[first->pattern];
+					unsigned char *g = &m->cue[c->pattern];
 					int			gb,
 								cntg = 0;
 
 					if (*g == 0)
-						m->cuel[ncue++] = first->pattern;
-					*g |= (unsigned char) (1u << first->group);
+						m->cuel[ncue++] = c->pattern;
+					*g |= (unsigned char) (1u << c->group);
 					for (gb = *g; gb; gb &= gb - 1)
 						cntg++;
 					if (cntg >= rule->min_groups)
@@ -3757,7 +3796,7 @@ bind_state(DetectScratch *w, int m, const DetectRules *r, MatchState *ms)
 		int			cap = r->nwords + 1;
 
 		if (fresh((void **) &a->present, (size_t) cap / 64 + 1, sizeof(uint64_t)) < 0 ||
-			ensure((void **) &a->head, (size_t) cap, sizeof(int)) < 0)
+			ensure((void **) &a->head, (size_t) cap, sizeof(uint16_t)) < 0)
 			return -1;
 		a->capmarks = cap;
 	}
