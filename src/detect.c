@@ -393,17 +393,28 @@ struct DetectRules
 	{
 		int			start,		/* positions [start, end) */
 					end;
-		int			pattern;	/* its rule (pos[start].pattern) */
-		unsigned char cat;		/* the rule's category */
-		signed char group;		/* pos[start].group */
-	}		   *chains;			/* (what pf_possible reads of a chain, in one place) */
+	}		   *chains;
 	int			nchains;
 	int		   *pwl_off,		/* per position: its word lists pwl[pwl_off[p] .. pwl_off[p + 1]) */
 			   *pwl;
-	int		   *anc_off,		/* per word list: the chains anchored on it */
+	int		   *anc_off,		/* per word list: the chains anchored on it, as offsets in crec */
 			   *anc;
 	uint64_t   *anchored;		/* a bit per word list: it has chains anchored on it */
+	/*
+	 * Per chain, what pf_possible reads of it, contiguous (a line or two,
+	 * where the chain, its rule, its positions and their word lists were
+	 * five arrays): CR_* header words, then per position its gap, its
+	 * number of word lists and the lists
+	 */
+	uint16_t   *crec;
 };
+
+/* a chain's record in crec: the header's words */
+#define CR_CAT				0	/* category | group << 8 (cue rules) */
+#define CR_MIN				1	/* cue rule: groups needed; 0 = an ordinary sequence */
+#define CR_PAT				2	/* the rule: two words, low first */
+#define CR_NPOS				4
+#define CR_HEAD				5
 
 
 #define PF_COARSE			0x8000
@@ -1203,7 +1214,8 @@ build_prefilter(DetectRules *r)
 				entries = 0,
 				nexact = 0,
 				*grp,
-				*cnt;
+				*cnt,
+				*crec_off;
 	uint32_t	cap = 256;
 
 	memset(r->one, -1, sizeof(r->one));
@@ -1241,16 +1253,49 @@ build_prefilter(DetectRules *r)
 	for (p = 0; p < r->npos; p++)
 	{
 		if (r->pos[p].first)
-		{
-			struct Chain *c = &r->chains[r->nchains++];
-
-			c->start = p;
-			c->pattern = r->pos[p].pattern;
-			c->cat = (unsigned char) r->rules[r->pos[p].pattern].category;
-			c->group = r->pos[p].group;
-		}
+			r->chains[r->nchains++].start = p;
 		if (r->pos[p].last && r->nchains > 0)
 			r->chains[r->nchains - 1].end = p + 1;
+	}
+
+	/* the chains' records */
+	{
+		size_t		nrec = 0;
+
+		crec_off = malloc(((size_t) r->nchains + 1) * sizeof(int));
+
+		for (c = 0; c < r->nchains; c++)
+			nrec += CR_HEAD + 2 * (size_t) (r->chains[c].end - r->chains[c].start) +
+				(size_t) (r->pwl_off[r->chains[c].end] - r->pwl_off[r->chains[c].start]);
+		r->crec = malloc((nrec + 1) * sizeof(uint16_t));
+		if (crec_off == NULL || r->crec == NULL || nrec > INT32_MAX)
+		{
+			free(crec_off);
+			return -1;
+		}
+		nrec = 0;
+		for (c = 0; c < r->nchains; c++)
+		{
+			const Position *first = &r->pos[r->chains[c].start];
+			const Rule *rule = &r->rules[first->pattern];
+			uint16_t   *cr = r->crec + nrec;
+			int			e;
+
+			crec_off[c] = (int) nrec;
+			cr[CR_CAT] = (uint16_t) (rule->category | (unsigned char) first->group << 8);
+			cr[CR_MIN] = (uint16_t) (rule->ngroups ? rule->min_groups : 0);
+			cr[CR_PAT] = (uint16_t) (first->pattern & 0xFFFF);
+			cr[CR_PAT + 1] = (uint16_t) ((unsigned) first->pattern >> 16);
+			cr[CR_NPOS] = (uint16_t) (r->chains[c].end - r->chains[c].start);
+			nrec += CR_HEAD;
+			for (p = r->chains[c].start; p < r->chains[c].end; p++)
+			{
+				r->crec[nrec++] = (uint16_t) r->pos[p].gap;
+				r->crec[nrec++] = (uint16_t) (r->pwl_off[p + 1] - r->pwl_off[p]);
+				for (e = r->pwl_off[p]; e < r->pwl_off[p + 1]; e++)
+					r->crec[nrec++] = (uint16_t) r->pwl[e];
+			}
+		}
 	}
 
 	/* each chain anchored on the word lists of its rarest-looking position */
@@ -1264,6 +1309,7 @@ build_prefilter(DetectRules *r)
 		{
 			free(anchor);
 			free(score);
+			free(crec_off);
 			return -1;
 		}
 		for (w = 0; w < r->nwords; w++)
@@ -1306,16 +1352,18 @@ build_prefilter(DetectRules *r)
 		{
 			free(anchor);
 			free(fill);
+			free(crec_off);
 			return -1;
 		}
 		for (c = 0; c < r->nchains; c++)
 			for (k = r->pwl_off[anchor[c]]; k < r->pwl_off[anchor[c] + 1]; k++)
 			{
 				w = r->pwl[k];
-				r->anc[r->anc_off[w] + fill[w]++] = c;
+				r->anc[r->anc_off[w] + fill[w]++] = crec_off[c];
 			}
 		free(fill);
 		free(anchor);
+		free(crec_off);
 		/* anchors are the rarest words: most words a text has anchor nothing */
 		r->anchored = calloc((size_t) r->nwords / 64 + 1, sizeof(uint64_t));
 		if (r->anchored == NULL)
@@ -1627,6 +1675,7 @@ detect_free(DetectRules *r)
 	free(r->cg);
 	free(r->chains);
 	free(r->anchored);
+	free(r->crec);
 	free(r->pwl_off);
 	free(r->pwl);
 	free(r->anc_off);
@@ -1672,9 +1721,14 @@ struct DetectTenants
 
 #define TENANT_BIT(t, first, last, len) \
 	((((uint32_t) (first) << 16 | (uint32_t) (last) << 8 | (uint32_t) (len)) * 0x9E3779B1u) >> (t)->tbshift)
-/* could s[0 .. len) (lower case) be a known id?  (len 1..DETECT_MAX_TENANT_ID_LEN) */
+/*
+ * could s[0 .. len) (lower case) be a known id?  (len 1..DETECT_MAX_TENANT_ID_LEN)
+ * The lengths first: they are in the header's line, and they reject most
+ * runs for the price of a shift
+ */
 #define TENANT_MAYBE(t, first, last, len) \
-	(((t)->tbloom[TENANT_BIT(t, first, last, len) >> 6] >> (TENANT_BIT(t, first, last, len) & 63)) & 1)
+	((((t)->lens >> ((len) - 1)) & 1) && \
+	 (((t)->tbloom[TENANT_BIT(t, first, last, len) >> 6] >> (TENANT_BIT(t, first, last, len) & 63)) & 1))
 
 static uint64_t
 hash_bytes(const unsigned char *s, size_t n)
@@ -2387,10 +2441,10 @@ pf_token(MatchState *ms, const DetectRules *r, const unsigned char *w, size_t wl
  * matcher then decides, in linear time).
  */
 static int
-chain_in_order(const MatchState *m, const struct Chain *c, long long *budget)
+chain_in_order(const MatchState *m, const uint16_t *cr, long long *budget)
 {
-	const DetectRules *r = m->rules;
 	const struct PfEvent *ev = m->ev;
+	const uint16_t *q = cr + CR_HEAD;
 	long long	fa[64],
 				fb[64],
 			   *f = fa,
@@ -2400,20 +2454,20 @@ chain_in_order(const MatchState *m, const struct Chain *c, long long *budget)
 				e,
 				x;
 
-	for (p = c->start; p < c->end; p++)
+	for (p = 0; p < cr[CR_NPOS]; p++, q += 2 + q[1])
 	{
 		int			ng = 0,
-					gap = r->pos[p].gap;
+					gap = q[0];
 
-		for (e = r->pwl_off[p]; e < r->pwl_off[p + 1]; e++)
+		for (e = 0; e < q[1]; e++)
 		{
-			if (!PF_PRESENT(m, r->pwl[e]))
+			if (!PF_PRESENT(m, q[2 + e]))
 				continue;
-			for (x = m->head[r->pwl[e]]; x != PF_NONE; x = ev[x].next)
+			for (x = m->head[q[2 + e]]; x != PF_NONE; x = ev[x].next)
 			{
 				long long	t = ev[x].tok;
 				int			k,
-							ok = p == c->start;
+							ok = p == 0;
 
 				for (k = 0; k < nf && !ok; k++)
 					ok = f[k] < t && t - f[k] - 1 <= gap;
@@ -2460,39 +2514,39 @@ pf_possible(const Scan *s, MatchState *m)
 
 			for (k = r->anc_off[wl]; k < r->anc_off[wl + 1] && !possible; k++)
 			{
-				const struct Chain *c = &r->chains[r->anc[k]];
-				const Rule *rule;
+				const uint16_t *cr = r->crec + r->anc[k],
+						   *q = cr + CR_HEAD;
 				int			p;
 
-				if (!(s->mask & DETECT_CAT_BIT(c->cat)))
+				if (!(s->mask & DETECT_CAT_BIT(cr[CR_CAT] & 0xFF)))
 					continue;	/* could match, never report */
-				for (p = c->start; p < c->end; p++)
+				for (p = 0; p < cr[CR_NPOS]; p++, q += 2 + q[1])
 				{
-					for (e = r->pwl_off[p]; e < r->pwl_off[p + 1]; e++)
-						if (PF_PRESENT(m, r->pwl[e]))
+					for (e = 0; e < q[1]; e++)
+						if (PF_PRESENT(m, q[2 + e]))
 							break;
-					if (e == r->pwl_off[p + 1])
+					if (e == q[1])
 						break;
 				}
-				if (p < c->end)
+				if (p < cr[CR_NPOS])
 					continue;	/* a position none of whose words is here */
-				if (!chain_in_order(m, c, budget))
+				if (!chain_in_order(m, cr, budget))
 					continue;	/* its words are here, never in order within the gaps */
-				rule = &r->rules[c->pattern];
-				if (rule->ngroups == 0)
+				if (cr[CR_MIN] == 0)
 					possible = 1;
 				else
 				{
-					unsigned char *g = &m->cue[c->pattern];
+					int			pat = cr[CR_PAT] | cr[CR_PAT + 1] << 16;
+					unsigned char *g = &m->cue[pat];
 					int			gb,
 								cntg = 0;
 
 					if (*g == 0)
-						m->cuel[ncue++] = c->pattern;
-					*g |= (unsigned char) (1u << c->group);
+						m->cuel[ncue++] = pat;
+					*g |= (unsigned char) (1u << (cr[CR_CAT] >> 8));
 					for (gb = *g; gb; gb &= gb - 1)
 						cntg++;
-					if (cntg >= rule->min_groups)
+					if (cntg >= cr[CR_MIN])
 						possible = 1;
 				}
 			}
