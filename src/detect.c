@@ -312,33 +312,6 @@ typedef struct Rule
 
 struct DetectRules
 {
-	Rule	   *rules;
-	int			nrules;
-	Node	   *nodes;
-	int			nnodes,
-				capnodes;
-	Edge	   *edges;
-	int			nedges,
-				capedges;
-	PosList    *words;
-	int			nwords,
-				capwords;
-	Position   *pos;
-	int			npos,
-				cappos;
-	int			root[256];		/* the root's children, directly indexed */
-	int		   *memb_off;		/* per position: its word lists are memb[memb_off[p] .. memb_off[p + 1]) */
-	int		   *memb;
-	/* the trie's other edges hashed for the scan: key node * 256 + c + 1 (0 = empty) */
-	struct EdgeSlot
-	{
-		uint32_t	key;
-		int			to;
-	}		   *eslots;
-	uint32_t	emask;
-	unsigned char *nflags;		/* per node: 1 a prefix word ends here, 2 an exact word */
-	int		   *arena;			/* every word list's positions, contiguous */
-
 	/*
 	 * The prefilter (segment_possible): which words a segment holds, and
 	 * which chains could then match at all.  An exact word of two bytes or
@@ -359,31 +332,74 @@ struct DetectRules
 	 * first looked for in a bloom (cbloom), shorter ones by first byte
 	 * (shortk) and in a bloom (shortg).
 	 */
-	uint64_t   *xbloom;			/* PF_XBLOOM bits of the exact words */
+	/*
+	 * The prefilter's tables: first, in two cache lines, all that a scan
+	 * reads of the struct for them (a scan starts with cold caches)
+	 */
+	int			nwords;
+	int			pf_ok;			/* 0: too many words for the slots; every segment is possible */
 	uint32_t	xbshift;		/* 32 - log2(words of xbloom) */
+	uint32_t	pxmask;
+	int			pxshift;		/* 64 - log2(slots of pex) */
+	uint32_t	pmask;
+	int			pshift;			/* 32 - log2(slots of pslots) */
+	unsigned char cmask;		/* bit k: some coarse group's key has k bytes */
+	uint64_t   *xbloom;			/* PF_XBLOOM bits of the exact words */
 	struct PfExact
 	{
 		uint16_t	tag;		/* 0: empty; else PF_TAG of the word */
-		uint16_t	wl;			/* its word list */
+		uint16_t	wl;			/* its word list | PF_MORE: a later slot of the run has the tag too */
 	}		   *pex;
-	uint32_t	pxmask;
-	int			pxshift;		/* 64 - log2(slots of pex) */
 	struct PfSlot
 	{
 		uint32_t	head;		/* 0: empty */
 		uint16_t	first,
 					n;
 	}		   *pslots;
-	uint32_t	pmask;
-	int			pshift;			/* 32 - log2(slots) */
+	uint16_t   *pgwl;			/* per head slot: its groups' word lists, pgwl[first .. first + n) */
+	int		   *anc_off,		/* per word list: the chains anchored on it, as offsets in crec */
+			   *anc;
+	uint64_t   *anchored;		/* a bit per word list: it has chains anchored on it */
+	/*
+	 * Per chain, what pf_possible reads of it, contiguous (a line or two,
+	 * where the chain, its rule, its positions and their word lists were
+	 * five arrays): CR_* header words, then per position its gap, its
+	 * number of word lists and the lists
+	 */
+	uint16_t   *crec;
+	uint64_t	cbloom[4];		/* PF_CBLOOM bits: the coarse groups' four-byte heads */
+	/* (the rest: the matcher's and the compiler's) */
+	Rule	   *rules;
+	int			nrules;
+	Node	   *nodes;
+	int			nnodes,
+				capnodes;
+	Edge	   *edges;
+	int			nedges,
+				capedges;
+	PosList    *words;
+	int			capwords;
+	Position   *pos;
+	int			npos,
+				cappos;
+	int			root[256];		/* the root's children, directly indexed */
+	int		   *memb_off;		/* per position: its word lists are memb[memb_off[p] .. memb_off[p + 1]) */
+	int		   *memb;
+	/* the trie's other edges hashed for the scan: key node * 256 + c + 1 (0 = empty) */
+	struct EdgeSlot
+	{
+		uint32_t	key;
+		int			to;
+	}		   *eslots;
+	uint32_t	emask;
+	unsigned char *nflags;		/* per node: 1 a prefix word ends here, 2 an exact word */
+	int		   *arena;			/* every word list's positions, contiguous */
+
 	struct PfCand
 	{
 		uint16_t	val;
-	}		   *hcand;
-	uint64_t	cbloom[4];		/* PF_CBLOOM bits: the coarse groups' four-byte heads */
-	int			pf_ok;			/* 0: too many words for the slots; every segment is possible */
+	}		   *hcand;			/* (while building; then pgwl) */
 	int16_t		one[256];		/* the word list of a one-byte exact word, -1 */
-	unsigned char cmask;		/* bit k: some coarse group's key has k bytes */
 	unsigned char shortk[256];	/* by first byte, bit k (1..3): a coarse group's key of k bytes starts with it */
 	uint64_t	shortg[64];		/* PF_SHORT bits: the heads of coarse groups of 1 to 3 bytes */
 	int		   *cg_off,			/* coarse group g: its prefix word lists cg[cg_off[g] .. cg_off[g + 1]) */
@@ -397,16 +413,6 @@ struct DetectRules
 	int			nchains;
 	int		   *pwl_off,		/* per position: its word lists pwl[pwl_off[p] .. pwl_off[p + 1]) */
 			   *pwl;
-	int		   *anc_off,		/* per word list: the chains anchored on it, as offsets in crec */
-			   *anc;
-	uint64_t   *anchored;		/* a bit per word list: it has chains anchored on it */
-	/*
-	 * Per chain, what pf_possible reads of it, contiguous (a line or two,
-	 * where the chain, its rule, its positions and their word lists were
-	 * five arrays): CR_* header words, then per position its gap, its
-	 * number of word lists and the lists
-	 */
-	uint16_t   *crec;
 };
 
 /* a chain's record in crec: the header's words */
@@ -485,6 +491,7 @@ pf_key(const unsigned char *w, size_t wl, uint64_t *lo, uint64_t *hi)
  */
 #define PF_XHASH(lo, hi, wl) (((lo) ^ ((hi) * 0x9E3779B97F4A7C15ull) ^ (uint64_t) (wl)) * 0xC2B2AE3D27D4EB4Full)
 #define PF_TAG(h)			((uint16_t) ((h) >> 32) | 1)
+#define PF_MORE				0x8000	/* in PfExact.wl (word lists are below PF_COARSE) */
 #define PF_XMIX(h)			((uint32_t) (((h) >> 32) ^ (h)) * 0x85EBCA6Bu)
 #define PF_XBLOOM_WORD(r, h) (PF_XMIX(h) >> (r)->xbshift)
 #define PF_XBLOOM_BITS(h)	(((uint64_t) 1 << (PF_XMIX(h) & 63)) | ((uint64_t) 1 << ((PF_XMIX(h) >> 6) & 63)))
@@ -1195,11 +1202,49 @@ pf_exact(DetectRules *r, int nexact)
 		pf_key(k16, (size_t) (l->len < 16 ? l->len : 16), &lo, &hi);
 		h = PF_XHASH(lo, hi, l->len);
 		r->xbloom[PF_XBLOOM_WORD(r, h)] |= PF_XBLOOM_BITS(h);
+		/* (an earlier slot with the same tag must not end the lookup) */
 		for (x = (uint32_t) (h >> r->pxshift); r->pex[x].tag != 0; x = (x + 1) & r->pxmask)
-			;
+			if (r->pex[x].tag == PF_TAG(h))
+				r->pex[x].wl |= PF_MORE;
 		r->pex[x].tag = PF_TAG(h);
 		r->pex[x].wl = (uint16_t) w;
 	}
+	return 0;
+}
+
+/*
+ * The head slots' coarse groups replaced by their word lists, so that a
+ * head found reads its slot and one array (pgwl), not the groups (hcand),
+ * their bounds (cg_off) and their lists (cg).  -1 on OOM.
+ */
+static int
+pf_flatten(DetectRules *r)
+{
+	uint32_t	x;
+	int			n = 0;
+
+	r->pgwl = malloc(((size_t) r->nwords + 1) * sizeof(uint16_t));
+	if (r->pgwl == NULL)
+		return -1;
+	for (x = 0; x <= r->pmask; x++)
+	{
+		struct PfSlot *slot = &r->pslots[x];
+		int			first = n,
+					i,
+					e;
+
+		for (i = slot->first; i < slot->first + slot->n; i++)
+		{
+			int			g = r->hcand[i].val & ~PF_COARSE;
+
+			for (e = r->cg_off[g]; e < r->cg_off[g + 1]; e++)
+				r->pgwl[n++] = (uint16_t) r->cg[e];
+		}
+		slot->first = (uint16_t) first;
+		slot->n = (uint16_t) (n - first);
+	}
+	free(r->hcand);
+	r->hcand = NULL;
 	return 0;
 }
 
@@ -1459,15 +1504,19 @@ build_prefilter(DetectRules *r)
 		return -1;
 	}
 	free(grp);
-	return 0;
+	return pf_flatten(r);
 }
 
 DetectRules *
 detect_compile(const DetectPattern *patterns, int n, char *err, size_t errlen)
 {
-	DetectRules *r = calloc(1, sizeof(DetectRules));
+	/* at a line's start: a scan reads the first two lines (the prefilter's) */
+	DetectRules *r = aligned_alloc(64, (sizeof(DetectRules) + 63) / 64 * 64);
 	int			i;
 	char		dummy[1];
+
+	if (r != NULL)
+		memset(r, 0, sizeof(DetectRules));
 
 	if (err == NULL || errlen == 0)
 	{
@@ -1669,6 +1718,7 @@ detect_free(DetectRules *r)
 	}
 	free(r->pslots);
 	free(r->hcand);
+	free(r->pgwl);
 	free(r->xbloom);
 	free(r->pex);
 	free(r->cg_off);
@@ -2349,16 +2399,10 @@ static inline void
 pf_mark_groups(MatchState *m, const struct PfSlot *slot, long long tok)
 {
 	const DetectRules *r = m->rules;
-	int			i,
-				e;
+	int			i;
 
 	for (i = slot->first; i < slot->first + slot->n; i++)
-	{
-		int			g = r->hcand[i].val & ~PF_COARSE;
-
-		for (e = r->cg_off[g]; e < r->cg_off[g + 1]; e++)
-			pf_mark(m, r->cg[e], tok);
-	}
+		pf_mark(m, r->pgwl[i], tok);
 }
 
 /* the coarse groups of heads of 1 to 3 bytes (shortk) that w (wl bytes) has */
@@ -2403,8 +2447,9 @@ pf_word(MatchState *m, const unsigned char *w, size_t wl, long long tok)
 		(slot = pf_find(r, pf_head(w, PF_COARSE_MAX))) != NULL)
 		pf_mark_groups(m, slot, tok);
 	/*
-	 * the exact word that w may be: past the bloom, every slot with its tag
-	 * up to an empty one (so that w's own is among them)
+	 * the exact word that w may be: past the bloom, the slots with its tag
+	 * from its home slot on, up to one without PF_MORE (so that w's own
+	 * is among them) or an empty one
 	 */
 	h = PF_XHASH(lo, hi, wl);
 	bits = PF_XBLOOM_BITS(h);
@@ -2413,7 +2458,11 @@ pf_word(MatchState *m, const unsigned char *w, size_t wl, long long tok)
 	tag = PF_TAG(h);
 	for (x = (uint32_t) (h >> r->pxshift); (t = r->pex[x].tag) != 0; x = (x + 1) & r->pxmask)
 		if (t == tag)
-			pf_mark(m, r->pex[x].wl, tok);
+		{
+			pf_mark(m, r->pex[x].wl & ~PF_MORE, tok);
+			if (!(r->pex[x].wl & PF_MORE))
+				break;
+		}
 }
 
 /* one token (w, wl bytes, 1..MAX_WORD) of the segment through rule set r: marks what it is */
