@@ -2619,11 +2619,17 @@ pf_possible(const Scan *s, MatchState *m)
 
 typedef struct ClassBits
 {
-	uint64_t	word[CB_WORDS],	/* tok_bits TB_WORD: a-z 0-9 and non-ASCII */
-				one[CB_WORDS],	/* TB_ONE: a token of its own */
-				digit[CB_WORDS],	/* 0-9 */
-				run[CB_WORDS],	/* runch_tab: the structural checks' run characters */
-				lbr[CB_WORDS];	/* '[' */
+	uint64_t   *word,			/* tok_bits TB_WORD: a-z 0-9 and non-ASCII */
+			   *one,			/* TB_ONE: a token of its own */
+			   *digit,			/* 0-9 */
+			   *run,			/* runch_tab: the structural checks' run characters */
+			   *lbr;			/* '[' */
+	/*
+	 * the masks, each nw + 1 words, one after the other: a short segment's
+	 * fill the fewest cache lines (all of them are written, cold, by every
+	 * scan)
+	 */
+	uint64_t	buf[5 * CB_WORDS];
 } ClassBits;
 
 #if defined(__SSE2__)
@@ -2650,6 +2656,11 @@ class_bits(const unsigned char *b, size_t n, ClassBits *cb)
 	size_t		nw = n / 64 + 1,
 				k;
 
+	cb->word = cb->buf;
+	cb->one = cb->word + nw + 1;
+	cb->digit = cb->one + nw + 1;
+	cb->run = cb->digit + nw + 1;
+	cb->lbr = cb->run + nw + 1;
 	for (k = 0; k < nw; k++)
 	{
 		const unsigned char *p = b + 64 * k;
@@ -2762,14 +2773,18 @@ pf_leet_word(const unsigned char *w, size_t wl)
 static long long
 pf_walk(const unsigned char *b, const ClassBits *cb, size_t nw, MatchState *ms, const DetectRules *r)
 {
+	/* (the masks in registers: pf_token's stores could alias cb's pointers) */
+	const uint64_t *cw = cb->word,
+			   *co = cb->one,
+			   *cd = cb->digit;
 	long long	ntok = 0;
 	size_t		k,
-				digit = cb_next_set(cb->digit, nw, 0);	/* the next digit, at or after the token */
+				digit = cb_next_set(cd, nw, 0);	/* the next digit, at or after the token */
 
 	for (k = 0; k < nw; k++)
 	{
-		uint64_t	one = cb->one[k],
-					starts = one | (cb->word[k] & ~((cb->word[k] << 1) | (k ? cb->word[k - 1] >> 63 : 0)));
+		uint64_t	one = co[k],
+					starts = one | (cw[k] & ~((cw[k] << 1) | (k ? cw[k - 1] >> 63 : 0)));
 
 		for (; starts; starts &= starts - 1)
 		{
@@ -2782,12 +2797,12 @@ pf_walk(const unsigned char *b, const ClassBits *cb, size_t nw, MatchState *ms, 
 				pf_token(ms, r, b + ts, 1, ntok);
 				continue;
 			}
-			te = cb_run_end(cb->word, ts);
+			te = cb_run_end(cw, ts);
 			if (te - ts > MAX_WORD)
 				continue;
 			pf_token(ms, r, b + ts, te - ts, ntok);
 			if (digit < ts)
-				digit = cb_next_set(cb->digit, nw, ts);
+				digit = cb_next_set(cd, nw, ts);
 			/* letters and digits, nothing else: also read with the digits as letters */
 			if (digit < te && te - ts >= 3 && pf_leet_word(b + ts, te - ts))
 			{
@@ -2830,6 +2845,8 @@ segment_possible(Scan *s)
 				filtered = 0;
 	long long	ntok = 0;
 	ClassBits	cb;
+	const uint64_t *run,
+			   *lbr;
 
 	/*
 	 * a long segment holds most pattern words somewhere and would pay for
@@ -2856,15 +2873,17 @@ segment_possible(Scan *s)
 	 * check_structure's work: its runs and its '[' in the order it meets
 	 * them (a '[' is no run character, so by their first bytes)
 	 */
+	run = cb.run;
+	lbr = cb.lbr;
 	for (k = 0; k < nw; k++)
 	{
-		uint64_t	ev = cb.lbr[k] | (cb.run[k] & ~((cb.run[k] << 1) | (k ? cb.run[k - 1] >> 63 : 0)));
+		uint64_t	ev = lbr[k] | (run[k] & ~((run[k] << 1) | (k ? run[k - 1] >> 63 : 0)));
 
 		for (; ev; ev &= ev - 1)
 		{
 			size_t		p = 64 * k + (size_t) __builtin_ctzll(ev);
 
-			if ((cb.lbr[k] >> (p & 63)) & 1)
+			if ((lbr[k] >> (p & 63)) & 1)
 			{
 				s->last_lbracket_img = p > 0 && b[p - 1] == '!';
 #ifdef DETECT_CHECK_FAST
@@ -2872,7 +2891,7 @@ segment_possible(Scan *s)
 #endif
 			}
 			else
-				check_run(s, p, cb_run_end(cb.run, p));
+				check_run(s, p, cb_run_end(run, p));
 		}
 	}
 	for (m = 0; m < s->nms; m++)
