@@ -341,6 +341,8 @@ struct DetectRules
 	uint32_t	xbshift;		/* 32 - log2(words of xbloom) */
 	uint32_t	pxmask;
 	int			pxshift;		/* 64 - log2(slots of pex) */
+	uint32_t	phmask;
+	int			phshift;		/* 64 - log2(slots of pexh) */
 	uint32_t	pmask;
 	int			pshift;			/* 32 - log2(slots of pslots) */
 	unsigned char cmask;		/* bit k: some coarse group's key has k bytes */
@@ -349,7 +351,8 @@ struct DetectRules
 	{
 		uint16_t	tag;		/* 0: empty; else PF_TAG of the word */
 		uint16_t	wl;			/* its word list | PF_MORE: a later slot of the run has the tag too */
-	}		   *pex;
+	}		   *pex,			/* the other exact words */
+			   *pexh;			/* the common ones (word_score 1) */
 	struct PfSlot
 	{
 		uint32_t	head;		/* 0: empty */
@@ -1163,51 +1166,115 @@ pf_slots(DetectRules *r, const int *grp, uint32_t cap, int entries)
 	return 0;
 }
 
+/* the exact table's hash of a word list's word (two bytes or more) */
+static uint64_t
+pf_word_hash(const PosList *l)
+{
+	unsigned char k16[16] = {0};
+	uint64_t	lo,
+				hi;
+
+	memcpy(k16, l->text, l->len < 16 ? (size_t) l->len : 16);
+	pf_key(k16, (size_t) (l->len < 16 ? l->len : 16), &lo, &hi);
+	return PF_XHASH(lo, hi, l->len);
+}
+
+/* exact word w, hash h, into the slots tab (mask + 1 of them, home slot x) */
+static void
+pf_exact_put(struct PfExact *tab, uint32_t mask, uint32_t x, uint64_t h, int w)
+{
+	/* (an earlier slot with the same tag must not end the lookup) */
+	for (; tab[x].tag != 0; x = (x + 1) & mask)
+		if (tab[x].tag == PF_TAG(h))
+			tab[x].wl |= PF_MORE;
+	tab[x].tag = PF_TAG(h);
+	tab[x].wl = (uint16_t) w;
+}
+
 /*
- * The exact words' tables (xbloom, pex): a bloom of 8 to 16 bits per word
- * and two slots or more per word.  -1 on OOM.
+ * The exact words' tables: a bloom of about 8 bits per word, then the
+ * common words (word_score 1: the, of, you, ...) in pexh and the others in
+ * pex, two slots or more per word each.  Most words of a text stop at the
+ * bloom; most of those that do not are common words, whose slots then
+ * share a few lines, and pex is only looked at when pexh has no slot with
+ * the word's tag.  So that this never hides a word of pex, one whose tag
+ * some slot on its way in pexh has is put in pexh too.  -1 on OOM.
  */
 static int
 pf_exact(DetectRules *r, int nexact)
 {
 	uint32_t	cap = 64,
+				caph = 16,
 				nb = 4;
-	int			w;
+	int			w,
+				nhot = 0,
+				again;
 
-	while (cap < (uint32_t) nexact * 2)
+	for (w = 0; w < r->nwords; w++)
+		nhot += !r->words[w].prefix && r->words[w].len >= 2 && word_score(&r->words[w]) <= 1;
+	while (cap < (uint32_t) (nexact - nhot) * 2)
 		cap *= 2;
+	while (caph < (uint32_t) nhot * 2)
+		caph *= 2;
 	while (nb * 64 < (uint32_t) nexact * 8)
 		nb *= 2;
 	r->pex = calloc(cap, sizeof(struct PfExact));
+	r->pexh = calloc(caph, sizeof(struct PfExact));
 	r->xbloom = calloc(nb, sizeof(uint64_t));
-	if (r->pex == NULL || r->xbloom == NULL)
+	if (r->pex == NULL || r->pexh == NULL || r->xbloom == NULL)
 		return -1;
 	r->pxmask = cap - 1;
 	for (r->pxshift = 64; ((uint64_t) 1 << (64 - r->pxshift)) < cap; r->pxshift--)
+		;
+	r->phmask = caph - 1;
+	for (r->phshift = 64; ((uint64_t) 1 << (64 - r->phshift)) < caph; r->phshift--)
 		;
 	for (r->xbshift = 32; (1u << (32 - r->xbshift)) < nb; r->xbshift--)
 		;
 	for (w = 0; w < r->nwords; w++)
 	{
 		const PosList *l = &r->words[w];
-		unsigned char k16[16] = {0};
-		uint64_t	lo,
-					hi,
-					h;
-		uint32_t	x;
+		uint64_t	h;
 
 		if (l->prefix || l->len < 2)
 			continue;
-		memcpy(k16, l->text, l->len < 16 ? (size_t) l->len : 16);
-		pf_key(k16, (size_t) (l->len < 16 ? l->len : 16), &lo, &hi);
-		h = PF_XHASH(lo, hi, l->len);
+		h = pf_word_hash(l);
 		r->xbloom[PF_XBLOOM_WORD(r, h)] |= PF_XBLOOM_BITS(h);
-		/* (an earlier slot with the same tag must not end the lookup) */
-		for (x = (uint32_t) (h >> r->pxshift); r->pex[x].tag != 0; x = (x + 1) & r->pxmask)
-			if (r->pex[x].tag == PF_TAG(h))
-				r->pex[x].wl |= PF_MORE;
-		r->pex[x].tag = PF_TAG(h);
-		r->pex[x].wl = (uint16_t) w;
+		if (word_score(l) <= 1)
+			pf_exact_put(r->pexh, r->phmask, (uint32_t) (h >> r->phshift), h, w);
+		else
+			pf_exact_put(r->pex, r->pxmask, (uint32_t) (h >> r->pxshift), h, w);
+	}
+	/*
+	 * a word of pex whose tag is on its way in pexh goes there too (until
+	 * none is: each such copy lengthens runs that other words pass)
+	 */
+	for (again = 1; again;)
+	{
+		again = 0;
+		for (w = 0; w < r->nwords; w++)
+		{
+			const PosList *l = &r->words[w];
+			uint64_t	h;
+			uint32_t	x;
+			int			tagged = 0,
+						own = 0;
+
+			if (l->prefix || l->len < 2 || word_score(l) <= 1)
+				continue;
+			h = pf_word_hash(l);
+			for (x = (uint32_t) (h >> r->phshift); r->pexh[x].tag != 0; x = (x + 1) & r->phmask)
+				if (r->pexh[x].tag == PF_TAG(h))
+				{
+					tagged = 1;
+					own |= (r->pexh[x].wl & ~PF_MORE) == w;
+				}
+			if (tagged && !own)
+			{
+				pf_exact_put(r->pexh, r->phmask, (uint32_t) (h >> r->phshift), h, w);
+				again = 1;
+			}
+		}
 	}
 	return 0;
 }
@@ -1721,6 +1788,7 @@ detect_free(DetectRules *r)
 	free(r->pgwl);
 	free(r->xbloom);
 	free(r->pex);
+	free(r->pexh);
 	free(r->cg_off);
 	free(r->cg);
 	free(r->chains);
@@ -2423,6 +2491,35 @@ pf_short(MatchState *m, const unsigned char *w, size_t wl, long long tok)
 }
 
 /*
+ * mark the word list of the exact word with tag in tab (home slot x): the
+ * slots with its tag from x on, up to one without PF_MORE (so that the
+ * word's own is among them) or an empty one.  Returns whether any had it.
+ */
+static inline __attribute__((always_inline)) int
+pf_exact_find(MatchState *m, const struct PfExact *tab, uint32_t mask, uint32_t x, uint16_t tag, long long tok)
+{
+	uint16_t	t;
+
+	for (; (t = tab[x].tag) != 0; x = (x + 1) & mask)
+		if (t == tag)
+		{
+			pf_mark(m, tab[x].wl & ~PF_MORE, tok);
+			if (!(tab[x].wl & PF_MORE))
+				return 1;
+		}
+	return 0;
+}
+
+/* pf_exact_find in pex (the words that are not common: not inlined, rare) */
+static __attribute__((noinline)) void
+pf_exact_find_other(MatchState *m, uint64_t h, long long tok)
+{
+	const DetectRules *r = m->rules;
+
+	(void) pf_exact_find(m, r->pex, r->pxmask, (uint32_t) (h >> r->pxshift), PF_TAG(h), tok);
+}
+
+/*
  * mark every word list whose word (or prefix word) w is (wl: 1..MAX_WORD;
  * 16 bytes readable at w)
  */
@@ -2434,9 +2531,6 @@ pf_word(MatchState *m, const unsigned char *w, size_t wl, long long tok)
 				hi,
 				h,
 				bits;
-	uint32_t	x;
-	uint16_t	tag,
-				t;
 	const struct PfSlot *slot;
 
 	/* prefix words: the coarse groups of heads of 1 to 3 bytes, then of 4 */
@@ -2446,23 +2540,12 @@ pf_word(MatchState *m, const unsigned char *w, size_t wl, long long tok)
 	if (wl >= PF_COARSE_MAX && PF_CBLOOM_HAS(r, (uint32_t) lo) &&
 		(slot = pf_find(r, pf_head(w, PF_COARSE_MAX))) != NULL)
 		pf_mark_groups(m, slot, tok);
-	/*
-	 * the exact word that w may be: past the bloom, the slots with its tag
-	 * from its home slot on, up to one without PF_MORE (so that w's own
-	 * is among them) or an empty one
-	 */
+	/* the exact word that w may be: the bloom, then pexh, then pex (see pf_exact) */
 	h = PF_XHASH(lo, hi, wl);
 	bits = PF_XBLOOM_BITS(h);
-	if ((r->xbloom[PF_XBLOOM_WORD(r, h)] & bits) != bits)
-		return;
-	tag = PF_TAG(h);
-	for (x = (uint32_t) (h >> r->pxshift); (t = r->pex[x].tag) != 0; x = (x + 1) & r->pxmask)
-		if (t == tag)
-		{
-			pf_mark(m, r->pex[x].wl & ~PF_MORE, tok);
-			if (!(r->pex[x].wl & PF_MORE))
-				break;
-		}
+	if ((r->xbloom[PF_XBLOOM_WORD(r, h)] & bits) == bits &&
+		!pf_exact_find(m, r->pexh, r->phmask, (uint32_t) (h >> r->phshift), PF_TAG(h), tok))
+		pf_exact_find_other(m, h, tok);
 }
 
 /* one token (w, wl bytes, 1..MAX_WORD) of the segment through rule set r: marks what it is */
