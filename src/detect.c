@@ -1827,26 +1827,19 @@ struct DetectTenants
 	size_t		mask;
 	uint64_t	lens;			/* bit len - 1 set: some id is len bytes long */
 	/*
-	 * A bloom of every id's first byte, last byte (lower case) and length,
-	 * about 64 bits per id: the structural checks ask it of every run
-	 * before they hash it (TENANT_MAYBE).  A few ids fit in one cache line
-	 * (the run's bytes picked two lines of 2 kB tables before).
+	 * bit (c & 31) of firstlast[f & 31]: some id (lower case) starts with
+	 * a byte f and ends with a byte c of those low bits.  With lens, what
+	 * the structural checks ask of every run before they hash it
+	 * (TENANT_MAYBE): a few instructions and 128 bytes (tables by whole
+	 * bytes took two lines of 2 kB each per run)
 	 */
-	uint32_t	tbshift;		/* 32 - log2(bits) */
-	uint64_t   *tbloom;			/* (after first[], in the same allocation) */
+	uint32_t	firstlast[32];
 	unsigned char first[256];	/* some id starts with this byte (either case) */
 };
 
-#define TENANT_BIT(t, first, last, len) \
-	((((uint32_t) (first) << 16 | (uint32_t) (last) << 8 | (uint32_t) (len)) * 0x9E3779B1u) >> (t)->tbshift)
-/*
- * could s[0 .. len) (lower case) be a known id?  (len 1..DETECT_MAX_TENANT_ID_LEN)
- * The lengths first: they are in the header's line, and they reject most
- * runs for the price of a shift
- */
+/* could s[0 .. len) (lower case) be a known id?  (len 1..DETECT_MAX_TENANT_ID_LEN) */
 #define TENANT_MAYBE(t, first, last, len) \
-	((((t)->lens >> ((len) - 1)) & 1) && \
-	 (((t)->tbloom[TENANT_BIT(t, first, last, len) >> 6] >> (TENANT_BIT(t, first, last, len) & 63)) & 1))
+	((((t)->lens >> ((len) - 1)) & ((t)->firstlast[(first) & 31] >> ((last) & 31))) & 1)
 
 static uint64_t
 hash_bytes(const unsigned char *s, size_t n)
@@ -1890,18 +1883,12 @@ eq_nocase(const unsigned char *a, size_t alen, const char *b)
 DetectTenants *
 detect_tenants_new(const char *const *ids, int n)
 {
-	DetectTenants *t;
+	DetectTenants *t = calloc(1, sizeof(DetectTenants));
 	size_t		cap = 16,
-				nb = 8,			/* words of the bloom */
 				i;
 
-	while (nb < (size_t) (n > 0 ? n : 0))
-		nb *= 2;
-	if ((t = calloc(1, sizeof(DetectTenants) + nb * sizeof(uint64_t))) == NULL)
+	if (t == NULL)
 		return NULL;
-	t->tbloom = (uint64_t *) (t + 1);
-	for (t->tbshift = 32; ((size_t) 1 << (32 - t->tbshift)) < nb * 64; t->tbshift--)
-		;
 	while (cap < (size_t) (n > 0 ? n : 0) * 2 + 1)
 		cap *= 2;
 	t->slots = calloc(cap, sizeof(char *));
@@ -1934,12 +1921,7 @@ detect_tenants_new(const char *const *ids, int n)
 			t->slots[h][k] = (char) ((ids[i][k] >= 'A' && ids[i][k] <= 'Z') ? ids[i][k] + 32 : ids[i][k]);
 		t->slots[h][len] = '\0';
 		t->lens |= (uint64_t) 1 << (len - 1);
-		{
-			uint32_t	bit = TENANT_BIT(t, (unsigned char) t->slots[h][0],
-										 (unsigned char) t->slots[h][len - 1], len);
-
-			t->tbloom[bit >> 6] |= (uint64_t) 1 << (bit & 63);
-		}
+		t->firstlast[t->slots[h][0] & 31] |= (uint32_t) 1 << (t->slots[h][len - 1] & 31);
 		t->first[(unsigned char) t->slots[h][0]] = 1;
 		if (t->slots[h][0] >= 'a' && t->slots[h][0] <= 'z')
 			t->first[(unsigned char) t->slots[h][0] - 32] = 1;
