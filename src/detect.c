@@ -2019,33 +2019,38 @@ typedef struct MatchState
 typedef struct StateArrays StateArrays;
 struct StateArrays
 {
+	/* the prefilter's (bind_state), first: every scan reads them */
+	uint64_t   *present;
+	int		   *cuel;
+	uint16_t   *head;
+	unsigned char *cue;
+	struct PfEvent *ev;
+	int			capev,
+				capcue,
+				capmarks;
+	/* the matcher's (bind_matcher) */
+	int			cappos,
+				caprules,
+				capwords;
 	struct PosState *pst;
 	long long  *reported,
 			   *ghit,
 			   *touch;
 	size_t	   *upd_start;
 	int		   *upd_pos;
-	uint64_t   *present;
-	int		   *cuel;
-	uint16_t   *head;
-	unsigned char *cue;
-	struct PfEvent *ev;
-	int			capev;
-	int			cappos,			/* the matcher's (bind_matcher) */
-				caprules,
-				capwords,
-				capcue,			/* the prefilter's (bind_state) */
-				capmarks;
 };
 
 typedef struct SegQueue SegQueue;
 
 struct DetectScratch
 {
+	/* (what every scan reads first, then the prefilter's arrays: two lines) */
 	long long	tokbase;		/* the last token index any scan with this scratch used */
-	unsigned char *x,			/* the segment unescaped, then folded (bytes only) */
-			   *y;
+	unsigned char *x;			/* the segment unescaped (twice: into y), then folded */
 	size_t		cap;
+	SegQueue   *q;
+	StateArrays st[2];
+	unsigned char *y;
 	/* the offset-carrying normalisation, run only when offsets are needed */
 	unsigned char *ox_b,
 			   *oy_b;
@@ -2053,8 +2058,6 @@ struct DetectScratch
 			   *o1,
 			   *o2;
 	size_t		ocap;
-	SegQueue   *q;
-	StateArrays st[2];
 };
 
 enum
@@ -3746,10 +3749,10 @@ text_like(const unsigned char *d, size_t n)
 
 struct SegQueue
 {
-	Segment		seg[MAX_SEGMENTS];
-	int			n;
-	size_t		budget;			/* bytes left to scan */
+	int			n;				/* (the counters first: in seg[0]'s line) */
 	int			truncated;
+	size_t		budget;			/* bytes left to scan */
+	Segment		seg[MAX_SEGMENTS];
 };
 
 /*
