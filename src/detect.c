@@ -20,19 +20,28 @@
  *
  * A segment of at most PF_MAX_SEGMENT bytes first goes through a prefilter
  * (segment_possible): its exact words are looked up by a hash of their
- * bytes in a table of small tags, its words' first four bytes in the prefix
- * words' (behind blooms), and the matcher runs only when some chain has all of its
- * words there, in order and within its gaps (a cue rule: enough groups).
- * Otherwise nothing could be reported, and the token indices advance as the
- * matcher would have advanced them.  It is checked under DETECT_CHECK_FAST
- * (the unit tests) by running the matcher anyway and aborting on any
- * finding.  The same pass over the tokens finds the structural checks' runs
- * (check_run, after a quick rejection of ordinary words); their findings
- * are held back until the matcher's are reported, the order a separate
- * check_structure pass gives (which a segment the prefilter does not read
- * still gets); run_tests lets through only the runs some test can be about,
- * and tells check_run_tests which.  The normalisation passes take plain ASCII eight bytes at a
- * time, and a second unescape pass runs only when it could change anything.
+ * bytes (a bloom, then small tables of tags), its words' first four bytes
+ * in the prefix words' (behind blooms), and the matcher runs only when
+ * some chain has all of its words there, in order and within its gaps (a
+ * cue rule: enough groups).  Otherwise nothing could be reported, and the
+ * token indices advance as the matcher would have advanced them (its state
+ * is not even allocated until a segment needs it: bind_matcher).  It is
+ * checked under DETECT_CHECK_FAST (the unit tests) by running the matcher
+ * anyway and aborting on any finding.  The same pass over the tokens finds
+ * the structural checks' runs (check_run, after a quick rejection of
+ * ordinary words); their findings are held back until the matcher's are
+ * reported, the order a separate check_structure pass gives (which a
+ * segment the prefilter does not read still gets); run_tests lets through
+ * only the runs some test can be about, and tells check_run_tests which.
+ * The normalisation passes take plain ASCII eight bytes at a time (folding
+ * in place), and a second unescape pass runs only when it could change
+ * anything.
+ *
+ * A scan runs with cold caches (a backend runs much other code between
+ * two), so the prefilter's path is laid out for few cache lines: small
+ * tables (blooms, 4-byte slots, 16-bit finds), what is read together kept
+ * together (DetectRules' first two lines, a chain's record, the scratch's
+ * and the segment queue's counters), nothing cleared that is not read.
  */
 #include "detect.h"
 #include "detect_int.h"
@@ -314,38 +323,46 @@ struct DetectRules
 {
 	/*
 	 * The prefilter (segment_possible): which words a segment holds, and
-	 * which chains could then match at all.  An exact word of two bytes or
-	 * more is looked up by a hash of its first 16 bytes (two loads, pf_key)
-	 * and its length: first in a bloom of two bits per word (xbloom, about
-	 * 8 to 16 bits per word: about 1.5% of the words no pattern has get past it), then in
-	 * pex, slots of a 16-bit tag and a word list, half of them empty.  The
-	 * bytes are not compared: a word that only shares a hash marks a list
-	 * that is not there, which can only send the segment to the matcher
-	 * (never hide a match), and is rare (1 in 2^16 probes past the bloom).
-	 * Both tables are small (for the shipped set 1 kB and 4 kB) because a
-	 * scan starts with cold caches: what a lookup costs is the cache lines
-	 * it touches, and a text's words spread over all of them.  A prefix word belongs to coarse group g,
-	 * the prefix words whose first min(length, PF_COARSE_MAX) bytes, the
-	 * head (pf_head; no byte of a word is 0, so the number also tells how
-	 * many), are the same: a slot of pslots holds a head and its groups
-	 * hcand[first .. first + n) (PF_COARSE | g).  Heads of four bytes are
-	 * first looked for in a bloom (cbloom), shorter ones by first byte
-	 * (shortk) and in a bloom (shortg).
-	 */
-	/*
-	 * The prefilter's tables: first, in two cache lines, all that a scan
-	 * reads of the struct for them (a scan starts with cold caches)
+	 * which chains could then match at all.  A scan starts with cold
+	 * caches, so what a lookup costs is mostly the cache lines it touches,
+	 * and a text's words spread over all lines of a table: the tables are
+	 * small, and this struct begins with all a scan reads of it for them
+	 * (two lines; detect_compile aligns it).
+	 *
+	 * An exact word of two bytes or more is looked up by a hash of its
+	 * first 16 bytes (two loads, pf_key) and its length: first in a bloom
+	 * of about 8 bits per word (xbloom, two bits a word: about 1.5% of the
+	 * words no pattern has get past it), then in the slots of a 16-bit tag
+	 * and a word list, half of them empty: pexh for the common words
+	 * (word_score 1: the, of, you, ...), which are most of the hits of
+	 * ordinary text and so share a few lines, and pex for the others,
+	 * looked at only when pexh has no slot with the tag (see pf_exact).
+	 * The bytes are not compared: a word that only shares a hash marks a
+	 * list that is not there, which can only send the segment to the
+	 * matcher (never hide a match), and is rare (1 in 2^16 probes past the
+	 * bloom).  For the shipped set the three take 1, 1 and 4 kB.
+	 *
+	 * A prefix word belongs to coarse group g, the prefix words whose first
+	 * min(length, PF_COARSE_MAX) bytes, the head (pf_head; no byte of a
+	 * word is 0, so the number also tells how many), are the same: a slot
+	 * of pslots holds a head and the word lists of its groups,
+	 * pgwl[first .. first + n).  Heads of four bytes are first looked for
+	 * in a bloom (cbloom), shorter ones by first byte (shortk) and in a
+	 * bloom (shortg).
+	 *
+	 * Then the chains anchored on a word list found (anchored, anc_off,
+	 * anc) are checked, each from its record in crec.
 	 */
 	int			nwords;
-	int			pf_ok;			/* 0: too many words for the slots; every segment is possible */
-	uint32_t	xbshift;		/* 32 - log2(words of xbloom) */
-	uint32_t	pxmask;
-	int			pxshift;		/* 64 - log2(slots of pex) */
-	uint32_t	phmask;
-	int			phshift;		/* 64 - log2(slots of pexh) */
-	uint32_t	pmask;
-	int			pshift;			/* 32 - log2(slots of pslots) */
-	unsigned char cmask;		/* bit k: some coarse group's key has k bytes */
+	uint32_t	pxmask,
+				phmask,
+				pmask;
+	unsigned char pf_ok,		/* 0: too many words for the slots; every segment is possible */
+				cmask,			/* bit k: some coarse group's key has k bytes */
+				xbshift,		/* 32 - log2(words of xbloom) */
+				pxshift,		/* 64 - log2(slots of pex) */
+				phshift,		/* 64 - log2(slots of pexh) */
+				pshift;			/* 32 - log2(slots of pslots) */
 	uint64_t   *xbloom;			/* PF_XBLOOM bits of the exact words */
 	struct PfExact
 	{
@@ -359,7 +376,7 @@ struct DetectRules
 		uint16_t	first,
 					n;
 	}		   *pslots;
-	uint16_t   *pgwl;			/* per head slot: its groups' word lists, pgwl[first .. first + n) */
+	uint16_t   *pgwl;			/* per head slot: its groups' word lists */
 	int		   *anc_off,		/* per word list: the chains anchored on it, as offsets in crec */
 			   *anc;
 	uint64_t   *anchored;		/* a bit per word list: it has chains anchored on it */
