@@ -340,7 +340,7 @@ struct DetectRules
 	 * The bytes are not compared: a word that only shares a hash marks a
 	 * list that is not there, which can only send the segment to the
 	 * matcher (never hide a match), and is rare (1 in 2^16 probes past the
-	 * bloom).  For the shipped set the three take 1, 1 and 4 kB.
+	 * bloom).  For the shipped set the three take 1 kB, 512 bytes and 4 kB.
 	 *
 	 * A prefix word belongs to coarse group g, the prefix words whose first
 	 * min(length, PF_COARSE_MAX) bytes, the head (pf_head; no byte of a
@@ -1210,10 +1210,11 @@ pf_exact_put(struct PfExact *tab, uint32_t mask, uint32_t x, uint64_t h, int w)
 
 /*
  * The exact words' tables: a bloom of about 8 bits per word, then the
- * common words (word_score 1: the, of, you, ...) in pexh and the others in
- * pex, two slots or more per word each.  Most words of a text stop at the
- * bloom; most of those that do not are common words, whose slots then
- * share a few lines, and pex is only looked at when pexh has no slot with
+ * common words (word_score 1: the, of, you, ...) in pexh, 1.5 slots or
+ * more per word (dense: ordinary text has most of them, and hits are what
+ * probes it), and the others in pex, two slots or more per word.  Most
+ * words of a text stop at the bloom; most of those that do not are common
+ * words, whose slots then share a few lines, and pex is only looked at when pexh has no slot with
  * the word's tag.  So that this never hides a word of pex, one whose tag
  * some slot on its way in pexh has is put in pexh too.  -1 on OOM.
  */
@@ -1231,7 +1232,7 @@ pf_exact(DetectRules *r, int nexact)
 		nhot += !r->words[w].prefix && r->words[w].len >= 2 && word_score(&r->words[w]) <= 1;
 	while (cap < (uint32_t) (nexact - nhot) * 2)
 		cap *= 2;
-	while (caph < (uint32_t) nhot * 2)
+	while (caph < (uint32_t) nhot * 3 / 2)
 		caph *= 2;
 	while (nb * 64 < (uint32_t) nexact * 8)
 		nb *= 2;
