@@ -1214,9 +1214,10 @@ pf_exact_put(struct PfExact *tab, uint32_t mask, uint32_t x, uint64_t h, int w)
  * more per word (dense: ordinary text has most of them, and hits are what
  * probes it), and the others in pex, two slots or more per word.  Most
  * words of a text stop at the bloom; most of those that do not are common
- * words, whose slots then share a few lines, and pex is only looked at when pexh has no slot with
- * the word's tag.  So that this never hides a word of pex, one whose tag
- * some slot on its way in pexh has is put in pexh too.  -1 on OOM.
+ * words, whose slots then share a few lines, and pex is only looked at
+ * when pexh has no slot with the word's tag.  So that this never hides a
+ * word of pex, one whose tag some slot on its way in pexh has is put in
+ * pexh too.  -1 on OOM.
  */
 static int
 pf_exact(DetectRules *r, int nexact)
