@@ -419,6 +419,7 @@ struct DetectRules
 	{
 		uint16_t	val;
 	}		   *hcand;			/* (while building; then pgwl) */
+	int		   *pfid;			/* (while building) the prefilter's number of each word list */
 	int16_t		one[256];		/* the word list of a one-byte exact word, -1 */
 	unsigned char shortk[256];	/* by first byte, bit k (1..3): a coarse group's key of k bytes starts with it */
 	uint64_t	shortg[64];		/* PF_SHORT bits: the heads of coarse groups of 1 to 3 bytes */
@@ -1260,9 +1261,9 @@ pf_exact(DetectRules *r, int nexact)
 		h = pf_word_hash(l);
 		r->xbloom[PF_XBLOOM_WORD(r, h)] |= PF_XBLOOM_BITS(h);
 		if (word_score(l) <= 1)
-			pf_exact_put(r->pexh, r->phmask, (uint32_t) (h >> r->phshift), h, w);
+			pf_exact_put(r->pexh, r->phmask, (uint32_t) (h >> r->phshift), h, r->pfid[w]);
 		else
-			pf_exact_put(r->pex, r->pxmask, (uint32_t) (h >> r->pxshift), h, w);
+			pf_exact_put(r->pex, r->pxmask, (uint32_t) (h >> r->pxshift), h, r->pfid[w]);
 	}
 	/*
 	 * a word of pex whose tag is on its way in pexh goes there too (until
@@ -1286,11 +1287,11 @@ pf_exact(DetectRules *r, int nexact)
 				if (r->pexh[x].tag == PF_TAG(h))
 				{
 					tagged = 1;
-					own |= (r->pexh[x].wl & ~PF_MORE) == w;
+					own |= (r->pexh[x].wl & ~PF_MORE) == r->pfid[w];
 				}
 			if (tagged && !own)
 			{
-				pf_exact_put(r->pexh, r->phmask, (uint32_t) (h >> r->phshift), h, w);
+				pf_exact_put(r->pexh, r->phmask, (uint32_t) (h >> r->phshift), h, r->pfid[w]);
 				again = 1;
 			}
 		}
@@ -1324,7 +1325,7 @@ pf_flatten(DetectRules *r)
 			int			g = r->hcand[i].val & ~PF_COARSE;
 
 			for (e = r->cg_off[g]; e < r->cg_off[g + 1]; e++)
-				r->pgwl[n++] = (uint16_t) r->cg[e];
+				r->pgwl[n++] = (uint16_t) r->pfid[r->cg[e]];
 		}
 		slot->first = (uint16_t) first;
 		slot->n = (uint16_t) (n - first);
@@ -1354,6 +1355,20 @@ build_prefilter(DetectRules *r)
 	if (!r->pf_ok)
 		return 0;
 
+	/*
+	 * The prefilter numbers the word lists its own way (pfid), the ones
+	 * ordinary text has (word_score 1 or less: punctuation, the, of, ...)
+	 * first: the per-list marks a scan writes (MatchState.head) then
+	 * share a few lines
+	 */
+	r->pfid = malloc(((size_t) r->nwords + 1) * sizeof(int));
+	if (r->pfid == NULL)
+		return -1;
+	for (k = 0, c = 1; c >= 0; c--)
+		for (w = 0; w < r->nwords; w++)
+			if ((word_score(&r->words[w]) <= 1) == c)
+				r->pfid[w] = k++;
+
 	/* per position its word lists; the chains */
 	r->pwl_off = calloc((size_t) r->npos + 2, sizeof(int));
 	cnt = calloc((size_t) r->npos + 2, sizeof(int));
@@ -1378,7 +1393,7 @@ build_prefilter(DetectRules *r)
 		for (k = 0; k < r->words[w].n; k++)
 		{
 			p = r->words[w].pos[k];
-			r->pwl[r->pwl_off[p] + cnt[p]++] = w;
+			r->pwl[r->pwl_off[p] + cnt[p]++] = r->pfid[w];
 		}
 	free(cnt);
 	for (p = 0; p < r->npos; p++)
@@ -1444,7 +1459,7 @@ build_prefilter(DetectRules *r)
 			return -1;
 		}
 		for (w = 0; w < r->nwords; w++)
-			score[w] = word_score(&r->words[w]);
+			score[r->pfid[w]] = word_score(&r->words[w]);
 		for (c = 0; c < r->nchains; c++)
 		{
 			int			best = -1,
@@ -1522,7 +1537,7 @@ build_prefilter(DetectRules *r)
 		if (!l->prefix)
 		{
 			if (l->len == 1)
-				r->one[l->text[0]] = (int16_t) w;
+				r->one[l->text[0]] = (int16_t) r->pfid[w];
 			else
 				nexact++;
 			continue;
@@ -1590,7 +1605,11 @@ build_prefilter(DetectRules *r)
 		return -1;
 	}
 	free(grp);
-	return pf_flatten(r);
+	if (pf_flatten(r) < 0)
+		return -1;
+	free(r->pfid);
+	r->pfid = NULL;
+	return 0;
 }
 
 DetectRules *
@@ -1804,6 +1823,7 @@ detect_free(DetectRules *r)
 	}
 	free(r->pslots);
 	free(r->hcand);
+	free(r->pfid);
 	free(r->pgwl);
 	free(r->xbloom);
 	free(r->pex);
