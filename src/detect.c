@@ -377,7 +377,7 @@ struct DetectRules
 					n;
 	}		   *pslots;
 	uint16_t   *pgwl;			/* per head slot: its groups' word lists */
-	int		   *anc_off,		/* per word list: the chains anchored on it, as offsets in crec */
+	int		   *anc_off,		/* per word list: the chains anchored on it, as offset in crec << 4 | category bit */
 			   *anc;
 	uint64_t   *anchored;		/* a bit per word list: it has chains anchored on it */
 	/*
@@ -1414,7 +1414,7 @@ build_prefilter(DetectRules *r)
 			nrec += CR_HEAD + 2 * (size_t) (r->chains[c].end - r->chains[c].start) +
 				(size_t) (r->pwl_off[r->chains[c].end] - r->pwl_off[r->chains[c].start]);
 		r->crec = malloc((nrec + 1) * sizeof(uint16_t));
-		if (crec_off == NULL || r->crec == NULL || nrec > INT32_MAX)
+		if (crec_off == NULL || r->crec == NULL || nrec > (INT32_MAX >> 4))
 		{
 			free(crec_off);
 			return -1;
@@ -1505,7 +1505,8 @@ build_prefilter(DetectRules *r)
 			for (k = r->pwl_off[anchor[c]]; k < r->pwl_off[anchor[c] + 1]; k++)
 			{
 				w = r->pwl[k];
-				r->anc[r->anc_off[w] + fill[w]++] = crec_off[c];
+				r->anc[r->anc_off[w] + fill[w]++] =
+					crec_off[c] << 4 | (int) DETECT_CAT_BIT(r->crec[crec_off[c] + CR_CAT] & 0xFF);
 			}
 		free(fill);
 		free(anchor);
@@ -2670,12 +2671,14 @@ pf_possible(const Scan *s, MatchState *m)
 
 			for (k = r->anc_off[wl]; k < r->anc_off[wl + 1] && !possible; k++)
 			{
-				const uint16_t *cr = r->crec + r->anc[k],
-						   *q = cr + CR_HEAD;
+				const uint16_t *cr,
+						   *q;
 				int			p;
 
-				if (!(s->mask & DETECT_CAT_BIT(cr[CR_CAT] & 0xFF)))
-					continue;	/* could match, never report */
+				if (!(s->mask & (r->anc[k] & 15)))
+					continue;	/* could match, never report (and its record is not read) */
+				cr = r->crec + (r->anc[k] >> 4);
+				q = cr + CR_HEAD;
 				for (p = 0; p < cr[CR_NPOS]; p++, q += 2 + q[1])
 				{
 					for (e = 0; e < q[1]; e++)
