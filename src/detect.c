@@ -353,8 +353,9 @@ struct DetectRules
 	 * Then the chains anchored on a word list found (anchored, anc_off,
 	 * anc) are checked, each from its record in crec.
 	 */
-	int			nwords;
-	uint32_t	pxmask,
+	int			nwords,
+				nrules;
+	uint16_t	pxmask,			/* (fewer than PF_COARSE words: at most 65536 slots) */
 				phmask,
 				pmask;
 	unsigned char pf_ok,		/* 0: too many words for the slots; every segment is possible */
@@ -390,7 +391,6 @@ struct DetectRules
 	uint64_t	cbloom[4];		/* PF_CBLOOM bits: the coarse groups' four-byte heads */
 	/* (the rest: the matcher's and the compiler's) */
 	Rule	   *rules;
-	int			nrules;
 	Node	   *nodes;
 	int			nnodes,
 				capnodes;
@@ -1291,6 +1291,12 @@ pf_exact(DetectRules *r, int nexact)
 				}
 			if (tagged && !own)
 			{
+				/* (never more than 7/8 full: else no prefilter, which is always sound) */
+				if (++nhot > (int) (caph - caph / 8))
+				{
+					r->pf_ok = 0;
+					return 0;
+				}
 				pf_exact_put(r->pexh, r->phmask, (uint32_t) (h >> r->phshift), h, r->pfid[w]);
 				again = 1;
 			}
@@ -1600,7 +1606,7 @@ build_prefilter(DetectRules *r)
 		c += r->pslots[w].head != 0;
 	for (cap = 64; cap < (uint32_t) c * 2; cap *= 2)
 		;
-	if (cap < r->pmask + 1 && pf_slots(r, grp, cap, entries) < 0)
+	if (cap < (uint32_t) r->pmask + 1 && pf_slots(r, grp, cap, entries) < 0)
 	{
 		free(grp);
 		return -1;
