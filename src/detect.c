@@ -1885,7 +1885,7 @@ struct DetectTenants
 
 /* could s[0 .. len) (lower case) be a known id?  (len 1..DETECT_MAX_TENANT_ID_LEN) */
 #define TENANT_MAYBE(t, first, last, len) \
-	((((t)->lens >> ((len) - 1)) & ((t)->firstlast[(first) & 31] >> ((last) & 31))) & 1)
+	((((t)->lens >> ((len) - 1)) & 1) && (((t)->firstlast[(first) & 31] >> ((last) & 31)) & 1))
 
 static uint64_t
 hash_bytes(const unsigned char *s, size_t n)
