@@ -20,19 +20,28 @@
  *
  * A segment of at most PF_MAX_SEGMENT bytes first goes through a prefilter
  * (segment_possible): its exact words are looked up by a hash of their
- * bytes in a table of small tags, its words' first four bytes in the prefix
- * words' (behind blooms), and the matcher runs only when some chain has all of its
- * words there, in order and within its gaps (a cue rule: enough groups).
- * Otherwise nothing could be reported, and the token indices advance as the
- * matcher would have advanced them.  It is checked under DETECT_CHECK_FAST
- * (the unit tests) by running the matcher anyway and aborting on any
- * finding.  The same pass over the tokens finds the structural checks' runs
- * (check_run, after a quick rejection of ordinary words); their findings
- * are held back until the matcher's are reported, the order a separate
- * check_structure pass gives (which a segment the prefilter does not read
- * still gets); run_tests lets through only the runs some test can be about,
- * and tells check_run_tests which.  The normalisation passes take plain ASCII eight bytes at a
- * time, and a second unescape pass runs only when it could change anything.
+ * bytes (a bloom, then small tables of tags), its words' first four bytes
+ * in the prefix words' (behind blooms), and the matcher runs only when
+ * some chain has all of its words there, in order and within its gaps (a
+ * cue rule: enough groups).  Otherwise nothing could be reported, and the
+ * token indices advance as the matcher would have advanced them (its state
+ * is not even allocated until a segment needs it: bind_matcher).  It is
+ * checked under DETECT_CHECK_FAST (the unit tests) by running the matcher
+ * anyway and aborting on any finding.  The same pass over the tokens finds
+ * the structural checks' runs (check_run, after a quick rejection of
+ * ordinary words); their findings are held back until the matcher's are
+ * reported, the order a separate check_structure pass gives (which a
+ * segment the prefilter does not read still gets); run_tests lets through
+ * only the runs some test can be about, and tells check_run_tests which.
+ * The normalisation passes take plain ASCII eight bytes at a time (folding
+ * in place), and a second unescape pass runs only when it could change
+ * anything.
+ *
+ * A scan runs with cold caches (a backend runs much other code between
+ * two), so the prefilter's path is laid out for few cache lines: small
+ * tables (blooms, 4-byte slots, 16-bit finds), what is read together kept
+ * together (DetectRules' first two lines, a chain's record, the scratch's
+ * and the segment queue's counters), nothing cleared that is not read.
  */
 #include "detect.h"
 #include "detect_int.h"
@@ -56,6 +65,7 @@
 #define MAX_GAP				64
 #define SEGMENT_GAP			1000	/* token-index distance between segments (> MAX_GAP) */
 #define SCAN_PAD			64		/* zero bytes kept after a normalised segment (class_bits' blocks) */
+#define B64_SMALL			256		/* a base64 run decoding to this much is decoded on the stack */
 
 /* ------------------------------------------------------------------------
  * names
@@ -311,8 +321,76 @@ typedef struct Rule
 
 struct DetectRules
 {
+	/*
+	 * The prefilter (segment_possible): which words a segment holds, and
+	 * which chains could then match at all.  A scan starts with cold
+	 * caches, so what a lookup costs is mostly the cache lines it touches,
+	 * and a text's words spread over all lines of a table: the tables are
+	 * small, and this struct begins with all a scan reads of it for them
+	 * (two lines; detect_compile aligns it).
+	 *
+	 * An exact word of two bytes or more is looked up by a hash of its
+	 * first 16 bytes (two loads, pf_key) and its length: first in a bloom
+	 * of about 8 bits per word (xbloom, two bits a word: about 1.5% of the
+	 * words no pattern has get past it), then in the slots of a 16-bit tag
+	 * and a word list, half of them empty: pexh for the common words
+	 * (word_score 1: the, of, you, ...), which are most of the hits of
+	 * ordinary text and so share a few lines, and pex for the others,
+	 * looked at only when pexh has no slot with the tag (see pf_exact).
+	 * The bytes are not compared: a word that only shares a hash marks a
+	 * list that is not there, which can only send the segment to the
+	 * matcher (never hide a match), and is rare (1 in 2^16 probes past the
+	 * bloom).  For the shipped set the three take 1 kB, 512 bytes and 4 kB.
+	 *
+	 * A prefix word belongs to coarse group g, the prefix words whose first
+	 * min(length, PF_COARSE_MAX) bytes, the head (pf_head; no byte of a
+	 * word is 0, so the number also tells how many), are the same: a slot
+	 * of pslots holds a head and the word lists of its groups,
+	 * pgwl[first .. first + n).  Heads of four bytes are first looked for
+	 * in a bloom (cbloom), shorter ones by first byte (shortk) and in a
+	 * bloom (shortg).
+	 *
+	 * Then the chains anchored on a word list found (anchored, anc_off,
+	 * anc) are checked, each from its record in crec.
+	 */
+	int			nwords,
+				nrules;
+	uint16_t	pxmask,			/* (fewer than PF_COARSE words: at most 65536 slots) */
+				phmask,
+				pmask;
+	unsigned char pf_ok,		/* 0: too many words for the slots; every segment is possible */
+				cmask,			/* bit k: some coarse group's key has k bytes */
+				xbshift,		/* 32 - log2(words of xbloom) */
+				pxshift,		/* 64 - log2(slots of pex) */
+				phshift,		/* 64 - log2(slots of pexh) */
+				pshift;			/* 32 - log2(slots of pslots) */
+	uint64_t   *xbloom;			/* PF_XBLOOM bits of the exact words */
+	struct PfExact
+	{
+		uint16_t	tag;		/* 0: empty; else PF_TAG of the word */
+		uint16_t	wl;			/* its word list | PF_MORE: a later slot of the run has the tag too */
+	}		   *pex,			/* the other exact words */
+			   *pexh;			/* the common ones (word_score 1) */
+	struct PfSlot
+	{
+		uint32_t	head;		/* 0: empty */
+		uint16_t	first,
+					n;
+	}		   *pslots;
+	uint16_t   *pgwl;			/* per head slot: its groups' word lists */
+	int		   *anc_off,		/* per word list: the chains anchored on it, as offset in crec << 4 | category bit */
+			   *anc;
+	uint64_t   *anchored;		/* a bit per word list: it has chains anchored on it */
+	/*
+	 * Per chain, what pf_possible reads of it, contiguous (a line or two,
+	 * where the chain, its rule, its positions and their word lists were
+	 * five arrays): CR_* header words, then per position its gap, its
+	 * number of word lists and the lists
+	 */
+	uint16_t   *crec;
+	uint64_t	cbloom[4];		/* PF_CBLOOM bits: the coarse groups' four-byte heads */
+	/* (the rest: the matcher's and the compiler's) */
 	Rule	   *rules;
-	int			nrules;
 	Node	   *nodes;
 	int			nnodes,
 				capnodes;
@@ -320,8 +398,7 @@ struct DetectRules
 	int			nedges,
 				capedges;
 	PosList    *words;
-	int			nwords,
-				capwords;
+	int			capwords;
 	Position   *pos;
 	int			npos,
 				cappos;
@@ -338,49 +415,12 @@ struct DetectRules
 	unsigned char *nflags;		/* per node: 1 a prefix word ends here, 2 an exact word */
 	int		   *arena;			/* every word list's positions, contiguous */
 
-	/*
-	 * The prefilter (segment_possible): which words a segment holds, and
-	 * which chains could then match at all.  An exact word of two bytes or
-	 * more is looked up by a hash of its first 16 bytes (two loads, pf_key)
-	 * and its length in a direct-mapped table of 16-bit tags, ptag, whose
-	 * slots are mostly empty, so that a word no pattern has costs one probe
-	 * of a small array; a tag that matches has its entry in pex, with the
-	 * word's bytes to compare.  A prefix word belongs to coarse group g,
-	 * the prefix words whose first min(length, PF_COARSE_MAX) bytes, the
-	 * head (pf_head; no byte of a word is 0, so the number also tells how
-	 * many), are the same: a slot of pslots holds a head and its groups
-	 * hcand[first .. first + n) (PF_COARSE | g).  Heads of four bytes are
-	 * first looked for in a bloom (cbloom), shorter ones by first byte
-	 * (shortk) and in a bloom (shortg).
-	 */
-	uint16_t   *ptag;			/* 0: empty; else PF_TAG of the word in pex[] */
-	struct PfExact
-	{
-		uint64_t	lo,			/* the word's bytes 0..7, 8..15 (zeros past its end) */
-					hi;
-		uint16_t	wl;			/* its word list */
-		uint16_t	len;
-		uint32_t	tail;		/* bytes past 16: at xtext + tail */
-	}		   *pex;
-	uint32_t	pxmask;
-	int			pxshift;		/* 64 - log2(slots of ptag) */
-	unsigned char *xtext;
-	struct PfSlot
-	{
-		uint32_t	head;		/* 0: empty */
-		uint16_t	first,
-					n;
-	}		   *pslots;
-	uint32_t	pmask;
-	int			pshift;			/* 32 - log2(slots) */
 	struct PfCand
 	{
 		uint16_t	val;
-	}		   *hcand;
-	uint64_t	cbloom[4];		/* PF_CBLOOM bits: the coarse groups' four-byte heads */
-	int			pf_ok;			/* 0: too many words for the slots; every segment is possible */
+	}		   *hcand;			/* (while building; then pgwl) */
+	int		   *pfid;			/* (while building) the prefilter's number of each word list */
 	int16_t		one[256];		/* the word list of a one-byte exact word, -1 */
-	unsigned char cmask;		/* bit k: some coarse group's key has k bytes */
 	unsigned char shortk[256];	/* by first byte, bit k (1..3): a coarse group's key of k bytes starts with it */
 	uint64_t	shortg[64];		/* PF_SHORT bits: the heads of coarse groups of 1 to 3 bytes */
 	int		   *cg_off,			/* coarse group g: its prefix word lists cg[cg_off[g] .. cg_off[g + 1]) */
@@ -394,9 +434,14 @@ struct DetectRules
 	int			nchains;
 	int		   *pwl_off,		/* per position: its word lists pwl[pwl_off[p] .. pwl_off[p + 1]) */
 			   *pwl;
-	int		   *anc_off,		/* per word list: the chains anchored on it */
-			   *anc;
 };
+
+/* a chain's record in crec: the header's words */
+#define CR_CAT				0	/* category | group << 8 (cue rules) */
+#define CR_MIN				1	/* cue rule: groups needed; 0 = an ordinary sequence */
+#define CR_PAT				2	/* the rule: two words, low first */
+#define CR_NPOS				4
+#define CR_HEAD				5
 
 
 #define PF_COARSE			0x8000
@@ -460,9 +505,17 @@ pf_key(const unsigned char *w, size_t wl, uint64_t *lo, uint64_t *hi)
 	*hi = b & mk[1];
 }
 
-/* the hash of a key and length: its top bits pick the slot, the 16 below (never 0) are the tag */
+/*
+ * the hash of a key and length: its top bits pick the slot, bits 32..47
+ * (never 0) are the tag; the bloom's word and two bits come from its two
+ * halves mixed again (a product's low bits depend on few of the key's)
+ */
 #define PF_XHASH(lo, hi, wl) (((lo) ^ ((hi) * 0x9E3779B97F4A7C15ull) ^ (uint64_t) (wl)) * 0xC2B2AE3D27D4EB4Full)
 #define PF_TAG(h)			((uint16_t) ((h) >> 32) | 1)
+#define PF_MORE				0x8000	/* in PfExact.wl (word lists are below PF_COARSE) */
+#define PF_XMIX(h)			((uint32_t) (((h) >> 32) ^ (h)) * 0x85EBCA6Bu)
+#define PF_XBLOOM_WORD(r, h) (PF_XMIX(h) >> (r)->xbshift)
+#define PF_XBLOOM_BITS(h)	(((uint64_t) 1 << (PF_XMIX(h) & 63)) | ((uint64_t) 1 << ((PF_XMIX(h) >> 6) & 63)))
 #define PF_SHORT(head)		(((head) * 0x85EBCA6Bu) >> 20)
 #define PF_SHORT_HAS(r, head) (((r)->shortg[PF_SHORT(head) >> 6] >> (PF_SHORT(head) & 63)) & 1)
 
@@ -1131,59 +1184,160 @@ pf_slots(DetectRules *r, const int *grp, uint32_t cap, int entries)
 	return 0;
 }
 
+/* the exact table's hash of a word list's word (two bytes or more) */
+static uint64_t
+pf_word_hash(const PosList *l)
+{
+	unsigned char k16[16] = {0};
+	uint64_t	lo,
+				hi;
+
+	memcpy(k16, l->text, l->len < 16 ? (size_t) l->len : 16);
+	pf_key(k16, (size_t) (l->len < 16 ? l->len : 16), &lo, &hi);
+	return PF_XHASH(lo, hi, l->len);
+}
+
+/* exact word w, hash h, into the slots tab (mask + 1 of them, home slot x) */
+static void
+pf_exact_put(struct PfExact *tab, uint32_t mask, uint32_t x, uint64_t h, int w)
+{
+	/* (an earlier slot with the same tag must not end the lookup) */
+	for (; tab[x].tag != 0; x = (x + 1) & mask)
+		if (tab[x].tag == PF_TAG(h))
+			tab[x].wl |= PF_MORE;
+	tab[x].tag = PF_TAG(h);
+	tab[x].wl = (uint16_t) w;
+}
+
 /*
- * The exact words' table (ptag, pex): four slots or more per word, so
- * that most probes for other words find an empty slot at once.  -1 on OOM.
+ * The exact words' tables: a bloom of about 8 bits per word, then the
+ * common words (word_score 1: the, of, you, ...) in pexh, 1.5 slots or
+ * more per word (dense: ordinary text has most of them, and hits are what
+ * probes it), and the others in pex, two slots or more per word.  Most
+ * words of a text stop at the bloom; most of those that do not are common
+ * words, whose slots then share a few lines, and pex is only looked at
+ * when pexh has no slot with the word's tag.  So that this never hides a
+ * word of pex, one whose tag some slot on its way in pexh has is put in
+ * pexh too.  -1 on OOM.
  */
 static int
 pf_exact(DetectRules *r, int nexact)
 {
 	uint32_t	cap = 64,
-				ntext = 0;
-	int			w;
+				caph = 16,
+				nb = 4;
+	int			w,
+				nhot = 0,
+				again;
 
-	while (cap < (uint32_t) nexact * 4)
-		cap *= 2;
-	r->ptag = calloc(cap, sizeof(uint16_t));
-	r->pex = calloc(cap, sizeof(struct PfExact));
 	for (w = 0; w < r->nwords; w++)
-		if (!r->words[w].prefix && r->words[w].len > 16)
-			ntext += (uint32_t) r->words[w].len - 16;
-	r->xtext = malloc((size_t) ntext + 1);
-	if (r->ptag == NULL || r->pex == NULL || r->xtext == NULL)
+		nhot += !r->words[w].prefix && r->words[w].len >= 2 && word_score(&r->words[w]) <= 1;
+	while (cap < (uint32_t) (nexact - nhot) * 2)
+		cap *= 2;
+	while (caph < (uint32_t) nhot * 3 / 2)
+		caph *= 2;
+	while (nb * 64 < (uint32_t) nexact * 8)
+		nb *= 2;
+	r->pex = calloc(cap, sizeof(struct PfExact));
+	r->pexh = calloc(caph, sizeof(struct PfExact));
+	r->xbloom = calloc(nb, sizeof(uint64_t));
+	if (r->pex == NULL || r->pexh == NULL || r->xbloom == NULL)
 		return -1;
 	r->pxmask = cap - 1;
 	for (r->pxshift = 64; ((uint64_t) 1 << (64 - r->pxshift)) < cap; r->pxshift--)
 		;
-	ntext = 0;
+	r->phmask = caph - 1;
+	for (r->phshift = 64; ((uint64_t) 1 << (64 - r->phshift)) < caph; r->phshift--)
+		;
+	for (r->xbshift = 32; (1u << (32 - r->xbshift)) < nb; r->xbshift--)
+		;
 	for (w = 0; w < r->nwords; w++)
 	{
 		const PosList *l = &r->words[w];
-		unsigned char k16[16] = {0};
-		uint64_t	lo,
-					hi,
-					h;
-		uint32_t	x;
+		uint64_t	h;
 
 		if (l->prefix || l->len < 2)
 			continue;
-		memcpy(k16, l->text, l->len < 16 ? (size_t) l->len : 16);
-		pf_key(k16, (size_t) (l->len < 16 ? l->len : 16), &lo, &hi);
-		h = PF_XHASH(lo, hi, l->len);
-		for (x = (uint32_t) (h >> r->pxshift); r->ptag[x] != 0; x = (x + 1) & r->pxmask)
-			;
-		r->ptag[x] = PF_TAG(h);
-		r->pex[x].lo = lo;
-		r->pex[x].hi = hi;
-		r->pex[x].wl = (uint16_t) w;
-		r->pex[x].len = (uint16_t) l->len;
-		r->pex[x].tail = ntext;
-		if (l->len > 16)
+		h = pf_word_hash(l);
+		r->xbloom[PF_XBLOOM_WORD(r, h)] |= PF_XBLOOM_BITS(h);
+		if (word_score(l) <= 1)
+			pf_exact_put(r->pexh, r->phmask, (uint32_t) (h >> r->phshift), h, r->pfid[w]);
+		else
+			pf_exact_put(r->pex, r->pxmask, (uint32_t) (h >> r->pxshift), h, r->pfid[w]);
+	}
+	/*
+	 * a word of pex whose tag is on its way in pexh goes there too (until
+	 * none is: each such copy lengthens runs that other words pass)
+	 */
+	for (again = 1; again;)
+	{
+		again = 0;
+		for (w = 0; w < r->nwords; w++)
 		{
-			memcpy(r->xtext + ntext, l->text + 16, (size_t) l->len - 16);
-			ntext += (uint32_t) l->len - 16;
+			const PosList *l = &r->words[w];
+			uint64_t	h;
+			uint32_t	x;
+			int			tagged = 0,
+						own = 0;
+
+			if (l->prefix || l->len < 2 || word_score(l) <= 1)
+				continue;
+			h = pf_word_hash(l);
+			for (x = (uint32_t) (h >> r->phshift); r->pexh[x].tag != 0; x = (x + 1) & r->phmask)
+				if (r->pexh[x].tag == PF_TAG(h))
+				{
+					tagged = 1;
+					own |= (r->pexh[x].wl & ~PF_MORE) == r->pfid[w];
+				}
+			if (tagged && !own)
+			{
+				/* (never more than 7/8 full: else no prefilter, which is always sound) */
+				if (++nhot > (int) (caph - caph / 8))
+				{
+					r->pf_ok = 0;
+					return 0;
+				}
+				pf_exact_put(r->pexh, r->phmask, (uint32_t) (h >> r->phshift), h, r->pfid[w]);
+				again = 1;
+			}
 		}
 	}
+	return 0;
+}
+
+/*
+ * The head slots' coarse groups replaced by their word lists, so that a
+ * head found reads its slot and one array (pgwl), not the groups (hcand),
+ * their bounds (cg_off) and their lists (cg).  -1 on OOM.
+ */
+static int
+pf_flatten(DetectRules *r)
+{
+	uint32_t	x;
+	int			n = 0;
+
+	r->pgwl = malloc(((size_t) r->nwords + 1) * sizeof(uint16_t));
+	if (r->pgwl == NULL)
+		return -1;
+	for (x = 0; x <= r->pmask; x++)
+	{
+		struct PfSlot *slot = &r->pslots[x];
+		int			first = n,
+					i,
+					e;
+
+		for (i = slot->first; i < slot->first + slot->n; i++)
+		{
+			int			g = r->hcand[i].val & ~PF_COARSE;
+
+			for (e = r->cg_off[g]; e < r->cg_off[g + 1]; e++)
+				r->pgwl[n++] = (uint16_t) r->pfid[r->cg[e]];
+		}
+		slot->first = (uint16_t) first;
+		slot->n = (uint16_t) (n - first);
+	}
+	free(r->hcand);
+	r->hcand = NULL;
 	return 0;
 }
 
@@ -1198,13 +1352,28 @@ build_prefilter(DetectRules *r)
 				entries = 0,
 				nexact = 0,
 				*grp,
-				*cnt;
+				*cnt,
+				*crec_off;
 	uint32_t	cap = 256;
 
 	memset(r->one, -1, sizeof(r->one));
 	r->pf_ok = r->nwords < PF_COARSE && r->nwords > 0;
 	if (!r->pf_ok)
 		return 0;
+
+	/*
+	 * The prefilter numbers the word lists its own way (pfid), the ones
+	 * ordinary text has (word_score 1 or less: punctuation, the, of, ...)
+	 * first: the per-list marks a scan writes (MatchState.head) then
+	 * share a few lines
+	 */
+	r->pfid = malloc(((size_t) r->nwords + 1) * sizeof(int));
+	if (r->pfid == NULL)
+		return -1;
+	for (k = 0, c = 1; c >= 0; c--)
+		for (w = 0; w < r->nwords; w++)
+			if ((word_score(&r->words[w]) <= 1) == c)
+				r->pfid[w] = k++;
 
 	/* per position its word lists; the chains */
 	r->pwl_off = calloc((size_t) r->npos + 2, sizeof(int));
@@ -1230,7 +1399,7 @@ build_prefilter(DetectRules *r)
 		for (k = 0; k < r->words[w].n; k++)
 		{
 			p = r->words[w].pos[k];
-			r->pwl[r->pwl_off[p] + cnt[p]++] = w;
+			r->pwl[r->pwl_off[p] + cnt[p]++] = r->pfid[w];
 		}
 	free(cnt);
 	for (p = 0; p < r->npos; p++)
@@ -1239,6 +1408,46 @@ build_prefilter(DetectRules *r)
 			r->chains[r->nchains++].start = p;
 		if (r->pos[p].last && r->nchains > 0)
 			r->chains[r->nchains - 1].end = p + 1;
+	}
+
+	/* the chains' records */
+	{
+		size_t		nrec = 0;
+
+		crec_off = malloc(((size_t) r->nchains + 1) * sizeof(int));
+
+		for (c = 0; c < r->nchains; c++)
+			nrec += CR_HEAD + 2 * (size_t) (r->chains[c].end - r->chains[c].start) +
+				(size_t) (r->pwl_off[r->chains[c].end] - r->pwl_off[r->chains[c].start]);
+		r->crec = malloc((nrec + 1) * sizeof(uint16_t));
+		if (crec_off == NULL || r->crec == NULL || nrec > (INT32_MAX >> 4))
+		{
+			free(crec_off);
+			return -1;
+		}
+		nrec = 0;
+		for (c = 0; c < r->nchains; c++)
+		{
+			const Position *first = &r->pos[r->chains[c].start];
+			const Rule *rule = &r->rules[first->pattern];
+			uint16_t   *cr = r->crec + nrec;
+			int			e;
+
+			crec_off[c] = (int) nrec;
+			cr[CR_CAT] = (uint16_t) (rule->category | (unsigned char) first->group << 8);
+			cr[CR_MIN] = (uint16_t) (rule->ngroups ? rule->min_groups : 0);
+			cr[CR_PAT] = (uint16_t) (first->pattern & 0xFFFF);
+			cr[CR_PAT + 1] = (uint16_t) ((unsigned) first->pattern >> 16);
+			cr[CR_NPOS] = (uint16_t) (r->chains[c].end - r->chains[c].start);
+			nrec += CR_HEAD;
+			for (p = r->chains[c].start; p < r->chains[c].end; p++)
+			{
+				r->crec[nrec++] = (uint16_t) r->pos[p].gap;
+				r->crec[nrec++] = (uint16_t) (r->pwl_off[p + 1] - r->pwl_off[p]);
+				for (e = r->pwl_off[p]; e < r->pwl_off[p + 1]; e++)
+					r->crec[nrec++] = (uint16_t) r->pwl[e];
+			}
+		}
 	}
 
 	/* each chain anchored on the word lists of its rarest-looking position */
@@ -1252,10 +1461,11 @@ build_prefilter(DetectRules *r)
 		{
 			free(anchor);
 			free(score);
+			free(crec_off);
 			return -1;
 		}
 		for (w = 0; w < r->nwords; w++)
-			score[w] = word_score(&r->words[w]);
+			score[r->pfid[w]] = word_score(&r->words[w]);
 		for (c = 0; c < r->nchains; c++)
 		{
 			int			best = -1,
@@ -1294,16 +1504,26 @@ build_prefilter(DetectRules *r)
 		{
 			free(anchor);
 			free(fill);
+			free(crec_off);
 			return -1;
 		}
 		for (c = 0; c < r->nchains; c++)
 			for (k = r->pwl_off[anchor[c]]; k < r->pwl_off[anchor[c] + 1]; k++)
 			{
 				w = r->pwl[k];
-				r->anc[r->anc_off[w] + fill[w]++] = c;
+				r->anc[r->anc_off[w] + fill[w]++] =
+					crec_off[c] << 4 | (int) DETECT_CAT_BIT(r->crec[crec_off[c] + CR_CAT] & 0xFF);
 			}
 		free(fill);
 		free(anchor);
+		free(crec_off);
+		/* anchors are the rarest words: most words a text has anchor nothing */
+		r->anchored = calloc((size_t) r->nwords / 64 + 1, sizeof(uint64_t));
+		if (r->anchored == NULL)
+			return -1;
+		for (w = 0; w < r->nwords; w++)
+			if (r->anc_off[w + 1] > r->anc_off[w])
+				r->anchored[w >> 6] |= (uint64_t) 1 << (w & 63);
 	}
 
 	/* coarse groups: prefix words by their first min(len, PF_COARSE_MAX) bytes */
@@ -1324,7 +1544,7 @@ build_prefilter(DetectRules *r)
 		if (!l->prefix)
 		{
 			if (l->len == 1)
-				r->one[l->text[0]] = (int16_t) w;
+				r->one[l->text[0]] = (int16_t) r->pfid[w];
 			else
 				nexact++;
 			continue;
@@ -1386,21 +1606,29 @@ build_prefilter(DetectRules *r)
 		c += r->pslots[w].head != 0;
 	for (cap = 64; cap < (uint32_t) c * 2; cap *= 2)
 		;
-	if (cap < r->pmask + 1 && pf_slots(r, grp, cap, entries) < 0)
+	if (cap < (uint32_t) r->pmask + 1 && pf_slots(r, grp, cap, entries) < 0)
 	{
 		free(grp);
 		return -1;
 	}
 	free(grp);
+	if (pf_flatten(r) < 0)
+		return -1;
+	free(r->pfid);
+	r->pfid = NULL;
 	return 0;
 }
 
 DetectRules *
 detect_compile(const DetectPattern *patterns, int n, char *err, size_t errlen)
 {
-	DetectRules *r = calloc(1, sizeof(DetectRules));
+	/* at a line's start: a scan reads the first two lines (the prefilter's) */
+	DetectRules *r = aligned_alloc(64, (sizeof(DetectRules) + 63) / 64 * 64);
 	int			i;
 	char		dummy[1];
+
+	if (r != NULL)
+		memset(r, 0, sizeof(DetectRules));
 
 	if (err == NULL || errlen == 0)
 	{
@@ -1602,12 +1830,16 @@ detect_free(DetectRules *r)
 	}
 	free(r->pslots);
 	free(r->hcand);
-	free(r->ptag);
+	free(r->pfid);
+	free(r->pgwl);
+	free(r->xbloom);
 	free(r->pex);
-	free(r->xtext);
+	free(r->pexh);
 	free(r->cg_off);
 	free(r->cg);
 	free(r->chains);
+	free(r->anchored);
+	free(r->crec);
 	free(r->pwl_off);
 	free(r->pwl);
 	free(r->anc_off);
@@ -1640,19 +1872,20 @@ struct DetectTenants
 	char	  **slots;			/* lower-cased ids, NULL = empty */
 	size_t		mask;
 	uint64_t	lens;			/* bit len - 1 set: some id is len bytes long */
-	unsigned char first[256];	/* some id starts with this byte (either case) */
 	/*
-	 * bit len - 1 of lenfirst[c] (lenlast[c]): some id of len bytes starts
-	 * (ends) with c, in lower case; the structural checks ask both of every
-	 * run before they hash it (TENANT_MAYBE)
+	 * bit (c & 31) of firstlast[f & 31]: some id (lower case) starts with
+	 * a byte f and ends with a byte c of those low bits.  With lens, what
+	 * the structural checks ask of every run before they hash it
+	 * (TENANT_MAYBE): a few instructions and 128 bytes (tables by whole
+	 * bytes took two lines of 2 kB each per run)
 	 */
-	uint64_t	lenfirst[256],
-				lenlast[256];
+	uint32_t	firstlast[32];
+	unsigned char first[256];	/* some id starts with this byte (either case) */
 };
 
 /* could s[0 .. len) (lower case) be a known id?  (len 1..DETECT_MAX_TENANT_ID_LEN) */
 #define TENANT_MAYBE(t, first, last, len) \
-	((((t)->lenfirst[first] & (t)->lenlast[last]) >> ((len) - 1)) & 1)
+	((((t)->lens >> ((len) - 1)) & 1) && (((t)->firstlast[(first) & 31] >> ((last) & 31)) & 1))
 
 static uint64_t
 hash_bytes(const unsigned char *s, size_t n)
@@ -1734,8 +1967,7 @@ detect_tenants_new(const char *const *ids, int n)
 			t->slots[h][k] = (char) ((ids[i][k] >= 'A' && ids[i][k] <= 'Z') ? ids[i][k] + 32 : ids[i][k]);
 		t->slots[h][len] = '\0';
 		t->lens |= (uint64_t) 1 << (len - 1);
-		t->lenfirst[(unsigned char) t->slots[h][0]] |= (uint64_t) 1 << (len - 1);
-		t->lenlast[(unsigned char) t->slots[h][len - 1]] |= (uint64_t) 1 << (len - 1);
+		t->firstlast[t->slots[h][0] & 31] |= (uint32_t) 1 << (t->slots[h][len - 1] & 31);
 		t->first[(unsigned char) t->slots[h][0]] = 1;
 		if (t->slots[h][0] >= 'a' && t->slots[h][0] <= 'z')
 			t->first[(unsigned char) t->slots[h][0] - 32] = 1;
@@ -1813,11 +2045,11 @@ typedef struct MatchState
 	 * list found, and the finds in token order, each list's linked
 	 */
 	uint64_t   *present;		/* per word list: one of its words is in the segment */
-	int		   *head;			/* per word list found: its latest find in ev */
+	uint16_t   *head;			/* per word list found: its latest find in ev */
 	struct PfEvent
 	{
-		int32_t		tok;		/* token index in the segment (at most PF_MAX_SEGMENT) */
-		int32_t		next;		/* the list's earlier find, -1 */
+		uint16_t	tok;		/* token index in the segment (at most PF_MAX_SEGMENT) */
+		uint16_t	next;		/* the list's earlier find, PF_NONE */
 	}		   *ev;				/* the finds (the scratch's: grown there, see pf_mark) */
 	int			capev;
 	int			nev;
@@ -1826,37 +2058,45 @@ typedef struct MatchState
 	unsigned char *cue;			/* per cue rule: groups with a chain whose words are all present */
 	int		   *cuel;
 	int			active;			/* the segment may match: match_tokens runs this rule set */
+	int			matcher;		/* pst .. touch are bound (bind_matcher) */
 } MatchState;
 
 /* a MatchState's arrays, kept in a scratch for whichever rules use them next */
 typedef struct StateArrays StateArrays;
 struct StateArrays
 {
+	/* the prefilter's (bind_state), first: every scan reads them */
+	uint64_t   *present;
+	int		   *cuel;
+	uint16_t   *head;
+	unsigned char *cue;
+	struct PfEvent *ev;
+	int			capev,
+				capcue,
+				capmarks;
+	/* the matcher's (bind_matcher) */
+	int			cappos,
+				caprules,
+				capwords;
 	struct PosState *pst;
 	long long  *reported,
 			   *ghit,
 			   *touch;
 	size_t	   *upd_start;
 	int		   *upd_pos;
-	uint64_t   *present;
-	int		   *cuel,
-			   *head;
-	unsigned char *cue;
-	struct PfEvent *ev;
-	int			capev;
-	int			cappos,
-				caprules,
-				capwords;
 };
 
 typedef struct SegQueue SegQueue;
 
 struct DetectScratch
 {
+	/* (what every scan reads first, then the prefilter's arrays: two lines) */
 	long long	tokbase;		/* the last token index any scan with this scratch used */
-	unsigned char *x,			/* the segment unescaped, then folded (bytes only) */
-			   *y;
+	unsigned char *x;			/* the segment unescaped (twice: into y), then folded */
 	size_t		cap;
+	SegQueue   *q;
+	StateArrays st[2];
+	unsigned char *y;
 	/* the offset-carrying normalisation, run only when offsets are needed */
 	unsigned char *ox_b,
 			   *oy_b;
@@ -1864,8 +2104,6 @@ struct DetectScratch
 			   *o1,
 			   *o2;
 	size_t		ocap;
-	SegQueue   *q;
-	StateArrays st[2];
 };
 
 enum
@@ -2215,13 +2453,20 @@ pf_grow(MatchState *m)
 	return 0;
 }
 
-/* word list wl is found at token tok (a token index in the segment) */
+/*
+ * word list wl is found at token tok (a token index in the segment).  The
+ * finds and the lists' heads are 16-bit (a segment has at most
+ * PF_MAX_SEGMENT tokens): their lines are written, cold, by every scan.
+ * Past PF_NONE finds there is no room, and the segment counts as possible.
+ */
+#define PF_NONE				0xFFFF
+
 static inline __attribute__((always_inline)) void
 pf_mark(MatchState *m, int wl, long long tok)
 {
 	uint64_t	bit = (uint64_t) 1 << (wl & 63);
 
-	if (m->nev >= m->capev && pf_grow(m) < 0)
+	if (m->nev >= m->capev && (m->nev >= PF_NONE || pf_grow(m) < 0))
 	{
 		m->pf_oom = 1;
 		return;
@@ -2229,11 +2474,11 @@ pf_mark(MatchState *m, int wl, long long tok)
 	if (!(m->present[wl >> 6] & bit))
 	{
 		m->present[wl >> 6] |= bit;
-		m->head[wl] = -1;
+		m->head[wl] = PF_NONE;
 	}
-	m->ev[m->nev].tok = (int32_t) tok;
+	m->ev[m->nev].tok = (uint16_t) tok;
 	m->ev[m->nev].next = m->head[wl];
-	m->head[wl] = m->nev++;
+	m->head[wl] = (uint16_t) m->nev++;
 }
 
 /* head's slot in the coarse groups' table, NULL when no group has it */
@@ -2253,16 +2498,10 @@ static inline void
 pf_mark_groups(MatchState *m, const struct PfSlot *slot, long long tok)
 {
 	const DetectRules *r = m->rules;
-	int			i,
-				e;
+	int			i;
 
 	for (i = slot->first; i < slot->first + slot->n; i++)
-	{
-		int			g = r->hcand[i].val & ~PF_COARSE;
-
-		for (e = r->cg_off[g]; e < r->cg_off[g + 1]; e++)
-			pf_mark(m, r->cg[e], tok);
-	}
+		pf_mark(m, r->pgwl[i], tok);
 }
 
 /* the coarse groups of heads of 1 to 3 bytes (shortk) that w (wl bytes) has */
@@ -2283,6 +2522,35 @@ pf_short(MatchState *m, const unsigned char *w, size_t wl, long long tok)
 }
 
 /*
+ * mark the word list of the exact word with tag in tab (home slot x): the
+ * slots with its tag from x on, up to one without PF_MORE (so that the
+ * word's own is among them) or an empty one.  Returns whether any had it.
+ */
+static inline __attribute__((always_inline)) int
+pf_exact_find(MatchState *m, const struct PfExact *tab, uint32_t mask, uint32_t x, uint16_t tag, long long tok)
+{
+	uint16_t	t;
+
+	for (; (t = tab[x].tag) != 0; x = (x + 1) & mask)
+		if (t == tag)
+		{
+			pf_mark(m, tab[x].wl & ~PF_MORE, tok);
+			if (!(tab[x].wl & PF_MORE))
+				return 1;
+		}
+	return 0;
+}
+
+/* pf_exact_find in pex (the words that are not common: not inlined, rare) */
+static __attribute__((noinline)) void
+pf_exact_find_other(MatchState *m, uint64_t h, long long tok)
+{
+	const DetectRules *r = m->rules;
+
+	(void) pf_exact_find(m, r->pex, r->pxmask, (uint32_t) (h >> r->pxshift), PF_TAG(h), tok);
+}
+
+/*
  * mark every word list whose word (or prefix word) w is (wl: 1..MAX_WORD;
  * 16 bytes readable at w)
  */
@@ -2292,10 +2560,8 @@ pf_word(MatchState *m, const unsigned char *w, size_t wl, long long tok)
 	const DetectRules *r = m->rules;
 	uint64_t	lo,
 				hi,
-				h;
-	uint32_t	x;
-	uint16_t	tag,
-				t;
+				h,
+				bits;
 	const struct PfSlot *slot;
 
 	/* prefix words: the coarse groups of heads of 1 to 3 bytes, then of 4 */
@@ -2305,20 +2571,12 @@ pf_word(MatchState *m, const unsigned char *w, size_t wl, long long tok)
 	if (wl >= PF_COARSE_MAX && PF_CBLOOM_HAS(r, (uint32_t) lo) &&
 		(slot = pf_find(r, pf_head(w, PF_COARSE_MAX))) != NULL)
 		pf_mark_groups(m, slot, tok);
-	/* the exact word that w is: its tag in the slots up to an empty one */
+	/* the exact word that w may be: the bloom, then pexh, then pex (see pf_exact) */
 	h = PF_XHASH(lo, hi, wl);
-	tag = PF_TAG(h);
-	for (x = (uint32_t) (h >> r->pxshift); (t = r->ptag[x]) != 0; x = (x + 1) & r->pxmask)
-	{
-		const struct PfExact *e = &r->pex[x];
-
-		if (t == tag && e->lo == lo && e->hi == hi && e->len == wl &&
-			(wl <= 16 || memcmp(r->xtext + e->tail, w + 16, wl - 16) == 0))
-		{
-			pf_mark(m, e->wl, tok);
-			break;
-		}
-	}
+	bits = PF_XBLOOM_BITS(h);
+	if ((r->xbloom[PF_XBLOOM_WORD(r, h)] & bits) == bits &&
+		!pf_exact_find(m, r->pexh, r->phmask, (uint32_t) (h >> r->phshift), PF_TAG(h), tok))
+		pf_exact_find_other(m, h, tok);
 }
 
 /* one token (w, wl bytes, 1..MAX_WORD) of the segment through rule set r: marks what it is */
@@ -2346,10 +2604,10 @@ pf_token(MatchState *ms, const DetectRules *r, const unsigned char *w, size_t wl
  * matcher then decides, in linear time).
  */
 static int
-chain_in_order(const MatchState *m, const struct Chain *c, long long *budget)
+chain_in_order(const MatchState *m, const uint16_t *cr, long long *budget)
 {
-	const DetectRules *r = m->rules;
 	const struct PfEvent *ev = m->ev;
+	const uint16_t *q = cr + CR_HEAD;
 	long long	fa[64],
 				fb[64],
 			   *f = fa,
@@ -2359,20 +2617,20 @@ chain_in_order(const MatchState *m, const struct Chain *c, long long *budget)
 				e,
 				x;
 
-	for (p = c->start; p < c->end; p++)
+	for (p = 0; p < cr[CR_NPOS]; p++, q += 2 + q[1])
 	{
 		int			ng = 0,
-					gap = r->pos[p].gap;
+					gap = q[0];
 
-		for (e = r->pwl_off[p]; e < r->pwl_off[p + 1]; e++)
+		for (e = 0; e < q[1]; e++)
 		{
-			if (!PF_PRESENT(m, r->pwl[e]))
+			if (!PF_PRESENT(m, q[2 + e]))
 				continue;
-			for (x = m->head[r->pwl[e]]; x >= 0; x = ev[x].next)
+			for (x = m->head[q[2 + e]]; x != PF_NONE; x = ev[x].next)
 			{
 				long long	t = ev[x].tok;
 				int			k,
-							ok = p == c->start;
+							ok = p == 0;
 
 				for (k = 0; k < nf && !ok; k++)
 					ok = f[k] < t && t - f[k] - 1 <= gap;
@@ -2413,45 +2671,47 @@ pf_possible(const Scan *s, MatchState *m)
 	{
 		uint64_t	bits;
 
-		for (bits = m->present[i]; bits && !possible; bits &= bits - 1)
+		for (bits = m->present[i] & r->anchored[i]; bits && !possible; bits &= bits - 1)
 		{
 			int			wl = 64 * i + __builtin_ctzll(bits);
 
 			for (k = r->anc_off[wl]; k < r->anc_off[wl + 1] && !possible; k++)
 			{
-				const struct Chain *c = &r->chains[r->anc[k]];
-				const Position *first = &r->pos[c->start];
-				const Rule *rule = &r->rules[first->pattern];
+				const uint16_t *cr,
+						   *q;
 				int			p;
 
-				if (!(s->mask & DETECT_CAT_BIT(rule->category)))
-					continue;	/* could match, never report */
-				for (p = c->start; p < c->end; p++)
+				if (!(s->mask & (r->anc[k] & 15)))
+					continue;	/* could match, never report (and its record is not read) */
+				cr = r->crec + (r->anc[k] >> 4);
+				q = cr + CR_HEAD;
+				for (p = 0; p < cr[CR_NPOS]; p++, q += 2 + q[1])
 				{
-					for (e = r->pwl_off[p]; e < r->pwl_off[p + 1]; e++)
-						if (PF_PRESENT(m, r->pwl[e]))
+					for (e = 0; e < q[1]; e++)
+						if (PF_PRESENT(m, q[2 + e]))
 							break;
-					if (e == r->pwl_off[p + 1])
+					if (e == q[1])
 						break;
 				}
-				if (p < c->end)
+				if (p < cr[CR_NPOS])
 					continue;	/* a position none of whose words is here */
-				if (!chain_in_order(m, c, budget))
+				if (!chain_in_order(m, cr, budget))
 					continue;	/* its words are here, never in order within the gaps */
-				if (rule->ngroups == 0)
+				if (cr[CR_MIN] == 0)
 					possible = 1;
 				else
 				{
-					unsigned char *g = &m->cue[first->pattern];
+					int			pat = cr[CR_PAT] | cr[CR_PAT + 1] << 16;
+					unsigned char *g = &m->cue[pat];
 					int			gb,
 								cntg = 0;
 
 					if (*g == 0)
-						m->cuel[ncue++] = first->pattern;
-					*g |= (unsigned char) (1u << first->group);
+						m->cuel[ncue++] = pat;
+					*g |= (unsigned char) (1u << (cr[CR_CAT] >> 8));
 					for (gb = *g; gb; gb &= gb - 1)
 						cntg++;
-					if (cntg >= rule->min_groups)
+					if (cntg >= cr[CR_MIN])
 						possible = 1;
 				}
 			}
@@ -2475,11 +2735,17 @@ pf_possible(const Scan *s, MatchState *m)
 
 typedef struct ClassBits
 {
-	uint64_t	word[CB_WORDS],	/* tok_bits TB_WORD: a-z 0-9 and non-ASCII */
-				one[CB_WORDS],	/* TB_ONE: a token of its own */
-				digit[CB_WORDS],	/* 0-9 */
-				run[CB_WORDS],	/* runch_tab: the structural checks' run characters */
-				lbr[CB_WORDS];	/* '[' */
+	uint64_t   *word,			/* tok_bits TB_WORD: a-z 0-9 and non-ASCII */
+			   *one,			/* TB_ONE: a token of its own */
+			   *digit,			/* 0-9 */
+			   *run,			/* runch_tab: the structural checks' run characters */
+			   *lbr;			/* '[' */
+	/*
+	 * the masks, each nw + 1 words, one after the other: a short segment's
+	 * fill the fewest cache lines (all of them are written, cold, by every
+	 * scan)
+	 */
+	uint64_t	buf[5 * CB_WORDS];
 } ClassBits;
 
 #if defined(__SSE2__)
@@ -2506,6 +2772,11 @@ class_bits(const unsigned char *b, size_t n, ClassBits *cb)
 	size_t		nw = n / 64 + 1,
 				k;
 
+	cb->word = cb->buf;
+	cb->one = cb->word + nw + 1;
+	cb->digit = cb->one + nw + 1;
+	cb->run = cb->digit + nw + 1;
+	cb->lbr = cb->run + nw + 1;
 	for (k = 0; k < nw; k++)
 	{
 		const unsigned char *p = b + 64 * k;
@@ -2618,14 +2889,18 @@ pf_leet_word(const unsigned char *w, size_t wl)
 static long long
 pf_walk(const unsigned char *b, const ClassBits *cb, size_t nw, MatchState *ms, const DetectRules *r)
 {
+	/* (the masks in registers: pf_token's stores could alias cb's pointers) */
+	const uint64_t *cw = cb->word,
+			   *co = cb->one,
+			   *cd = cb->digit;
 	long long	ntok = 0;
 	size_t		k,
-				digit = cb_next_set(cb->digit, nw, 0);	/* the next digit, at or after the token */
+				digit = cb_next_set(cd, nw, 0);	/* the next digit, at or after the token */
 
 	for (k = 0; k < nw; k++)
 	{
-		uint64_t	one = cb->one[k],
-					starts = one | (cb->word[k] & ~((cb->word[k] << 1) | (k ? cb->word[k - 1] >> 63 : 0)));
+		uint64_t	one = co[k],
+					starts = one | (cw[k] & ~((cw[k] << 1) | (k ? cw[k - 1] >> 63 : 0)));
 
 		for (; starts; starts &= starts - 1)
 		{
@@ -2638,12 +2913,12 @@ pf_walk(const unsigned char *b, const ClassBits *cb, size_t nw, MatchState *ms, 
 				pf_token(ms, r, b + ts, 1, ntok);
 				continue;
 			}
-			te = cb_run_end(cb->word, ts);
+			te = cb_run_end(cw, ts);
 			if (te - ts > MAX_WORD)
 				continue;
 			pf_token(ms, r, b + ts, te - ts, ntok);
 			if (digit < ts)
-				digit = cb_next_set(cb->digit, nw, ts);
+				digit = cb_next_set(cd, nw, ts);
 			/* letters and digits, nothing else: also read with the digits as letters */
 			if (digit < te && te - ts >= 3 && pf_leet_word(b + ts, te - ts))
 			{
@@ -2686,6 +2961,8 @@ segment_possible(Scan *s)
 				filtered = 0;
 	long long	ntok = 0;
 	ClassBits	cb;
+	const uint64_t *run,
+			   *lbr;
 
 	/*
 	 * a long segment holds most pattern words somewhere and would pay for
@@ -2712,15 +2989,17 @@ segment_possible(Scan *s)
 	 * check_structure's work: its runs and its '[' in the order it meets
 	 * them (a '[' is no run character, so by their first bytes)
 	 */
+	run = cb.run;
+	lbr = cb.lbr;
 	for (k = 0; k < nw; k++)
 	{
-		uint64_t	ev = cb.lbr[k] | (cb.run[k] & ~((cb.run[k] << 1) | (k ? cb.run[k - 1] >> 63 : 0)));
+		uint64_t	ev = lbr[k] | (run[k] & ~((run[k] << 1) | (k ? run[k - 1] >> 63 : 0)));
 
 		for (; ev; ev &= ev - 1)
 		{
 			size_t		p = 64 * k + (size_t) __builtin_ctzll(ev);
 
-			if ((cb.lbr[k] >> (p & 63)) & 1)
+			if ((lbr[k] >> (p & 63)) & 1)
 			{
 				s->last_lbracket_img = p > 0 && b[p - 1] == '!';
 #ifdef DETECT_CHECK_FAST
@@ -2728,7 +3007,7 @@ segment_possible(Scan *s)
 #endif
 			}
 			else
-				check_run(s, p, cb_run_end(cb.run, p));
+				check_run(s, p, cb_run_end(run, p));
 		}
 	}
 	for (m = 0; m < s->nms; m++)
@@ -3518,10 +3797,10 @@ text_like(const unsigned char *d, size_t n)
 
 struct SegQueue
 {
-	Segment		seg[MAX_SEGMENTS];
-	int			n;
-	size_t		budget;			/* bytes left to scan */
+	int			n;				/* (the counters first: in seg[0]'s line) */
 	int			truncated;
+	size_t		budget;			/* bytes left to scan */
+	Segment		seg[MAX_SEGMENTS];
 };
 
 /*
@@ -3548,7 +3827,8 @@ queue_base64(Scan *s, SegQueue *q, const unsigned char *a, size_t n, int depth)
 					dl = 0;
 		unsigned long acc = 0;
 		int			bits = 0;
-		unsigned char *d;
+		unsigned char *d,
+					small[B64_SMALL];
 
 		if (b64_tab[a[p]] < 0)
 		{
@@ -3572,7 +3852,11 @@ queue_base64(Scan *s, SegQueue *q, const unsigned char *a, size_t n, int depth)
 			q->truncated = 1;
 			return 0;
 		}
-		d = malloc((j - i) * 3 / 4 + 1);
+		/*
+		 * decoded on the stack when it fits: most runs (paths, ids) decode
+		 * to no text and are dropped, and need no allocation
+		 */
+		d = (j - i) * 3 / 4 + 1 <= sizeof(small) ? small : malloc((j - i) * 3 / 4 + 1);
 		if (d == NULL)
 			return -1;
 		for (k = i; k < j; k++)
@@ -3587,9 +3871,17 @@ queue_base64(Scan *s, SegQueue *q, const unsigned char *a, size_t n, int depth)
 		}
 		if (!text_like(d, dl))
 		{
-			free(d);
+			if (d != small)
+				free(d);
 			i = j;
 			continue;
+		}
+		if (d == small)
+		{
+			/* kept: the segment queue frees its buffers */
+			if ((d = malloc(dl + 1)) == NULL)
+				return -1;
+			memcpy(d, small, dl);
 		}
 		if (depth == 0 && s->aoff == NULL && seg_offsets(s) < 0)
 		{
@@ -3717,12 +4009,59 @@ fresh(void **p, size_t n, size_t elsize)
 	return *p ? 0 : -1;
 }
 
-/* the scratch's arrays for rule set m, grown for r */
+/*
+ * The scratch's arrays for rule set m, grown for r: the prefilter's here;
+ * the matcher's only when a segment needs the matcher (bind_matcher), so
+ * that scans the prefilter clears never allocate, clear or touch them
+ * (some 40 kB for the shipped set)
+ */
 static int
 bind_state(DetectScratch *w, int m, const DetectRules *r, MatchState *ms)
 {
 	StateArrays *a = &w->st[m];
 
+	if (a->capcue < r->nrules + 1 || a->cue == NULL)
+	{
+		int			cap = r->nrules + 1;
+
+		if (fresh((void **) &a->cue, (size_t) cap, 1) < 0 ||
+			ensure((void **) &a->cuel, (size_t) cap, sizeof(int)) < 0)
+			return -1;
+		a->capcue = cap;
+	}
+	if (a->capmarks < r->nwords + 1 || a->present == NULL)
+	{
+		int			cap = r->nwords + 1;
+
+		if (fresh((void **) &a->present, (size_t) cap / 64 + 1, sizeof(uint64_t)) < 0 ||
+			ensure((void **) &a->head, (size_t) cap, sizeof(uint16_t)) < 0)
+			return -1;
+		a->capmarks = cap;
+	}
+	ms->rules = r;
+	ms->matcher = 0;
+	ms->present = a->present;
+	ms->cue = a->cue;
+	ms->cuel = a->cuel;
+	ms->head = a->head;
+	ms->ev = a->ev;
+	ms->capev = a->capev;
+	ms->home = a;
+	ms->nev = 0;
+	ms->pf_oom = 0;
+	ms->active = 1;
+	return 0;
+}
+
+/* the matcher's arrays of ms (its scratch's), grown for its rules; -1 on OOM */
+static int
+bind_matcher(MatchState *ms)
+{
+	StateArrays *a = ms->home;
+	const DetectRules *r = ms->rules;
+
+	if (ms->matcher)
+		return 0;
 	if (a->cappos < r->npos + 1 || a->pst == NULL)
 	{
 		int			cap = r->npos + 1;
@@ -3738,9 +4077,7 @@ bind_state(DetectScratch *w, int m, const DetectRules *r, MatchState *ms)
 		int			cap = r->nrules + 1;
 
 		if (fresh((void **) &a->reported, (size_t) cap, sizeof(long long)) < 0 ||
-			fresh((void **) &a->ghit, (size_t) cap * MAX_GROUPS, sizeof(long long)) < 0 ||
-			fresh((void **) &a->cue, (size_t) cap, 1) < 0 ||
-			ensure((void **) &a->cuel, (size_t) cap, sizeof(int)) < 0)
+			fresh((void **) &a->ghit, (size_t) cap * MAX_GROUPS, sizeof(long long)) < 0)
 			return -1;
 		a->caprules = cap;
 	}
@@ -3748,29 +4085,32 @@ bind_state(DetectScratch *w, int m, const DetectRules *r, MatchState *ms)
 	{
 		int			cap = r->nwords + 1;
 
-		if (fresh((void **) &a->touch, (size_t) cap, sizeof(long long)) < 0 ||
-			fresh((void **) &a->present, (size_t) cap / 64 + 1, sizeof(uint64_t)) < 0 ||
-			ensure((void **) &a->head, (size_t) cap, sizeof(int)) < 0)
+		if (fresh((void **) &a->touch, (size_t) cap, sizeof(long long)) < 0)
 			return -1;
 		a->capwords = cap;
 	}
-	ms->rules = r;
 	ms->pst = a->pst;
 	ms->reported = a->reported;
 	ms->ghit = a->ghit;
 	ms->upd_pos = a->upd_pos;
 	ms->upd_start = a->upd_start;
 	ms->touch = a->touch;
-	ms->present = a->present;
-	ms->cue = a->cue;
-	ms->cuel = a->cuel;
-	ms->head = a->head;
-	ms->ev = a->ev;
-	ms->capev = a->capev;
-	ms->home = a;
-	ms->nev = 0;
-	ms->pf_oom = 0;
-	ms->active = 1;
+	ms->matcher = 1;
+	return 0;
+}
+
+/* before match_tokens: the matcher's arrays of every rule set it runs; -1 on OOM */
+static int
+bind_matchers(Scan *s)
+{
+	int			m;
+
+	for (m = 0; m < s->nms; m++)
+		if (s->ms[m].active && bind_matcher(&s->ms[m]) < 0)
+		{
+			s->oom = 1;
+			return -1;
+		}
 	return 0;
 }
 
@@ -3893,8 +4233,7 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 	for (qi = 0; qi < q->n; qi++)
 	{
 		Segment    *g = &q->seg[qi];
-		unsigned char *a = w->x,
-				   *c = w->y;
+		unsigned char *a = w->x;
 		size_t		n,
 					nd = 0;
 		int			again;
@@ -3908,19 +4247,22 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 		if (nd > 0 && again)
 		{
 			size_t		nd2 = 0;
-			unsigned char *t = a;
 
-			n = detect_unescape_bytes(a, n, c, &nd2, &again);
-			a = c;
-			c = t;
+			n = detect_unescape_bytes(a, n, w->y, &nd2, &again);
+			a = w->y;
 		}
 		if (g->depth < MAX_DEPTH && queue_base64(&s, q, a, n, g->depth) < 0)
 			goto done;
-		n = detect_fold_bytes(a, n, c);
+		/*
+		 * folded in place: a is not read again, and writing the bytes over
+		 * themselves touches no more memory (a cold buffer costs a miss
+		 * per line written)
+		 */
+		n = detect_fold_bytes(a, n, a);
 		/* a sentinel for run_tests, and whole blocks of zeros for class_bits (the buffers hold len + SCAN_PAD) */
-		memset(c + n, 0, SCAN_PAD);
+		memset(a + n, 0, SCAN_PAD);
 
-		s.b = c;
+		s.b = a;
 		s.blen = n;
 		s.seg_off = g->orig_off;
 		s.seg_len = g->orig_len;
@@ -3939,7 +4281,11 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 			ntok = segment_possible(&s);
 
 			if (ntok < 0)
+			{
+				if (bind_matchers(&s) < 0)
+					goto done;
 				match_tokens(&s);
+			}
 			else
 			{
 #ifdef DETECT_CHECK_FAST
@@ -3948,6 +4294,8 @@ detect_scan(const DetectRules *rules, const DetectContext *ctx,
 
 				for (m = 0; m < s.nms; m++)
 					s.ms[m].active = 1;
+				if (bind_matchers(&s) < 0)
+					goto done;
 				match_tokens(&s);
 				if (s.nout != before)
 					abort();

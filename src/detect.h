@@ -60,9 +60,11 @@
  * watermarks.  No input is scanned beyond ctx->max_bytes, and decoded base64
  * shares the same budget.
  *
- * Working memory: two byte buffers of the input's length (plus 64), the decoded
+ * Working memory: two byte buffers of the input's length (plus 64; the
+ * second is written only when a second unescape pass is needed), the decoded
  * runs, and per rule set a few integers per pattern position (about 50 kB
- * for the shipped set).  The offsets that findings report are not carried
+ * for the shipped set, allocated by the first scan that needs the matcher:
+ * most small inputs are cleared by a prefilter that needs about 3 kB).  The offsets that findings report are not carried
  * through normalisation: they are computed again, by the same passes with
  * offset maps (4 more bytes per byte, three maps), only for a segment that
  * has a finding or a base64 run.  With ctx->scratch (detect_scratch_new)

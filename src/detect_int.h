@@ -26,7 +26,9 @@ size_t		detect_fold(const unsigned char *in, const uint32_t *inoff, size_t n,
 /*
  * the same two without offsets (the scan's fast path; identical bytes);
  * detect_unescape_bytes sets *again when a second pass over its output
- * could change it (when not, that pass would copy it as it is)
+ * could change it (when not, that pass would copy it as it is);
+ * detect_fold_bytes may fold in place (out == in: it never writes ahead of
+ * what it has read)
  */
 size_t		detect_unescape_bytes(const unsigned char *in, size_t n, unsigned char *out, size_t *ndecoded,
 								  int *again);
