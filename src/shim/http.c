@@ -2017,6 +2017,7 @@ on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 {
 	Req		   *r = *req_cls;
 	double		secs;
+	long		tenths;
 
 	(void) cls;
 	if (r == NULL)
@@ -2026,8 +2027,10 @@ on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 		metrics_request(r->method, r->rpc, r->status, secs, !r->stream);
 	else if (r->status == 499)
 		metrics_count("requests_client_gone", 1);
-	shim_log("%s %s rpc=%s status=%d %.1fms%s%s", r->method_log, r->path_log, r->rpc,
-			 r->status, secs * 1000.0, r->stream ? " stream" : "",
+	/* the duration in tenths of a millisecond, printed without the floating-point formatter */
+	tenths = (long) (secs * 10000.0 + 0.5);
+	shim_log("%s %s rpc=%s status=%d %ld.%ldms%s%s", r->method_log, r->path_log, r->rpc,
+			 r->status, tenths / 10, tenths % 10, r->stream ? " stream" : "",
 			 r->status == 499 ? " (the client went away; its call was withdrawn or cancelled)" :
 			 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection closed early)");
 	/* a kept-alive connection: the next request must arrive within idle + request timeout */

@@ -229,22 +229,64 @@ cond_init_mono(pthread_cond_t *cond)
 	pthread_condattr_destroy(&attr);
 }
 
+/*
+ * "YYYY-MM-DDTHH:MM:SS" of a UTC time, by arithmetic (days to civil date,
+ * H. Hinnant's algorithm): gmtime_r and strftime take glibc's time-zone lock
+ * and read TZ on every call, and every thread logs every call.
+ */
+static void
+utc_second(time_t t, char out[32])
+{
+	long		days = (long) (t / 86400),
+				secs = (long) (t % 86400);
+	long		era, doe, yoe, doy, mp, d, m, y;
+
+	if (secs < 0)
+	{
+		secs += 86400;
+		days--;
+	}
+	days += 719468;
+	era = (days >= 0 ? days : days - 146096) / 146097;
+	doe = days - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	y = yoe + era * 400 + (m <= 2);
+	snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d", (int) (y % 10000), (int) m, (int) d,
+			 (int) (secs / 3600), (int) (secs / 60 % 60), (int) (secs % 60));
+}
+
 /* One line on stderr, prefixed with a UTC timestamp. */
 void
 shim_log(const char *fmt,...)
 {
+	static __thread time_t second = -1;
+	static __thread char stamp[32];
 	char		line[1024];
 	struct timespec ts;
-	struct tm	tm;
 	size_t		n;
 	int			k;
 	va_list		ap;
 	ssize_t		rc;
+	long		ms;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	n += snprintf(line + n, sizeof(line) - n, ".%03ldZ mtmcp-http: ", ts.tv_nsec / 1000000L);
+	if (ts.tv_sec != second)
+	{
+		utc_second(ts.tv_sec, stamp);
+		second = ts.tv_sec;
+	}
+	ms = ts.tv_nsec / 1000000L;
+	memcpy(line, stamp, 19);
+	line[19] = '.';
+	line[20] = (char) ('0' + ms / 100);
+	line[21] = (char) ('0' + ms / 10 % 10);
+	line[22] = (char) ('0' + ms % 10);
+	memcpy(line + 23, "Z mtmcp-http: ", 14);
+	n = 37;
 	va_start(ap, fmt);
 	k = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
 	va_end(ap);
