@@ -621,10 +621,10 @@ mtmcp_audit_prepare(MtmcpAuditEvent *ev)
 }
 
 /*
- * The audit row written without the executor (rowinsert.c): the same row the
- * INSERT below writes, every column given (ts is the clock now, as the
- * column's default would have it).  False when rowinsert declines and the
- * INSERT must write it.
+ * The audit row: every column, in this order and of these types, for both
+ * ways of writing it -- without the executor (rowinsert.c), or, when that
+ * declines, through the INSERT made from the same lists.  ts is the clock
+ * now, as the column's default would have it.
  */
 static const char *const audit_columns[] = {
 	"event_id", "ts", "tenant_id", "session_id", "subject", "issuer", "method", "target",
@@ -642,52 +642,79 @@ static const Oid audit_types[] = {
 StaticAssertDecl(lengthof(audit_types) == lengthof(audit_columns), "one type per audit column");
 
 static Datum
-direct_text(const char *s, bool *nulls, int i)
+text_datum(const char *s, bool *nulls, int i)
 {
 	nulls[i] = s == NULL;
 	return s == NULL ? (Datum) 0 : CStringGetTextDatum(s);
 }
 
-static bool
-write_row_directly(const MtmcpIdentity *id, MtmcpAuditEvent *ev, TimestampTz now, int64 duration_us)
+static void
+audit_row(const MtmcpIdentity *id, MtmcpAuditEvent *ev, TimestampTz now, int64 duration_us,
+		  Datum *v, bool *n)
 {
-	Oid			rel = mtmcp_relid("audit_log");
-	Datum		v[AUDIT_NCOLS];
-	bool		n[AUDIT_NCOLS];
 	bool		has_result = ev->result_sha256[0] != '\0';
 
-	if (!OidIsValid(rel))
-		return false;
-	memset(n, 0, sizeof(n));
+	memset(n, 0, sizeof(bool) * AUDIT_NCOLS);
 	v[0] = DirectFunctionCall1(uuid_in, CStringGetDatum(ev->event_id));
 	v[1] = TimestampTzGetDatum(now);
 	v[2] = CStringGetTextDatum(id->tenant);
-	v[3] = direct_text(ev->session_id, n, 3);
+	v[3] = text_datum(ev->session_id, n, 3);
 	v[4] = CStringGetTextDatum(id->subject);
-	v[5] = direct_text(id->issuer, n, 5);
+	v[5] = text_datum(id->issuer, n, 5);
 	v[6] = CStringGetTextDatum(ev->method ? ev->method : "(none)");
-	v[7] = direct_text(ev->target, n, 7);
+	v[7] = text_datum(ev->target, n, 7);
 	v[8] = CStringGetTextDatum(ev->result_kind);
 	v[9] = CStringGetTextDatum(ev->severity);
 	n[10] = ev->arguments == NULL;
 	v[10] = n[10] ? (Datum) 0
 		: JsonbPGetDatum(ev->redacted ? ev->arguments : mtmcp_redact(ev->arguments, ev->redact_paths, ev->nredact));
-	v[11] = direct_text(ev->error_code, n, 11);
-	v[12] = direct_text(ev->request_id, n, 12);
+	v[11] = text_datum(ev->error_code, n, 11);
+	v[12] = text_datum(ev->request_id, n, 12);
 	v[13] = CStringGetTextDatum(ev->trace_id);
 	v[14] = CStringGetTextDatum(ev->span_id);
-	v[15] = direct_text(ev->parent_span_id[0] ? ev->parent_span_id : NULL, n, 15);
+	v[15] = text_datum(ev->parent_span_id[0] ? ev->parent_span_id : NULL, n, 15);
 	v[16] = Int64GetDatum(duration_us);
-	v[17] = direct_text(ev->detail, n, 17);
+	v[17] = text_datum(ev->detail, n, 17);
 	n[18] = ev->findings == NULL;
 	v[18] = n[18] ? (Datum) 0 : DirectFunctionCall1(jsonb_in, CStringGetDatum(ev->findings));
-	v[19] = direct_text(has_result ? ev->result_text : NULL, n, 19);
+	v[19] = text_datum(has_result ? ev->result_text : NULL, n, 19);
 	v[20] = Int64GetDatum(ev->result_bytes);
 	n[20] = !has_result;
-	v[21] = direct_text(has_result ? ev->result_sha256 : NULL, n, 21);
+	v[21] = text_datum(has_result ? ev->result_sha256 : NULL, n, 21);
 	v[22] = BoolGetDatum(ev->result_truncated);
 	n[22] = !has_result;
-	return mtmcp_row_insert(rel, AUDIT_NCOLS, audit_columns, audit_types, v, n);
+}
+
+/* The row through SQL: INSERT INTO mtmcp.audit_log (<audit_columns>) VALUES ($1, ...). */
+static void
+insert_row_sql(Datum *v, bool *n)
+{
+	char		nulls[AUDIT_NCOLS];
+	int			i,
+				ret;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (insert_plan == NULL)
+	{
+		StringInfoData sql;
+
+		initStringInfo(&sql);
+		appendStringInfoString(&sql, "INSERT INTO mtmcp.audit_log (");
+		for (i = 0; i < (int) AUDIT_NCOLS; i++)
+			appendStringInfo(&sql, "%s%s", i ? ", " : "", audit_columns[i]);
+		appendStringInfoString(&sql, ") VALUES (");
+		for (i = 0; i < (int) AUDIT_NCOLS; i++)
+			appendStringInfo(&sql, "%s$%d", i ? ", " : "", i + 1);
+		appendStringInfoChar(&sql, ')');
+		insert_plan = mtmcp_keep_plan(sql.data, AUDIT_NCOLS, (Oid *) audit_types);
+	}
+	for (i = 0; i < (int) AUDIT_NCOLS; i++)
+		nulls[i] = n[i] ? 'n' : ' ';
+	ret = SPI_execute_plan(insert_plan, v, nulls, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "could not write the audit row: %s", SPI_result_code_string(ret));
+	SPI_finish();
 }
 
 /*
@@ -697,8 +724,8 @@ write_row_directly(const MtmcpIdentity *id, MtmcpAuditEvent *ev, TimestampTz now
 bool
 mtmcp_audit_write(const MtmcpIdentity *id, MtmcpAuditEvent *ev)
 {
-	Datum		vals[22];
-	char		nulls[22];
+	Datum		vals[AUDIT_NCOLS];
+	bool		nulls[AUDIT_NCOLS];
 	int64		rows,
 				window,
 				window_start;
@@ -707,6 +734,7 @@ mtmcp_audit_write(const MtmcpIdentity *id, MtmcpAuditEvent *ev)
 	long		secs;
 	int			usecs;
 	TimestampTz now;
+	Oid			rel;
 
 	/* findings raise the row's severity, whatever else became of the call */
 	if (ev->min_severity != NULL && severity_rank(ev->min_severity) > severity_rank(ev->severity))
@@ -714,7 +742,6 @@ mtmcp_audit_write(const MtmcpIdentity *id, MtmcpAuditEvent *ev)
 	if (ev->min_detail != NULL && ev->detail == NULL && strcmp(ev->severity, "security") == 0)
 		ev->detail = (char *) ev->min_detail;
 	security = strcmp(ev->severity, "security") == 0;
-	memset(nulls, ' ', sizeof(nulls));
 	if (!security && tenant_budget(id, &rows, &window))
 	{
 		MtmcpCounterResult r = mtmcp_counter_take(MTMCP_COUNTER_AUDIT, id->tenant, (int64) time(NULL),
@@ -747,65 +774,10 @@ mtmcp_audit_write(const MtmcpIdentity *id, MtmcpAuditEvent *ev)
 
 	now = GetCurrentTimestamp();
 	TimestampDifference(ev->start, now, &secs, &usecs);
-
-	if (write_row_directly(id, ev, now, (int64) secs * 1000000 + usecs))
-	{
-		if (security)
-			notify_security(id->tenant, ev->event_id, "mtmcp.audit_log", ev->detail ? ev->detail : ev->result_kind);
-		return true;
-	}
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (insert_plan == NULL)
-	{
-		Oid			types[22] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-			TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID,
-			TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID,
-		TEXTOID, TEXTOID, INT8OID, TEXTOID, BOOLOID};
-
-		insert_plan = mtmcp_keep_plan("INSERT INTO mtmcp.audit_log (event_id, tenant_id, session_id, subject, method,"
-								   " target, result_kind, severity, arguments, error_code, request_id, trace_id,"
-								   " span_id, parent_span_id, duration_us, issuer, detail,"
-								   " findings, result, result_bytes, result_sha256, result_truncated)"
-								   " VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
-								   " $16, $17, $18::jsonb, $19, $20, $21, $22)", 22, types);
-	}
-	vals[0] = CStringGetTextDatum(ev->event_id);
-	vals[1] = CStringGetTextDatum(id->tenant);
-	vals[2] = text_or_null(ev->session_id, nulls, 2);
-	vals[3] = CStringGetTextDatum(id->subject);
-	vals[4] = text_or_null(ev->method ? ev->method : "(none)", nulls, 4);
-	vals[5] = text_or_null(ev->target, nulls, 5);
-	vals[6] = CStringGetTextDatum(ev->result_kind);
-	vals[7] = CStringGetTextDatum(ev->severity);
-	if (ev->arguments != NULL)
-		vals[8] = JsonbPGetDatum(ev->redacted ? ev->arguments
-								 : mtmcp_redact(ev->arguments, ev->redact_paths, ev->nredact));
-	else
-	{
-		vals[8] = (Datum) 0;
-		nulls[8] = 'n';
-	}
-	vals[9] = text_or_null(ev->error_code, nulls, 9);
-	vals[10] = text_or_null(ev->request_id, nulls, 10);
-	vals[11] = CStringGetTextDatum(ev->trace_id);
-	vals[12] = CStringGetTextDatum(ev->span_id);
-	vals[13] = text_or_null(ev->parent_span_id[0] ? ev->parent_span_id : NULL, nulls, 13);
-	vals[14] = Int64GetDatum((int64) secs * 1000000 + usecs);
-	vals[15] = text_or_null(id->issuer, nulls, 15);
-	vals[16] = text_or_null(ev->detail, nulls, 16);
-	vals[17] = text_or_null(ev->findings, nulls, 17);
-	vals[18] = text_or_null(ev->result_sha256[0] ? ev->result_text : NULL, nulls, 18);
-	vals[19] = Int64GetDatum(ev->result_bytes);
-	vals[20] = text_or_null(ev->result_sha256[0] ? ev->result_sha256 : NULL, nulls, 20);
-	vals[21] = BoolGetDatum(ev->result_truncated);
-	if (!ev->result_sha256[0])
-		nulls[19] = nulls[21] = 'n';
-	ret = SPI_execute_plan(insert_plan, vals, nulls, false, 0);
-	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "could not write the audit row: %s", SPI_result_code_string(ret));
-	SPI_finish();
+	audit_row(id, ev, now, (int64) secs * 1000000 + usecs, vals, nulls);
+	rel = mtmcp_relid("audit_log");
+	if (!OidIsValid(rel) || !mtmcp_row_insert(rel, AUDIT_NCOLS, audit_columns, audit_types, vals, nulls))
+		insert_row_sql(vals, nulls);
 
 	if (security)
 		notify_security(id->tenant, ev->event_id, "mtmcp.audit_log", ev->detail ? ev->detail : ev->result_kind);
