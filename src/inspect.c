@@ -973,17 +973,16 @@ mtmcp_inspect_result(const MtmcpIdentity *id, const char *method, StringInfo res
 		jb = NULL;
 		full = result->data;
 		len = result->len;
-		keep_result(id, NULL, full, len, ev);
 	}
 	else
 	{
 		jb = json_text_to_jsonb(result->data);
 		full = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
 		len = strlen(full);
-		keep_result(id, jb, full, len, ev);
 		resetStringInfo(result);
 		appendBinaryStringInfo(result, full, (int) len);
 	}
+	keep_result(id, jb, full, len, ev);
 
 	if (!inspect_enabled)
 		return 0;

@@ -342,8 +342,14 @@ static void
 append_tool_result(StringInfo out, Jsonb *res, bool has_output_schema, Jsonb **wrapped)
 {
 	*wrapped = NULL;
-	if (res != NULL && !JB_ROOT_IS_SCALAR(res) &&
-		!(JB_ROOT_IS_OBJECT(res) && jsonb_value_is_array(jsonb_object_get(&res->root, "content"))))
+	/* a CallToolResult already */
+	if (res != NULL && JB_ROOT_IS_OBJECT(res) &&
+		jsonb_value_is_array(jsonb_object_get(&res->root, "content")))
+	{
+		json_append_jsonb(out, res);
+		return;
+	}
+	if (res != NULL && !JB_ROOT_IS_SCALAR(res))
 	{
 		StringInfoData t;
 
@@ -360,17 +366,6 @@ append_tool_result(StringInfo out, Jsonb *res, bool has_output_schema, Jsonb **w
 		appendStringInfoChar(out, '}');
 		*wrapped = res;
 		return;
-	}
-
-	if (res != NULL && JB_ROOT_IS_OBJECT(res))
-	{
-		JsonbValue *content = jsonb_object_get(&res->root, "content");
-
-		if (jsonb_value_is_array(content))
-		{
-			json_append_jsonb(out, res);
-			return;
-		}
 	}
 
 	appendStringInfoString(out, "{\"content\":");
