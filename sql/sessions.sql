@@ -93,6 +93,12 @@ SELECT status, response -> 'result' -> 'content' -> 0 ->> 'text' AS text
 -- after logging/setLevel debug, debug messages flow too; without a progress token, no progress
 SELECT status FROM http(:'a', '{"jsonrpc":"2.0","id":9,"method":"logging/setLevel","params":{"level":"debug"}}', :'sp', 'k-124');
 SELECT status FROM http(:'a', '{"jsonrpc":"2.0","id":10,"method":"tools/call","params":{"name":"long_job"}}', :'sp', 'k-125');
+-- the level is the call's own session's, read when the call first logs: at
+-- 'error' neither debug nor warning goes out; the same caller's other session keeps debug
+SELECT session_id AS sq FROM mtmcp.mcp_http(:'a', '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25"}}', NULL) \gset
+SELECT status FROM http(:'a', '{"jsonrpc":"2.0","id":13,"method":"logging/setLevel","params":{"level":"error"}}', :'sq', 'k-127');
+SELECT status FROM http(:'a', '{"jsonrpc":"2.0","id":14,"method":"tools/call","params":{"name":"long_job"}}', :'sq', 'k-128');
+SELECT status FROM http(:'a', '{"jsonrpc":"2.0","id":15,"method":"tools/call","params":{"name":"long_job"}}', :'sp', 'k-129');
 -- without a key (plain SQL) nothing is sent but the tool's own notice
 SELECT mtmcp.mcp_dispatch(:'a', '{"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"name":"long_job","_meta":{"progressToken":7}}}') -> 'result' ->> 'isError';
 SET client_min_messages = warning;

@@ -222,6 +222,7 @@ serve(Exchange *x, JsonbContainer *root, JsonbValue *idv, JsonbContainer *params
 	int			nestlevel;
 	const char *version = NULL;
 	char	   *log_level = NULL;
+	const char *level_session = NULL;	/* whose stored log level applies */
 	bool		stateless = false;	/* 2026-07-28 (revision.c) */
 	Jsonb	   *caps = NULL;
 	bool		mrtr = false;
@@ -285,7 +286,7 @@ serve(Exchange *x, JsonbContainer *root, JsonbValue *idv, JsonbContainer *params
 	 */
 	else if (!stateless && http != NULL && strcmp(method, "initialize") != 0)
 	{
-		int			st = mtmcp_session_check(ident, session_id, &log_level, &caps, ev);
+		int			st = mtmcp_session_check(ident, session_id, &caps, ev);
 
 		if (st != 200)
 		{
@@ -294,6 +295,7 @@ serve(Exchange *x, JsonbContainer *root, JsonbValue *idv, JsonbContainer *params
 						  st == 400 ? "Bad Request: Mcp-Session-Id header is required" : "Session not found",
 						  NULL, NULL);
 		}
+		level_session = session_id;
 	}
 
 	/* a request over the tenant's rate limit is refused before any work */
@@ -354,7 +356,8 @@ serve(Exchange *x, JsonbContainer *root, JsonbValue *idv, JsonbContainer *params
 	/* 3. the verified identity, for this message only */
 	x->session_id = session_id;
 	nestlevel = mtmcp_enter_identity(ident);
-	mtmcp_call_begin(notify_key, params, log_level);
+	/* a session's stored level is read only if the call logs (notify.c) */
+	mtmcp_call_begin(notify_key, params, log_level, ident, level_session);
 
 	/* 4. route */
 	initStringInfo(&result);

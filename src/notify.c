@@ -31,6 +31,7 @@
 #include "jsonutil.h"
 #include "mtmcp.h"
 #include "notify.h"
+#include "sessions.h"
 
 static const char *const log_levels[] = {
 	"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency", NULL
@@ -43,9 +44,13 @@ typedef struct CallState
 	char	   *progress_token; /* JSON text, NULL when the request had none */
 	int			min_level;		/* index into log_levels */
 	Numeric		last_progress;
+	/* not NULL: min_level is this session's stored level, not read yet */
+	char	   *level_tenant;
+	char	   *level_subject;
+	char	   *level_session;
 } CallState;
 
-static CallState call = {false, NULL, NULL, 1, NULL};
+static CallState call = {false, NULL, NULL, 1, NULL, NULL, NULL, NULL};
 
 static void
 clear_call(void)
@@ -56,6 +61,7 @@ clear_call(void)
 	call.progress_token = NULL;
 	call.min_level = 1;
 	call.last_progress = NULL;
+	call.level_tenant = call.level_subject = call.level_session = NULL;
 }
 
 static void
@@ -84,9 +90,15 @@ mtmcp_log_level_rank(const char *level)
 	return -1;
 }
 
-/* Start a call: who listens (key), its progress token, the session's log level. */
+/*
+ * Start a call: who listens (key), its progress token, and its log level:
+ * log_level when given (2026-07-28's _meta), else the one id's session_id
+ * stored with logging/setLevel -- read when the call first logs, as most
+ * calls never do (an index scan on every call was 3% of one).
+ */
 void
-mtmcp_call_begin(const char *key, JsonbContainer *params, const char *log_level)
+mtmcp_call_begin(const char *key, JsonbContainer *params, const char *log_level,
+				 const MtmcpIdentity *id, const char *session_id)
 {
 	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
 	JsonbValue *meta = jsonb_object_get(params, "_meta");
@@ -111,7 +123,24 @@ mtmcp_call_begin(const char *key, JsonbContainer *params, const char *log_level)
 		call.min_level = mtmcp_log_level_rank(log_level);
 	else if (log_level != NULL && strcmp(log_level, "off") == 0)
 		call.min_level = lengthof(log_levels);	/* 2026-07-28 without a logLevel: none */
+	else if (log_level == NULL && session_id != NULL && call.key != NULL)
+	{
+		call.level_tenant = pstrdup(id->tenant);
+		call.level_subject = pstrdup(id->subject);
+		call.level_session = pstrdup(session_id);
+	}
 	MemoryContextSwitchTo(old);
+}
+
+/* The session's stored level, on a call's first log message (see mtmcp_call_begin). */
+static void
+resolve_session_level(void)
+{
+	char	   *level = mtmcp_session_log_level(call.level_tenant, call.level_subject, call.level_session);
+
+	call.level_tenant = call.level_subject = call.level_session = NULL;
+	if (level != NULL && mtmcp_log_level_rank(level) >= 0)
+		call.min_level = mtmcp_log_level_rank(level);
 }
 
 void
@@ -218,7 +247,11 @@ mtmcp_log(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid log level \"%s\"", level),
 				 errhint("Use debug, info, notice, warning, error, critical, alert or emergency.")));
-	if (!call.active || call.key == NULL || rank < call.min_level)
+	if (!call.active || call.key == NULL)
+		PG_RETURN_VOID();
+	if (call.level_session != NULL)
+		resolve_session_level();
+	if (rank < call.min_level)
 		PG_RETURN_VOID();
 
 	initStringInfo(&m);

@@ -16,7 +16,8 @@
 #include "identity.h"
 
 extern void NotifyInit(void);
-extern void mtmcp_call_begin(const char *key, JsonbContainer *params, const char *log_level);
+extern void mtmcp_call_begin(const char *key, JsonbContainer *params, const char *log_level,
+							 const MtmcpIdentity *id, const char *session_id);
 extern void mtmcp_call_end(void);
 extern int	mtmcp_log_level_rank(const char *level);
 extern int	mtmcp_logging_set_level(const MtmcpIdentity *id, JsonbContainer *params, const char *session_id,

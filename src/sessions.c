@@ -107,15 +107,26 @@ typedef struct SessionRow
 	Jsonb	   *caps;			/* client_capabilities (NULL: none, or not asked for) */
 } SessionRow;
 
-/* A column's number, by name (the table's shape is the extension's). */
+/*
+ * A column's number, by name (the table's shape is the extension's), from the
+ * relation's descriptor: a syscache lookup per column was a fifth of the
+ * session check.
+ */
 static AttrNumber
 column(Relation rel, const char *name)
 {
-	AttrNumber	a = get_attnum(RelationGetRelid(rel), name);
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			i;
 
-	if (a == InvalidAttrNumber)
-		elog(ERROR, "column %s.%s does not exist", RelationGetRelationName(rel), name);
-	return a;
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return att->attnum;
+	}
+	elog(ERROR, "column %s.%s does not exist", RelationGetRelationName(rel), name);
+	return InvalidAttrNumber;	/* keep the compiler quiet */
 }
 
 /* rel's row whose primary key is keys[0..nkeys-1] (text columns): a copy, or NULL if none. */
@@ -188,9 +199,12 @@ read_session(const char *session_id, SessionRow *row, bool want_caps)
 	return tup != NULL;
 }
 
-/* The session's log level (logging/setLevel), in TopTransactionContext; NULL: none set. */
-static char *
-read_log_level(const char *tenant, const char *subject, const char *session_id)
+/*
+ * The session's log level (logging/setLevel), in TopTransactionContext; NULL:
+ * none set.  Read only when a call first logs (notify.c): most calls never do.
+ */
+char *
+mtmcp_session_log_level(const char *tenant, const char *subject, const char *session_id)
 {
 	Relation	rel = open_mtmcp_table("log_levels");
 	const char *key[3] = {tenant, subject, session_id};
@@ -213,12 +227,12 @@ read_log_level(const char *tenant, const char *subject, const char *session_id)
  * 200 when session_id is a live session of this caller (and touch it), 400
  * when there is none, 404 when it is unknown, ended, idle too long, or
  * another tenant's or subject's -- the last recorded as a security event.
- * Also returns the session's log level and, when caps is not NULL, its
- * client capabilities ({} when none; allocated in the caller's context).
+ * Also returns, when caps is not NULL, its client capabilities ({} when
+ * none; allocated in the caller's context).
  */
 int
-mtmcp_session_check(const MtmcpIdentity *id, const char *session_id, char **log_level,
-					Jsonb **caps, MtmcpAuditEvent *ev)
+mtmcp_session_check(const MtmcpIdentity *id, const char *session_id, Jsonb **caps,
+					MtmcpAuditEvent *ev)
 {
 	int			status;
 	SessionRow	row;
@@ -247,7 +261,6 @@ mtmcp_session_check(const MtmcpIdentity *id, const char *session_id, char **log_
 		int64		touch_after = Min((int64) 60 * USECS_PER_SEC,
 									  (int64) mtmcp_session_idle_timeout * USECS_PER_SEC / 10);
 
-		*log_level = read_log_level(row.tenant, row.subject, session_id);
 		if (caps != NULL)
 			*caps = row.caps ? row.caps : json_text_to_jsonb("{}");
 
@@ -314,7 +327,6 @@ session_request(FunctionCallInfo fcinfo, bool end)
 	MtmcpIdentity ident;
 	MtmcpAuthError err;
 	MtmcpAuditEvent ev;
-	char	   *log_level = NULL;
 	int			st;
 
 	mtmcp_require_preloaded();
@@ -328,7 +340,7 @@ session_request(FunctionCallInfo fcinfo, bool end)
 	}
 	if (mtmcp_router_mode)		/* a scale-out router: the tenant's shard answers (router.c) */
 		return mtmcp_router_forward_session(&ident, token, session, end);
-	st = mtmcp_session_check(&ident, session, &log_level, NULL, &ev);
+	st = mtmcp_session_check(&ident, session, NULL, &ev);
 	if (st == 200 && end)
 	{
 		Datum		args[1];

@@ -19,8 +19,9 @@
 extern int	mtmcp_session_idle_timeout;
 extern void SessionsInit(void);
 extern char *mtmcp_session_open(const MtmcpIdentity *id, const char *version, JsonbContainer *params);
-extern int	mtmcp_session_check(const MtmcpIdentity *id, const char *session_id, char **log_level,
-								Jsonb **caps, MtmcpAuditEvent *ev);
+extern int	mtmcp_session_check(const MtmcpIdentity *id, const char *session_id, Jsonb **caps,
+								MtmcpAuditEvent *ev);
+extern char *mtmcp_session_log_level(const char *tenant, const char *subject, const char *session_id);
 extern char *mtmcp_session_arg(FunctionCallInfo fcinfo, int n);
 
 #endif							/* MTMCP_SESSIONS_H */
