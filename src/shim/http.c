@@ -1430,6 +1430,51 @@ listen_stream(struct MHD_Connection *c, Req *r, json_object *root, Job *job, enu
 }
 
 /* The whole body is here: parse just enough, call mcp_http, answer. */
+/*
+ * The calling thread's JSON parser (strict, UTF-8 checked, nesting to 256),
+ * reset for each body and freed when the thread ends: a tokener is a 10 kB
+ * allocation (its nesting stack), a calloc and a heap consolidation on every
+ * request when made per request.  NULL when out of memory.
+ */
+static pthread_key_t tokener_key;
+static pthread_once_t tokener_once = PTHREAD_ONCE_INIT;
+
+static void
+tokener_free(void *tok)
+{
+	json_tokener_free(tok);
+}
+
+static void
+tokener_key_make(void)
+{
+	if (pthread_key_create(&tokener_key, tokener_free) != 0)
+		abort();
+}
+
+static struct json_tokener *
+thread_tokener(void)
+{
+	struct json_tokener *tok;
+
+	pthread_once(&tokener_once, tokener_key_make);
+	tok = pthread_getspecific(tokener_key);
+	if (tok == NULL)
+	{
+		tok = json_tokener_new_ex(256);
+		if (tok == NULL || pthread_setspecific(tokener_key, tok) != 0)
+		{
+			if (tok != NULL)
+				json_tokener_free(tok);
+			return NULL;
+		}
+		json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	}
+	else
+		json_tokener_reset(tok);
+	return tok;
+}
+
 static enum MHD_Result
 post_message(struct MHD_Connection *c, Req *r)
 {
@@ -1454,18 +1499,17 @@ post_message(struct MHD_Connection *c, Req *r)
 	if (r->body.len == 0 || memchr(r->body.data, '\0', r->body.len) != NULL)
 		return unparsable(c, r, r->body.len == 0 ? "empty body" : "NUL byte in body");
 
-	tok = json_tokener_new_ex(256);
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	tok = thread_tokener();
+	if (tok == NULL)
+		return send_rpc_error(c, r, 503, -32603, "Internal error", "{\"detail\":\"out of memory\"}");
 	root = json_tokener_parse_ex(tok, r->body.data, (int) r->body.len + 1);
 	if (root == NULL || json_tokener_get_error(tok) != json_tokener_success)
 	{
 		const char *why = json_tokener_error_desc(json_tokener_get_error(tok));
 
 		json_object_put(root);
-		json_tokener_free(tok);
 		return unparsable(c, r, why);
 	}
-	json_tokener_free(tok);
 	if (json_object_is_type(root, json_type_array))
 	{
 		ret = post_batch(c, r, root);
