@@ -99,6 +99,14 @@ SELECT session_id AS sq FROM mtmcp.mcp_http(:'a', '{"jsonrpc":"2.0","id":1,"meth
 SELECT status FROM http(:'a', '{"jsonrpc":"2.0","id":13,"method":"logging/setLevel","params":{"level":"error"}}', :'sq', 'k-127');
 SELECT status FROM http(:'a', '{"jsonrpc":"2.0","id":14,"method":"tools/call","params":{"name":"long_job"}}', :'sq', 'k-128');
 SELECT status FROM http(:'a', '{"jsonrpc":"2.0","id":15,"method":"tools/call","params":{"name":"long_job"}}', :'sp', 'k-129');
+-- the extension's tables are found by name, never through an OID kept past a
+-- change: renamed away, the sessions table is not found and the call fails
+-- whole (-32603); renamed back, the same backend finds it again
+BEGIN;
+ALTER TABLE mtmcp.sessions RENAME TO sessions_renamed;
+SELECT status, response -> 'error' ->> 'code' AS code FROM http(:'a', '{"jsonrpc":"2.0","id":16,"method":"ping"}', :'sp');
+ROLLBACK;
+SELECT status, response -> 'error' ->> 'code' AS code FROM http(:'a', '{"jsonrpc":"2.0","id":17,"method":"ping"}', :'sp');
 -- without a key (plain SQL) nothing is sent but the tool's own notice
 SELECT mtmcp.mcp_dispatch(:'a', '{"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"name":"long_job","_meta":{"progressToken":7}}}') -> 'result' ->> 'isError';
 SET client_min_messages = warning;

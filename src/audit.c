@@ -50,6 +50,7 @@
 #include "utils/uuid.h"
 
 #include "audit.h"
+#include "cache.h"
 #include "counters.h"
 #include "identity.h"
 #include "jsonutil.h"

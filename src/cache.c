@@ -18,7 +18,9 @@
 
 #include "commands/trigger.h"
 #include "fmgr.h"
+#include "catalog/namespace.h"
 #include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 
 #include "cache.h"
@@ -32,11 +34,41 @@ static int	ntracked = 0;
 static bool tracked_resolved = false;
 static uint64 generation = 1;
 
+/*
+ * mtmcp_relid's answers: the names are the callers' string constants.  An
+ * entry goes with any invalidation of its relation (dropped, renamed, the
+ * extension re-created) and all go with a full one.
+ */
+#define MAX_RELIDS 32			/* the tracked tables and a few more */
+
+static struct
+{
+	const char *name;
+	Oid			oid;
+}			relids[MAX_RELIDS];
+static int	nrelids = 0;
+
+static void
+forget_relid(Oid relid)
+{
+	int			i;
+
+	for (i = 0; i < nrelids; i++)
+	{
+		if (!OidIsValid(relid) || relids[i].oid == relid)
+		{
+			relids[i] = relids[--nrelids];
+			i--;
+		}
+	}
+}
+
 static void
 config_relcache_callback(Datum arg, Oid relid)
 {
 	int			i;
 
+	forget_relid(relid);
 	if (!OidIsValid(relid))
 	{
 		generation++;
@@ -88,6 +120,33 @@ mtmcp_config_generation(void)
 		generation++;
 	}
 	return generation;
+}
+
+/*
+ * The OID of the extension's relation mtmcp.name, or InvalidOid when the
+ * schema or the relation does not exist (not installed, being re-created):
+ * two syscache lookups the first time, then kept until an invalidation of
+ * the relation (a missing one is looked up again every time).
+ */
+Oid
+mtmcp_relid(const char *name)
+{
+	Oid			nsp;
+	Oid			oid;
+	int			i;
+
+	for (i = 0; i < nrelids; i++)
+		if (relids[i].name == name || strcmp(relids[i].name, name) == 0)
+			return relids[i].oid;
+	nsp = get_namespace_oid("mtmcp", true);
+	oid = OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
+	if (OidIsValid(oid) && nrelids < MAX_RELIDS)
+	{
+		relids[nrelids].name = name;
+		relids[nrelids].oid = oid;
+		nrelids++;
+	}
+	return oid;
 }
 
 PG_FUNCTION_INFO_V1(mtmcp_config_changed);

@@ -132,15 +132,3 @@ mtmcp_keep_plan(const char *sql, int nargs, Oid *types)
 	return p;
 }
 
-/*
- * The OID of the extension's relation mtmcp.name, or InvalidOid when the
- * schema or the relation does not exist (not installed, being re-created).
- * Ask again rather than keep it: it changes when the extension is re-created.
- */
-Oid
-mtmcp_relid(const char *name)
-{
-	Oid			nsp = get_namespace_oid("mtmcp", true);
-
-	return OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
-}

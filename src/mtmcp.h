@@ -65,6 +65,5 @@ extern void mtmcp_require_preloaded(void);
 extern int	mtmcp_text_array(ArrayType *arr, char ***out);
 extern struct _SPI_plan *mtmcp_keep_plan(const char *sql, int nargs, Oid *types);
 /* the OID of the extension's table mtmcp.name; InvalidOid when there is none (yet) */
-extern Oid	mtmcp_relid(const char *name);
 
 #endif							/* MTMCP_H */

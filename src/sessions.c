@@ -36,6 +36,7 @@
 #include "utils/timestamp.h"
 
 #include "audit.h"
+#include "cache.h"
 #include "identity.h"
 #include "jsonutil.h"
 #include "mtmcp.h"
