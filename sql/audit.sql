@@ -248,3 +248,21 @@ ALTER TABLE mtmcp.audit_log DROP COLUMN regress_region;
 SELECT d(:'a', '{"jsonrpc":"2.0","id":1,"method":"ping"}', 's24') IS NOT NULL;
 SELECT * FROM routed_like_insert('s24');
 SELECT session_id, count(*) FROM mtmcp.audit_log WHERE session_id IN ('s20', 's22', 's23', 's24') GROUP BY 1 ORDER BY 1;
+
+-- Event ids are version 7 UUIDs (RFC 9562) carrying the time their event
+-- began (ts - duration_us) to the millisecond, so a later event's id sorts
+-- later (the event_id index is appended to, not written at random); the
+-- refusals' ids too.  (Rows this file wrote itself, trace id 't', are left out.)
+SELECT count(*) > 20 AS rows,
+	   bool_and(substr(event_id::text, 15, 1) = '7' AND substr(event_id::text, 20, 1) IN ('8', '9', 'a', 'b')) AS v7,
+	   bool_and(('x' || lpad(replace(substr(event_id::text, 1, 13), '-', ''), 16, '0'))::bit(64)::bigint
+				= floor((extract(epoch FROM ts) * 1000000 - duration_us) / 1000)::bigint) AS time_is_start
+  FROM mtmcp.audit_log WHERE trace_id <> 't';
+SELECT NOT EXISTS (SELECT 1 FROM mtmcp.audit_log a JOIN mtmcp.audit_log b
+					ON a.ts - make_interval(secs => a.duration_us / 1e6) < b.ts - make_interval(secs => b.duration_us / 1e6)
+				   AND a.event_id > b.event_id
+				   WHERE a.trace_id <> 't' AND b.trace_id <> 't') AS ordered_like_start;
+SELECT count(*) > 0 AS refusals, bool_and(substr(event_id::text, 15, 1) = '7') AS refusals_v7
+  FROM mtmcp.auth_failures;
+-- two ids made in the same millisecond differ (62 random bits)
+SELECT count(DISTINCT event_id) = count(*) AS distinct_ids FROM mtmcp.audit_log;

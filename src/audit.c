@@ -176,23 +176,46 @@ is_lower_hex(const char *s, int n)
 }
 
 /*
+ * A fresh event id, as text into out (37 bytes): a version 7 UUID (RFC 9562)
+ * for the time at, its milliseconds since the Unix epoch first, then the
+ * microseconds within the millisecond in 12 bits, then 62 random bits.  Ids
+ * made later sort later, so each insert lands on the rightmost page of the
+ * audit tables' event_id index: random (version 4) ids put every insert on
+ * a random leaf, a page read and, after each checkpoint, a full-page image
+ * in the WAL per row once the index outgrows memory.  The time in the id is
+ * when the event began (the row's ts minus its duration_us; ts is when the
+ * row was written); the id is a reference, not a secret.
+ */
+static void
+new_event_id(char *out, TimestampTz at)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char b[16];
+	uint64		ms = (uint64) (at / 1000 + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000);
+	uint32		sub = (uint32) ((at % 1000 + 1000) % 1000) * 4096 / 1000;
+	int			i,
+				o = 0;
+
+	for (i = 0; i < 6; i++)
+		b[i] = (unsigned char) (ms >> (40 - 8 * i));
+	b[6] = (unsigned char) (0x70 | (sub >> 8));
+	b[7] = (unsigned char) sub;
+	random_take(b + 8, 8);
+	b[8] = (unsigned char) (0x80 | (b[8] & 0x3f));	/* variant 10 */
+	for (i = 0; i < 16; i++)
+	{
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		out[o++] = hex[b[i] >> 4];
+		out[o++] = hex[b[i] & 15];
+	}
+	out[o] = '\0';
+}
+
+/*
  * Start an event: a fresh event id and span id; the trace id and parent span
  * from a W3C traceparent in params._meta when there is a valid one.
  */
-/* A fresh random (version 4) UUID as text into out (37 bytes). */
-static void
-new_event_id(char *out)
-{
-	char		uuid_hex[33];
-
-	mtmcp_random_hex(uuid_hex, 16);
-	/* version 4, variant 10 */
-	uuid_hex[12] = '4';
-	uuid_hex[16] = "89ab"[(uuid_hex[16] >= 'a' ? uuid_hex[16] - 'a' + 10 : uuid_hex[16] - '0') & 3];
-	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s",
-			 uuid_hex, uuid_hex + 8, uuid_hex + 12, uuid_hex + 16, uuid_hex + 20);
-}
-
 void
 mtmcp_audit_begin(MtmcpAuditEvent *ev, JsonbContainer *params)
 {
@@ -200,7 +223,7 @@ mtmcp_audit_begin(MtmcpAuditEvent *ev, JsonbContainer *params)
 
 	memset(ev, 0, sizeof(*ev));
 	ev->start = GetCurrentTimestamp();
-	new_event_id(ev->event_id);
+	new_event_id(ev->event_id, ev->start);
 	mtmcp_random_hex(ev->span_id, 8);
 
 	if (params != NULL)
@@ -891,7 +914,7 @@ mtmcp_audit_auth_failure(MtmcpAuditEvent *ev, const MtmcpAuthError *err)
 			char		alert_id[37];
 			char	   *detail;
 
-			new_event_id(alert_id);
+			new_event_id(alert_id, GetCurrentTimestamp());
 			detail = psprintf("Refusals of reason \"%s\" from \"%s\" beyond %d a minute are counted in"
 							  " mtmcp.auth_failure_overflow, not written, until %s.",
 							  err->reason, source, auth_failure_budget,
