@@ -477,32 +477,34 @@ pf_head(const unsigned char *w, int k)
 #define PF_CBLOOM_HAS(r, head) (((r)->cbloom[PF_CBLOOM(head) >> 6] >> (PF_CBLOOM(head) & 63)) & 1)
 
 /*
- * The exact table's key of a word w of wl (2..) bytes: its first 16 bytes
+ * The exact table's key of a word w of wl (1..) bytes: its first 16 bytes
  * as two numbers, zeros past its end.  w must have 16 readable bytes (the
  * scan's buffers have SCAN_PAD more than the text).
  */
 static inline void
 pf_key(const unsigned char *w, size_t wl, uint64_t *lo, uint64_t *hi)
 {
-	/* by min(wl, 16): the bytes of the two loads that are the word's */
-	static const uint64_t mask[17][2] = {
-		{0, 0}, {0xFF, 0}, {0xFFFF, 0}, {0xFFFFFF, 0}, {0xFFFFFFFF, 0}, {0xFFFFFFFFFF, 0},
-		{0xFFFFFFFFFFFF, 0}, {0xFFFFFFFFFFFFFF, 0}, {~0ull, 0}, {~0ull, 0xFF}, {~0ull, 0xFFFF},
-		{~0ull, 0xFFFFFF}, {~0ull, 0xFFFFFFFF}, {~0ull, 0xFFFFFFFFFF}, {~0ull, 0xFFFFFFFFFFFF},
-		{~0ull, 0xFFFFFFFFFFFFFF}, {~0ull, ~0ull}
-	};
-	const uint64_t *mk = mask[wl < 16 ? wl : 16];
 	uint64_t	a,
-				b;
+				b = 0;
 
 	memcpy(&a, w, 8);
-	memcpy(&b, w + 8, 8);
 #if !(defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
 	a = __builtin_bswap64(a);
-	b = __builtin_bswap64(b);
 #endif
-	*lo = a & mk[0];
-	*hi = b & mk[1];
+	/* (most words have at most 8 bytes: one load) */
+	if (wl < 8)
+		a &= ~(uint64_t) 0 >> (64 - 8 * wl);
+	else if (wl > 8)
+	{
+		memcpy(&b, w + 8, 8);
+#if !(defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
+		b = __builtin_bswap64(b);
+#endif
+		if (wl < 16)
+			b &= ~(uint64_t) 0 >> (128 - 8 * wl);
+	}
+	*lo = a;
+	*hi = b;
 }
 
 /*
@@ -2042,19 +2044,24 @@ typedef struct MatchState
 	long long  *touch;			/* per word list: token index of the last prev[] set for one of its later positions */
 	/*
 	 * the prefilter's per-segment marks, cleared after use: a bit per word
-	 * list found, and the finds in token order, each list's linked
+	 * list found, and the finds in token order, each list's linked.  pf_walk
+	 * works on a copy in locals (registers: its stores through head and ev
+	 * could otherwise alias the counts) and stores it back.
 	 */
-	uint64_t   *present;		/* per word list: one of its words is in the segment */
-	uint16_t   *head;			/* per word list found: its latest find in ev */
-	struct PfEvent
+	struct PfMarks
 	{
-		uint16_t	tok;		/* token index in the segment (at most PF_MAX_SEGMENT) */
-		uint16_t	next;		/* the list's earlier find, PF_NONE */
-	}		   *ev;				/* the finds (the scratch's: grown there, see pf_mark) */
-	int			capev;
-	int			nev;
-	int			pf_oom;			/* no room to record: the segment counts as possible */
-	struct StateArrays *home;	/* the scratch's arrays these are */
+		uint64_t   *present;	/* per word list: one of its words is in the segment */
+		uint16_t   *head;		/* per word list found: its latest find in ev */
+		struct PfEvent
+		{
+			uint16_t	tok;	/* token index in the segment (at most PF_MAX_SEGMENT) */
+			uint16_t	next;	/* the list's earlier find, PF_NONE */
+		}		   *ev;			/* the finds (the scratch's: grown there, see pf_mark) */
+		int			capev;
+		int			nev;
+		int			oom;		/* no room to record: the segment counts as possible */
+		struct StateArrays *home;	/* the scratch's arrays these are */
+	}			mk;
 	unsigned char *cue;			/* per cue rule: groups with a chain whose words are all present */
 	int		   *cuel;
 	int			active;			/* the segment may match: match_tokens runs this rule set */
@@ -2440,17 +2447,20 @@ match_tokens(Scan *s)
 
 /* ---- the prefilter ---- */
 
-/* ev grown (in the scratch); -1 when out of memory */
-static int
-pf_grow(MatchState *m)
-{
-	int			cap = m->capev ? m->capev * 2 : 256;
+typedef struct PfMarks PfMarks;
 
-	if (ensure((void **) &m->home->ev, (size_t) cap, sizeof(struct PfEvent)) < 0)
+/*
+ * the scratch's ev grown (doubled): its new capacity, -1 when out of
+ * memory (not inlined: the marks stay in pf_walk's registers)
+ */
+static __attribute__((noinline)) int
+pf_grow(StateArrays *home)
+{
+	int			cap = home->capev ? home->capev * 2 : 256;
+
+	if (ensure((void **) &home->ev, (size_t) cap, sizeof(struct PfEvent)) < 0)
 		return -1;
-	m->ev = m->home->ev;
-	m->capev = m->home->capev = cap;
-	return 0;
+	return home->capev = cap;
 }
 
 /*
@@ -2462,23 +2472,30 @@ pf_grow(MatchState *m)
 #define PF_NONE				0xFFFF
 
 static inline __attribute__((always_inline)) void
-pf_mark(MatchState *m, int wl, long long tok)
+pf_mark(PfMarks *mk, int wl, long long tok)
 {
 	uint64_t	bit = (uint64_t) 1 << (wl & 63);
 
-	if (m->nev >= m->capev && (m->nev >= PF_NONE || pf_grow(m) < 0))
+	if (__builtin_expect(mk->nev >= mk->capev, 0))
 	{
-		m->pf_oom = 1;
-		return;
+		int			cap = mk->nev >= PF_NONE ? -1 : pf_grow(mk->home);
+
+		if (cap < 0)
+		{
+			mk->oom = 1;
+			return;
+		}
+		mk->ev = mk->home->ev;
+		mk->capev = cap;
 	}
-	if (!(m->present[wl >> 6] & bit))
+	if (!(mk->present[wl >> 6] & bit))
 	{
-		m->present[wl >> 6] |= bit;
-		m->head[wl] = PF_NONE;
+		mk->present[wl >> 6] |= bit;
+		mk->head[wl] = PF_NONE;
 	}
-	m->ev[m->nev].tok = (uint16_t) tok;
-	m->ev[m->nev].next = m->head[wl];
-	m->head[wl] = (uint16_t) m->nev++;
+	mk->ev[mk->nev].tok = (uint16_t) tok;
+	mk->ev[mk->nev].next = mk->head[wl];
+	mk->head[wl] = (uint16_t) mk->nev++;
 }
 
 /* head's slot in the coarse groups' table, NULL when no group has it */
@@ -2495,30 +2512,12 @@ pf_find(const DetectRules *r, uint32_t head)
 
 /* mark the word lists of the coarse groups of head's slot */
 static inline void
-pf_mark_groups(MatchState *m, const struct PfSlot *slot, long long tok)
+pf_mark_groups(PfMarks *mk, const DetectRules *r, const struct PfSlot *slot, long long tok)
 {
-	const DetectRules *r = m->rules;
 	int			i;
 
 	for (i = slot->first; i < slot->first + slot->n; i++)
-		pf_mark(m, r->pgwl[i], tok);
-}
-
-/* the coarse groups of heads of 1 to 3 bytes (shortk) that w (wl bytes) has */
-static __attribute__((noinline)) void
-pf_short(MatchState *m, const unsigned char *w, size_t wl, long long tok)
-{
-	const DetectRules *r = m->rules;
-	unsigned	shorter = r->shortk[w[0]] & ((2u << (wl < 3 ? wl : 3)) - 1);	/* (bit 0 is never set) */
-	const struct PfSlot *slot;
-
-	for (; shorter; shorter &= shorter - 1)
-	{
-		uint32_t	hd = pf_head(w, __builtin_ctz(shorter));
-
-		if (PF_SHORT_HAS(r, hd) && (slot = pf_find(r, hd)) != NULL)
-			pf_mark_groups(m, slot, tok);
-	}
+		pf_mark(mk, r->pgwl[i], tok);
 }
 
 /*
@@ -2527,27 +2526,39 @@ pf_short(MatchState *m, const unsigned char *w, size_t wl, long long tok)
  * word's own is among them) or an empty one.  Returns whether any had it.
  */
 static inline __attribute__((always_inline)) int
-pf_exact_find(MatchState *m, const struct PfExact *tab, uint32_t mask, uint32_t x, uint16_t tag, long long tok)
+pf_exact_find(PfMarks *mk, const struct PfExact *tab, uint32_t mask, uint32_t x, uint16_t tag, long long tok)
 {
 	uint16_t	t;
 
 	for (; (t = tab[x].tag) != 0; x = (x + 1) & mask)
 		if (t == tag)
 		{
-			pf_mark(m, tab[x].wl & ~PF_MORE, tok);
+			pf_mark(mk, tab[x].wl & ~PF_MORE, tok);
 			if (!(tab[x].wl & PF_MORE))
 				return 1;
 		}
 	return 0;
 }
 
-/* pf_exact_find in pex (the words that are not common: not inlined, rare) */
-static __attribute__((noinline)) void
-pf_exact_find_other(MatchState *m, uint64_t h, long long tok)
+/*
+ * mark the coarse groups of w (wl bytes): of its heads of 1 to 3 bytes
+ * (shortk), or (four) of its four-byte head
+ */
+static inline __attribute__((always_inline)) void
+pf_groups(PfMarks *mk, const DetectRules *r, const unsigned char *w, size_t wl, int four, long long tok)
 {
-	const DetectRules *r = m->rules;
+	unsigned	shorter = four ? 1u << PF_COARSE_MAX :
+		r->shortk[w[0]] & ((2u << (wl < 3 ? wl : 3)) - 1);	/* (bit 0 is never set) */
+	const struct PfSlot *slot;
 
-	(void) pf_exact_find(m, r->pex, r->pxmask, (uint32_t) (h >> r->pxshift), PF_TAG(h), tok);
+	for (; shorter; shorter &= shorter - 1)
+	{
+		int			hl = __builtin_ctz(shorter);
+		uint32_t	hd = pf_head(w, hl);
+
+		if ((hl == PF_COARSE_MAX || PF_SHORT_HAS(r, hd)) && (slot = pf_find(r, hd)) != NULL)
+			pf_mark_groups(mk, r, slot, tok);
+	}
 }
 
 /*
@@ -2555,46 +2566,59 @@ pf_exact_find_other(MatchState *m, uint64_t h, long long tok)
  * 16 bytes readable at w)
  */
 static inline __attribute__((always_inline)) void
-pf_word(MatchState *m, const unsigned char *w, size_t wl, long long tok)
+pf_word(PfMarks *mk, const DetectRules *r, const unsigned char *w, size_t wl, long long tok)
 {
-	const DetectRules *r = m->rules;
 	uint64_t	lo,
 				hi,
 				h,
 				bits;
-	const struct PfSlot *slot;
 
 	/* prefix words: the coarse groups of heads of 1 to 3 bytes, then of 4 */
-	if (r->shortk[w[0]])
-		pf_short(m, w, wl, tok);
+	if (__builtin_expect(r->shortk[w[0]] != 0, 0))
+		pf_groups(mk, r, w, wl, 0, tok);
 	pf_key(w, wl, &lo, &hi);
-	if (wl >= PF_COARSE_MAX && PF_CBLOOM_HAS(r, (uint32_t) lo) &&
-		(slot = pf_find(r, pf_head(w, PF_COARSE_MAX))) != NULL)
-		pf_mark_groups(m, slot, tok);
+	if (wl >= PF_COARSE_MAX && __builtin_expect(PF_CBLOOM_HAS(r, (uint32_t) lo), 0))
+		pf_groups(mk, r, w, wl, 1, tok);
 	/* the exact word that w may be: the bloom, then pexh, then pex (see pf_exact) */
 	h = PF_XHASH(lo, hi, wl);
 	bits = PF_XBLOOM_BITS(h);
 	if ((r->xbloom[PF_XBLOOM_WORD(r, h)] & bits) == bits &&
-		!pf_exact_find(m, r->pexh, r->phmask, (uint32_t) (h >> r->phshift), PF_TAG(h), tok))
-		pf_exact_find_other(m, h, tok);
+		!pf_exact_find(mk, r->pexh, r->phmask, (uint32_t) (h >> r->phshift), PF_TAG(h), tok))
+		(void) pf_exact_find(mk, r->pex, r->pxmask, (uint32_t) (h >> r->pxshift), PF_TAG(h), tok);
+}
+
+/*
+ * pf_word on m's marks, not inlined: for the rare leetspeak reading of a
+ * word, so that pf_walk's code for the common case stays small.  pf_walk
+ * stores its copy of the marks in m before (PF_RARE) and reloads it after.
+ */
+#define PF_RARE(pm, m, call) ((m)->mk = *(pm), (call), *(pm) = (m)->mk)
+
+static __attribute__((noinline)) void
+pf_word_rare(MatchState *m, const unsigned char *w, size_t wl, long long tok)
+{
+	PfMarks		mk = m->mk;
+
+	pf_word(&mk, m->rules, w, wl, tok);
+	m->mk = mk;
 }
 
 /* one token (w, wl bytes, 1..MAX_WORD) of the segment through rule set r: marks what it is */
 static inline __attribute__((always_inline)) void
-pf_token(MatchState *ms, const DetectRules *r, const unsigned char *w, size_t wl, long long tok)
+pf_token(PfMarks *mk, const DetectRules *r, const unsigned char *w, size_t wl, long long tok)
 {
 	if (wl == 1)
 	{
 		/* a one-byte token (punctuation, mostly) or word: one[], or a coarse group of one byte */
 		if (r->one[w[0]] >= 0)
-			pf_mark(ms, r->one[w[0]], tok);
+			pf_mark(mk, r->one[w[0]], tok);
 		if (!(r->cmask & 2))
 			return;
 	}
-	pf_word(ms, w, wl, tok);
+	pf_word(mk, r, w, wl, tok);
 }
 
-#define PF_PRESENT(m, wl) (((m)->present[(wl) >> 6] >> ((wl) & 63)) & 1)
+#define PF_PRESENT(m, wl) (((m)->mk.present[(wl) >> 6] >> ((wl) & 63)) & 1)
 
 /*
  * Can chain c match on the recorded occurrences: one token per position,
@@ -2606,7 +2630,7 @@ pf_token(MatchState *ms, const DetectRules *r, const unsigned char *w, size_t wl
 static int
 chain_in_order(const MatchState *m, const uint16_t *cr, long long *budget)
 {
-	const struct PfEvent *ev = m->ev;
+	const struct PfEvent *ev = m->mk.ev;
 	const uint16_t *q = cr + CR_HEAD;
 	long long	fa[64],
 				fb[64],
@@ -2626,7 +2650,7 @@ chain_in_order(const MatchState *m, const uint16_t *cr, long long *budget)
 		{
 			if (!PF_PRESENT(m, q[2 + e]))
 				continue;
-			for (x = m->head[q[2 + e]]; x != PF_NONE; x = ev[x].next)
+			for (x = m->mk.head[q[2 + e]]; x != PF_NONE; x = ev[x].next)
 			{
 				long long	t = ev[x].tok;
 				int			k,
@@ -2664,14 +2688,14 @@ pf_possible(const Scan *s, MatchState *m)
 				e,
 				ncue = 0,
 				nw64 = (r->nwords + 63) / 64,
-				possible = m->pf_oom;
-	long long	budget[1] = {4096 + 4LL * m->nev};
+				possible = m->mk.oom;
+	long long	budget[1] = {4096 + 4LL * m->mk.nev};
 
 	for (i = 0; i < nw64 && !possible; i++)
 	{
 		uint64_t	bits;
 
-		for (bits = m->present[i] & r->anchored[i]; bits && !possible; bits &= bits - 1)
+		for (bits = m->mk.present[i] & r->anchored[i]; bits && !possible; bits &= bits - 1)
 		{
 			int			wl = 64 * i + __builtin_ctzll(bits);
 
@@ -2718,9 +2742,9 @@ pf_possible(const Scan *s, MatchState *m)
 		}
 	}
 	for (i = 0; i < nw64; i++)
-		m->present[i] = 0;
-	m->nev = 0;
-	m->pf_oom = 0;
+		m->mk.present[i] = 0;
+	m->mk.nev = 0;
+	m->mk.oom = 0;
 	for (i = 0; i < ncue; i++)
 		m->cue[m->cuel[i]] = 0;
 	return possible;
@@ -2884,43 +2908,54 @@ pf_leet_word(const unsigned char *w, size_t wl)
  * The segment's tokens (cb: its class_bits, nw words) through the rule set
  * r of ms, as match_tokens reads them, leetspeak included: a token is a
  * one-character token or a word (its first byte: a word character after
- * none).  Returns the number of tokens.
+ * none).  Returns the number of tokens.  The marks are kept in locals
+ * (mk, stored back at the end), the lookups inlined but for the rare
+ * leetspeak reading (pf_word_rare), so that the loop keeps its counts in
+ * registers.
  */
-static long long
+static inline __attribute__((always_inline)) long long
 pf_walk(const unsigned char *b, const ClassBits *cb, size_t nw, MatchState *ms, const DetectRules *r)
 {
 	/* (the masks in registers: pf_token's stores could alias cb's pointers) */
 	const uint64_t *cw = cb->word,
 			   *co = cb->one,
 			   *cd = cb->digit;
+	PfMarks		mk = ms->mk;
 	long long	ntok = 0;
+	uint64_t	carry = 0;		/* the previous word's last bit: a word running on */
 	size_t		k,
 				digit = cb_next_set(cd, nw, 0);	/* the next digit, at or after the token */
 
 	for (k = 0; k < nw; k++)
 	{
 		uint64_t	one = co[k],
-					starts = one | (cw[k] & ~((cw[k] << 1) | (k ? cw[k - 1] >> 63 : 0)));
+					wk = cw[k],
+					starts = one | (wk & ~((wk << 1) | carry));
 
+		carry = wk >> 63;
 		for (; starts; starts &= starts - 1)
 		{
-			size_t		ts = 64 * k + (size_t) __builtin_ctzll(starts),
+			unsigned	sh = (unsigned) __builtin_ctzll(starts);
+			size_t		ts = 64 * k + sh,
 						te;
+			uint64_t	after;
 
 			ntok++;				/* (now this token's index + 1, in the segment) */
-			if ((one >> (ts & 63)) & 1)
+			if ((one >> sh) & 1)
 			{
-				pf_token(ms, r, b + ts, 1, ntok);
+				pf_token(&mk, r, b + ts, 1, ntok);
 				continue;
 			}
-			te = cb_run_end(cw, ts);
+			/* the word's end: its first clear bit, in this word of the mask unless it runs on */
+			after = ~wk >> sh;
+			te = after ? ts + (size_t) __builtin_ctzll(after) : cb_run_end(cw, ts);
 			if (te - ts > MAX_WORD)
 				continue;
-			pf_token(ms, r, b + ts, te - ts, ntok);
+			pf_token(&mk, r, b + ts, te - ts, ntok);
 			if (digit < ts)
 				digit = cb_next_set(cd, nw, ts);
 			/* letters and digits, nothing else: also read with the digits as letters */
-			if (digit < te && te - ts >= 3 && pf_leet_word(b + ts, te - ts))
+			if (__builtin_expect(digit < te, 0) && te - ts >= 3 && pf_leet_word(b + ts, te - ts))
 			{
 				size_t		i;
 				unsigned char leet[MAX_WORD + 16];	/* (pf_word reads 16 bytes) */
@@ -2930,10 +2965,11 @@ pf_walk(const unsigned char *b, const ClassBits *cb, size_t nw, MatchState *ms, 
 				for (i = ts; i < te; i++)
 					leet[i - ts] = is_digit(b[i]) ? (unsigned char) lmap[b[i] - '0'] : b[i];
 				if (r->root[leet[0]] >= 0)
-					pf_word(ms, leet, te - ts, ntok);
+					PF_RARE(&mk, ms, pf_word_rare(ms, leet, te - ts, ntok));
 			}
 		}
 	}
+	ms->mk = mk;
 	return ntok;
 }
 
@@ -2993,13 +3029,16 @@ segment_possible(Scan *s)
 	lbr = cb.lbr;
 	for (k = 0; k < nw; k++)
 	{
-		uint64_t	ev = lbr[k] | (run[k] & ~((run[k] << 1) | (k ? run[k - 1] >> 63 : 0)));
+		uint64_t	rk = run[k],
+					ev = lbr[k] | (rk & ~((rk << 1) | (k ? run[k - 1] >> 63 : 0)));
 
 		for (; ev; ev &= ev - 1)
 		{
-			size_t		p = 64 * k + (size_t) __builtin_ctzll(ev);
+			unsigned	sh = (unsigned) __builtin_ctzll(ev);
+			size_t		p = 64 * k + sh;
+			uint64_t	after = ~rk >> sh;	/* (the run's end, as pf_walk finds a word's) */
 
-			if ((lbr[k] >> (p & 63)) & 1)
+			if ((lbr[k] >> sh) & 1)
 			{
 				s->last_lbracket_img = p > 0 && b[p - 1] == '!';
 #ifdef DETECT_CHECK_FAST
@@ -3007,7 +3046,7 @@ segment_possible(Scan *s)
 #endif
 			}
 			else
-				check_run(s, p, cb_run_end(run, p));
+				check_run(s, p, after ? p + (size_t) __builtin_ctzll(after) : cb_run_end(run, p));
 		}
 	}
 	for (m = 0; m < s->nms; m++)
@@ -3372,12 +3411,21 @@ run_tests_enabled(unsigned mask, const DetectTenants *t)
 }
 
 /*
+ * run_tests' tables (below) each start on a cache line: a run reads them
+ * by a letter (the lines of bytes 64..127) or by punctuation (0..63), and
+ * key_prev's entries of key_last's letters share a line, so that a cold
+ * scan touches the fewest of their lines, however the data before them
+ * happens to fall
+ */
+#define RUN_TAB_ALIGN __attribute__((aligned(64)))
+
+/*
  * By a run's last byte, the key kinds key_kind may find (RT_KEY_*): a key
  * ends in ant, tid, lug (tenant keys) or jwt, nid, sid, ate, ken, ion, key
  * (session keys and request state); a '.', '-' or '_' is skipped, so the
  * letters before it decide
  */
-static const unsigned char key_last[256] = {
+static const unsigned char key_last[256] RUN_TAB_ALIGN = {
 	['t'] = RT_KEY_TENANT | RT_KEY_SESSION, ['d'] = RT_KEY_TENANT | RT_KEY_SESSION,
 	['g'] = RT_KEY_TENANT, ['e'] = RT_KEY_SESSION, ['n'] = RT_KEY_SESSION, ['y'] = RT_KEY_SESSION,
 	['.'] = RT_KEY_TENANT | RT_KEY_SESSION, ['-'] = RT_KEY_TENANT | RT_KEY_SESSION,
@@ -3385,16 +3433,16 @@ static const unsigned char key_last[256] = {
 };
 
 /* for a last byte with a key kind: the letters some key of it has before it */
-static const char key_prev[256][2] = {
+static const char key_prev[256][2] RUN_TAB_ALIGN = {
 	['t'] = "nw", ['d'] = "ii", ['g'] = "uu", ['e'] = "tt", ['n'] = "eo", ['y'] = "ee",
 };
 
 /* by a run's first byte and by the byte after it: the other tests that may apply */
-static const unsigned char rt_first[256] = {
+static const unsigned char rt_first[256] RUN_TAB_ALIGN = {
 	['t'] = RT_TENANT_PATH, ['e'] = RT_JWT, ['h'] = RT_URL,
 	['b'] = RT_WORD_KEY, ['s'] = RT_WORD_KEY, ['r'] = RT_WORD_KEY, ['a'] = RT_WORD_KEY,
 };
-static const unsigned char rt_next[256] = {
+static const unsigned char rt_next[256] RUN_TAB_ALIGN = {
 	['/'] = RT_TENANT_PATH, [' '] = RT_WORD_KEY, [':'] = RT_URL,
 };
 
@@ -3442,7 +3490,7 @@ key_suffix(const unsigned char *b, size_t i, size_t j)
 }
 
 /* by first byte, the lengths (bits) of "bearer" and of the two-word keys' first words */
-static const unsigned char two_word_len[256] = {
+static const unsigned char two_word_len[256] RUN_TAB_ALIGN = {
 	['b'] = 1 << 6, ['s'] = 1 << 7, ['r'] = 1 << 7, ['a'] = 1 << 3 | 1 << 4 | 1 << 6,
 };
 
@@ -4040,15 +4088,15 @@ bind_state(DetectScratch *w, int m, const DetectRules *r, MatchState *ms)
 	}
 	ms->rules = r;
 	ms->matcher = 0;
-	ms->present = a->present;
+	ms->mk.present = a->present;
 	ms->cue = a->cue;
 	ms->cuel = a->cuel;
-	ms->head = a->head;
-	ms->ev = a->ev;
-	ms->capev = a->capev;
-	ms->home = a;
-	ms->nev = 0;
-	ms->pf_oom = 0;
+	ms->mk.head = a->head;
+	ms->mk.ev = a->ev;
+	ms->mk.capev = a->capev;
+	ms->mk.home = a;
+	ms->mk.nev = 0;
+	ms->mk.oom = 0;
 	ms->active = 1;
 	return 0;
 }
@@ -4057,7 +4105,7 @@ bind_state(DetectScratch *w, int m, const DetectRules *r, MatchState *ms)
 static int
 bind_matcher(MatchState *ms)
 {
-	StateArrays *a = ms->home;
+	StateArrays *a = ms->mk.home;
 	const DetectRules *r = ms->rules;
 
 	if (ms->matcher)
