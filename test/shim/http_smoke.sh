@@ -131,6 +131,8 @@ body() { cat "$T/b"; }
 json_has() { grep -Eq -- "$1" "$T/b"; }
 
 # check NAME WANT_STATUS [extra condition command...]
+# (one command: a compound condition goes in a function, cond() { a && b; } --
+# "check NAME 200 a && b" would check a alone and run b after, unchecked)
 check() {
 	local name=$1 want=$2
 	shift 2
@@ -213,8 +215,10 @@ fi
 
 post "$INIT" "${AUTH[@]}"
 SID=$(hdr Mcp-Session-Id)
-check "initialize is 200 with an Mcp-Session-Id" 200 \
+cond() {
 	[ -n "$SID" ] && [ "$(hdr Content-Type)" = "application/json" ] && json_has '"protocolVersion"'
+}
+check "initialize is 200 with an Mcp-Session-Id" 200 cond
 SH=(-H "Mcp-Session-Id: $SID")
 PV=(-H 'MCP-Protocol-Version: 2025-11-25')
 
@@ -234,9 +238,11 @@ check "tools/list is JSON" 200 [ "$(hdr Content-Type)" = "application/json" ]
 post "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\",\"params\":$SHIM_TOOL_CALL}" \
 	"${AUTH[@]}" "${SH[@]}" "${PV[@]}"
 last_data=$(grep '^data: ' "$T/b" | tail -1)
-check "tools/call is an event stream whose last event is the response" 200 \
+cond() {
 	[ "$(hdr Content-Type)" = "text/event-stream" ] && grep -Eq '"id": ?4' <<<"$last_data" &&
 	grep -Eq '"result"|"error"' <<<"$last_data"
+}
+check "tools/call is an event stream whose last event is the response" 200 cond
 
 # GET stream: opens, and DELETE of the session ends it
 curl -sS -N --max-time 20 -D "$T/gh" -o "$T/gb" -H 'Accept: text/event-stream' "${AUTH[@]}" "${SH[@]}" "${PV[@]}" \
@@ -255,9 +261,11 @@ if [ "${SHIM_MOCK:-0}" = 1 ]; then
 	post '{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"slow","arguments":{"steps":2,"sleep":0.2},"_meta":{"progressToken":"pt"}}}' \
 		"${AUTH[@]}" "${SH[@]}"
 	events=$(grep -c '^data: ' "$T/b")
-	check "mock: progress streams before the result, forgeries dropped" 200 \
+	cond() {
 		[ "$events" = 3 ] && ! grep -q 'FORGED\|sampling' "$T/b" &&
 		[ "$(grep '^data: ' "$T/b" | head -1 | grep -c 'notifications/progress')" = 1 ]
+	}
+	check "mock: progress streams before the result, forgeries dropped" 200 cond
 	post '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"touch","arguments":{"uri":"doc://1"}}}' \
 		"${AUTH[@]}" "${SH[@]}"
 	for _ in $(seq 50); do grep -q 'resources/updated' "$T/gb" && break; sleep 0.1; done
@@ -271,16 +279,20 @@ fi
 post "{\"jsonrpc\":\"2.0\",\"id\":40,\"method\":\"tools/call\",\"params\":$SHIM_TOOL_CALL}" \
 	"${AUTH[@]}" "${SH[@]}" "${PV[@]}"
 first_id=$(grep -m1 '^id: ' "$T/b" | cut -c5- | tr -d '\r')
-check "a 2025-11-25 event stream opens with a priming event (id, retry, empty data)" 200 \
+cond() {
 	[ "$(head -3 "$T/b" | tr -d '\r' | sed 's/[0-9a-f]\{16\}/S/')" = "$(printf 'id: S-0\nretry: 1000\ndata: ')" ] &&
 	grep -q '^id: [0-9a-f]\{16\}-1$' "$T/b"
+}
+check "a 2025-11-25 event stream opens with a priming event (id, retry, empty data)" 200 cond
 req GET "$URL" -H 'Accept: text/event-stream' "${AUTH[@]}" "${SH[@]}" "${PV[@]}" -H "Last-Event-ID: $first_id"
 check "GET with Last-Event-ID replays the rest of a finished stream, then ends" 200 \
 	grep -Eq '^data: .*"id": ?40' "$T/b"
 post "{\"jsonrpc\":\"2.0\",\"id\":41,\"method\":\"tools/call\",\"params\":$SHIM_TOOL_CALL}" \
 	"${AUTH[@]}" "${SH[@]}" -H 'MCP-Protocol-Version: 2025-06-18'
-check "a 2025-06-18 event stream has event ids but no priming event" 200 \
+cond() {
 	grep -q '^id: [0-9a-f]\{16\}-1$' "$T/b" && ! grep -q '^retry:' "$T/b"
+}
+check "a 2025-06-18 event stream has event ids but no priming event" 200 cond
 post '[{"jsonrpc":"2.0","id":42,"method":"tools/list"},{"jsonrpc":"2.0","method":"notifications/x"},{"jsonrpc":"2.0","id":43,"method":"tools/list"}]' \
 	"${AUTH[@]}" "${SH[@]}" -H 'MCP-Protocol-Version: 2025-03-26'
 check "a 2025-03-26 batch: one call per message, the answers in an array" 200 \
@@ -328,9 +340,11 @@ if [ "${SHIM_MOCK:-0}" = 1 ]; then
 	META26='"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}'
 	post "{\"jsonrpc\":\"2.0\",\"id\":60,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{\"region\":\"eu\"},$META26}}" \
 		"${AUTH[@]}" "${S26[@]}" -H 'mcp-method: tools/call' -H 'MCP-NAME:  echo ' -H 'Mcp-Param-Region: =?base64?ZXU=?=' -H "Mcp-Session-Id: $SID"
-	check "2026-07-28: stateless, the headers (decoded) go to the database" 200 \
+	cond() {
 		json_has '"mcp-param": ?\{"region": ?"eu"\}' && json_has '"mcp-name": ?"echo"' && json_has '"session": ?null' &&
 		[ -z "$(hdr Mcp-Session-Id)" ]
+	}
+	check "2026-07-28: stateless, the headers (decoded) go to the database" 200 cond
 	post "{\"jsonrpc\":\"2.0\",\"id\":61,\"method\":\"tools/list\",\"params\":{$META26}}" "${AUTH[@]}" "${S26[@]}" -H 'Mcp-Method: prompts/list'
 	check "2026-07-28: Mcp-Method unlike the body is 400 -32020 with the id" 400 json_has '"id": ?61.*"code": ?-32020|"code": ?-32020.*"id": ?61'
 	post "{\"jsonrpc\":\"2.0\",\"id\":62,\"method\":\"tools/list\",\"params\":{$META26}}" "${AUTH[@]}" "${S26[@]}"
@@ -345,8 +359,10 @@ if [ "${SHIM_MOCK:-0}" = 1 ]; then
 	check "2026-07-28: header and _meta versions differ: 400 -32020" 400 json_has '"code": ?-32020'
 	post '{"jsonrpc":"2.0","id":66,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"v9"}}}' \
 		"${AUTH[@]}" -H 'MCP-Protocol-Version: v9' -H 'Mcp-Method: tools/list'
-	check "an unknown version: 400 -32022 with supported and requested" 400 \
+	cond() {
 		json_has '"code": ?-32022' && json_has '"requested": ?"v9"' && json_has '"supported": ?\["2026-07-28"'
+	}
+	check "an unknown version: 400 -32022 with supported and requested" 400 cond
 	post "{\"jsonrpc\":\"2.0\",\"id\":67,\"method\":\"initialize\",\"params\":{$META26}}" "${AUTH[@]}" "${S26[@]}" -H 'Mcp-Method: initialize'
 	check "2026-07-28: the database's 404 goes out with its body" 404 json_has '"code": ?-32601'
 	# subscriptions/listen: the acknowledgement first, then the list changes asked for
@@ -421,8 +437,10 @@ if [ "${SHIM_MOCK:-0}" != 1 ]; then
 	psql -X -q -d "$SHIM_DB" -c "SELECT mtmcp.set_tenant_setting('acme', 'rate_limit', '{\"requests\": 1, \"window_seconds\": 3600}')" >/dev/null
 	post "$INIT" "${AUTH[@]}"
 	post "$INIT" "${AUTH[@]}"
-	check "over the tenant's rate limit is 429 with Retry-After" 429 \
+	cond() {
 		json_has '"code": ?-32029' && [ -n "$(hdr Retry-After)" ] && [ "$(hdr Retry-After)" -gt 0 ]
+	}
+	check "over the tenant's rate limit is 429 with Retry-After" 429 cond
 	psql -X -q -d "$SHIM_DB" -c "SELECT mtmcp.set_tenant_setting('acme', 'rate_limit', NULL)" >/dev/null
 fi
 
@@ -432,17 +450,21 @@ req GET "$BASE/healthz"
 check "/healthz is 200 ok" 200 [ "$(body)" = ok ]
 
 req GET "$BASE/metrics"
-check "/metrics has the counters and gauges" 200 \
+cond() {
 	grep -q '^mtmcp_http_requests_total{method="POST",rpc="initialize",status="200"} [1-9]' "$T/b" &&
 	grep -q '^mtmcp_http_request_duration_seconds_bucket{method="POST",le="+Inf"}' "$T/b" &&
 	grep -q '^mtmcp_http_db_connections_in_use ' "$T/b" && grep -q '^mtmcp_http_db_connections_total ' "$T/b"
+}
+check "/metrics has the counters and gauges" 200 cond
 
 req GET "$BASE/.well-known/oauth-protected-resource"
 ADV=${SHIM_REQUIRED_SCOPE:-${SHIM_DB_SCOPE:-}}
 case $ADV in "" | documents | documents.write) WANT_SCOPES='"documents","documents.write"' ;; *) WANT_SCOPES="\"$ADV\",\"documents\",\"documents.write\"" ;; esac
-check "/.well-known/oauth-protected-resource is RFC 9728 JSON (the required scope among scopes_supported)" 200 \
+cond() {
 	json_has "\"resource\":\"$URL\"" && json_has '"authorization_servers":\["https://idp.example.test"\]' &&
 	json_has '"bearer_methods_supported":\["header"\]' && json_has "\"scopes_supported\":\\[$WANT_SCOPES\\]"
+}
+check "/.well-known/oauth-protected-resource is RFC 9728 JSON (the required scope among scopes_supported)" 200 cond
 cp "$T/b" "$T/meta_root"
 req GET "$META"
 check "/.well-known/oauth-protected-resource/mcp serves the same document" 200 cmp -s "$T/b" "$T/meta_root"
