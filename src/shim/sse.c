@@ -84,7 +84,8 @@ struct SseStream
 	uint64_t	seq;			/* events sent so far */
 	char	   *prologue;		/* sent first: priming event, or comment + retry */
 	bool		prologue_sent;
-	SseEvent	hist[SSE_HISTORY_EVENTS];	/* ring of the last events */
+	SseEvent   *hist;			/* ring of the last events, hist_cap of them */
+	int			hist_cap;		/* grown by doubling up to SSE_HISTORY_EVENTS */
 	int			hist_start,
 				hist_n;
 	size_t		hist_bytes;
@@ -232,8 +233,29 @@ hist_drop_oldest(SseStream *s)
 	s->hist_bytes -= e->len;
 	free(e->frame);
 	e->frame = NULL;
-	s->hist_start = (s->hist_start + 1) % SSE_HISTORY_EVENTS;
+	s->hist_start = (s->hist_start + 1) % s->hist_cap;
 	s->hist_n--;
+}
+
+/*
+ * Room for one more event in a full ring below SSE_HISTORY_EVENTS: twice the
+ * slots, the events moved to the front in order.  A ring starts empty: most
+ * streams carry an event or two, and the whole ring inline made every call's
+ * stream a 6 kB calloc.
+ */
+static void
+hist_grow(SseStream *s)
+{
+	int			cap = s->hist_cap == 0 ? 4 : s->hist_cap * 2;
+	SseEvent   *h = xcalloc((size_t) cap, sizeof(SseEvent));
+	int			i;
+
+	for (i = 0; i < s->hist_n; i++)
+		h[i] = s->hist[(s->hist_start + i) % s->hist_cap];
+	free(s->hist);
+	s->hist = h;
+	s->hist_cap = cap;
+	s->hist_start = 0;
 }
 
 static void
@@ -241,6 +263,7 @@ stream_free(SseStream *s)
 {
 	while (s->hist_n > 0)
 		hist_drop_oldest(s);
+	free(s->hist);
 	sb_free(&s->pending);
 	free(s->session_id);
 	free(s->prologue);
@@ -400,7 +423,9 @@ push_locked(SseStream *s, const char *json)
 		hist_drop_oldest(s);
 	if (f.len <= SSE_HISTORY_BYTES)
 	{
-		e = &s->hist[(s->hist_start + s->hist_n) % SSE_HISTORY_EVENTS];
+		if (s->hist_n == s->hist_cap)
+			hist_grow(s);
+		e = &s->hist[(s->hist_start + s->hist_n) % s->hist_cap];
 		e->seq = s->seq;
 		e->len = f.len;
 		e->frame = sb_steal(&f);
@@ -508,7 +533,7 @@ sse_resume(const char *session_id, const char *last_event_id, bool *get_stream)
 	pthread_mutex_lock(&n->lock);
 	for (i = 0; i < s->hist_n; i++)
 	{
-		SseEvent   *e = &s->hist[(s->hist_start + i) % SSE_HISTORY_EVENTS];
+		SseEvent   *e = &s->hist[(s->hist_start + i) % s->hist_cap];
 
 		if (e->seq > after)
 			(void) append_pending_locked(n, e->frame, e->len);

@@ -266,6 +266,17 @@ if [ "${SHIM_MOCK:-0}" = 1 ]; then
 		[ "$(grep '^data: ' "$T/b" | head -1 | grep -c 'notifications/progress')" = 1 ]
 	}
 	check "mock: progress streams before the result, forgeries dropped" 200 cond
+	# a stream of more events than its history first holds (it grows): all replayed, in order
+	post '{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"slow","arguments":{"steps":11,"sleep":0.01},"_meta":{"progressToken":"pt9"}}}' \
+		"${AUTH[@]}" "${SH[@]}" "${PV[@]}"
+	ids=$(grep '^id: ' "$T/b" | cut -c5- | tr -d '\r')
+	second=$(sed -n 2p <<<"$ids")	# the first real event (the priming event is -0)
+	req GET "$URL" -H 'Accept: text/event-stream' "${AUTH[@]}" "${SH[@]}" "${PV[@]}" -H "Last-Event-ID: $second"
+	cond() {
+		[ "$(wc -l <<<"$ids")" = 13 ] && [ "$(grep '^id: ' "$T/b" | cut -c5- | tr -d '\r')" = "$(sed -n '3,$p' <<<"$ids")" ] &&
+		[ "$(grep -c '^data: .*notifications/progress' "$T/b")" = 10 ] && grep -q '^data: .*"id": *9' "$T/b"
+	}
+	check "mock: 12 events, replayed after the first: the 11 others, in order" 200 cond
 	post '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"touch","arguments":{"uri":"doc://1"}}}' \
 		"${AUTH[@]}" "${SH[@]}"
 	for _ in $(seq 50); do grep -q 'resources/updated' "$T/gb" && break; sleep 0.1; done
