@@ -4106,10 +4106,10 @@ queue_base64(Scan *s, SegQueue *q, const unsigned char *a, size_t n, int depth)
 	size_t		i = 0;
 
 	/*
-	 * The maximal runs of base64 characters, found by probing: with a run
-	 * boundary before i (or i = 0), a run of MIN_BASE64_RUN or more that
-	 * starts at or after i covers a[i + MIN_BASE64_RUN - 1], so when that
-	 * byte is no base64 character the next boundary is there.
+	 * The maximal runs of base64 characters of MIN_BASE64_RUN or more:
+	 * with a run boundary before i (or i = 0), the first such run at or
+	 * after i starts at i when a[i .. p] (p = i + MIN_BASE64_RUN - 1) are
+	 * all base64 characters, else after the last of them that is not.
 	 */
 	while (i + MIN_BASE64_RUN <= n)
 	{
@@ -4122,19 +4122,38 @@ queue_base64(Scan *s, SegQueue *q, const unsigned char *a, size_t n, int depth)
 		unsigned char *d,
 					small[B64_SMALL];
 
-		if (b64_tab[a[p]] < 0)
+		/*
+		 * the next boundary is after the last byte of a[i .. p] that is
+		 * none (text has one in most windows, a few bytes back; with SSE2
+		 * the last byte out of '+' .. 'z' is found at once, and only the
+		 * rest are looked at by bytes); when there is none, a run starts
+		 * at i
+		 */
+#if defined(__SSE2__) && MIN_BASE64_RUN == 16
 		{
-			i = p + 1;
+			/* (signed: bytes from 0x80 on are below '+') */
+			__m128i		x = _mm_loadu_si128((const __m128i *) (a + i));
+			unsigned	out = ~(unsigned) _mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('+' - 1)),
+																		 _mm_cmplt_epi8(x, _mm_set1_epi8('z' + 1)))) & 0xFFFF;
+
+			if (out)
+			{
+				i += (size_t) (32 - __builtin_clz(out));
+				continue;
+			}
+		}
+#endif
+		for (j = p + 1; j > i && b64_tab[a[j - 1]] >= 0; j--)
+			;
+		if (j > i)
+		{
+			i = j;
 			continue;
 		}
-		/* the run through a[p]: back to its start (not before i), on to its end */
-		j = p + 1;
-		while (p > i && b64_tab[a[p - 1]] >= 0)
-			p--;
-		i = p;
+		j = i + MIN_BASE64_RUN;
 		while (j < n && b64_tab[a[j]] >= 0)
 			j++;
-		if (j - i < MIN_BASE64_RUN || (j - i) % 4 == 1)
+		if ((j - i) % 4 == 1)
 		{
 			i = j;
 			continue;
