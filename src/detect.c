@@ -2859,17 +2859,23 @@ pf_possible(const Scan *s, MatchState *m)
 
 typedef struct ClassBits
 {
-	uint64_t   *word,			/* tok_bits TB_WORD: a-z 0-9 and non-ASCII */
-			   *one,			/* TB_ONE: a token of its own */
-			   *digit,			/* 0-9 */
-			   *run;			/* runch_tab: the structural checks' run characters */
 	/*
-	 * the masks, each nw + 1 words, one after the other: a short segment's
-	 * fill the fewest cache lines (all of them are written, cold, by every
-	 * scan)
+	 * by block of 64 bytes, its masks together (nw + 1 blocks: a short
+	 * segment's fill the fewest cache lines, all of which are written,
+	 * cold, by every scan; pf_walk reads a block's by one pointer)
 	 */
-	uint64_t	buf[4 * CB_WORDS];
+	struct CbBlock
+	{
+		uint64_t	word,		/* tok_bits TB_WORD: a-z 0-9 and non-ASCII */
+					one,		/* TB_ONE: a token of its own */
+					digit,		/* 0-9 */
+					run;		/* runch_tab: the structural checks' run characters */
+	}			blk[CB_WORDS];
 } ClassBits;
+
+/* a mask's word k, m its block 0's (&blk[0].word, ...) */
+#define CB_STRIDE			(sizeof(struct CbBlock) / sizeof(uint64_t))
+#define CB_MASK(m, k)		((m)[CB_STRIDE * (k)])
 
 #if defined(__SSE2__)
 /* bytes of x in lo..hi, as 0xFF */
@@ -2895,10 +2901,6 @@ class_bits(const unsigned char *b, size_t n, ClassBits *cb)
 	size_t		nw = n / 64 + 1,
 				k;
 
-	cb->word = cb->buf;
-	cb->one = cb->word + nw + 1;
-	cb->digit = cb->one + nw + 1;
-	cb->run = cb->digit + nw + 1;
 	for (k = 0; k < nw; k++)
 	{
 		const unsigned char *p = b + 64 * k;
@@ -2939,12 +2941,12 @@ class_bits(const unsigned char *b, size_t n, ClassBits *cb)
 			m[3] |= runch_tab[p[q]] ? bit : 0;
 		}
 #endif
-		cb->word[k] = m[0];
-		cb->one[k] = m[1];
-		cb->digit[k] = m[2];
-		cb->run[k] = m[3];
+		cb->blk[k].word = m[0];
+		cb->blk[k].one = m[1];
+		cb->blk[k].digit = m[2];
+		cb->blk[k].run = m[3];
 	}
-	cb->word[nw] = cb->digit[nw] = cb->run[nw] = 0;
+	cb->blk[nw].word = cb->blk[nw].digit = cb->blk[nw].run = 0;
 	return nw;
 }
 
@@ -2957,10 +2959,10 @@ static inline size_t
 cb_run_end(const uint64_t *m, size_t p)
 {
 	size_t		k = p >> 6;
-	uint64_t	x = ~m[k] & (~(uint64_t) 0 << (p & 63));
+	uint64_t	x = ~CB_MASK(m, k) & (~(uint64_t) 0 << (p & 63));
 
 	while (x == 0)
-		x = ~m[++k];
+		x = ~CB_MASK(m, ++k);
 	return 64 * k + (size_t) __builtin_ctzll(x);
 }
 
@@ -2973,12 +2975,12 @@ cb_next_set(const uint64_t *m, size_t nw, size_t p)
 
 	if (k >= nw)
 		return 64 * nw;
-	x = m[k] & (~(uint64_t) 0 << (p & 63));
+	x = CB_MASK(m, k) & (~(uint64_t) 0 << (p & 63));
 	while (x == 0)
 	{
 		if (++k >= nw)
 			return 64 * nw;
-		x = m[k];
+		x = CB_MASK(m, k);
 	}
 	return 64 * k + (size_t) __builtin_ctzll(x);
 }
@@ -3031,14 +3033,14 @@ pf_token_slow(MatchState *m, const unsigned char *b, const ClassBits *cb, size_t
 {
 	size_t		te = ts + 1;
 
-	if ((cb->word[ts >> 6] >> (ts & 63)) & 1)
+	if ((cb->blk[ts >> 6].word >> (ts & 63)) & 1)
 	{
-		te = cb_run_end(cb->word, ts);
+		te = cb_run_end(&cb->blk[0].word, ts);
 		if (te - ts > MAX_WORD)
 			return;
 	}
 	pf_token_rare(m, b + ts, te - ts, tok);
-	if (te - ts >= 3 && cb_next_set(cb->digit, nw, ts) < te)
+	if (te - ts >= 3 && cb_next_set(&cb->blk[0].digit, nw, ts) < te)
 		pf_leet_rare(m, b + ts, te - ts, tok);
 }
 
@@ -3061,10 +3063,6 @@ pf_token_slow(MatchState *m, const unsigned char *b, const ClassBits *cb, size_t
 static inline __attribute__((always_inline)) long long
 pf_walk(const unsigned char *b, const ClassBits *cb, size_t nw, MatchState *ms, const DetectRules *r)
 {
-	/* (the masks in registers: the marks' stores could alias cb's pointers) */
-	const uint64_t *cw = cb->word,
-			   *co = cb->one,
-			   *cd = cb->digit;
 	/*
 	 * the marks in locals: the loop only adds finds (nev), and the out of
 	 * line functions, on ms's marks, may also move ev (PF_RARE)
@@ -3081,9 +3079,8 @@ pf_walk(const unsigned char *b, const ClassBits *cb, size_t nw, MatchState *ms, 
 #define PF_MARK_HOT(l) pf_mark_room(present, head, ev, &nev, (l), ntok)
 	for (k = 0; k < nw; k++)
 	{
-		uint64_t	wk = cw[k],
-					dk = cd[k],
-					starts = co[k] | (wk & ~((wk << 1) | (k ? cw[k - 1] >> 63 : 0)));
+		const struct CbBlock *cbk = &cb->blk[k];
+		uint64_t	starts = cbk->one | (cbk->word & ~((cbk->word << 1) | (k ? cbk[-1].word >> 63 : 0)));
 		const unsigned char *bk = b + 64 * k;
 
 		if (ms->mk.capev - nev < need)
@@ -3103,8 +3100,8 @@ pf_walk(const unsigned char *b, const ClassBits *cb, size_t nw, MatchState *ms, 
 				 * the next mask word's bits when it runs on: 0 only for a
 				 * word of 64 bytes or more); dd: its digits
 				 */
-				uint64_t	after = ~wk >> sh,
-							dd = dk >> sh,
+				uint64_t	after = ~cbk->word >> sh,
+							dd = cbk->digit >> sh,
 							h;
 				uint32_t	x;
 				int			found;
@@ -3113,8 +3110,8 @@ pf_walk(const unsigned char *b, const ClassBits *cb, size_t nw, MatchState *ms, 
 				ntok++;			/* (now this token's index + 1, in the segment) */
 				if (__builtin_expect(after == 0, 0) && sh != 0)
 				{
-					after = ~cw[k + 1] << (64 - sh);
-					dd |= cd[k + 1] << (64 - sh);
+					after = ~cbk[1].word << (64 - sh);
+					dd |= cbk[1].digit << (64 - sh);
 				}
 				if (after & 3)
 				{
@@ -3236,7 +3233,7 @@ segment_possible(Scan *s)
 	 * tenants in locals (check_run_tests, rare, is the only call; a '[' is
 	 * looked for only when check_url may ask, see check_run_at)
 	 */
-	run = cb.run;
+	run = &cb.blk[0].run;
 	{
 		unsigned	en = s->rt;
 		const DetectTenants *t = s->tenants;
@@ -3244,7 +3241,7 @@ segment_possible(Scan *s)
 
 		for (k = 0; k < nw; k++)
 		{
-			uint64_t	rk = run[k],
+			uint64_t	rk = CB_MASK(run, k),
 						st = rk & ~((rk << 1) | carry);
 
 			carry = rk >> 63;
