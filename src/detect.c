@@ -2254,6 +2254,7 @@ static int	seg_offsets(Scan *s);
 static inline void check_run(Scan *s, size_t i, size_t j);
 static inline void check_run_at(Scan *s, const unsigned char *b, size_t i, size_t j,
 								unsigned en, const DetectTenants *t);
+static inline int run_tests_short(unsigned en, const DetectTenants *t);
 
 static int	ensure(void **p, size_t need, size_t elsize);
 
@@ -3237,13 +3238,21 @@ segment_possible(Scan *s)
 	{
 		unsigned	en = s->rt;
 		const DetectTenants *t = s->tenants;
-		uint64_t	carry = 0;
+		uint64_t	carry = 0,
+					shorter = run_tests_short(en, t) ? ~(uint64_t) 0 : 0;
 
 		for (k = 0; k < nw; k++)
 		{
 			uint64_t	rk = CB_MASK(run, k),
+						nk = CB_MASK(run, k + 1),
 						st = rk & ~((rk << 1) | carry);
 
+			/*
+			 * the runs of three bytes or more (a run character two bytes
+			 * on, in this mask word or the next), unless a shorter run
+			 * may be a tenant id
+			 */
+			st &= shorter | (((rk >> 1) | (nk << 63)) & ((rk >> 2) | (nk << 62)));
 			carry = rk >> 63;
 			for (; st; st &= st - 1)
 			{
@@ -3808,6 +3817,18 @@ run_tests_at(const unsigned char *b, size_t i, size_t j, unsigned en, const Dete
 }
 
 /* run_tests_at on the scan's segment, tests and tenants */
+/*
+ * Can run_tests_at be about a run of one or two bytes?  Only as a tenant id
+ * of that length (or one of them with a '.' trimmed): every other test
+ * needs three bytes or more (the keys' last three letters or digits, the
+ * words and schemes of the others).
+ */
+static inline int
+run_tests_short(unsigned en, const DetectTenants *t)
+{
+	return (en & RT_TENANT_ID) && (t->lens & 3) != 0;
+}
+
 static inline __attribute__((always_inline)) unsigned
 run_tests(const Scan *s, size_t i, size_t j)
 {
@@ -4024,7 +4045,10 @@ check_structure(Scan *s)
 }
 
 #ifdef DETECT_CHECK_FAST
-/* check_structure's runs, as check_run adds them to runsig */
+/*
+ * check_structure's runs, as check_run adds them to runsig, but for those
+ * segment_possible passes over (of one or two bytes, see run_tests_short)
+ */
 static uint64_t
 structure_sig(const Scan *s)
 {
@@ -4045,7 +4069,8 @@ structure_sig(const Scan *s)
 		j = i + 1;
 		while (j < n && is_runch(b[j]))
 			j++;
-		sig = sig * 31 + i * 7 + j;
+		if (j - i >= 3 || run_tests_short(s->rt, s->tenants))
+			sig = sig * 31 + i * 7 + j;
 		i = j;
 	}
 	return sig;
