@@ -3738,7 +3738,8 @@ static const unsigned char two_word_len[256] RUN_TAB_ALIGN = {
 
 /*
  * The key kinds of en (RT_KEY_*) key_kind may find in the run b[i..j):
- * most runs are ruled out by their last two bytes, the rest by key_suffix
+ * most runs are ruled out by their last two bytes (past the separators
+ * that end a run: key_suffix does not read them), the rest by key_suffix
  */
 static inline __attribute__((always_inline)) unsigned
 key_maybe(const unsigned char *b, size_t i, size_t j, unsigned en)
@@ -3748,14 +3749,20 @@ key_maybe(const unsigned char *b, size_t i, size_t j, unsigned en)
 
 	if (!(key_last[c] & en) || j - i > 40)
 		return 0;
-	if (!RUN_SEP(c))
+	if (RUN_SEP(c))
 	{
-		if (j - i < 3)
-			return 0;			/* (fewer than three letters and digits) */
-		p = b[j - 2];
-		if (!RUN_SEP(p) && p != (unsigned char) key_prev[c][0] && p != (unsigned char) key_prev[c][1])
+		/* the letters before the separators decide ("...quarter." on 'r') */
+		do
+			j--;
+		while (j > i && RUN_SEP(b[j - 1]));
+		if (j == i || !(key_last[c = b[j - 1]] & en))
 			return 0;
 	}
+	if (j - i < 3)
+		return 0;				/* (fewer than three letters and digits) */
+	p = b[j - 2];
+	if (!RUN_SEP(p) && p != (unsigned char) key_prev[c][0] && p != (unsigned char) key_prev[c][1])
+		return 0;
 	return key_suffix(b, i, j) & en;
 }
 
