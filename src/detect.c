@@ -2254,7 +2254,7 @@ static int	seg_offsets(Scan *s);
 static inline void check_run(Scan *s, size_t i, size_t j);
 static inline void check_run_at(Scan *s, const unsigned char *b, size_t i, size_t j,
 								unsigned en, const DetectTenants *t);
-static inline int run_tests_short(unsigned en, const DetectTenants *t);
+static inline size_t run_tests_minlen(unsigned en, const DetectTenants *t);
 
 static int	ensure(void **p, size_t need, size_t elsize);
 
@@ -3238,8 +3238,8 @@ segment_possible(Scan *s)
 	{
 		unsigned	en = s->rt;
 		const DetectTenants *t = s->tenants;
-		uint64_t	carry = 0,
-					shorter = run_tests_short(en, t) ? ~(uint64_t) 0 : 0;
+		uint64_t	carry = 0;
+		size_t		minlen = run_tests_minlen(en, t);
 
 		for (k = 0; k < nw; k++)
 		{
@@ -3248,11 +3248,13 @@ segment_possible(Scan *s)
 						st = rk & ~((rk << 1) | carry);
 
 			/*
-			 * the runs of three bytes or more (a run character two bytes
-			 * on, in this mask word or the next), unless a shorter run
-			 * may be a tenant id
+			 * only the runs of minlen bytes or more: a run character at
+			 * each of the next minlen - 1 bytes, in this mask word or the
+			 * next
 			 */
-			st &= shorter | (((rk >> 1) | (nk << 63)) & ((rk >> 2) | (nk << 62)));
+#define RUN_ON(d) (minlen <= (d) ? ~(uint64_t) 0 : (rk >> (d)) | (nk << (64 - (d))))
+			st &= RUN_ON(1) & RUN_ON(2) & RUN_ON(3) & RUN_ON(4) & RUN_ON(5);
+#undef RUN_ON
 			carry = rk >> 63;
 			for (; st; st &= st - 1)
 			{
@@ -3825,15 +3827,27 @@ run_tests_at(const unsigned char *b, size_t i, size_t j, unsigned en, const Dete
 
 /* run_tests_at on the scan's segment, tests and tenants */
 /*
- * Can run_tests_at be about a run of one or two bytes?  Only as a tenant id
- * of that length (or one of them with a '.' trimmed): every other test
- * needs three bytes or more (the keys' last three letters or digits, the
- * words and schemes of the others).
+ * The fewest bytes (1 to 6) of a run that a test of en can be about: the
+ * shortest tenant id (one with '.' trimmed is longer), "tenant" or its
+ * keys (6: tenants path, tenant keys), "http" (4), the three letters of
+ * the shortest session key, "api" ("api key") or the keys' suffixes (3),
+ * a JWT (24).  run_tests_at is 0 on a shorter run (and check_run_tests not
+ * run: none of its watermarks moves), so segment_possible passes over it.
  */
-static inline int
-run_tests_short(unsigned en, const DetectTenants *t)
+static inline size_t
+run_tests_minlen(unsigned en, const DetectTenants *t)
 {
-	return (en & RT_TENANT_ID) && (t->lens & 3) != 0;
+	size_t		l = 6;
+
+	if ((en & RT_TENANT_ID) && t->lens != 0)
+		l = (size_t) __builtin_ctzll(t->lens) + 1;
+	if ((en & (RT_KEY_SESSION | RT_WORD_KEY)) && l > 3)
+		l = 3;
+	if ((en & RT_URL) && l > 4)
+		l = 4;
+	if ((en & (RT_TENANT_PATH | RT_KEY_TENANT)) && l > 6)
+		l = 6;
+	return l < 6 ? l : 6;
 }
 
 static inline __attribute__((always_inline)) unsigned
@@ -4054,7 +4068,7 @@ check_structure(Scan *s)
 #ifdef DETECT_CHECK_FAST
 /*
  * check_structure's runs, as check_run adds them to runsig, but for those
- * segment_possible passes over (of one or two bytes, see run_tests_short)
+ * segment_possible passes over (shorter than run_tests_minlen)
  */
 static uint64_t
 structure_sig(const Scan *s)
@@ -4076,7 +4090,7 @@ structure_sig(const Scan *s)
 		j = i + 1;
 		while (j < n && is_runch(b[j]))
 			j++;
-		if (j - i >= 3 || run_tests_short(s->rt, s->tenants))
+		if (j - i >= run_tests_minlen(s->rt, s->tenants))
 			sig = sig * 31 + i * 7 + j;
 		i = j;
 	}
