@@ -3007,7 +3007,7 @@ pf_leet_word(const unsigned char *w, size_t wl)
  * marks: when it has a letter and nothing but letters and digits
  * (match_tokens' bits == 3), read with the digits as letters
  */
-static __attribute__((noinline)) void
+static inline void
 pf_leet_rare(MatchState *m, const unsigned char *w, size_t wl, long long tok)
 {
 	size_t		i;
@@ -3026,11 +3026,10 @@ pf_leet_rare(MatchState *m, const unsigned char *w, size_t wl, long long tok)
 /*
  * one token of the segment b at ts through m's rules, on m's marks,
  * whatever it is (pf_walk's rare cases): a one-byte token, or a word (its
- * end from the masks; not read when it is longer than MAX_WORD) and its
- * leetspeak reading when it has a digit
+ * end from the masks; not read when it is longer than MAX_WORD)
  */
 static __attribute__((noinline)) void
-pf_token_slow(MatchState *m, const unsigned char *b, const ClassBits *cb, size_t nw, size_t ts, long long tok)
+pf_token_slow(MatchState *m, const unsigned char *b, const ClassBits *cb, size_t ts, long long tok)
 {
 	size_t		te = ts + 1;
 
@@ -3041,8 +3040,58 @@ pf_token_slow(MatchState *m, const unsigned char *b, const ClassBits *cb, size_t
 			return;
 	}
 	pf_token_rare(m, b + ts, te - ts, tok);
-	if (te - ts >= 3 && cb_next_set(&cb->blk[0].digit, nw, ts) < te)
-		pf_leet_rare(m, b + ts, te - ts, tok);
+}
+
+/* the set bits of x (no popcount instruction in the baseline x86-64) */
+static inline int
+pf_popcount(uint64_t x)
+{
+	x -= (x >> 1) & 0x5555555555555555ull;
+	x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+	x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+	return (int) ((x * 0x0101010101010101ull) >> 56);
+}
+
+/*
+ * the leetspeak readings of the words that start in mask word k of the
+ * segment b and have a digit (three bytes to MAX_WORD), on m's marks;
+ * ntok: the tokens up to the end of that mask word's (a word's token
+ * index is counted back from it).  After the mask word's tokens instead
+ * of each after its own, so that pf_walk's loop has no digit to look
+ * for: a list's finds need not be in token order (what chain_in_order
+ * answers depends on which tokens a list has, not on their order: its
+ * budget and its cap of 64 count them all alike).
+ */
+static __attribute__((noinline)) void
+pf_leet_block(MatchState *m, const unsigned char *b, const ClassBits *cb, size_t k, long long ntok)
+{
+	const struct CbBlock *cbk = &cb->blk[k];
+	uint64_t	ws = cbk->word & ~((cbk->word << 1) | (k ? cbk[-1].word >> 63 : 0)),
+				starts = cbk->one | ws,
+				lead = ~cbk[1].word & (cbk[1].word + 1),	/* the next mask word's first non-word bit */
+				dig = cbk->digit,
+				leet = 0;
+
+	/* the starts of the words with a digit: for each digit, the last start up to it */
+	for (; dig; dig &= dig - 1)
+	{
+		uint64_t	up = ws & (((uint64_t) 2 << __builtin_ctzll(dig)) - 1);
+
+		if (up)
+			leet |= (uint64_t) 1 << (63 - __builtin_clzll(up));
+	}
+	/* and the last word's when it runs on with a digit there */
+	if ((cbk->word >> 63) && ws && (cbk[1].digit & (lead - 1)))
+		leet |= (uint64_t) 1 << (63 - __builtin_clzll(ws));
+	for (; leet; leet &= leet - 1)
+	{
+		unsigned	sh = (unsigned) __builtin_ctzll(leet);
+		size_t		ts = 64 * k + sh,
+					te = cb_run_end(&cb->blk[0].word, ts);
+
+		if (te - ts >= 3 && te - ts <= MAX_WORD)
+			pf_leet_rare(m, b + ts, te - ts, ntok - pf_popcount(starts & (~(uint64_t) 0 << sh)) + 1);
+	}
 }
 
 /*
@@ -3053,13 +3102,13 @@ pf_token_slow(MatchState *m, const unsigned char *b, const ClassBits *cb, size_t
  *
  * The inner loop does the common cases and calls nothing, so that the
  * marks and counts stay in registers: a one-byte token (one[]), and a word
- * that ends in the mask word it starts in, has no digit and no head of a
- * coarse group (the first byte's shortk, the four bytes' cbloom): one load
- * for its key (two past 8 bytes), its hash, the bloom and the tags.  Room
- * for its finds is made for a mask word's tokens at a time (pf_reserve: at
- * most 64 tokens, pf_tokmarks finds each).  Any other token leaves the
- * loop for pf_token_slow (or, past the common path's lookups, for the
- * leetspeak reading, pf_leet_rare).
+ * of up to 64 bytes with no head of a coarse group (the first byte's
+ * shortk, the four bytes' cbloom): one load for its key (two past 8
+ * bytes), its hash, the bloom and the tags.  Room for its finds is made
+ * for a mask word's tokens at a time (pf_reserve: at most 64 tokens,
+ * pf_tokmarks finds each).  Any other token leaves the loop for
+ * pf_token_slow; the leetspeak readings of a mask word's words with a
+ * digit come after its tokens (pf_leet_block).
  */
 static inline __attribute__((always_inline)) long long
 pf_walk(const unsigned char *b, const ClassBits *cb, size_t nw, MatchState *ms, const DetectRules *r)
@@ -3099,10 +3148,9 @@ pf_walk(const unsigned char *b, const ClassBits *cb, size_t nw, MatchState *ms, 
 				 * bit 0 of after: w[0] is no word character (a token of
 				 * its own); else its first set bit is the word's end (in
 				 * the next mask word's bits when it runs on: 0 only for a
-				 * word of 64 bytes or more); dd: its digits
+				 * word of 64 bytes or more)
 				 */
 				uint64_t	after = ~cbk->word >> sh,
-							dd = cbk->digit >> sh,
 							h;
 				uint32_t	x;
 				int			found;
@@ -3110,10 +3158,7 @@ pf_walk(const unsigned char *b, const ClassBits *cb, size_t nw, MatchState *ms, 
 				w = bk + sh;
 				ntok++;			/* (now this token's index + 1, in the segment) */
 				if (__builtin_expect(after == 0, 0) && sh != 0)
-				{
 					after = ~cbk[1].word << (64 - sh);
-					dd |= cbk[1].digit << (64 - sh);
-				}
 				if (after & 3)
 				{
 					/* a one-byte token (punctuation, mostly) or word: one[] (or a coarse group of one byte) */
@@ -3141,19 +3186,13 @@ pf_walk(const unsigned char *b, const ClassBits *cb, size_t nw, MatchState *ms, 
 						PF_EXACT_EACH(r->pex, r->pxmask, x, PF_TAG(h), found, PF_MARK_HOT);
 					}
 				}
-				/* a digit in it (below after's lowest bit): its leetspeak reading may apply */
-				if (__builtin_expect((dd & ((after & -after) - 1)) != 0, 0))
-					goto leet;
 			}
+			/* the leetspeak readings of its words with a digit (which may be in the next mask word) */
+			if (__builtin_expect((cbk->digit | cbk[1].digit) != 0, 0))
+				PF_RARE(pf_leet_block(ms, b, cb, k, ntok));
 			break;
 	rare:
-			PF_RARE(pf_token_slow(ms, b, cb, nw, 64 * k + (size_t) __builtin_ctzll(starts), ntok));
-			starts &= starts - 1;
-			if (ms->mk.capev - nev >= need)
-				continue;
-			goto reserve;
-	leet:
-			PF_RARE(pf_leet_rare(ms, w, wl, ntok));
+			PF_RARE(pf_token_slow(ms, b, cb, 64 * k + (size_t) __builtin_ctzll(starts), ntok));
 			starts &= starts - 1;
 			if (ms->mk.capev - nev >= need)
 				continue;
