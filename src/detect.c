@@ -2967,25 +2967,6 @@ cb_run_end(const uint64_t *m, size_t p)
 	return 64 * k + (size_t) __builtin_ctzll(x);
 }
 
-/* the first set bit of m (nw words) at or after p; 64 nw when none */
-static inline size_t
-cb_next_set(const uint64_t *m, size_t nw, size_t p)
-{
-	size_t		k = p >> 6;
-	uint64_t	x;
-
-	if (k >= nw)
-		return 64 * nw;
-	x = CB_MASK(m, k) & (~(uint64_t) 0 << (p & 63));
-	while (x == 0)
-	{
-		if (++k >= nw)
-			return 64 * nw;
-		x = CB_MASK(m, k);
-	}
-	return 64 * k + (size_t) __builtin_ctzll(x);
-}
-
 /* a word with a digit: has it a letter, and nothing but letters and digits (match_tokens' bits == 3)? */
 static int
 pf_leet_word(const unsigned char *w, size_t wl)
