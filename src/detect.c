@@ -3043,6 +3043,24 @@ pf_popcount(uint64_t x)
  * answers depends on which tokens a list has, not on their order: its
  * budget and its cap of 64 count them all alike).
  */
+/*
+ * Could a word that starts in the mask word of cbk have a leetspeak
+ * reading?  Only with a digit next to a word character that is none (a
+ * word has both when one is next to the other): in the mask word, across
+ * its end, or in the next one's first bytes when its last word runs on.
+ */
+static inline int
+pf_leet_maybe(const struct CbBlock *cbk)
+{
+	uint64_t	d = cbk->digit,
+				l = cbk->word & ~d,
+				d1 = cbk[1].digit,
+				l1 = cbk[1].word & ~d1;
+
+	return (d & ((l << 1) | (l >> 1) | (l1 << 63))) != 0 || ((l >> 63) & d1 & 1) != 0 ||
+		((cbk->word >> 63) && (d1 & ((l1 << 1) | (l1 >> 1)) & ((~cbk[1].word & (cbk[1].word + 1)) - 1)) != 0);
+}
+
 static __attribute__((noinline)) void
 pf_leet_block(MatchState *m, const unsigned char *b, const ClassBits *cb, size_t k, long long ntok)
 {
@@ -3168,8 +3186,12 @@ pf_walk(const unsigned char *b, const ClassBits *cb, size_t nw, MatchState *ms, 
 					}
 				}
 			}
-			/* the leetspeak readings of its words with a digit (which may be in the next mask word) */
-			if (__builtin_expect((cbk->digit | cbk[1].digit) != 0, 0))
+			/*
+			 * the leetspeak readings of its words with a digit next to
+			 * another word character (in it, or in the next mask word
+			 * when its last word runs on there)
+			 */
+			if (__builtin_expect(pf_leet_maybe(cbk), 0))
 				PF_RARE(pf_leet_block(ms, b, cb, k, ntok));
 			break;
 	rare:
