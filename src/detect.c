@@ -330,10 +330,11 @@ struct DetectRules
 	 * (two lines; detect_compile aligns it).
 	 *
 	 * An exact word of two bytes or more is looked up by a hash of its
-	 * first 16 bytes (two loads, pf_key) and its length: first in a bloom
-	 * of about 8 bits per word (xbloom, two bits a word: about 1.5% of the
-	 * words no pattern has get past it), then in the slots of a 16-bit tag
-	 * and a word list, half of them empty: pexh for the common words
+	 * first 16 bytes (one load up to 8 bytes, two past them: pf_key) and
+	 * its length (one 128-bit product: pf_xhash): first in a bloom of
+	 * about 8 bits per word (xbloom, two bits a word: about 1% of the
+	 * corpus' words no pattern has get past it), then in the slots of a
+	 * 16-bit tag and a word list, half of them empty: pexh for the common words
 	 * (word_score 1: the, of, you, ...), which are most of the hits of
 	 * ordinary text and so share a few lines, and pex for the others,
 	 * looked at only when pexh has no slot with the tag (see pf_exact).
