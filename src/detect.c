@@ -330,10 +330,11 @@ struct DetectRules
 	 * (two lines; detect_compile aligns it).
 	 *
 	 * An exact word of two bytes or more is looked up by a hash of its
-	 * first 16 bytes (two loads, pf_key) and its length: first in a bloom
-	 * of about 8 bits per word (xbloom, two bits a word: about 1.5% of the
-	 * words no pattern has get past it), then in the slots of a 16-bit tag
-	 * and a word list, half of them empty: pexh for the common words
+	 * first 16 bytes (one load up to 8 bytes, two past them: pf_key) and
+	 * its length (one 128-bit product: pf_xhash): first in a bloom of
+	 * about 8 bits per word (xbloom, two bits a word: about 1% of the
+	 * corpus' words no pattern has get past it), then in the slots of a
+	 * 16-bit tag and a word list, half of them empty: pexh for the common words
 	 * (word_score 1: the, of, you, ...), which are most of the hits of
 	 * ordinary text and so share a few lines, and pex for the others,
 	 * looked at only when pexh has no slot with the tag (see pf_exact).
@@ -364,6 +365,7 @@ struct DetectRules
 				pxshift,		/* 64 - log2(slots of pex) */
 				phshift,		/* 64 - log2(slots of pexh) */
 				pshift;			/* 32 - log2(slots of pslots) */
+	uint16_t	pf_tokmarks;	/* at most this many finds by one token on pf_walk's common path */
 	uint64_t   *xbloom;			/* PF_XBLOOM bits of the exact words */
 	struct PfExact
 	{
@@ -473,25 +475,41 @@ pf_head(const unsigned char *w, int k)
 }
 
 #define PF_SLOT(r, head)	(((head) * 0x9E3779B1u) >> (r)->pshift)
-#define PF_CBLOOM(head)		(((head) * 0x2545F491u) >> 24)
-#define PF_CBLOOM_HAS(r, head) (((r)->cbloom[PF_CBLOOM(head) >> 6] >> (PF_CBLOOM(head) & 63)) & 1)
+/*
+ * cbloom: two bits of one of its four words per head, from the top bits of
+ * one product (each depends on all of the head's)
+ */
+#define PF_CBLOOM_H(head)	((uint64_t) (head) * 0x9E3779B97F4A7C15ull)
+#define PF_CBLOOM_WORD(h)	((h) >> 62)
+#define PF_CBLOOM_BITS(h)	(((uint64_t) 1 << (((h) >> 56) & 63)) | ((uint64_t) 1 << (((h) >> 50) & 63)))
+static inline int
+pf_cbloom_has(const uint64_t *cbloom, uint32_t head)
+{
+	uint64_t	h = PF_CBLOOM_H(head),
+				x = cbloom[PF_CBLOOM_WORD(h)];
+
+	return (int) ((x >> ((h >> 56) & 63)) & (x >> ((h >> 50) & 63)) & 1);
+}
+
+#define PF_CBLOOM_HAS(r, head) pf_cbloom_has((r)->cbloom, (head))
 
 /*
  * The exact table's key of a word w of wl (1..) bytes: its first 16 bytes
- * as two numbers, zeros past its end.  w must have 16 readable bytes (the
- * scan's buffers have SCAN_PAD more than the text).
+ * as two numbers, zeros past its end, the second folded into the first by
+ * a multiply (only for a word of more than 8 bytes: most words take one
+ * load and a mask).  w must have 16 readable bytes (the scan's buffers
+ * have SCAN_PAD more than the text).
  */
-static inline void
-pf_key(const unsigned char *w, size_t wl, uint64_t *lo, uint64_t *hi)
+static inline uint64_t
+pf_key(const unsigned char *w, size_t wl)
 {
 	uint64_t	a,
-				b = 0;
+				b;
 
 	memcpy(&a, w, 8);
 #if !(defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
 	a = __builtin_bswap64(a);
 #endif
-	/* (most words have at most 8 bytes: one load) */
 	if (wl < 8)
 		a &= ~(uint64_t) 0 >> (64 - 8 * wl);
 	else if (wl > 8)
@@ -502,22 +520,39 @@ pf_key(const unsigned char *w, size_t wl, uint64_t *lo, uint64_t *hi)
 #endif
 		if (wl < 16)
 			b &= ~(uint64_t) 0 >> (128 - 8 * wl);
+		a ^= b * 0x9E3779B97F4A7C15ull;
 	}
-	*lo = a;
-	*hi = b;
+	return a;
 }
 
 /*
- * the hash of a key and length: its top bits pick the slot, bits 32..47
- * (never 0) are the tag; the bloom's word and two bits come from its two
- * halves mixed again (a product's low bits depend on few of the key's)
+ * the hash of a key and length: the two halves of one 128-bit product
+ * xored (each bit depends on every bit of the key), where the compiler has
+ * 128-bit integers; else a 64-bit product with its high half folded down.
+ * Its top bits pick the slot, bits 32..47 (never 0) are the tag, bits
+ * 0..11 the bloom's two bits and the bits below bit 32 its word.
  */
-#define PF_XHASH(lo, hi, wl) (((lo) ^ ((hi) * 0x9E3779B97F4A7C15ull) ^ (uint64_t) (wl)) * 0xC2B2AE3D27D4EB4Full)
+static inline uint64_t
+pf_xhash(uint64_t key, size_t wl)
+{
+	uint64_t	x = key ^ (uint64_t) wl;
+
+#if defined(__SIZEOF_INT128__)
+	unsigned __int128 p = (unsigned __int128) x * 0xC2B2AE3D27D4EB4Full;
+
+	return (uint64_t) p ^ (uint64_t) (p >> 64);
+#else
+	x *= 0xC2B2AE3D27D4EB4Full;
+	return x ^ (x >> 29);
+#endif
+}
+
 #define PF_TAG(h)			((uint16_t) ((h) >> 32) | 1)
 #define PF_MORE				0x8000	/* in PfExact.wl (word lists are below PF_COARSE) */
-#define PF_XMIX(h)			((uint32_t) (((h) >> 32) ^ (h)) * 0x85EBCA6Bu)
-#define PF_XBLOOM_WORD(r, h) (PF_XMIX(h) >> (r)->xbshift)
-#define PF_XBLOOM_BITS(h)	(((uint64_t) 1 << (PF_XMIX(h) & 63)) | ((uint64_t) 1 << ((PF_XMIX(h) >> 6) & 63)))
+#define PF_XBLOOM_WORD(r, h) ((uint32_t) (h) >> (r)->xbshift)
+#define PF_XBLOOM_BITS(h)	(((uint64_t) 1 << ((h) & 63)) | ((uint64_t) 1 << (((h) >> 6) & 63)))
+/* both of h's bits in the bloom's word x (two shifts: no mask is built) */
+#define PF_XBLOOM_HAS(x, h) ((((x) >> ((h) & 63)) & ((x) >> (((h) >> 6) & 63)) & 1) != 0)
 #define PF_SHORT(head)		(((head) * 0x85EBCA6Bu) >> 20)
 #define PF_SHORT_HAS(r, head) (((r)->shortg[PF_SHORT(head) >> 6] >> (PF_SHORT(head) & 63)) & 1)
 
@@ -1173,7 +1208,7 @@ pf_slots(DetectRules *r, const int *grp, uint32_t cap, int entries)
 				r->shortk[l->text[0]] |= (unsigned char) (1u << kl);
 			}
 			else
-				r->cbloom[PF_CBLOOM(head) >> 6] |= (uint64_t) 1 << (PF_CBLOOM(head) & 63);
+				r->cbloom[PF_CBLOOM_WORD(PF_CBLOOM_H(head))] |= PF_CBLOOM_BITS(PF_CBLOOM_H(head));
 		}
 		/* after counting: each head's candidates after the previous head's */
 		for (x = 0; c == 0 && x < cap; x++)
@@ -1191,12 +1226,9 @@ static uint64_t
 pf_word_hash(const PosList *l)
 {
 	unsigned char k16[16] = {0};
-	uint64_t	lo,
-				hi;
 
 	memcpy(k16, l->text, l->len < 16 ? (size_t) l->len : 16);
-	pf_key(k16, (size_t) (l->len < 16 ? l->len : 16), &lo, &hi);
-	return PF_XHASH(lo, hi, l->len);
+	return pf_xhash(pf_key(k16, (size_t) (l->len < 16 ? l->len : 16)), (size_t) l->len);
 }
 
 /* exact word w, hash h, into the slots tab (mask + 1 of them, home slot x) */
@@ -1209,6 +1241,34 @@ pf_exact_put(struct PfExact *tab, uint32_t mask, uint32_t x, uint64_t h, int w)
 			tab[x].wl |= PF_MORE;
 	tab[x].tag = PF_TAG(h);
 	tab[x].wl = (uint16_t) w;
+}
+
+/*
+ * The most slots of tab (mask + 1 of them, some empty) with one tag in one
+ * run of full slots: the most finds a lookup in it (pf_exact_find) makes
+ */
+static int
+pf_tagrun(const struct PfExact *tab, uint32_t mask)
+{
+	uint32_t	x,
+				y,
+				e = 0;
+	int			most = 0;
+
+	while (tab[e].tag != 0)
+		e++;					/* an empty slot: runs start after one */
+	for (x = (e + 1) & mask; x != e; x = (x + 1) & mask)
+	{
+		int			n = 0;
+
+		if (tab[x].tag == 0)
+			continue;
+		for (y = x; tab[y].tag != 0; y = (y + 1) & mask)
+			n += tab[y].tag == tab[x].tag;
+		if (n > most)
+			most = n;
+	}
+	return most;
 }
 
 /*
@@ -1304,6 +1364,10 @@ pf_exact(DetectRules *r, int nexact)
 			}
 		}
 	}
+	/* a word's lookups: pexh, then pex; a one-byte token: one[] */
+	r->pf_tokmarks = (uint16_t) (pf_tagrun(r->pexh, r->phmask) + pf_tagrun(r->pex, r->pxmask));
+	if (r->pf_tokmarks < 1)
+		r->pf_tokmarks = 1;
 	return 0;
 }
 
@@ -2162,6 +2226,7 @@ typedef struct Scan
 	unsigned	rt;				/* the structural tests the scan runs (run_tests_enabled) */
 	const DetectTenants *tenants;	/* ctx->tenants */
 	int			last_lbracket_img;
+	size_t		lbr_at;			/* segment_possible: last_lbracket_img is b[lbr_at]'s (lbr_upto) */
 	size_t		url_watermark;
 	size_t		val_start,		/* the last token-shaped value scanned */
 				val_end;
@@ -2174,7 +2239,7 @@ typedef struct Scan
 				defer,
 				npending;
 #ifdef DETECT_CHECK_FAST
-	uint64_t	runsig;			/* the runs check_run saw, and the '[' seen */
+	uint64_t	runsig;			/* the runs check_run saw */
 #endif
 	/* (from here on written before read: detect_scan does not clear them) */
 	MatchState	ms[2];			/* (bind_state) */
@@ -2188,6 +2253,9 @@ typedef struct Scan
 
 static int	seg_offsets(Scan *s);
 static inline void check_run(Scan *s, size_t i, size_t j);
+static inline void check_run_at(Scan *s, const unsigned char *b, size_t i, size_t j,
+								unsigned en, const DetectTenants *t);
+static inline size_t run_tests_minlen(unsigned en, const DetectTenants *t);
 
 static int	ensure(void **p, size_t need, size_t elsize);
 
@@ -2471,11 +2539,28 @@ pf_grow(StateArrays *home)
  */
 #define PF_NONE				0xFFFF
 
+/*
+ * pf_mark where there is room (pf_walk's common path: see pf_reserve), on
+ * the marks' arrays and count (pf_walk's are locals)
+ */
 static inline __attribute__((always_inline)) void
-pf_mark(PfMarks *mk, int wl, long long tok)
+pf_mark_room(uint64_t *present, uint16_t *head, struct PfEvent *ev, int *nev, int wl, long long tok)
 {
 	uint64_t	bit = (uint64_t) 1 << (wl & 63);
 
+	if (!(present[wl >> 6] & bit))
+	{
+		present[wl >> 6] |= bit;
+		head[wl] = PF_NONE;
+	}
+	ev[*nev].tok = (uint16_t) tok;
+	ev[*nev].next = head[wl];
+	head[wl] = (uint16_t) (*nev)++;
+}
+
+static inline __attribute__((always_inline)) void
+pf_mark(PfMarks *mk, int wl, long long tok)
+{
 	if (__builtin_expect(mk->nev >= mk->capev, 0))
 	{
 		int			cap = mk->nev >= PF_NONE ? -1 : pf_grow(mk->home);
@@ -2488,14 +2573,32 @@ pf_mark(PfMarks *mk, int wl, long long tok)
 		mk->ev = mk->home->ev;
 		mk->capev = cap;
 	}
-	if (!(mk->present[wl >> 6] & bit))
+	pf_mark_room(mk->present, mk->head, mk->ev, &mk->nev, wl, tok);
+}
+
+/*
+ * room in m's finds for need more (the finds stay below PF_NONE), grown
+ * when there is not; 0 when there cannot be (then oom is set: the segment
+ * counts as possible)
+ */
+static __attribute__((noinline)) int
+pf_reserve(MatchState *m, int need)
+{
+	PfMarks    *mk = &m->mk;
+
+	while (mk->capev - mk->nev < need)
 	{
-		mk->present[wl >> 6] |= bit;
-		mk->head[wl] = PF_NONE;
+		int			cap = mk->nev + need > PF_NONE ? -1 : pf_grow(mk->home);
+
+		if (cap < 0)
+		{
+			mk->oom = 1;
+			return 0;
+		}
+		mk->ev = mk->home->ev;
+		mk->capev = cap;
 	}
-	mk->ev[mk->nev].tok = (uint16_t) tok;
-	mk->ev[mk->nev].next = mk->head[wl];
-	mk->head[wl] = (uint16_t) mk->nev++;
+	return 1;
 }
 
 /* head's slot in the coarse groups' table, NULL when no group has it */
@@ -2521,23 +2624,37 @@ pf_mark_groups(PfMarks *mk, const DetectRules *r, const struct PfSlot *slot, lon
 }
 
 /*
- * mark the word list of the exact word with tag in tab (home slot x): the
- * slots with its tag from x on, up to one without PF_MORE (so that the
- * word's own is among them) or an empty one.  Returns whether any had it.
+ * the slots of the exact word with tag in tab (home slot x) that may be
+ * its: those with its tag from x on, up to one without PF_MORE (so that
+ * the word's own is among them) or an empty one.  pf_exact_find marks
+ * their word lists and returns whether it met one without PF_MORE (else
+ * pex may still have the word); PF_EXACT_EACH is its loop, found set
+ * likewise (pf_walk's copy marks on its locals).
  */
-static inline __attribute__((always_inline)) int
+#define PF_EXACT_EACH(tab, mask, x, tg, found, mark) \
+	do { \
+		uint16_t	t_; \
+		for ((found) = 0; (t_ = (tab)[x].tag) != 0; (x) = ((x) + 1) & (mask)) \
+			if (t_ == (tg)) \
+			{ \
+				mark((tab)[x].wl & ~PF_MORE); \
+				if (!((tab)[x].wl & PF_MORE)) \
+				{ \
+					(found) = 1; \
+					break; \
+				} \
+			} \
+	} while (0)
+
+static inline int
 pf_exact_find(PfMarks *mk, const struct PfExact *tab, uint32_t mask, uint32_t x, uint16_t tag, long long tok)
 {
-	uint16_t	t;
+	int			found;
 
-	for (; (t = tab[x].tag) != 0; x = (x + 1) & mask)
-		if (t == tag)
-		{
-			pf_mark(mk, tab[x].wl & ~PF_MORE, tok);
-			if (!(tab[x].wl & PF_MORE))
-				return 1;
-		}
-	return 0;
+#define PF_MARK_MK(l) pf_mark(mk, (l), tok)
+	PF_EXACT_EACH(tab, mask, x, tag, found, PF_MARK_MK);
+#undef PF_MARK_MK
+	return found;
 }
 
 /*
@@ -2562,60 +2679,45 @@ pf_groups(PfMarks *mk, const DetectRules *r, const unsigned char *w, size_t wl, 
 }
 
 /*
- * mark every word list whose word (or prefix word) w is (wl: 1..MAX_WORD;
- * 16 bytes readable at w)
+ * mark every word list whose word (or prefix word) w is (wl: 2..MAX_WORD;
+ * 16 bytes readable at w): the coarse groups of its heads of 1 to 3 bytes
+ * (by first byte, shortk) and of 4 (behind cbloom), then the exact word w
+ * may be: the bloom, then pexh, then pex (see pf_exact).  (pf_walk's
+ * common path has its own copy of the last.)
  */
 static inline __attribute__((always_inline)) void
 pf_word(PfMarks *mk, const DetectRules *r, const unsigned char *w, size_t wl, long long tok)
 {
-	uint64_t	lo,
-				hi,
-				h,
-				bits;
+	uint64_t	h;
 
-	/* prefix words: the coarse groups of heads of 1 to 3 bytes, then of 4 */
-	if (__builtin_expect(r->shortk[w[0]] != 0, 0))
+	if (r->shortk[w[0]] != 0)
 		pf_groups(mk, r, w, wl, 0, tok);
-	pf_key(w, wl, &lo, &hi);
-	if (wl >= PF_COARSE_MAX && __builtin_expect(PF_CBLOOM_HAS(r, (uint32_t) lo), 0))
+	if (wl >= PF_COARSE_MAX && PF_CBLOOM_HAS(r, pf_head(w, PF_COARSE_MAX)))
 		pf_groups(mk, r, w, wl, 1, tok);
-	/* the exact word that w may be: the bloom, then pexh, then pex (see pf_exact) */
-	h = PF_XHASH(lo, hi, wl);
-	bits = PF_XBLOOM_BITS(h);
-	if ((r->xbloom[PF_XBLOOM_WORD(r, h)] & bits) == bits &&
+	h = pf_xhash(pf_key(w, wl), wl);
+	if (PF_XBLOOM_HAS(r->xbloom[PF_XBLOOM_WORD(r, h)], h) &&
 		!pf_exact_find(mk, r->pexh, r->phmask, (uint32_t) (h >> r->phshift), PF_TAG(h), tok))
 		(void) pf_exact_find(mk, r->pex, r->pxmask, (uint32_t) (h >> r->pxshift), PF_TAG(h), tok);
 }
 
-/*
- * pf_word on m's marks, not inlined: for the rare leetspeak reading of a
- * word, so that pf_walk's code for the common case stays small.  pf_walk
- * stores its copy of the marks in m before (PF_RARE) and reloads it after.
- */
-#define PF_RARE(pm, m, call) ((m)->mk = *(pm), (call), *(pm) = (m)->mk)
-
+/* one token (w, wl bytes, 1..MAX_WORD) of the segment through m's rules, on m's marks (rare cases) */
 static __attribute__((noinline)) void
-pf_word_rare(MatchState *m, const unsigned char *w, size_t wl, long long tok)
+pf_token_rare(MatchState *m, const unsigned char *w, size_t wl, long long tok)
 {
 	PfMarks		mk = m->mk;
+	const DetectRules *r = m->rules;
 
-	pf_word(&mk, m->rules, w, wl, tok);
-	m->mk = mk;
-}
-
-/* one token (w, wl bytes, 1..MAX_WORD) of the segment through rule set r: marks what it is */
-static inline __attribute__((always_inline)) void
-pf_token(PfMarks *mk, const DetectRules *r, const unsigned char *w, size_t wl, long long tok)
-{
 	if (wl == 1)
 	{
 		/* a one-byte token (punctuation, mostly) or word: one[], or a coarse group of one byte */
 		if (r->one[w[0]] >= 0)
-			pf_mark(mk, r->one[w[0]], tok);
-		if (!(r->cmask & 2))
-			return;
+			pf_mark(&mk, r->one[w[0]], tok);
+		if (r->cmask & 2)
+			pf_groups(&mk, r, w, 1, 0, tok);
 	}
-	pf_word(mk, r, w, wl, tok);
+	else
+		pf_word(&mk, r, w, wl, tok);
+	m->mk = mk;
 }
 
 #define PF_PRESENT(m, wl) (((m)->mk.present[(wl) >> 6] >> ((wl) & 63)) & 1)
@@ -2759,18 +2861,23 @@ pf_possible(const Scan *s, MatchState *m)
 
 typedef struct ClassBits
 {
-	uint64_t   *word,			/* tok_bits TB_WORD: a-z 0-9 and non-ASCII */
-			   *one,			/* TB_ONE: a token of its own */
-			   *digit,			/* 0-9 */
-			   *run,			/* runch_tab: the structural checks' run characters */
-			   *lbr;			/* '[' */
 	/*
-	 * the masks, each nw + 1 words, one after the other: a short segment's
-	 * fill the fewest cache lines (all of them are written, cold, by every
-	 * scan)
+	 * by block of 64 bytes, its masks together (nw + 1 blocks: a short
+	 * segment's fill the fewest cache lines, all of which are written,
+	 * cold, by every scan; pf_walk reads a block's by one pointer)
 	 */
-	uint64_t	buf[5 * CB_WORDS];
+	struct CbBlock
+	{
+		uint64_t	word,		/* tok_bits TB_WORD: a-z 0-9 and non-ASCII */
+					one,		/* TB_ONE: a token of its own */
+					digit,		/* 0-9 */
+					run;		/* runch_tab: the structural checks' run characters */
+	}			blk[CB_WORDS];
 } ClassBits;
+
+/* a mask's word k, m its block 0's (&blk[0].word, ...) */
+#define CB_STRIDE			(sizeof(struct CbBlock) / sizeof(uint64_t))
+#define CB_MASK(m, k)		((m)[CB_STRIDE * (k)])
 
 #if defined(__SSE2__)
 /* bytes of x in lo..hi, as 0xFF */
@@ -2796,15 +2903,10 @@ class_bits(const unsigned char *b, size_t n, ClassBits *cb)
 	size_t		nw = n / 64 + 1,
 				k;
 
-	cb->word = cb->buf;
-	cb->one = cb->word + nw + 1;
-	cb->digit = cb->one + nw + 1;
-	cb->run = cb->digit + nw + 1;
-	cb->lbr = cb->run + nw + 1;
 	for (k = 0; k < nw; k++)
 	{
 		const unsigned char *p = b + 64 * k;
-		uint64_t	m[5] = {0};
+		uint64_t	m[4] = {0};
 		int			q;
 
 #if defined(__SSE2__)
@@ -2813,13 +2915,13 @@ class_bits(const unsigned char *b, size_t n, ClassBits *cb)
 			__m128i		x = _mm_loadu_si128((const __m128i *) (p + 16 * q)),
 						az = cb_range(x, 'a', 'z'),
 						d09 = cb_range(x, '0', '9'),
-						sep = _mm_or_si128(_mm_or_si128(CB_EQ(x, '-'), CB_EQ(x, '_')),
-										   _mm_or_si128(_mm_or_si128(CB_EQ(x, '\''), CB_EQ(x, '*')),
-														_mm_or_si128(_mm_or_si128(CB_EQ(x, '^'), CB_EQ(x, '`')),
-																	 CB_EQ(x, '~')))),
+						dash = CB_EQ(x, '-'),
+						/* the separators but '~' (no token is 0x7E: see one) and '_' ^ ` (a range) */
+						sep = _mm_or_si128(_mm_or_si128(dash, cb_range(x, '^', '`')),
+										   _mm_or_si128(CB_EQ(x, '\''), CB_EQ(x, '*'))),
 						alnum = _mm_or_si128(az, d09),
-						one = _mm_andnot_si128(_mm_or_si128(alnum, sep), cb_range(x, 0x21, 0x7E)),
-						run = _mm_or_si128(alnum, _mm_or_si128(_mm_or_si128(CB_EQ(x, '-'), CB_EQ(x, '_')),
+						one = _mm_andnot_si128(_mm_or_si128(alnum, sep), cb_range(x, 0x21, 0x7D)),
+						run = _mm_or_si128(alnum, _mm_or_si128(_mm_or_si128(dash, CB_EQ(x, '_')),
 															   CB_EQ(x, '.')));
 			int			sh = 16 * q;
 			uint64_t	hi = (uint64_t) (unsigned) _mm_movemask_epi8(x);
@@ -2828,7 +2930,6 @@ class_bits(const unsigned char *b, size_t n, ClassBits *cb)
 			m[1] |= (uint64_t) (unsigned) _mm_movemask_epi8(one) << sh;
 			m[2] |= (uint64_t) (unsigned) _mm_movemask_epi8(d09) << sh;
 			m[3] |= (uint64_t) (unsigned) _mm_movemask_epi8(run) << sh;
-			m[4] |= (uint64_t) (unsigned) _mm_movemask_epi8(CB_EQ(x, '[')) << sh;
 		}
 #else
 		for (q = 0; q < 64; q++)
@@ -2840,16 +2941,14 @@ class_bits(const unsigned char *b, size_t n, ClassBits *cb)
 			m[1] |= t == TB_ONE ? bit : 0;
 			m[2] |= t & 2 ? bit : 0;
 			m[3] |= runch_tab[p[q]] ? bit : 0;
-			m[4] |= p[q] == '[' ? bit : 0;
 		}
 #endif
-		cb->word[k] = m[0];
-		cb->one[k] = m[1];
-		cb->digit[k] = m[2];
-		cb->run[k] = m[3];
-		cb->lbr[k] = m[4];
+		cb->blk[k].word = m[0];
+		cb->blk[k].one = m[1];
+		cb->blk[k].digit = m[2];
+		cb->blk[k].run = m[3];
 	}
-	cb->word[nw] = cb->digit[nw] = cb->run[nw] = 0;
+	cb->blk[nw].word = cb->blk[nw].digit = cb->blk[nw].run = 0;
 	return nw;
 }
 
@@ -2862,29 +2961,10 @@ static inline size_t
 cb_run_end(const uint64_t *m, size_t p)
 {
 	size_t		k = p >> 6;
-	uint64_t	x = ~m[k] & (~(uint64_t) 0 << (p & 63));
+	uint64_t	x = ~CB_MASK(m, k) & (~(uint64_t) 0 << (p & 63));
 
 	while (x == 0)
-		x = ~m[++k];
-	return 64 * k + (size_t) __builtin_ctzll(x);
-}
-
-/* the first set bit of m (nw words) at or after p; 64 nw when none */
-static inline size_t
-cb_next_set(const uint64_t *m, size_t nw, size_t p)
-{
-	size_t		k = p >> 6;
-	uint64_t	x;
-
-	if (k >= nw)
-		return 64 * nw;
-	x = m[k] & (~(uint64_t) 0 << (p & 63));
-	while (x == 0)
-	{
-		if (++k >= nw)
-			return 64 * nw;
-		x = m[k];
-	}
+		x = ~CB_MASK(m, ++k);
 	return 64 * k + (size_t) __builtin_ctzll(x);
 }
 
@@ -2905,71 +2985,242 @@ pf_leet_word(const unsigned char *w, size_t wl)
 }
 
 /*
+ * the leetspeak reading of the word w (wl bytes, with a digit) on m's
+ * marks: when it has a letter and nothing but letters and digits
+ * (match_tokens' bits == 3), read with the digits as letters
+ */
+static inline void
+pf_leet_rare(MatchState *m, const unsigned char *w, size_t wl, long long tok)
+{
+	size_t		i;
+	unsigned char leet[MAX_WORD + 16];	/* (pf_word reads 16 bytes) */
+	static const char lmap[] = "oizeasgtbg";	/* 0..9, as match_tokens */
+
+	if (wl < 3 || !pf_leet_word(w, wl))
+		return;
+	memset(leet + wl, 0, 16);
+	for (i = 0; i < wl; i++)
+		leet[i] = is_digit(w[i]) ? (unsigned char) lmap[w[i] - '0'] : w[i];
+	if (m->rules->root[leet[0]] >= 0)
+		pf_token_rare(m, leet, wl, tok);
+}
+
+/*
+ * one token of the segment b at ts through m's rules, on m's marks,
+ * whatever it is (pf_walk's rare cases): a one-byte token, or a word (its
+ * end from the masks; not read when it is longer than MAX_WORD)
+ */
+static __attribute__((noinline)) void
+pf_token_slow(MatchState *m, const unsigned char *b, const ClassBits *cb, size_t ts, long long tok)
+{
+	size_t		te = ts + 1;
+
+	if ((cb->blk[ts >> 6].word >> (ts & 63)) & 1)
+	{
+		te = cb_run_end(&cb->blk[0].word, ts);
+		if (te - ts > MAX_WORD)
+			return;
+	}
+	pf_token_rare(m, b + ts, te - ts, tok);
+}
+
+/* the set bits of x (no popcount instruction in the baseline x86-64) */
+static inline int
+pf_popcount(uint64_t x)
+{
+	x -= (x >> 1) & 0x5555555555555555ull;
+	x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+	x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+	return (int) ((x * 0x0101010101010101ull) >> 56);
+}
+
+/*
+ * the leetspeak readings of the words that start in mask word k of the
+ * segment b and have a digit (three bytes to MAX_WORD), on m's marks;
+ * ntok: the tokens up to the end of that mask word's (a word's token
+ * index is counted back from it).  After the mask word's tokens instead
+ * of each after its own, so that pf_walk's loop has no digit to look
+ * for: a list's finds need not be in token order (what chain_in_order
+ * answers depends on which tokens a list has, not on their order: its
+ * budget and its cap of 64 count them all alike).
+ */
+/*
+ * Could a word that starts in the mask word of cbk have a leetspeak
+ * reading?  Only with a digit next to a word character that is none (a
+ * word has both when one is next to the other): in the mask word, across
+ * its end, or in the next one's first bytes when its last word runs on.
+ */
+static inline int
+pf_leet_maybe(const struct CbBlock *cbk)
+{
+	uint64_t	d = cbk->digit,
+				l = cbk->word & ~d,
+				d1 = cbk[1].digit,
+				l1 = cbk[1].word & ~d1;
+
+	return (d & ((l << 1) | (l >> 1) | (l1 << 63))) != 0 || ((l >> 63) & d1 & 1) != 0 ||
+		((cbk->word >> 63) && (d1 & ((l1 << 1) | (l1 >> 1)) & ((~cbk[1].word & (cbk[1].word + 1)) - 1)) != 0);
+}
+
+static __attribute__((noinline)) void
+pf_leet_block(MatchState *m, const unsigned char *b, const ClassBits *cb, size_t k, long long ntok)
+{
+	const struct CbBlock *cbk = &cb->blk[k];
+	uint64_t	ws = cbk->word & ~((cbk->word << 1) | (k ? cbk[-1].word >> 63 : 0)),
+				starts = cbk->one | ws,
+				lead = ~cbk[1].word & (cbk[1].word + 1),	/* the next mask word's first non-word bit */
+				dig = cbk->digit,
+				leet = 0;
+
+	/* the starts of the words with a digit: for each digit, the last start up to it */
+	for (; dig; dig &= dig - 1)
+	{
+		uint64_t	up = ws & (((uint64_t) 2 << __builtin_ctzll(dig)) - 1);
+
+		if (up)
+			leet |= (uint64_t) 1 << (63 - __builtin_clzll(up));
+	}
+	/* and the last word's when it runs on with a digit there */
+	if ((cbk->word >> 63) && ws && (cbk[1].digit & (lead - 1)))
+		leet |= (uint64_t) 1 << (63 - __builtin_clzll(ws));
+	for (; leet; leet &= leet - 1)
+	{
+		unsigned	sh = (unsigned) __builtin_ctzll(leet);
+		size_t		ts = 64 * k + sh,
+					te = cb_run_end(&cb->blk[0].word, ts);
+
+		if (te - ts >= 3 && te - ts <= MAX_WORD)
+			pf_leet_rare(m, b + ts, te - ts, ntok - pf_popcount(starts & (~(uint64_t) 0 << sh)) + 1);
+	}
+}
+
+/*
  * The segment's tokens (cb: its class_bits, nw words) through the rule set
  * r of ms, as match_tokens reads them, leetspeak included: a token is a
  * one-character token or a word (its first byte: a word character after
- * none).  Returns the number of tokens.  The marks are kept in locals
- * (mk, stored back at the end), the lookups inlined but for the rare
- * leetspeak reading (pf_word_rare), so that the loop keeps its counts in
- * registers.
+ * none).  Returns the number of tokens.
+ *
+ * The inner loop does the common cases and calls nothing, so that the
+ * marks and counts stay in registers: a one-byte token (one[]), and a word
+ * of up to 64 bytes with no head of a coarse group (the first byte's
+ * shortk, the four bytes' cbloom): one load for its key (two past 8
+ * bytes), its hash, the bloom and the tags.  Room for its finds is made
+ * for a mask word's tokens at a time (pf_reserve: at most 64 tokens,
+ * pf_tokmarks finds each).  Any other token leaves the loop for
+ * pf_token_slow; the leetspeak readings of a mask word's words with a
+ * digit come after its tokens (pf_leet_block).
  */
 static inline __attribute__((always_inline)) long long
 pf_walk(const unsigned char *b, const ClassBits *cb, size_t nw, MatchState *ms, const DetectRules *r)
 {
-	/* (the masks in registers: pf_token's stores could alias cb's pointers) */
-	const uint64_t *cw = cb->word,
-			   *co = cb->one,
-			   *cd = cb->digit;
-	PfMarks		mk = ms->mk;
+	/*
+	 * the marks in locals: the loop only adds finds (nev), and the out of
+	 * line functions, on ms's marks, may also move ev (PF_RARE)
+	 */
+	uint64_t   *present = ms->mk.present;
+	uint16_t   *head = ms->mk.head;
+	struct PfEvent *ev = ms->mk.ev;
+	int			nev = ms->mk.nev,
+				need = 64 * r->pf_tokmarks;
 	long long	ntok = 0;
-	uint64_t	carry = 0;		/* the previous word's last bit: a word running on */
-	size_t		k,
-				digit = cb_next_set(cd, nw, 0);	/* the next digit, at or after the token */
+	size_t		k;
 
+#define PF_RARE(call) (ms->mk.nev = nev, (call), nev = ms->mk.nev, ev = ms->mk.ev)
+#define PF_MARK_HOT(l) pf_mark_room(present, head, ev, &nev, (l), ntok)
 	for (k = 0; k < nw; k++)
 	{
-		uint64_t	one = co[k],
-					wk = cw[k],
-					starts = one | (wk & ~((wk << 1) | carry));
+		const struct CbBlock *cbk = &cb->blk[k];
+		uint64_t	starts = cbk->one | (cbk->word & ~((cbk->word << 1) | (k ? cbk[-1].word >> 63 : 0)));
+		const unsigned char *bk = b + 64 * k;
 
-		carry = wk >> 63;
-		for (; starts; starts &= starts - 1)
+		if (ms->mk.capev - nev < need)
+			goto reserve;
+		for (;;)
 		{
-			unsigned	sh = (unsigned) __builtin_ctzll(starts);
-			size_t		ts = 64 * k + sh,
-						te;
-			uint64_t	after;
+			const unsigned char *w;
+			size_t		wl;
 
-			ntok++;				/* (now this token's index + 1, in the segment) */
-			if ((one >> sh) & 1)
+			for (; starts; starts &= starts - 1)
 			{
-				pf_token(&mk, r, b + ts, 1, ntok);
-				continue;
+				unsigned	sh = (unsigned) __builtin_ctzll(starts);
+
+				/*
+				 * bit 0 of after: w[0] is no word character (a token of
+				 * its own); else its first set bit is the word's end (in
+				 * the next mask word's bits when it runs on: 0 only for a
+				 * word of 64 bytes or more)
+				 */
+				uint64_t	after = ~cbk->word >> sh,
+							h;
+				uint32_t	x;
+				int			found;
+
+				w = bk + sh;
+				ntok++;			/* (now this token's index + 1, in the segment) */
+				if (__builtin_expect(after == 0, 0) && sh != 0)
+					after = ~cbk[1].word << (64 - sh);
+				if (after & 3)
+				{
+					/* a one-byte token (punctuation, mostly) or word: one[] (or a coarse group of one byte) */
+					if (__builtin_expect(r->cmask & 2, 0))
+						goto rare;
+					if (r->one[w[0]] >= 0)
+						PF_MARK_HOT(r->one[w[0]]);
+					continue;
+				}
+				if (__builtin_expect(after == 0, 0))
+					goto rare;
+				wl = (size_t) __builtin_ctzll(after);
+				if (__builtin_expect(r->shortk[w[0]] != 0 ||
+									 (wl >= PF_COARSE_MAX && PF_CBLOOM_HAS(r, pf_head(w, PF_COARSE_MAX))), 0))
+					goto rare;
+				/* the exact word it may be (as pf_word) */
+				h = pf_xhash(pf_key(w, wl), wl);
+				if (PF_XBLOOM_HAS(r->xbloom[PF_XBLOOM_WORD(r, h)], h))
+				{
+					x = (uint32_t) (h >> r->phshift);
+					PF_EXACT_EACH(r->pexh, r->phmask, x, PF_TAG(h), found, PF_MARK_HOT);
+					if (!found)
+					{
+						x = (uint32_t) (h >> r->pxshift);
+						PF_EXACT_EACH(r->pex, r->pxmask, x, PF_TAG(h), found, PF_MARK_HOT);
+					}
+				}
 			}
-			/* the word's end: its first clear bit, in this word of the mask unless it runs on */
-			after = ~wk >> sh;
-			te = after ? ts + (size_t) __builtin_ctzll(after) : cb_run_end(cw, ts);
-			if (te - ts > MAX_WORD)
+			/*
+			 * the leetspeak readings of its words with a digit next to
+			 * another word character (in it, or in the next mask word
+			 * when its last word runs on there)
+			 */
+			if (__builtin_expect(pf_leet_maybe(cbk), 0))
+				PF_RARE(pf_leet_block(ms, b, cb, k, ntok));
+			break;
+	rare:
+			PF_RARE(pf_token_slow(ms, b, cb, 64 * k + (size_t) __builtin_ctzll(starts), ntok));
+			starts &= starts - 1;
+			if (ms->mk.capev - nev >= need)
 				continue;
-			pf_token(&mk, r, b + ts, te - ts, ntok);
-			if (digit < ts)
-				digit = cb_next_set(cd, nw, ts);
-			/* letters and digits, nothing else: also read with the digits as letters */
-			if (__builtin_expect(digit < te, 0) && te - ts >= 3 && pf_leet_word(b + ts, te - ts))
-			{
-				size_t		i;
-				unsigned char leet[MAX_WORD + 16];	/* (pf_word reads 16 bytes) */
-				static const char lmap[] = "oizeasgtbg";	/* 0..9, as match_tokens */
 
-				memset(leet + (te - ts), 0, 16);
-				for (i = ts; i < te; i++)
-					leet[i - ts] = is_digit(b[i]) ? (unsigned char) lmap[b[i] - '0'] : b[i];
-				if (r->root[leet[0]] >= 0)
-					PF_RARE(&mk, ms, pf_word_rare(ms, leet, te - ts, ntok));
+			/*
+			 * room for the finds of the rest of the mask word's tokens, at
+			 * its start and after a token out of line (which may have
+			 * used it up)
+			 */
+	reserve:
+			{
+				int			room;
+
+				PF_RARE(room = pf_reserve(ms, need));
+				if (!room)
+					goto oom;
 			}
 		}
 	}
-	ms->mk = mk;
+oom:							/* (the segment is possible: its tokens need no count) */
+#undef PF_MARK_HOT
+#undef PF_RARE
+	ms->mk.nev = nev;
+	ms->mk.ev = ev;
 	return ntok;
 }
 
@@ -2997,8 +3248,7 @@ segment_possible(Scan *s)
 				filtered = 0;
 	long long	ntok = 0;
 	ClassBits	cb;
-	const uint64_t *run,
-			   *lbr;
+	const uint64_t *run;
 
 	/*
 	 * a long segment holds most pattern words somewhere and would pay for
@@ -3015,6 +3265,7 @@ segment_possible(Scan *s)
 	s->defer = 1;
 	s->npending = 0;
 	s->last_lbracket_img = 0;
+	s->lbr_at = 0;
 	s->url_watermark = 0;
 	s->val_start = s->val_end = 0;
 	nw = class_bits(b, n, &cb);
@@ -3022,31 +3273,45 @@ segment_possible(Scan *s)
 		if (s->ms[m].rules->pf_ok)
 			ntok = pf_walk(b, &cb, nw, &s->ms[m], s->ms[m].rules);
 	/*
-	 * check_structure's work: its runs and its '[' in the order it meets
-	 * them (a '[' is no run character, so by their first bytes)
+	 * check_structure's work: its runs in order, the scan's tests and
+	 * tenants in locals (check_run_tests, rare, is the only call; a '[' is
+	 * looked for only when check_url may ask, see check_run_at)
 	 */
-	run = cb.run;
-	lbr = cb.lbr;
-	for (k = 0; k < nw; k++)
+	run = &cb.blk[0].run;
 	{
-		uint64_t	rk = run[k],
-					ev = lbr[k] | (rk & ~((rk << 1) | (k ? run[k - 1] >> 63 : 0)));
+		unsigned	en = s->rt;
+		const DetectTenants *t = s->tenants;
+		uint64_t	carry = 0;
+		size_t		minlen = run_tests_minlen(en, t);
 
-		for (; ev; ev &= ev - 1)
+		for (k = 0; k < nw; k++)
 		{
-			unsigned	sh = (unsigned) __builtin_ctzll(ev);
-			size_t		p = 64 * k + sh;
-			uint64_t	after = ~rk >> sh;	/* (the run's end, as pf_walk finds a word's) */
+			uint64_t	rk = CB_MASK(run, k),
+						nk = CB_MASK(run, k + 1),
+						st = rk & ~((rk << 1) | carry);
 
-			if ((lbr[k] >> sh) & 1)
+			/*
+			 * only the runs of minlen bytes or more: a run character at
+			 * each of the next minlen - 1 bytes, in this mask word or the
+			 * next
+			 */
+#define RUN_ON(d) (minlen <= (d) ? ~(uint64_t) 0 : (rk >> (d)) | (nk << (64 - (d))))
+			st &= RUN_ON(1) & RUN_ON(2) & RUN_ON(3) & RUN_ON(4) & RUN_ON(5);
+#undef RUN_ON
+			carry = rk >> 63;
+			for (; st; st &= st - 1)
 			{
-				s->last_lbracket_img = p > 0 && b[p - 1] == '!';
+				unsigned	sh = (unsigned) __builtin_ctzll(st);
+				size_t		p = 64 * k + sh,
+							e;
+				uint64_t	after = ~rk >> sh;	/* (the run's end, as pf_walk finds a word's) */
+
+				e = after ? p + (size_t) __builtin_ctzll(after) : cb_run_end(run, p);
 #ifdef DETECT_CHECK_FAST
-				s->runsig = s->runsig * 31 + p;
+				s->runsig = s->runsig * 31 + p * 7 + e;
 #endif
+				check_run_at(s, b, p, e, en, t);
 			}
-			else
-				check_run(s, p, after ? p + (size_t) __builtin_ctzll(after) : cb_run_end(run, p));
 		}
 	}
 	for (m = 0; m < s->nms; m++)
@@ -3185,9 +3450,34 @@ check_url(Scan *s, size_t i, size_t p)
 				placeholder = 0,
 				data = 0;
 
-	while (end < n && end - p < MAX_URL && b[end] != ' ' && b[end] != '"' && b[end] != '\'' &&
-		   b[end] != ')' && b[end] != '`' && b[end] != '\\')
-		end++;
+	/* its end: the first of  " ' ) ` \ or a space (sixteen bytes at a time with SSE2) */
+	{
+		size_t		lim = n - p < MAX_URL ? n : p + MAX_URL;
+
+#if defined(__SSE2__)
+		/* (b has SCAN_PAD readable bytes past n) */
+		while (end < lim)
+		{
+			__m128i		x = _mm_loadu_si128((const __m128i *) (b + end));
+			unsigned	stop = (unsigned) _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(_mm_or_si128(CB_EQ(x, ' '), CB_EQ(x, '"')),
+																					  _mm_or_si128(CB_EQ(x, '\''), CB_EQ(x, ')'))),
+																		 _mm_or_si128(CB_EQ(x, '`'), CB_EQ(x, '\\'))));
+
+			if (lim - end < 16)
+				stop |= ~0u << (lim - end);
+			if (stop)
+			{
+				end += (size_t) __builtin_ctz(stop);
+				break;
+			}
+			end += 16;
+		}
+#else
+		while (end < lim && b[end] != ' ' && b[end] != '"' && b[end] != '\'' && b[end] != ')' && b[end] != '`' &&
+			   b[end] != '\\')
+			end++;
+#endif
+	}
 	s->url_watermark = end;
 	/* authority: [userinfo@]host[:port] */
 	hs = p;
@@ -3207,15 +3497,12 @@ check_url(Scan *s, size_t i, size_t p)
 		image = 1;
 	else if (i >= 4 && memcmp(b + i - 4, "url(", 4) == 0)
 		image = 1;
-	for (k = he; k < end; k++)
-	{
-		if (b[k] == '?' && q == 0)
-			q = k;
-		/* a placeholder in a query value: "?d={conversation}", "?q=[DATA]" */
-		if (q && (b[k] == '{' || b[k] == '}' || b[k] == '<' || b[k] == '>' || b[k] == '[' ||
-				  b[k] == ']'))
-			placeholder = 1;
-	}
+	/* the query, and a placeholder in it: "?d={conversation}", "?q=[DATA]" */
+	for (k = he; k < end && b[k] != '?'; k++)
+		;
+	if (k < end)
+		for (q = k++; k < end && !placeholder; k++)
+			placeholder = b[k] == '{' || b[k] == '}' || b[k] == '<' || b[k] == '>' || b[k] == '[' || b[k] == ']';
 	if (placeholder)
 	{
 		report_builtin(s, B_URL_TEMPLATE, i, end);
@@ -3496,7 +3783,8 @@ static const unsigned char two_word_len[256] RUN_TAB_ALIGN = {
 
 /*
  * The key kinds of en (RT_KEY_*) key_kind may find in the run b[i..j):
- * most runs are ruled out by their last two bytes, the rest by key_suffix
+ * most runs are ruled out by their last two bytes (past the separators
+ * that end a run: key_suffix does not read them), the rest by key_suffix
  */
 static inline __attribute__((always_inline)) unsigned
 key_maybe(const unsigned char *b, size_t i, size_t j, unsigned en)
@@ -3506,22 +3794,27 @@ key_maybe(const unsigned char *b, size_t i, size_t j, unsigned en)
 
 	if (!(key_last[c] & en) || j - i > 40)
 		return 0;
-	if (!RUN_SEP(c))
+	if (RUN_SEP(c))
 	{
-		if (j - i < 3)
-			return 0;			/* (fewer than three letters and digits) */
-		p = b[j - 2];
-		if (!RUN_SEP(p) && p != (unsigned char) key_prev[c][0] && p != (unsigned char) key_prev[c][1])
+		/* the letters before the separators decide ("...quarter." on 'r') */
+		do
+			j--;
+		while (j > i && RUN_SEP(b[j - 1]));
+		if (j == i || !(key_last[c = b[j - 1]] & en))
 			return 0;
 	}
+	if (j - i < 3)
+		return 0;				/* (fewer than three letters and digits) */
+	p = b[j - 2];
+	if (!RUN_SEP(p) && p != (unsigned char) key_prev[c][0] && p != (unsigned char) key_prev[c][1])
+		return 0;
 	return key_suffix(b, i, j) & en;
 }
 
 /* run_tests' candidates rt (tenant path, JWT, word keys, URL) narrowed by the run's length */
 static inline __attribute__((always_inline)) unsigned
-run_tests_narrow(const Scan *s, size_t i, size_t j, unsigned rt)
+run_tests_narrow(const unsigned char *b, size_t i, size_t j, unsigned rt)
 {
-	const unsigned char *b = s->b;
 	size_t		len = j - i;
 
 	if ((rt & RT_TENANT_PATH) && !(i > 0 && b[i - 1] == '/' && (len == 6 || len == 7)))
@@ -3554,23 +3847,19 @@ tenant_maybe_trimmed(const DetectTenants *t, const unsigned char *b, size_t i, s
  * must be some id's.  0 for most runs, in a few instructions.
  */
 static inline __attribute__((always_inline)) unsigned
-run_tests(const Scan *s, size_t i, size_t j)
+run_tests_at(const unsigned char *b, size_t i, size_t j, unsigned en, const DetectTenants *t)
 {
-	const unsigned char *b = s->b;
 	size_t		len = j - i;
 	unsigned char first = b[i],
 				last = b[j - 1],
 				nx = b[j];		/* b[blen] is 0 */
-	unsigned	en = s->rt,
-				rt = rt_first[first] & (rt_next[nx] | RT_JWT) & en;
+	unsigned	rt = rt_first[first] & (rt_next[nx] | RT_JWT) & en;
 
 	if (rt)
-		rt = run_tests_narrow(s, i, j, rt);
+		rt = run_tests_narrow(b, i, j, rt);
 	rt |= key_maybe(b, i, j, en);
 	if (en & RT_TENANT_ID)
 	{
-		const DetectTenants *t = s->tenants;
-
 		if (first == '.' || last == '.')
 			rt |= tenant_maybe_trimmed(t, b, i, j) ? RT_TENANT_ID : 0;
 		else if (len <= DETECT_MAX_TENANT_ID_LEN && TENANT_MAYBE(t, first, last, len))
@@ -3579,8 +3868,39 @@ run_tests(const Scan *s, size_t i, size_t j)
 	return rt;
 }
 
+/* run_tests_at on the scan's segment, tests and tenants */
+/*
+ * The fewest bytes (1 to 6) of a run that a test of en can be about: the
+ * shortest tenant id (one with '.' trimmed is longer), "tenant" or its
+ * keys (6: tenants path, tenant keys), "http" (4), the three letters of
+ * the shortest session key, "api" ("api key") or the keys' suffixes (3),
+ * a JWT (24).  run_tests_at is 0 on a shorter run (and check_run_tests not
+ * run: none of its watermarks moves), so segment_possible passes over it.
+ */
+static inline size_t
+run_tests_minlen(unsigned en, const DetectTenants *t)
+{
+	size_t		l = 6;
+
+	if ((en & RT_TENANT_ID) && t->lens != 0)
+		l = (size_t) __builtin_ctzll(t->lens) + 1;
+	if ((en & (RT_KEY_SESSION | RT_WORD_KEY)) && l > 3)
+		l = 3;
+	if ((en & RT_URL) && l > 4)
+		l = 4;
+	if ((en & (RT_TENANT_PATH | RT_KEY_TENANT)) && l > 6)
+		l = 6;
+	return l < 6 ? l : 6;
+}
+
+static inline __attribute__((always_inline)) unsigned
+run_tests(const Scan *s, size_t i, size_t j)
+{
+	return run_tests_at(s->b, i, j, s->rt, s->tenants);
+}
+
 /* the structural tests rt (run_tests) on one run b[i..j) of run characters */
-static void
+static __attribute__((noinline)) void
 check_run_tests(Scan *s, size_t i, size_t j, unsigned rt)
 {
 	const unsigned char *b = s->b;
@@ -3710,6 +4030,41 @@ check_run_tests(Scan *s, size_t i, size_t j, unsigned rt)
 		check_url(s, i, j + 3);
 }
 
+/*
+ * check_structure's last_lbracket_img at b[i] (whether the last '[' before
+ * it opens an image's text, "!["), from the '[' after s->lbr_at on: runs
+ * come in order, so the bytes are read once at most
+ */
+static void
+lbr_upto(Scan *s, const unsigned char *b, size_t i)
+{
+	size_t		q;
+
+	for (q = s->lbr_at; q < i; q++)
+		if (b[q] == '[')
+			s->last_lbracket_img = q > 0 && b[q - 1] == '!';
+	s->lbr_at = i;
+}
+
+/*
+ * check_run for segment_possible: on b, the scan's tests en and tenants t
+ * (its locals).  A '[' matters only to check_url's image test, "![...](",
+ * which looks at last_lbracket_img after "](": only then are the '['
+ * looked for (lbr_upto).
+ */
+static inline __attribute__((always_inline)) void
+check_run_at(Scan *s, const unsigned char *b, size_t i, size_t j, unsigned en, const DetectTenants *t)
+{
+	unsigned	rt = run_tests_at(b, i, j, en, t);
+
+	if (__builtin_expect(rt != 0, 0))
+	{
+		if ((rt & RT_URL) && i >= 2 && b[i - 1] == '(' && b[i - 2] == ']')
+			lbr_upto(s, b, i);
+		check_run_tests(s, i, j, rt);
+	}
+}
+
 /* one run b[i..j) of run characters: its tests, when any can be about it */
 static inline __attribute__((always_inline)) void
 check_run(Scan *s, size_t i, size_t j)
@@ -3741,12 +4096,7 @@ check_structure(Scan *s)
 		{
 			/* ('[' is no run character) */
 			if (b[i] == '[')
-			{
 				s->last_lbracket_img = i > 0 && b[i - 1] == '!';
-#ifdef DETECT_CHECK_FAST
-				s->runsig = s->runsig * 31 + i;
-#endif
-			}
 			i++;
 			continue;
 		}
@@ -3759,7 +4109,10 @@ check_structure(Scan *s)
 }
 
 #ifdef DETECT_CHECK_FAST
-/* check_structure's runs and '[', as check_run and it add them to runsig */
+/*
+ * check_structure's runs, as check_run adds them to runsig, but for those
+ * segment_possible passes over (shorter than run_tests_minlen)
+ */
 static uint64_t
 structure_sig(const Scan *s)
 {
@@ -3774,15 +4127,14 @@ structure_sig(const Scan *s)
 
 		if (!is_runch(b[i]))
 		{
-			if (b[i] == '[')
-				sig = sig * 31 + i;
 			i++;
 			continue;
 		}
 		j = i + 1;
 		while (j < n && is_runch(b[j]))
 			j++;
-		sig = sig * 31 + i * 7 + j;
+		if (j - i >= run_tests_minlen(s->rt, s->tenants))
+			sig = sig * 31 + i * 7 + j;
 		i = j;
 	}
 	return sig;
@@ -3862,10 +4214,10 @@ queue_base64(Scan *s, SegQueue *q, const unsigned char *a, size_t n, int depth)
 	size_t		i = 0;
 
 	/*
-	 * The maximal runs of base64 characters, found by probing: with a run
-	 * boundary before i (or i = 0), a run of MIN_BASE64_RUN or more that
-	 * starts at or after i covers a[i + MIN_BASE64_RUN - 1], so when that
-	 * byte is no base64 character the next boundary is there.
+	 * The maximal runs of base64 characters of MIN_BASE64_RUN or more:
+	 * with a run boundary before i (or i = 0), the first such run at or
+	 * after i starts at i when a[i .. p] (p = i + MIN_BASE64_RUN - 1) are
+	 * all base64 characters, else after the last of them that is not.
 	 */
 	while (i + MIN_BASE64_RUN <= n)
 	{
@@ -3878,19 +4230,38 @@ queue_base64(Scan *s, SegQueue *q, const unsigned char *a, size_t n, int depth)
 		unsigned char *d,
 					small[B64_SMALL];
 
-		if (b64_tab[a[p]] < 0)
+		/*
+		 * the next boundary is after the last byte of a[i .. p] that is
+		 * none (text has one in most windows, a few bytes back; with SSE2
+		 * the last byte out of '+' .. 'z' is found at once, and only the
+		 * rest are looked at by bytes); when there is none, a run starts
+		 * at i
+		 */
+#if defined(__SSE2__) && MIN_BASE64_RUN == 16
 		{
-			i = p + 1;
+			/* (signed: bytes from 0x80 on are below '+') */
+			__m128i		x = _mm_loadu_si128((const __m128i *) (a + i));
+			unsigned	out = ~(unsigned) _mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('+' - 1)),
+																		 _mm_cmplt_epi8(x, _mm_set1_epi8('z' + 1)))) & 0xFFFF;
+
+			if (out)
+			{
+				i += (size_t) (32 - __builtin_clz(out));
+				continue;
+			}
+		}
+#endif
+		for (j = p + 1; j > i && b64_tab[a[j - 1]] >= 0; j--)
+			;
+		if (j > i)
+		{
+			i = j;
 			continue;
 		}
-		/* the run through a[p]: back to its start (not before i), on to its end */
-		j = p + 1;
-		while (p > i && b64_tab[a[p - 1]] >= 0)
-			p--;
-		i = p;
+		j = i + MIN_BASE64_RUN;
 		while (j < n && b64_tab[a[j]] >= 0)
 			j++;
-		if (j - i < MIN_BASE64_RUN || (j - i) % 4 == 1)
+		if ((j - i) % 4 == 1)
 		{
 			i = j;
 			continue;
