@@ -215,9 +215,15 @@ for v in "${vlist[@]}"; do
 done
 echo
 
-ratio() {	# $1/$2 with a label, when both ran
+ratio() {	# $1/$2 with a label, when both ran; then the median of the rounds' own $1/$2
 	[ -n "${MED[$1]:-}" ] && [ -n "${MED[$2]:-}" ] || return 0
 	printf '  %s/%s = %5.2f   %s\n' "$1" "$2" "$(awk -v a="${MED[$1]}" -v b="${MED[$2]}" 'BEGIN { print a / b }')" "$3"
+	# both ran in every round, close together: their ratio round by round drifts less
+	printf '         (%s/%s round by round: median %.2f of %s)\n' "$1" "$2" \
+		"$(paste -d' ' <(tr ' ' '\n' <<<"${RUNS[$1]}" | grep .) <(tr ' ' '\n' <<<"${RUNS[$2]}" | grep .) |
+			awk '{ print $1 / $2 }' | median)" \
+		"$(paste -d' ' <(tr ' ' '\n' <<<"${RUNS[$1]}" | grep .) <(tr ' ' '\n' <<<"${RUNS[$2]}" | grep .) |
+			awk '{ printf "%.2f ", $1 / $2 }')"
 }
 if [ -n "${MED[B]:-}" ] && [ -n "${MED[A]:-}" ]; then
 	verdict=$(awk -v a="${MED[A]}" -v b="${MED[B]}" 'BEGIN { print (b / a >= 0.5) ? "meets the target (>= 0.50)" : "BELOW the target of 0.50" }')
