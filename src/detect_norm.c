@@ -194,8 +194,29 @@ load8(const unsigned char *p)
 	return v;
 }
 
-/* bytes that may start an escape */
-static const unsigned char esc_start[256] = {['\\'] = 1, ['%'] = 1, ['&'] = 1};
+/* a byte that may start an escape (compares, not a table: no cache line to load) */
+static inline int
+starts_escape(unsigned char c)
+{
+	return c == '\\' || c == '%' || c == '&';
+}
+
+/*
+ * What a lone backslash before ch decodes to when the escape is those two
+ * bytes (the escape code's \n \r \t \f \b \v \" \' \/); 0 for the others
+ * (another backslash, u, x: longer escapes, or none)
+ */
+static inline unsigned char
+esc_one(unsigned char ch)
+{
+	if (ch == '"' || ch == '\'' || ch == '/')
+		return ch;
+	if (ch == 'n')
+		return '\n';
+	if (ch == 'r' || ch == 't' || ch == 'f' || ch == 'b' || ch == 'v')
+		return ' ';
+	return 0;
+}
 
 /* where a pass wrote bytes that may start an escape (the first ESC_SEEN_MAX) */
 #define ESC_SEEN_MAX 32
@@ -204,6 +225,210 @@ typedef struct EscSeen
 	size_t		n;
 	size_t		pos[ESC_SEEN_MAX];
 } EscSeen;
+
+/* note that out[o] is a byte that may start an escape (see unescape_impl) */
+static inline void
+seen_note(EscSeen *seen, size_t o)
+{
+	if (seen->n < ESC_SEEN_MAX)
+		seen->pos[seen->n] = o;
+	seen->n++;
+}
+
+#if defined(__SSE2__)
+/*
+ * the bytes of v that may start an escape: 0xFF, the others 0 ('%' and '&'
+ * in one compare: (c + 1) & ~1 is '&' for exactly those two)
+ */
+static inline __m128i
+esc_bytes(__m128i v)
+{
+	return _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\\')),
+						_mm_cmpeq_epi8(_mm_and_si128(_mm_add_epi8(v, _mm_set1_epi8(1)),
+													 _mm_set1_epi8((char) 0xFE)),
+									   _mm_set1_epi8('&')));
+}
+
+/* 16 bytes from in to out */
+static inline void
+copy16(unsigned char *out, const unsigned char *in)
+{
+	_mm_storeu_si128((__m128i *) out, _mm_loadu_si128((const __m128i *) in));
+}
+
+/*
+ * unescape_impl's copy of plain text without offsets, with SSE2: from
+ * in[*ip] to out[*op], in blocks of 64 bytes (16 near the end), until an
+ * escape that it leaves to unescape_impl or the end is near.  Each block
+ * is stored whole and its bytes that may start an escape are then taken in
+ * turn; three kinds, the commonest by far, are done here exactly as the
+ * code of unescape_impl would do them:
+ *
+ *   a lone backslash before a byte that makes a one-byte escape with it
+ *   (\" in JSON nested in a JSON string): the byte it decodes to, which
+ *   starts no escape, and the rest of the block stored again one byte
+ *   further back, sixteen bytes at a time as far as it is needed;
+ *   '%' before anything but two hex digits, '&' that starts no entity: the
+ *   byte as it is (already stored), noted in seen.
+ *
+ * Every load stays within in[0..n) (17 bytes past a block are there, for
+ * the byte after a backslash and the copies after an escape) and every
+ * store within out[0..n) (out[o + k] for in[i + k]: o <= i).  Returns the
+ * escapes decoded.
+ */
+static inline size_t
+copy_plain_sse2(const unsigned char *in, size_t n, unsigned char *out, size_t *ip, size_t *op,
+				EscSeen *seen)
+{
+	size_t		i = *ip,
+				o = *op,
+				shrunk = i - o,	/* each escape decoded here shrinks by one */
+				since = i;		/* in[since..i) went out as it is, to out[..o) */
+	unsigned long cp;
+
+	for (;;)
+	{
+		uint64_t	e;			/* bit k: in[i + k] may start an escape */
+		size_t		end,		/* the block is in[..end) */
+					c;			/* in[i..c) is stored at out[o..] (c >= i) */
+
+		/* blocks with nothing that may start an escape, copied as they are */
+		while (i + 64 + 17 <= n)
+		{
+			__m128i		v0 = _mm_loadu_si128((const __m128i *) (in + i)),
+						v1 = _mm_loadu_si128((const __m128i *) (in + i + 16)),
+						v2 = _mm_loadu_si128((const __m128i *) (in + i + 32)),
+						v3 = _mm_loadu_si128((const __m128i *) (in + i + 48));
+
+			if (_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(esc_bytes(v0), esc_bytes(v1)),
+											   _mm_or_si128(esc_bytes(v2), esc_bytes(v3)))) != 0)
+				break;
+			_mm_storeu_si128((__m128i *) (out + o), v0);
+			_mm_storeu_si128((__m128i *) (out + o + 16), v1);
+			_mm_storeu_si128((__m128i *) (out + o + 32), v2);
+			_mm_storeu_si128((__m128i *) (out + o + 48), v3);
+			i += 64;
+			o += 64;
+		}
+		if (i + 64 + 17 <= n)
+		{
+			/* and one with something: its bytes that may start an escape */
+			__m128i		v0 = _mm_loadu_si128((const __m128i *) (in + i)),
+						v1 = _mm_loadu_si128((const __m128i *) (in + i + 16)),
+						v2 = _mm_loadu_si128((const __m128i *) (in + i + 32)),
+						v3 = _mm_loadu_si128((const __m128i *) (in + i + 48));
+
+			_mm_storeu_si128((__m128i *) (out + o), v0);
+			_mm_storeu_si128((__m128i *) (out + o + 16), v1);
+			_mm_storeu_si128((__m128i *) (out + o + 32), v2);
+			_mm_storeu_si128((__m128i *) (out + o + 48), v3);
+			e = (uint64_t) ((unsigned) _mm_movemask_epi8(esc_bytes(v0)) |
+							(unsigned) _mm_movemask_epi8(esc_bytes(v1)) << 16) |
+				(uint64_t) ((unsigned) _mm_movemask_epi8(esc_bytes(v2)) |
+							(unsigned) _mm_movemask_epi8(esc_bytes(v3)) << 16) << 32;
+			end = i + 64;
+		}
+		else if (i + 16 + 17 <= n)
+		{
+			__m128i		v = _mm_loadu_si128((const __m128i *) (in + i));
+
+			_mm_storeu_si128((__m128i *) (out + o), v);
+			e = (unsigned) _mm_movemask_epi8(esc_bytes(v));
+			if (e == 0)
+			{
+				i += 16;
+				o += 16;
+				continue;
+			}
+			end = i + 16;
+		}
+		else
+			break;
+
+		c = end;
+		do
+		{
+			unsigned	z = (unsigned) __builtin_ctzll(e);
+			unsigned char d;
+
+			/* through in[i + z] itself, which may go out as it is */
+			for (; c <= i + z; c += 16)
+				copy16(out + o + (c - i), in + c);
+			i += z;
+			o += z;
+			e >>= z;
+			if (in[i] == '\\' && (d = esc_one(in[i + 1])) != 0)
+			{
+				out[o++] = d;
+				i += 2;
+				since = i;
+				e >>= 2;		/* in[i - 1] starts no escape */
+				copy16(out + o, in + i);
+				c = i + 16;
+			}
+			else if (in[i] == '%' ? !(hexval(in[i + 1]) >= 0 && hexval(in[i + 2]) >= 0) :
+					 in[i] == '&' && entity_at(in, i, n, &cp) == 0)
+			{
+				seen_note(seen, o);
+				i++;
+				o++;
+				e >>= 1;
+			}
+			else
+				goto done;
+		} while (e != 0);
+		for (; c < end; c += 16)
+			copy16(out + o + (c - i), in + c);
+		if (i < end)
+		{
+			o += end - i;
+			i = end;
+		}
+	}
+	/* the last blocks: to the first escape but a lone backslash's one-byte one */
+	while (i + 16 <= n)
+	{
+		__m128i		v = _mm_loadu_si128((const __m128i *) (in + i));
+		unsigned	m = (unsigned) _mm_movemask_epi8(esc_bytes(v));
+		unsigned char d;
+
+		_mm_storeu_si128((__m128i *) (out + o), v);
+		if (m == 0)
+		{
+			i += 16;
+			o += 16;
+			continue;
+		}
+		i += (size_t) __builtin_ctz(m);
+		o += (size_t) __builtin_ctz(m);
+		if (in[i] != '\\' || i + 1 >= n || (d = esc_one(in[i + 1])) == 0)
+			goto done;
+		out[o++] = d;
+		i += 2;
+		since = i;
+	}
+	/*
+	 * The last bytes, fewer than sixteen: the block that ends with them, if
+	 * they start no escape, stored over the output of the bytes before them
+	 * when that is those bytes as they are (the same bytes again)
+	 */
+	if (i < n && n >= 16 && n - 16 >= since)
+	{
+		__m128i		v = _mm_loadu_si128((const __m128i *) (in + n - 16));
+
+		if (((unsigned) _mm_movemask_epi8(esc_bytes(v)) >> (16 - (n - i))) == 0)
+		{
+			_mm_storeu_si128((__m128i *) (out + o - (i - (n - 16))), v);
+			o += n - i;
+			i = n;
+		}
+	}
+done:
+	*ip = i;
+	*op = o;
+	return (i - o) - shrunk;
+}
+#endif
 
 /*
  * The body of detect_unescape; OFFS (a constant in each caller, so the
@@ -218,11 +443,9 @@ unescape_impl(const unsigned char *in, const uint32_t *inoff, size_t n,
 				o = 0;
 
 	/* without offsets: note where a byte that may start an escape goes out */
-#define SEEN(byte) do { if (!OFFS && esc_start[(unsigned char) (byte)]) { \
-			if (seen->n < ESC_SEEN_MAX) \
-				seen->pos[seen->n] = o; \
-			seen->n++; \
-		} } while (0)
+#define SEEN(byte) do { if (!OFFS && starts_escape((unsigned char) (byte))) \
+			seen_note(seen, o); \
+		} while (0)
 #define EMIT(byte, off) do { SEEN(byte); out[o] = (unsigned char) (byte); if (OFFS) outoff[o] = (off); o++; } while (0)
 #define EMIT_CP(cp, off) do { size_t l_, q_; \
 		if ((cp) < 0x80) \
@@ -239,39 +462,19 @@ unescape_impl(const unsigned char *in, const uint32_t *inoff, size_t n,
 		unsigned char c;
 		uint32_t	off;
 
-		if (!OFFS && !esc_start[in[i]])
+		if (!OFFS && !starts_escape(in[i]))
 		{
+#if defined(__SSE2__)
+			/* in blocks with SSE2, with the commonest escapes */
+			*ndecoded += copy_plain_sse2(in, n, out, &i, &o, seen);
+			if (i < n && starts_escape(in[i]))
+				continue;
+#endif
 			/*
 			 * Copied eight bytes at a time while none starts an escape; a word
 			 * that has one has it within its eight bytes (HAS_BYTE only errs
 			 * above a true match), which the byte loop then reaches
 			 */
-#if defined(__SSE2__)
-			/*
-			 * sixteen at a time with SSE2: each block is stored whole and
-			 * the output advances to its first escape byte, if any
-			 */
-			while (i + 16 <= n)
-			{
-				__m128i		v = _mm_loadu_si128((const __m128i *) (in + i));
-				unsigned	e = (unsigned) _mm_movemask_epi8(
-					_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\\')),
-								 _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('%')),
-											  _mm_cmpeq_epi8(v, _mm_set1_epi8('&')))));
-
-				_mm_storeu_si128((__m128i *) (out + o), v);
-				if (e)
-				{
-					i += (size_t) __builtin_ctz(e);
-					o += (size_t) __builtin_ctz(e);
-					break;
-				}
-				i += 16;
-				o += 16;
-			}
-			if (i < n && esc_start[in[i]])
-				continue;
-#endif
 			for (;;)
 			{
 				if (i + 8 <= n)
@@ -286,13 +489,13 @@ unescape_impl(const unsigned char *in, const uint32_t *inoff, size_t n,
 						continue;
 					}
 				}
-				while (i < n && !esc_start[in[i]])
+				while (i < n && !starts_escape(in[i]))
 					out[o++] = in[i++];
 				break;
 			}
 			continue;
 		}
-		if (OFFS && !esc_start[in[i]])
+		if (OFFS && !starts_escape(in[i]))
 		{
 			size_t		r = i + 1;
 
@@ -308,7 +511,7 @@ unescape_impl(const unsigned char *in, const uint32_t *inoff, size_t n,
 						continue;
 					}
 				}
-				if (r < n && !esc_start[in[r]])
+				if (r < n && !starts_escape(in[r]))
 				{
 					r++;
 					continue;
@@ -741,6 +944,116 @@ static const unsigned char fold_ascii[256] = {
 #undef U
 };
 
+#if defined(__SSE2__)
+/*
+ * each byte of v minus 0x20: at most 0x5E for exactly printable ASCII and
+ * space (so that the largest of several blocks' tells whether any is not)
+ */
+static inline __m128i
+fold_rel(__m128i v)
+{
+	return _mm_sub_epi8(v, _mm_set1_epi8(0x20));
+}
+
+/* the bit mask of the bytes of r (fold_rel's) above 0x5E */
+static inline unsigned
+fold_bad(__m128i r)
+{
+	return (unsigned) _mm_movemask_epi8(_mm_adds_epu8(r, _mm_set1_epi8(0x21)));
+}
+
+/* the bit mask of the spaces of v */
+static inline unsigned
+fold_spaces(__m128i v)
+{
+	return (unsigned) _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')));
+}
+
+/* v (printable ASCII or space) lower-cased */
+static inline __m128i
+fold_lower(__m128i v)
+{
+	/* 'A'..'Z' + 0x3F are 0x80..0x99, the lowest (signed) that 0x20..0x7E make */
+	__m128i		up = _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8(0x3F)), _mm_set1_epi8((char) 0x9A));
+
+	return _mm_or_si128(v, _mm_and_si128(up, _mm_set1_epi8(0x20)));
+}
+
+/*
+ * fold_impl's plain ASCII text without offsets, with SSE2: from in[*ip] to
+ * out[*op] (which may be in: every block is read before it is written), 64
+ * bytes at a time, then 16, while every byte is printable or a space, and no
+ * space follows a space (*last_space: the byte before in[*ip] went out as
+ * one): each goes out in place, lower-cased, exactly as fold_impl's byte
+ * loop would write it.
+ */
+static inline void
+fold_plain_sse2(const unsigned char *in, size_t n, unsigned char *out, size_t *ip, size_t *op,
+				int *last_space)
+{
+	size_t		i = *ip,
+				o = *op;
+	uint64_t	ls = (uint64_t) *last_space;
+
+	while (i + 64 <= n)
+	{
+		__m128i		v0 = _mm_loadu_si128((const __m128i *) (in + i)),
+					v1 = _mm_loadu_si128((const __m128i *) (in + i + 16)),
+					v2 = _mm_loadu_si128((const __m128i *) (in + i + 32)),
+					v3 = _mm_loadu_si128((const __m128i *) (in + i + 48));
+		uint64_t	sp = (uint64_t) (fold_spaces(v0) | fold_spaces(v1) << 16) |
+			(uint64_t) (fold_spaces(v2) | fold_spaces(v3) << 16) << 32;
+
+		if (fold_bad(_mm_max_epu8(_mm_max_epu8(fold_rel(v0), fold_rel(v1)),
+								  _mm_max_epu8(fold_rel(v2), fold_rel(v3)))) != 0 ||
+			(sp & ((sp << 1) | ls)) != 0)
+			break;
+		_mm_storeu_si128((__m128i *) (out + o), fold_lower(v0));
+		_mm_storeu_si128((__m128i *) (out + o + 16), fold_lower(v1));
+		_mm_storeu_si128((__m128i *) (out + o + 32), fold_lower(v2));
+		_mm_storeu_si128((__m128i *) (out + o + 48), fold_lower(v3));
+		ls = sp >> 63;
+		i += 64;
+		o += 64;
+	}
+	while (i + 16 <= n)
+	{
+		__m128i		v = _mm_loadu_si128((const __m128i *) (in + i));
+		unsigned	sp = fold_spaces(v);
+
+		if (fold_bad(fold_rel(v)) || (sp & ((sp << 1) | (unsigned) ls)) != 0)
+			goto done;
+		_mm_storeu_si128((__m128i *) (out + o), fold_lower(v));
+		ls = sp >> 15;
+		i += 16;
+		o += 16;
+	}
+	/*
+	 * The last bytes, fewer than sixteen, when folding in place with
+	 * nothing dropped yet: the block that ends with them, stored whole (the
+	 * bytes before them are output already, which lower-casing leaves as
+	 * they are)
+	 */
+	if (i < n && out == in && o == i && n >= 16)
+	{
+		__m128i		v = _mm_loadu_si128((const __m128i *) (in + n - 16));
+		unsigned	sh = 16 - (unsigned) (n - i),
+					sp = fold_spaces(v) >> sh;
+
+		if ((fold_bad(fold_rel(v)) >> sh) == 0 && (sp & ((sp << 1) | (unsigned) ls)) == 0)
+		{
+			_mm_storeu_si128((__m128i *) (out + n - 16), fold_lower(v));
+			ls = (sp >> (n - i - 1)) & 1;
+			i = o = n;
+		}
+	}
+done:
+	*ip = i;
+	*op = o;
+	*last_space = (int) ls;
+}
+#endif
+
 /* the body of detect_fold, with or without offsets (see unescape_impl) */
 static inline __attribute__((always_inline)) size_t
 fold_impl(const unsigned char *in, const uint32_t *inoff, size_t n,
@@ -767,26 +1080,7 @@ fold_impl(const unsigned char *in, const uint32_t *inoff, size_t n,
 		if (!OFFS)
 		{
 #if defined(__SSE2__)
-			/* sixteen at a time with SSE2, the same tests */
-			while (i + 16 <= n)
-			{
-				__m128i		v = _mm_loadu_si128((const __m128i *) (in + i)),
-							d = _mm_sub_epi8(v, _mm_set1_epi8('A')),
-							up = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8('Z' - 'A')), d);
-				/* signed: a high bit is below 0x20 too */
-				unsigned	bad = (unsigned) _mm_movemask_epi8(
-					_mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
-								 _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F)))),
-							sp = (unsigned) _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')));
-
-				if (bad || (sp & ((sp << 1) | (unsigned) last_space)))
-					break;
-				_mm_storeu_si128((__m128i *) (out + o),
-								 _mm_or_si128(v, _mm_and_si128(up, _mm_set1_epi8(0x20))));
-				last_space = (int) (sp >> 15);
-				i += 16;
-				o += 16;
-			}
+			fold_plain_sse2(in, n, out, &i, &o, &last_space);
 #endif
 			while (i + 8 <= n)
 			{
