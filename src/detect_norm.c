@@ -324,7 +324,7 @@ esc_bytes_avx2(__m256i v)
 }
 
 /* plain_blocks with AVX2: two 32-byte vectors a block */
-AVX2_FUNC size_t
+AVX2_INLINE size_t
 plain_blocks_avx2(const unsigned char *in, size_t lim, unsigned char *out, uint64_t *mask)
 {
 	size_t		k;
@@ -351,159 +351,222 @@ plain_blocks_avx2(const unsigned char *in, size_t lim, unsigned char *out, uint6
 }
 #endif
 
+/* where the copy of plain text is: in[i], out[o] */
+typedef struct CopyPos
+{
+	size_t		i,
+				o;
+} CopyPos;
+
 /*
- * unescape_impl's copy of plain text without offsets, with SSE2: from
- * in[*ip] to out[*op], in blocks of 64 bytes (16 near the end), until an
- * escape that it leaves to unescape_impl or the end is near.  Each block
- * is stored whole and its bytes that may start an escape are then taken in
- * turn; three kinds, the commonest by far, are done here exactly as the
- * code of unescape_impl would do them:
+ * The copy of plain text without offsets (copy_plain_sse2, copy_plain_avx2)
+ * goes from p.i, p.o in blocks of 64 bytes (16 near the end) until an
+ * escape that it leaves to unescape_impl or the end is near, and returns
+ * where it stopped.  Each block is stored whole and its bytes that may
+ * start an escape are then taken in turn (block_escapes); two kinds, the
+ * commonest by far, are done there exactly as the code of unescape_impl
+ * would do them:
  *
  *   a lone backslash before a byte that makes a one-byte escape with it
  *   (\" in JSON nested in a JSON string): the byte it decodes to, which
  *   starts no escape, and the rest of the block stored again one byte
  *   further back, sixteen bytes at a time as far as it is needed;
- *   '%' before anything but two hex digits, '&' that starts no entity: the
- *   byte as it is (already stored), noted in seen.
+ *   '%' before anything but two hex digits (a percentage): the byte as it
+ *   is (already stored), noted in seen.
+ *
+ * (Every '&' is left to unescape_impl: entity_at would be a call, and a
+ * call in the loop costs every use of it registers saved on the stack.)
  *
  * Every load stays within in[0..n) (17 bytes past a block are there, for
  * the byte after a backslash and the copies after an escape) and every
- * store within out[0..n) (out[o + k] for in[i + k]: o <= i).  Returns the
- * escapes decoded.
+ * store within out[0..n) (out[o + k] for in[i + k]: o <= i).  *since is
+ * where the bytes that went out as they are begin: in[*since..i) went to
+ * out[..o).
  */
-static inline size_t
-copy_plain_sse2(const unsigned char *in, size_t n, unsigned char *out, size_t *ip, size_t *op,
-				EscSeen *seen)
+
+/*
+ * The bytes of the block in[p->i..end), stored at out[p->o..], that may
+ * start an escape (bit k of e: in[p->i + k]); false at one that it leaves
+ * to unescape_impl (*p there), else true with *p at the end of the block
+ */
+static inline __attribute__((always_inline)) int
+block_escapes(const unsigned char *in, unsigned char *out, CopyPos *p, size_t *since, uint64_t e,
+			  size_t end, EscSeen *seen)
 {
-	size_t		i = *ip,
-				o = *op,
-				shrunk = i - o,	/* each escape decoded here shrinks by one */
-				since = i;		/* in[since..i) went out as it is, to out[..o) */
-	unsigned long cp;
+	size_t		i = p->i,
+				o = p->o,
+				c = end;		/* in[i..c) is stored at out[o..] (c >= i) */
 
-	for (;;)
+	do
 	{
-		uint64_t	e;			/* bit k: in[i + k] may start an escape */
-		size_t		end,		/* the block is in[..end) */
-					c;			/* in[i..c) is stored at out[o..] (c >= i) */
-
-		if (i + 64 + 17 <= n)
-		{
-			/* blocks of 64 bytes, to one that has something */
-			size_t		k;
-
-#ifdef NORM_AVX2
-			if (__builtin_cpu_supports("avx2"))
-				k = plain_blocks_avx2(in + i, n - 17 - i, out + o, &e);
-			else
-#endif
-				k = plain_blocks_sse2(in + i, n - 17 - i, out + o, &e);
-			i += k;
-			o += k;
-			if (e == 0)
-				continue;
-			end = i + 64;
-		}
-		else if (i + 16 + 17 <= n)
-		{
-			__m128i		v = _mm_loadu_si128((const __m128i *) (in + i));
-
-			_mm_storeu_si128((__m128i *) (out + o), v);
-			e = (unsigned) _mm_movemask_epi8(esc_bytes(v));
-			if (e == 0)
-			{
-				i += 16;
-				o += 16;
-				continue;
-			}
-			end = i + 16;
-		}
-		else
-			break;
-
-		c = end;
-		do
-		{
-			unsigned	z = (unsigned) __builtin_ctzll(e);
-			unsigned char d;
-
-			/* through in[i + z] itself, which may go out as it is */
-			for (; c <= i + z; c += 16)
-				copy16(out + o + (c - i), in + c);
-			i += z;
-			o += z;
-			e >>= z;
-			if (in[i] == '\\' && (d = esc_one(in[i + 1])) != 0)
-			{
-				out[o++] = d;
-				i += 2;
-				since = i;
-				e >>= 2;		/* in[i - 1] starts no escape */
-				copy16(out + o, in + i);
-				c = i + 16;
-			}
-			else if (in[i] == '%' ? !(hexval(in[i + 1]) >= 0 && hexval(in[i + 2]) >= 0) :
-					 in[i] == '&' && entity_at(in, i, n, &cp) == 0)
-			{
-				seen_note(seen, o);
-				i++;
-				o++;
-				e >>= 1;
-			}
-			else
-				goto done;
-		} while (e != 0);
-		for (; c < end; c += 16)
-			copy16(out + o + (c - i), in + c);
-		if (i < end)
-		{
-			o += end - i;
-			i = end;
-		}
-	}
-	/* the last blocks: to the first escape but a lone backslash's one-byte one */
-	while (i + 16 <= n)
-	{
-		__m128i		v = _mm_loadu_si128((const __m128i *) (in + i));
-		unsigned	m = (unsigned) _mm_movemask_epi8(esc_bytes(v));
+		unsigned	z = (unsigned) __builtin_ctzll(e);
 		unsigned char d;
 
-		_mm_storeu_si128((__m128i *) (out + o), v);
+		/* through in[i + z] itself, which may go out as it is */
+		for (; c <= i + z; c += 16)
+			copy16(out + o + (c - i), in + c);
+		i += z;
+		o += z;
+		e >>= z;
+		if (in[i] == '\\' && (d = esc_one(in[i + 1])) != 0)
+		{
+			out[o++] = d;
+			i += 2;
+			*since = i;
+			e >>= 2;			/* in[i - 1] starts no escape */
+			copy16(out + o, in + i);
+			c = i + 16;
+		}
+		else if (in[i] == '%' && !(hexval(in[i + 1]) >= 0 && hexval(in[i + 2]) >= 0))
+		{
+			seen_note(seen, o);
+			i++;
+			o++;
+			e >>= 1;
+		}
+		else
+		{
+			p->i = i;
+			p->o = o;
+			return 0;
+		}
+	} while (e != 0);
+	for (; c < end; c += 16)
+		copy16(out + o + (c - i), in + c);
+	if (i < end)
+	{
+		o += end - i;
+		i = end;
+	}
+	p->i = i;
+	p->o = o;
+	return 1;
+}
+
+/*
+ * A block of 16 bytes at p->i (with 17 more after it), as above; false
+ * at an escape left to unescape_impl
+ */
+static inline __attribute__((always_inline)) int
+block16(const unsigned char *in, unsigned char *out, CopyPos *p, size_t *since, EscSeen *seen)
+{
+	__m128i		v = _mm_loadu_si128((const __m128i *) (in + p->i));
+	unsigned	e = (unsigned) _mm_movemask_epi8(esc_bytes(v));
+
+	_mm_storeu_si128((__m128i *) (out + p->o), v);
+	if (e == 0)
+	{
+		p->i += 16;
+		p->o += 16;
+		return 1;
+	}
+	return block_escapes(in, out, p, since, e, p->i + 16, seen);
+}
+
+/*
+ * The last bytes (fewer than 33): blocks of 16 to the first escape but a
+ * lone backslash's one-byte one, then fewer than sixteen as the block that
+ * ends with them, if they start no escape, stored over the output of the
+ * bytes before them when that is those bytes as they are (the same bytes
+ * again)
+ */
+static inline __attribute__((always_inline)) CopyPos
+copy_last(const unsigned char *in, size_t n, unsigned char *out, CopyPos p, size_t since)
+{
+	unsigned char d;
+
+	while (p.i + 16 <= n)
+	{
+		__m128i		v = _mm_loadu_si128((const __m128i *) (in + p.i));
+		unsigned	m = (unsigned) _mm_movemask_epi8(esc_bytes(v));
+
+		_mm_storeu_si128((__m128i *) (out + p.o), v);
 		if (m == 0)
 		{
-			i += 16;
-			o += 16;
+			p.i += 16;
+			p.o += 16;
 			continue;
 		}
-		i += (size_t) __builtin_ctz(m);
-		o += (size_t) __builtin_ctz(m);
-		if (in[i] != '\\' || i + 1 >= n || (d = esc_one(in[i + 1])) == 0)
-			goto done;
-		out[o++] = d;
-		i += 2;
-		since = i;
+		p.i += (size_t) __builtin_ctz(m);
+		p.o += (size_t) __builtin_ctz(m);
+		if (in[p.i] != '\\' || p.i + 1 >= n || (d = esc_one(in[p.i + 1])) == 0)
+			return p;
+		out[p.o++] = d;
+		p.i += 2;
+		since = p.i;
 	}
-	/*
-	 * The last bytes, fewer than sixteen: the block that ends with them, if
-	 * they start no escape, stored over the output of the bytes before them
-	 * when that is those bytes as they are (the same bytes again)
-	 */
-	if (i < n && n >= 16 && n - 16 >= since)
+	if (p.i < n && n >= 16 && n - 16 >= since)
 	{
 		__m128i		v = _mm_loadu_si128((const __m128i *) (in + n - 16));
 
-		if (((unsigned) _mm_movemask_epi8(esc_bytes(v)) >> (16 - (n - i))) == 0)
+		if (((unsigned) _mm_movemask_epi8(esc_bytes(v)) >> (16 - (n - p.i))) == 0)
 		{
-			_mm_storeu_si128((__m128i *) (out + o - (i - (n - 16))), v);
-			o += n - i;
-			i = n;
+			_mm_storeu_si128((__m128i *) (out + p.o - (p.i - (n - 16))), v);
+			p.o += n - p.i;
+			p.i = n;
 		}
 	}
-done:
-	*ip = i;
-	*op = o;
-	return (i - o) - shrunk;
+	return p;
 }
+
+/* the copy of plain text with SSE2 */
+static inline CopyPos
+copy_plain_sse2(const unsigned char *in, size_t n, unsigned char *out, CopyPos p, EscSeen *seen)
+{
+	size_t		since = p.i;
+
+	for (;;)
+	{
+		if (p.i + 64 + 17 <= n)
+		{
+			/* blocks of 64 bytes, to one that has something */
+			uint64_t	e;
+			size_t		k = plain_blocks_sse2(in + p.i, n - 17 - p.i, out + p.o, &e);
+
+			p.i += k;
+			p.o += k;
+			if (e != 0 && !block_escapes(in, out, &p, &since, e, p.i + 64, seen))
+				return p;
+		}
+		else if (p.i + 16 + 17 <= n)
+		{
+			if (!block16(in, out, &p, &since, seen))
+				return p;
+		}
+		else
+			return copy_last(in, n, out, p, since);
+	}
+}
+
+#ifdef NORM_AVX2
+/* the copy of plain text with AVX2 (plain_blocks_avx2), the same otherwise */
+AVX2_FUNC CopyPos
+copy_plain_avx2(const unsigned char *in, size_t n, unsigned char *out, CopyPos p, EscSeen *seen)
+{
+	size_t		since = p.i;
+
+	for (;;)
+	{
+		if (p.i + 64 + 17 <= n)
+		{
+			uint64_t	e;
+			size_t		k = plain_blocks_avx2(in + p.i, n - 17 - p.i, out + p.o, &e);
+
+			p.i += k;
+			p.o += k;
+			if (e != 0 && !block_escapes(in, out, &p, &since, e, p.i + 64, seen))
+				return p;
+		}
+		else if (p.i + 16 + 17 <= n)
+		{
+			if (!block16(in, out, &p, &since, seen))
+				return p;
+		}
+		else
+			return copy_last(in, n, out, p, since);
+	}
+}
+#endif
 #endif
 
 /*
@@ -542,7 +605,17 @@ unescape_impl(const unsigned char *in, const uint32_t *inoff, size_t n,
 		{
 #if defined(__SSE2__)
 			/* in blocks with SSE2, with the commonest escapes */
-			*ndecoded += copy_plain_sse2(in, n, out, &i, &o, seen);
+			CopyPos		p = {i, o};
+
+#ifdef NORM_AVX2
+			if (i + 64 + 17 <= n && __builtin_cpu_supports("avx2"))
+				p = copy_plain_avx2(in, n, out, p, seen);
+			else
+#endif
+				p = copy_plain_sse2(in, n, out, p, seen);
+			*ndecoded += (p.i - p.o) - (i - o);		/* each shrank by one */
+			i = p.i;
+			o = p.o;
 			if (i < n && starts_escape(in[i]))
 				continue;
 #endif
@@ -1076,9 +1149,9 @@ fold_blocks_sse2(const unsigned char *in, size_t lim, unsigned char *out, uint64
 		uint64_t	sp = (uint64_t) (fold_spaces(v0) | fold_spaces(v1) << 16) |
 			(uint64_t) (fold_spaces(v2) | fold_spaces(v3) << 16) << 32;
 
-		if (fold_bad(_mm_max_epu8(_mm_max_epu8(fold_rel(v0), fold_rel(v1)),
-								  _mm_max_epu8(fold_rel(v2), fold_rel(v3)))) != 0 ||
-			(sp & ((sp << 1) | last)) != 0)
+		if ((fold_bad(_mm_max_epu8(_mm_max_epu8(fold_rel(v0), fold_rel(v1)),
+								   _mm_max_epu8(fold_rel(v2), fold_rel(v3)))) |
+			 (sp & ((sp << 1) | last))) != 0)
 			break;
 		_mm_storeu_si128((__m128i *) (out + k), fold_lower(v0));
 		_mm_storeu_si128((__m128i *) (out + k + 16), fold_lower(v1));
@@ -1119,8 +1192,8 @@ fold_blocks_avx2(const unsigned char *in, size_t lim, unsigned char *out, uint64
 		uint64_t	sp = (uint64_t) (unsigned) _mm256_movemask_epi8(_mm256_cmpeq_epi8(v0, sp1)) |
 			(uint64_t) (unsigned) _mm256_movemask_epi8(_mm256_cmpeq_epi8(v1, sp1)) << 32;
 
-		if (_mm256_movemask_epi8(_mm256_adds_epu8(rel, _mm256_set1_epi8(0x21))) != 0 ||
-			(sp & ((sp << 1) | last)) != 0)
+		if (((unsigned) _mm256_movemask_epi8(_mm256_adds_epu8(rel, _mm256_set1_epi8(0x21))) |
+			 (sp & ((sp << 1) | last))) != 0)
 			break;
 		_mm256_storeu_si256((__m256i *) (out + k), fold_lower_avx2(v0));
 		_mm256_storeu_si256((__m256i *) (out + k + 32), fold_lower_avx2(v1));
@@ -1165,7 +1238,7 @@ fold_plain_sse2(const unsigned char *in, size_t n, unsigned char *out, size_t *i
 		__m128i		v = _mm_loadu_si128((const __m128i *) (in + i));
 		unsigned	sp = fold_spaces(v);
 
-		if (fold_bad(fold_rel(v)) || (sp & ((sp << 1) | (unsigned) ls)) != 0)
+		if ((fold_bad(fold_rel(v)) | (sp & ((sp << 1) | (unsigned) ls))) != 0)
 			goto done;
 		_mm_storeu_si128((__m128i *) (out + o), fold_lower(v));
 		ls = sp >> 15;
