@@ -226,7 +226,7 @@ starts_escape(unsigned char c)
 static inline unsigned char
 esc_one(unsigned char ch)
 {
-	if (ch == '"')				/* by far the commonest */
+	if (__builtin_expect(ch == '"', 1))	/* by far the commonest */
 		return ch;
 	if (ch == '\'' || ch == '/')
 		return ch;
