@@ -237,12 +237,17 @@ esc_one(unsigned char ch)
 	return 0;
 }
 
-/* where a pass wrote bytes that may start an escape (the first ESC_SEEN_MAX) */
+/*
+ * where a pass wrote bytes that may start an escape (the first ESC_SEEN_MAX;
+ * 32 bits, which a text of 4 GB or more would overflow: then it does not
+ * count, see detect_unescape_bytes; a smaller struct on the stack touches
+ * fewer cache lines)
+ */
 #define ESC_SEEN_MAX 32
 typedef struct EscSeen
 {
 	size_t		n;
-	size_t		pos[ESC_SEEN_MAX];
+	uint32_t	pos[ESC_SEEN_MAX];
 } EscSeen;
 
 /* note that out[o] is a byte that may start an escape (see unescape_impl) */
@@ -250,7 +255,7 @@ static inline void
 seen_note(EscSeen *seen, size_t o)
 {
 	if (seen->n < ESC_SEEN_MAX)
-		seen->pos[seen->n] = o;
+		seen->pos[seen->n] = (uint32_t) o;
 	seen->n++;
 }
 
@@ -823,6 +828,10 @@ detect_unescape_bytes(const unsigned char *in, size_t n, unsigned char *out, siz
 	 * second pass changes nothing unless one of them decodes
 	 */
 	*again = seen.n > ESC_SEEN_MAX;
+#if SIZE_MAX > UINT32_MAX
+	if (n > UINT32_MAX)
+		*again = 1;				/* its positions may not fit */
+#endif
 	for (k = 0; k < seen.n && !*again; k++)
 		*again = escape_decodes(out, seen.pos[k], o);
 	return o;
