@@ -1175,7 +1175,10 @@ fold_blocks_sse2(const unsigned char *in, size_t lim, unsigned char *out, uint64
 #ifdef NORM_AVX2
 /*
  * fold_blocks_sse2 with AVX2: two 32-byte vectors a block, the same tests
- * and lower-casing (see fold_rel, fold_bad, fold_spaces, fold_lower)
+ * and lower-casing (see fold_rel, fold_bad, fold_spaces, fold_lower), but
+ * a space after a space found with the block loaded again one byte on
+ * (each pair of bytes from the block's first to its last and the byte
+ * after it: one more byte must be there) instead of bit masks
  */
 AVX2_INLINE __m256i
 fold_lower_avx2(__m256i v)
@@ -1188,27 +1191,30 @@ fold_lower_avx2(__m256i v)
 AVX2_FUNC size_t
 fold_blocks_avx2(const unsigned char *in, size_t lim, unsigned char *out, uint64_t *ls)
 {
-	const __m256i sp1 = _mm256_set1_epi8(' ');
-	uint64_t	last = *ls;
+	const __m256i sp = _mm256_set1_epi8(' ');
 	size_t		k;
 
-	for (k = 0; k + 64 <= lim; k += 64)
+	if (*ls && in[0] == ' ')
+		return 0;
+	for (k = 0; k + 64 < lim; k += 64)
 	{
 		__m256i		v0 = _mm256_loadu_si256((const __m256i *) (in + k)),
 					v1 = _mm256_loadu_si256((const __m256i *) (in + k + 32)),
+					n0 = _mm256_loadu_si256((const __m256i *) (in + k + 1)),
+					n1 = _mm256_loadu_si256((const __m256i *) (in + k + 33)),
 					rel = _mm256_max_epu8(_mm256_sub_epi8(v0, _mm256_set1_epi8(0x20)),
-										  _mm256_sub_epi8(v1, _mm256_set1_epi8(0x20)));
-		uint64_t	sp = (uint64_t) (unsigned) _mm256_movemask_epi8(_mm256_cmpeq_epi8(v0, sp1)) |
-			(uint64_t) (unsigned) _mm256_movemask_epi8(_mm256_cmpeq_epi8(v1, sp1)) << 32;
+										  _mm256_sub_epi8(v1, _mm256_set1_epi8(0x20))),
+					two = _mm256_or_si256(_mm256_and_si256(_mm256_cmpeq_epi8(v0, sp), _mm256_cmpeq_epi8(n0, sp)),
+										  _mm256_and_si256(_mm256_cmpeq_epi8(v1, sp), _mm256_cmpeq_epi8(n1, sp)));
 
-		if (((unsigned) _mm256_movemask_epi8(_mm256_adds_epu8(rel, _mm256_set1_epi8(0x21))) |
-			 (sp & ((sp << 1) | last))) != 0)
+		if (_mm256_movemask_epi8(_mm256_or_si256(_mm256_adds_epu8(rel, _mm256_set1_epi8(0x21)), two)) != 0)
 			break;
 		_mm256_storeu_si256((__m256i *) (out + k), fold_lower_avx2(v0));
 		_mm256_storeu_si256((__m256i *) (out + k + 32), fold_lower_avx2(v1));
-		last = sp >> 63;
 	}
-	*ls = last;
+	/* in[k - 1] (or what went out for it, in place) is a space if it went out as one */
+	if (k > 0)
+		*ls = in[k - 1] == ' ';
 	return k;
 }
 #endif
