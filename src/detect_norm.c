@@ -379,8 +379,8 @@ typedef struct CopyPos
  *   '%' before anything but two hex digits (a percentage): the byte as it
  *   is (already stored), noted in seen.
  *
- * (Every '&' is left to unescape_impl: entity_at would be a call, and a
- * call in the loop costs every use of it registers saved on the stack.)
+ * (Every '&' is left to unescape_impl: entity_at is a call, and a call
+ * anywhere in the loop would have it keep its values on the stack.)
  *
  * Every load stays within in[0..n) (17 bytes past a block are there, for
  * the byte after a backslash and the copies after an escape) and every
@@ -1211,6 +1211,33 @@ fold_blocks_avx2(const unsigned char *in, size_t lim, unsigned char *out, uint64
 			break;
 		_mm256_storeu_si256((__m256i *) (out + k), fold_lower_avx2(v0));
 		_mm256_storeu_si256((__m256i *) (out + k + 32), fold_lower_avx2(v1));
+	}
+
+	/*
+	 * Folding in place with nothing dropped yet (out == in), the last bytes,
+	 * fewer than 65, as the block that ends with them: the bytes before them
+	 * went out already (they pass the tests only if they would as text, and
+	 * lower-casing leaves them as they are), and the pairs of bytes are
+	 * those with the byte before each
+	 */
+	if (out == in && k < lim && k + 64 >= lim && lim >= 65)
+	{
+		const unsigned char *b = in + lim - 64;
+		__m256i		v0 = _mm256_loadu_si256((const __m256i *) b),
+					v1 = _mm256_loadu_si256((const __m256i *) (b + 32)),
+					p0 = _mm256_loadu_si256((const __m256i *) (b - 1)),
+					p1 = _mm256_loadu_si256((const __m256i *) (b + 31)),
+					rel = _mm256_max_epu8(_mm256_sub_epi8(v0, _mm256_set1_epi8(0x20)),
+										  _mm256_sub_epi8(v1, _mm256_set1_epi8(0x20))),
+					two = _mm256_or_si256(_mm256_and_si256(_mm256_cmpeq_epi8(v0, sp), _mm256_cmpeq_epi8(p0, sp)),
+										  _mm256_and_si256(_mm256_cmpeq_epi8(v1, sp), _mm256_cmpeq_epi8(p1, sp)));
+
+		if (_mm256_movemask_epi8(_mm256_or_si256(_mm256_adds_epu8(rel, _mm256_set1_epi8(0x21)), two)) == 0)
+		{
+			_mm256_storeu_si256((__m256i *) b, fold_lower_avx2(v0));
+			_mm256_storeu_si256((__m256i *) (b + 32), fold_lower_avx2(v1));
+			k = lim;
+		}
 	}
 	/* in[k - 1] (or what went out for it, in place) is a space if it went out as one */
 	if (k > 0)
