@@ -219,6 +219,25 @@ starts_escape(unsigned char c)
 }
 
 /*
+ * What a lone backslash before ch decodes to when the escape is those two
+ * bytes (the escape code's \n \r \t \f \b \v \" \' \/); 0 for the others
+ * (another backslash, u, x: longer escapes, or none)
+ */
+static inline unsigned char
+esc_one(unsigned char ch)
+{
+	if (__builtin_expect(ch == '"', 1))	/* by far the commonest */
+		return ch;
+	if (ch == '\'' || ch == '/')
+		return ch;
+	if (ch == 'n')
+		return '\n';
+	if (ch == 'r' || ch == 't' || ch == 'f' || ch == 'b' || ch == 'v')
+		return ' ';
+	return 0;
+}
+
+/*
  * where a pass wrote bytes that may start an escape (the first ESC_SEEN_MAX;
  * 32 bits, which a text of 4 GB or more would overflow: then it does not
  * count, see detect_unescape_bytes; a smaller struct on the stack touches
@@ -241,25 +260,6 @@ seen_note(EscSeen *seen, size_t o)
 }
 
 #if defined(__SSE2__)
-/*
- * What a lone backslash before ch decodes to when the escape is those two
- * bytes (the escape code's \n \r \t \f \b \v \" \' \/); 0 for the others
- * (another backslash, u, x: longer escapes, or none)
- */
-static inline unsigned char
-esc_one(unsigned char ch)
-{
-	if (__builtin_expect(ch == '"', 1))	/* by far the commonest */
-		return ch;
-	if (ch == '\'' || ch == '/')
-		return ch;
-	if (ch == 'n')
-		return '\n';
-	if (ch == 'r' || ch == 't' || ch == 'f' || ch == 'b' || ch == 'v')
-		return ' ';
-	return 0;
-}
-
 /*
  * the bytes of v that may start an escape: 0xFF, the others 0 ('%' and '&'
  * in one compare: (c + 1) & ~1 is '&' for exactly those two)
@@ -603,7 +603,8 @@ unescape_impl(const unsigned char *in, const uint32_t *inoff, size_t n,
 
 	while (i < n)
 	{
-		unsigned char c;
+		unsigned char c,
+					d;
 		uint32_t	off;
 
 		if (!OFFS && !starts_escape(in[i]))
@@ -645,6 +646,14 @@ unescape_impl(const unsigned char *in, const uint32_t *inoff, size_t n,
 				}
 				while (i < n && !starts_escape(in[i]))
 					out[o++] = in[i++];
+				/* the commonest escape here too (see copy_plain_sse2) */
+				if (i + 1 < n && in[i] == '\\' && (d = esc_one(in[i + 1])) != 0)
+				{
+					out[o++] = d;
+					(*ndecoded)++;
+					i += 2;
+					continue;
+				}
 				break;
 			}
 			continue;
