@@ -365,12 +365,12 @@ typedef struct CopyPos
 
 /*
  * The copy of plain text without offsets (copy_plain_sse2, copy_plain_avx2)
- * goes from p.i, p.o in blocks of 64 bytes (16 near the end) until an
- * escape that it leaves to unescape_impl or the end is near, and returns
- * where it stopped.  Each block is stored whole and its bytes that may
- * start an escape are then taken in turn (block_escapes); two kinds, the
- * commonest by far, are done there exactly as the code of unescape_impl
- * would do them:
+ * goes from p.i, p.o in blocks of 64 bytes (16 near the end; with AVX2 32,
+ * then 16) until an escape that it leaves to unescape_impl or the end is
+ * near, and returns where it stopped.  Each block is stored whole and its
+ * bytes that may start an escape are then taken in turn (block_escapes);
+ * two kinds, the commonest by far, are done there exactly as the code of
+ * unescape_impl would do them:
  *
  *   a lone backslash before a byte that makes a one-byte escape with it
  *   (\" in JSON nested in a JSON string): the byte it decodes to, which
@@ -560,6 +560,21 @@ copy_plain_avx2(const unsigned char *in, size_t n, unsigned char *out, CopyPos p
 			p.i += k;
 			p.o += k;
 			if (e != 0 && !block_escapes(in, out, &p, &since, e, p.i + 64, seen))
+				return p;
+		}
+		else if (p.i + 32 + 17 <= n)
+		{
+			/* a block of 32 bytes near the end */
+			__m256i		v = _mm256_loadu_si256((const __m256i *) (in + p.i));
+			unsigned	e = (unsigned) _mm256_movemask_epi8(esc_bytes_avx2(v));
+
+			_mm256_storeu_si256((__m256i *) (out + p.o), v);
+			if (e == 0)
+			{
+				p.i += 32;
+				p.o += 32;
+			}
+			else if (!block_escapes(in, out, &p, &since, e, p.i + 32, seen))
 				return p;
 		}
 		else if (p.i + 16 + 17 <= n)
