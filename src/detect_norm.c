@@ -1192,6 +1192,29 @@ fold_blocks_sse2(const unsigned char *in, size_t lim, unsigned char *out, uint64
 		_mm_storeu_si128((__m128i *) (out + k + 48), fold_lower(v3));
 		last = sp >> 63;
 	}
+	/* in place, the last bytes as the block that ends with them (see fold_blocks_avx2) */
+	if (out == in && k < lim && k + 64 > lim && lim > 64)
+	{
+		const unsigned char *b = in + lim - 64;
+		__m128i		v0 = _mm_loadu_si128((const __m128i *) b),
+					v1 = _mm_loadu_si128((const __m128i *) (b + 16)),
+					v2 = _mm_loadu_si128((const __m128i *) (b + 32)),
+					v3 = _mm_loadu_si128((const __m128i *) (b + 48));
+		uint64_t	sp = (uint64_t) (fold_spaces(v0) | fold_spaces(v1) << 16) |
+			(uint64_t) (fold_spaces(v2) | fold_spaces(v3) << 16) << 32;
+
+		if ((fold_bad(_mm_max_epu8(_mm_max_epu8(fold_rel(v0), fold_rel(v1)),
+								   _mm_max_epu8(fold_rel(v2), fold_rel(v3)))) |
+			 (sp & ((sp << 1) | (uint64_t) (b[-1] == ' ')))) == 0)
+		{
+			_mm_storeu_si128((__m128i *) b, fold_lower(v0));
+			_mm_storeu_si128((__m128i *) (b + 16), fold_lower(v1));
+			_mm_storeu_si128((__m128i *) (b + 32), fold_lower(v2));
+			_mm_storeu_si128((__m128i *) (b + 48), fold_lower(v3));
+			last = sp >> 63;
+			k = lim;
+		}
+	}
 	*ls = last;
 	return k;
 }
