@@ -22,6 +22,23 @@
 #include <emmintrin.h>
 #endif
 
+/*
+ * With AVX2 (x86-64 with GCC or clang; chosen at run time, so the build
+ * needs no more than SSE2), the loops over blocks of plain text -- the bulk
+ * of a typical text -- take 32-byte vectors and three-operand instructions
+ * instead of 16-byte ones; everything else stays SSE2.  The test
+ * (__builtin_cpu_supports) reads a word that libgcc fills when the library
+ * is loaded.  DETECT_NO_AVX2 leaves them out (to test the SSE2 loops where
+ * AVX2 is there).
+ */
+#if defined(__SSE2__) && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && \
+	!defined(DETECT_NO_AVX2)
+#define NORM_AVX2 1
+#include <immintrin.h>
+#define AVX2_INLINE static inline __attribute__((target("avx2"), always_inline))
+#define AVX2_FUNC static __attribute__((target("avx2"), noinline))
+#endif
+
 static int
 hexval(unsigned char c)
 {
@@ -194,16 +211,383 @@ load8(const unsigned char *p)
 	return v;
 }
 
-/* bytes that may start an escape */
-static const unsigned char esc_start[256] = {['\\'] = 1, ['%'] = 1, ['&'] = 1};
+/* a byte that may start an escape (compares, not a table: no cache line to load) */
+static inline int
+starts_escape(unsigned char c)
+{
+	return c == '\\' || c == '%' || c == '&';
+}
 
-/* where a pass wrote bytes that may start an escape (the first ESC_SEEN_MAX) */
+/*
+ * What a lone backslash before ch decodes to when the escape is those two
+ * bytes (the escape code's \n \r \t \f \b \v \" \' \/); 0 for the others
+ * (another backslash, u, x: longer escapes, or none)
+ */
+static inline unsigned char
+esc_one(unsigned char ch)
+{
+	if (__builtin_expect(ch == '"', 1))	/* by far the commonest */
+		return ch;
+	if (ch == '\'' || ch == '/')
+		return ch;
+	if (ch == 'n')
+		return '\n';
+	if (ch == 'r' || ch == 't' || ch == 'f' || ch == 'b' || ch == 'v')
+		return ' ';
+	return 0;
+}
+
+/*
+ * where a pass wrote bytes that may start an escape (the first ESC_SEEN_MAX;
+ * 32 bits, which a text of 4 GB or more would overflow: then it does not
+ * count, see detect_unescape_bytes; a smaller struct on the stack touches
+ * fewer cache lines)
+ */
 #define ESC_SEEN_MAX 32
 typedef struct EscSeen
 {
 	size_t		n;
-	size_t		pos[ESC_SEEN_MAX];
+	uint32_t	pos[ESC_SEEN_MAX];
 } EscSeen;
+
+/* note that out[o] is a byte that may start an escape (see unescape_impl) */
+static inline void
+seen_note(EscSeen *seen, size_t o)
+{
+	if (seen->n < ESC_SEEN_MAX)
+		seen->pos[seen->n] = (uint32_t) o;
+	seen->n++;
+}
+
+#if defined(__SSE2__)
+/*
+ * the bytes of v that may start an escape: 0xFF, the others 0 ('%' and '&'
+ * in one compare: (c + 1) & ~1 is '&' for exactly those two)
+ */
+static inline __m128i
+esc_bytes(__m128i v)
+{
+	return _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\\')),
+						_mm_cmpeq_epi8(_mm_and_si128(_mm_add_epi8(v, _mm_set1_epi8(1)),
+													 _mm_set1_epi8((char) 0xFE)),
+									   _mm_set1_epi8('&')));
+}
+
+/* 16 bytes from in to out */
+static inline void
+copy16(unsigned char *out, const unsigned char *in)
+{
+	_mm_storeu_si128((__m128i *) out, _mm_loadu_si128((const __m128i *) in));
+}
+
+/*
+ * Blocks of 64 bytes from in[0..lim), each stored whole at out, up to the
+ * first that has a byte that may start an escape: how many bytes come
+ * before that one, and *mask its bytes that may (bit k: in[k] of the
+ * block), or 0 when no block has one before lim
+ */
+static inline size_t
+plain_blocks_sse2(const unsigned char *in, size_t lim, unsigned char *out, uint64_t *mask)
+{
+	size_t		k;
+
+	for (k = 0; k + 64 <= lim; k += 64)
+	{
+		__m128i		v0 = _mm_loadu_si128((const __m128i *) (in + k)),
+					v1 = _mm_loadu_si128((const __m128i *) (in + k + 16)),
+					v2 = _mm_loadu_si128((const __m128i *) (in + k + 32)),
+					v3 = _mm_loadu_si128((const __m128i *) (in + k + 48)),
+					e0 = esc_bytes(v0),
+					e1 = esc_bytes(v1),
+					e2 = esc_bytes(v2),
+					e3 = esc_bytes(v3);
+
+		_mm_storeu_si128((__m128i *) (out + k), v0);
+		_mm_storeu_si128((__m128i *) (out + k + 16), v1);
+		_mm_storeu_si128((__m128i *) (out + k + 32), v2);
+		_mm_storeu_si128((__m128i *) (out + k + 48), v3);
+		if (_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(e0, e1), _mm_or_si128(e2, e3))) != 0)
+		{
+			*mask = (uint64_t) ((unsigned) _mm_movemask_epi8(e0) | (unsigned) _mm_movemask_epi8(e1) << 16) |
+				(uint64_t) ((unsigned) _mm_movemask_epi8(e2) | (unsigned) _mm_movemask_epi8(e3) << 16) << 32;
+			return k;
+		}
+	}
+	*mask = 0;
+	return k;
+}
+
+#ifdef NORM_AVX2
+/* esc_bytes with AVX2 */
+AVX2_INLINE __m256i
+esc_bytes_avx2(__m256i v)
+{
+	return _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('\\')),
+						   _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_add_epi8(v, _mm256_set1_epi8(1)),
+															  _mm256_set1_epi8((char) 0xFE)),
+											 _mm256_set1_epi8('&')));
+}
+
+/* plain_blocks with AVX2: two 32-byte vectors a block */
+AVX2_INLINE size_t
+plain_blocks_avx2(const unsigned char *in, size_t lim, unsigned char *out, uint64_t *mask)
+{
+	size_t		k;
+
+	for (k = 0; k + 64 <= lim; k += 64)
+	{
+		__m256i		v0 = _mm256_loadu_si256((const __m256i *) (in + k)),
+					v1 = _mm256_loadu_si256((const __m256i *) (in + k + 32)),
+					e0 = esc_bytes_avx2(v0),
+					e1 = esc_bytes_avx2(v1),
+					e = _mm256_or_si256(e0, e1);
+
+		_mm256_storeu_si256((__m256i *) (out + k), v0);
+		_mm256_storeu_si256((__m256i *) (out + k + 32), v1);
+		if (!_mm256_testz_si256(e, e))
+		{
+			*mask = (uint64_t) (unsigned) _mm256_movemask_epi8(e0) |
+				(uint64_t) (unsigned) _mm256_movemask_epi8(e1) << 32;
+			return k;
+		}
+	}
+	*mask = 0;
+	return k;
+}
+#endif
+
+/* where the copy of plain text is: in[i], out[o] */
+typedef struct CopyPos
+{
+	size_t		i,
+				o;
+} CopyPos;
+
+/*
+ * The copy of plain text without offsets (copy_plain_sse2, copy_plain_avx2)
+ * goes from p.i, p.o in blocks of 64 bytes (16 near the end; with AVX2 32,
+ * then 16) until an escape that it leaves to unescape_impl or the end is
+ * near, and returns where it stopped.  Each block is stored whole and its
+ * bytes that may start an escape are then taken in turn (block_escapes);
+ * two kinds, the commonest by far, are done there exactly as the code of
+ * unescape_impl would do them:
+ *
+ *   a lone backslash before a byte that makes a one-byte escape with it
+ *   (\" in JSON nested in a JSON string): the byte it decodes to, which
+ *   starts no escape, and the rest of the block stored again one byte
+ *   further back, sixteen bytes at a time as far as it is needed;
+ *   '%' before anything but two hex digits (a percentage): the byte as it
+ *   is (already stored), noted in seen.
+ *
+ * (Every '&' is left to unescape_impl: entity_at is a call, and a call
+ * anywhere in the loop would have it keep its values on the stack.)
+ *
+ * Every load stays within in[0..n) (17 bytes past a block are there, for
+ * the byte after a backslash and the copies after an escape) and every
+ * store within out[0..n) (out[o + k] for in[i + k]: o <= i).  *since is
+ * where the bytes that went out as they are begin: in[*since..i) went to
+ * out[..o).
+ */
+
+/*
+ * The bytes of the block in[p->i..end), stored at out[p->o..], that may
+ * start an escape (bit k of e: in[p->i + k]); false at one that it leaves
+ * to unescape_impl (*p there), else true with *p at the end of the block
+ */
+static inline __attribute__((always_inline)) int
+block_escapes(const unsigned char *in, unsigned char *out, CopyPos *p, size_t *since, uint64_t e,
+			  size_t end, EscSeen *seen)
+{
+	size_t		i = p->i,
+				o = p->o,
+				c = end;		/* in[i..c) is stored at out[o..] (c >= i) */
+
+	do
+	{
+		unsigned	z = (unsigned) __builtin_ctzll(e);
+		unsigned char d;
+
+		/* through in[i + z] itself, which may go out as it is */
+		for (; c <= i + z; c += 16)
+			copy16(out + o + (c - i), in + c);
+		i += z;
+		o += z;
+		e >>= z;
+		if (in[i] == '\\' && (d = esc_one(in[i + 1])) != 0)
+		{
+			out[o++] = d;
+			i += 2;
+			*since = i;
+			e >>= 2;			/* in[i - 1] starts no escape */
+			copy16(out + o, in + i);
+			c = i + 16;
+		}
+		else if (in[i] == '%' && !(hexval(in[i + 1]) >= 0 && hexval(in[i + 2]) >= 0))
+		{
+			seen_note(seen, o);
+			i++;
+			o++;
+			e >>= 1;
+		}
+		else
+		{
+			p->i = i;
+			p->o = o;
+			return 0;
+		}
+	} while (e != 0);
+	for (; c < end; c += 16)
+		copy16(out + o + (c - i), in + c);
+	if (i < end)
+	{
+		o += end - i;
+		i = end;
+	}
+	p->i = i;
+	p->o = o;
+	return 1;
+}
+
+/*
+ * A block of 16 bytes at p->i (with 17 more after it), as above; false
+ * at an escape left to unescape_impl
+ */
+static inline __attribute__((always_inline)) int
+block16(const unsigned char *in, unsigned char *out, CopyPos *p, size_t *since, EscSeen *seen)
+{
+	__m128i		v = _mm_loadu_si128((const __m128i *) (in + p->i));
+	unsigned	e = (unsigned) _mm_movemask_epi8(esc_bytes(v));
+
+	_mm_storeu_si128((__m128i *) (out + p->o), v);
+	if (e == 0)
+	{
+		p->i += 16;
+		p->o += 16;
+		return 1;
+	}
+	return block_escapes(in, out, p, since, e, p->i + 16, seen);
+}
+
+/*
+ * The last bytes (fewer than 33): blocks of 16 to the first escape but a
+ * lone backslash's one-byte one, then fewer than sixteen as the block that
+ * ends with them, if they start no escape, stored over the output of the
+ * bytes before them when that is those bytes as they are (the same bytes
+ * again)
+ */
+static inline __attribute__((always_inline)) CopyPos
+copy_last(const unsigned char *in, size_t n, unsigned char *out, CopyPos p, size_t since)
+{
+	unsigned char d;
+
+	while (p.i + 16 <= n)
+	{
+		__m128i		v = _mm_loadu_si128((const __m128i *) (in + p.i));
+		unsigned	m = (unsigned) _mm_movemask_epi8(esc_bytes(v));
+
+		_mm_storeu_si128((__m128i *) (out + p.o), v);
+		if (m == 0)
+		{
+			p.i += 16;
+			p.o += 16;
+			continue;
+		}
+		p.i += (size_t) __builtin_ctz(m);
+		p.o += (size_t) __builtin_ctz(m);
+		if (in[p.i] != '\\' || p.i + 1 >= n || (d = esc_one(in[p.i + 1])) == 0)
+			return p;
+		out[p.o++] = d;
+		p.i += 2;
+		since = p.i;
+	}
+	if (p.i < n && n >= 16 && n - 16 >= since)
+	{
+		__m128i		v = _mm_loadu_si128((const __m128i *) (in + n - 16));
+
+		if (((unsigned) _mm_movemask_epi8(esc_bytes(v)) >> (16 - (n - p.i))) == 0)
+		{
+			_mm_storeu_si128((__m128i *) (out + p.o - (p.i - (n - 16))), v);
+			p.o += n - p.i;
+			p.i = n;
+		}
+	}
+	return p;
+}
+
+/* the copy of plain text with SSE2 */
+static inline CopyPos
+copy_plain_sse2(const unsigned char *in, size_t n, unsigned char *out, CopyPos p, EscSeen *seen)
+{
+	size_t		since = p.i;
+
+	for (;;)
+	{
+		if (p.i + 64 + 17 <= n)
+		{
+			/* blocks of 64 bytes, to one that has something */
+			uint64_t	e;
+			size_t		k = plain_blocks_sse2(in + p.i, n - 17 - p.i, out + p.o, &e);
+
+			p.i += k;
+			p.o += k;
+			if (e != 0 && !block_escapes(in, out, &p, &since, e, p.i + 64, seen))
+				return p;
+		}
+		else if (p.i + 16 + 17 <= n)
+		{
+			if (!block16(in, out, &p, &since, seen))
+				return p;
+		}
+		else
+			return copy_last(in, n, out, p, since);
+	}
+}
+
+#ifdef NORM_AVX2
+/* the copy of plain text with AVX2 (plain_blocks_avx2), the same otherwise */
+AVX2_FUNC CopyPos
+copy_plain_avx2(const unsigned char *in, size_t n, unsigned char *out, CopyPos p, EscSeen *seen)
+{
+	size_t		since = p.i;
+
+	for (;;)
+	{
+		if (p.i + 64 + 17 <= n)
+		{
+			uint64_t	e;
+			size_t		k = plain_blocks_avx2(in + p.i, n - 17 - p.i, out + p.o, &e);
+
+			p.i += k;
+			p.o += k;
+			if (e != 0 && !block_escapes(in, out, &p, &since, e, p.i + 64, seen))
+				return p;
+		}
+		else if (p.i + 32 + 17 <= n)
+		{
+			/* a block of 32 bytes near the end */
+			__m256i		v = _mm256_loadu_si256((const __m256i *) (in + p.i));
+			unsigned	e = (unsigned) _mm256_movemask_epi8(esc_bytes_avx2(v));
+
+			_mm256_storeu_si256((__m256i *) (out + p.o), v);
+			if (e == 0)
+			{
+				p.i += 32;
+				p.o += 32;
+			}
+			else if (!block_escapes(in, out, &p, &since, e, p.i + 32, seen))
+				return p;
+		}
+		else if (p.i + 16 + 17 <= n)
+		{
+			if (!block16(in, out, &p, &since, seen))
+				return p;
+		}
+		else
+			return copy_last(in, n, out, p, since);
+	}
+}
+#endif
+#endif
 
 /*
  * The body of detect_unescape; OFFS (a constant in each caller, so the
@@ -218,11 +602,9 @@ unescape_impl(const unsigned char *in, const uint32_t *inoff, size_t n,
 				o = 0;
 
 	/* without offsets: note where a byte that may start an escape goes out */
-#define SEEN(byte) do { if (!OFFS && esc_start[(unsigned char) (byte)]) { \
-			if (seen->n < ESC_SEEN_MAX) \
-				seen->pos[seen->n] = o; \
-			seen->n++; \
-		} } while (0)
+#define SEEN(byte) do { if (!OFFS && starts_escape((unsigned char) (byte))) \
+			seen_note(seen, o); \
+		} while (0)
 #define EMIT(byte, off) do { SEEN(byte); out[o] = (unsigned char) (byte); if (OFFS) outoff[o] = (off); o++; } while (0)
 #define EMIT_CP(cp, off) do { size_t l_, q_; \
 		if ((cp) < 0x80) \
@@ -236,42 +618,33 @@ unescape_impl(const unsigned char *in, const uint32_t *inoff, size_t n,
 
 	while (i < n)
 	{
-		unsigned char c;
+		unsigned char c,
+					d;
 		uint32_t	off;
 
-		if (!OFFS && !esc_start[in[i]])
+		if (!OFFS && !starts_escape(in[i]))
 		{
+#if defined(__SSE2__)
+			/* in blocks with SSE2, with the commonest escapes */
+			CopyPos		p = {i, o};
+
+#ifdef NORM_AVX2
+			if (i + 64 + 17 <= n && __builtin_cpu_supports("avx2"))
+				p = copy_plain_avx2(in, n, out, p, seen);
+			else
+#endif
+				p = copy_plain_sse2(in, n, out, p, seen);
+			*ndecoded += (p.i - p.o) - (i - o);		/* each shrank by one */
+			i = p.i;
+			o = p.o;
+			if (i < n && starts_escape(in[i]))
+				continue;
+#endif
 			/*
 			 * Copied eight bytes at a time while none starts an escape; a word
 			 * that has one has it within its eight bytes (HAS_BYTE only errs
 			 * above a true match), which the byte loop then reaches
 			 */
-#if defined(__SSE2__)
-			/*
-			 * sixteen at a time with SSE2: each block is stored whole and
-			 * the output advances to its first escape byte, if any
-			 */
-			while (i + 16 <= n)
-			{
-				__m128i		v = _mm_loadu_si128((const __m128i *) (in + i));
-				unsigned	e = (unsigned) _mm_movemask_epi8(
-					_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\\')),
-								 _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('%')),
-											  _mm_cmpeq_epi8(v, _mm_set1_epi8('&')))));
-
-				_mm_storeu_si128((__m128i *) (out + o), v);
-				if (e)
-				{
-					i += (size_t) __builtin_ctz(e);
-					o += (size_t) __builtin_ctz(e);
-					break;
-				}
-				i += 16;
-				o += 16;
-			}
-			if (i < n && esc_start[in[i]])
-				continue;
-#endif
 			for (;;)
 			{
 				if (i + 8 <= n)
@@ -286,13 +659,21 @@ unescape_impl(const unsigned char *in, const uint32_t *inoff, size_t n,
 						continue;
 					}
 				}
-				while (i < n && !esc_start[in[i]])
+				while (i < n && !starts_escape(in[i]))
 					out[o++] = in[i++];
+				/* the commonest escape here too (see copy_plain_sse2) */
+				if (i + 1 < n && in[i] == '\\' && (d = esc_one(in[i + 1])) != 0)
+				{
+					out[o++] = d;
+					(*ndecoded)++;
+					i += 2;
+					continue;
+				}
 				break;
 			}
 			continue;
 		}
-		if (OFFS && !esc_start[in[i]])
+		if (OFFS && !starts_escape(in[i]))
 		{
 			size_t		r = i + 1;
 
@@ -308,7 +689,7 @@ unescape_impl(const unsigned char *in, const uint32_t *inoff, size_t n,
 						continue;
 					}
 				}
-				if (r < n && !esc_start[in[r]])
+				if (r < n && !starts_escape(in[r]))
 				{
 					r++;
 					continue;
@@ -471,6 +852,10 @@ detect_unescape_bytes(const unsigned char *in, size_t n, unsigned char *out, siz
 	 * second pass changes nothing unless one of them decodes
 	 */
 	*again = seen.n > ESC_SEEN_MAX;
+#if SIZE_MAX > UINT32_MAX
+	if (n > UINT32_MAX)
+		*again = 1;				/* its positions may not fit */
+#endif
 	for (k = 0; k < seen.n && !*again; k++)
 		*again = escape_decodes(out, seen.pos[k], o);
 	return o;
@@ -741,6 +1126,240 @@ static const unsigned char fold_ascii[256] = {
 #undef U
 };
 
+#if defined(__SSE2__)
+/*
+ * each byte of v minus 0x20: at most 0x5E for exactly printable ASCII and
+ * space (so that the largest of several blocks' tells whether any is not)
+ */
+static inline __m128i
+fold_rel(__m128i v)
+{
+	return _mm_sub_epi8(v, _mm_set1_epi8(0x20));
+}
+
+/* the bit mask of the bytes of r (fold_rel's) above 0x5E */
+static inline unsigned
+fold_bad(__m128i r)
+{
+	return (unsigned) _mm_movemask_epi8(_mm_adds_epu8(r, _mm_set1_epi8(0x21)));
+}
+
+/* the bit mask of the spaces of v */
+static inline unsigned
+fold_spaces(__m128i v)
+{
+	return (unsigned) _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')));
+}
+
+/* v (printable ASCII or space) lower-cased */
+static inline __m128i
+fold_lower(__m128i v)
+{
+	/* 'A'..'Z' + 0x3F are 0x80..0x99, the lowest (signed) that 0x20..0x7E make */
+	__m128i		up = _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8(0x3F)), _mm_set1_epi8((char) 0x9A));
+
+	return _mm_or_si128(v, _mm_and_si128(up, _mm_set1_epi8(0x20)));
+}
+
+/*
+ * fold_plain_sse2's blocks of 64 bytes from in[0..lim): how many bytes
+ * come before the first block that has a byte that is no printable ASCII or
+ * space, or a space after a space (*ls: in[-1] went out as one, updated);
+ * those written to out lower-cased
+ */
+static inline size_t
+fold_blocks_sse2(const unsigned char *in, size_t lim, unsigned char *out, uint64_t *ls)
+{
+	uint64_t	last = *ls;
+	size_t		k;
+
+	for (k = 0; k + 64 <= lim; k += 64)
+	{
+		__m128i		v0 = _mm_loadu_si128((const __m128i *) (in + k)),
+					v1 = _mm_loadu_si128((const __m128i *) (in + k + 16)),
+					v2 = _mm_loadu_si128((const __m128i *) (in + k + 32)),
+					v3 = _mm_loadu_si128((const __m128i *) (in + k + 48));
+		uint64_t	sp = (uint64_t) (fold_spaces(v0) | fold_spaces(v1) << 16) |
+			(uint64_t) (fold_spaces(v2) | fold_spaces(v3) << 16) << 32;
+
+		if ((fold_bad(_mm_max_epu8(_mm_max_epu8(fold_rel(v0), fold_rel(v1)),
+								   _mm_max_epu8(fold_rel(v2), fold_rel(v3)))) |
+			 (sp & ((sp << 1) | last))) != 0)
+			break;
+		_mm_storeu_si128((__m128i *) (out + k), fold_lower(v0));
+		_mm_storeu_si128((__m128i *) (out + k + 16), fold_lower(v1));
+		_mm_storeu_si128((__m128i *) (out + k + 32), fold_lower(v2));
+		_mm_storeu_si128((__m128i *) (out + k + 48), fold_lower(v3));
+		last = sp >> 63;
+	}
+	/* in place, the last bytes as the block that ends with them (see fold_blocks_avx2) */
+	if (out == in && k < lim && k + 64 > lim && lim > 64)
+	{
+		const unsigned char *b = in + lim - 64;
+		__m128i		v0 = _mm_loadu_si128((const __m128i *) b),
+					v1 = _mm_loadu_si128((const __m128i *) (b + 16)),
+					v2 = _mm_loadu_si128((const __m128i *) (b + 32)),
+					v3 = _mm_loadu_si128((const __m128i *) (b + 48));
+		uint64_t	sp = (uint64_t) (fold_spaces(v0) | fold_spaces(v1) << 16) |
+			(uint64_t) (fold_spaces(v2) | fold_spaces(v3) << 16) << 32;
+
+		if ((fold_bad(_mm_max_epu8(_mm_max_epu8(fold_rel(v0), fold_rel(v1)),
+								   _mm_max_epu8(fold_rel(v2), fold_rel(v3)))) |
+			 (sp & ((sp << 1) | (uint64_t) (b[-1] == ' ')))) == 0)
+		{
+			_mm_storeu_si128((__m128i *) b, fold_lower(v0));
+			_mm_storeu_si128((__m128i *) (b + 16), fold_lower(v1));
+			_mm_storeu_si128((__m128i *) (b + 32), fold_lower(v2));
+			_mm_storeu_si128((__m128i *) (b + 48), fold_lower(v3));
+			last = sp >> 63;
+			k = lim;
+		}
+	}
+	*ls = last;
+	return k;
+}
+
+#ifdef NORM_AVX2
+/*
+ * fold_blocks_sse2 with AVX2: two 32-byte vectors a block, the same tests
+ * and lower-casing (see fold_rel, fold_bad, fold_spaces, fold_lower), but
+ * a space after a space found with the block loaded again one byte on
+ * (each pair of bytes from the block's first to its last and the byte
+ * after it: one more byte must be there) instead of bit masks
+ */
+AVX2_INLINE __m256i
+fold_lower_avx2(__m256i v)
+{
+	__m256i		up = _mm256_cmpgt_epi8(_mm256_set1_epi8((char) 0x9A), _mm256_add_epi8(v, _mm256_set1_epi8(0x3F)));
+
+	return _mm256_or_si256(v, _mm256_and_si256(up, _mm256_set1_epi8(0x20)));
+}
+
+AVX2_FUNC size_t
+fold_blocks_avx2(const unsigned char *in, size_t lim, unsigned char *out, uint64_t *ls)
+{
+	const __m256i sp = _mm256_set1_epi8(' ');
+	size_t		k;
+
+	if (*ls && in[0] == ' ')
+		return 0;
+	for (k = 0; k + 64 < lim; k += 64)
+	{
+		__m256i		v0 = _mm256_loadu_si256((const __m256i *) (in + k)),
+					v1 = _mm256_loadu_si256((const __m256i *) (in + k + 32)),
+					n0 = _mm256_loadu_si256((const __m256i *) (in + k + 1)),
+					n1 = _mm256_loadu_si256((const __m256i *) (in + k + 33)),
+					rel = _mm256_max_epu8(_mm256_sub_epi8(v0, _mm256_set1_epi8(0x20)),
+										  _mm256_sub_epi8(v1, _mm256_set1_epi8(0x20))),
+					two = _mm256_or_si256(_mm256_and_si256(_mm256_cmpeq_epi8(v0, sp), _mm256_cmpeq_epi8(n0, sp)),
+										  _mm256_and_si256(_mm256_cmpeq_epi8(v1, sp), _mm256_cmpeq_epi8(n1, sp)));
+
+		if (_mm256_movemask_epi8(_mm256_or_si256(_mm256_adds_epu8(rel, _mm256_set1_epi8(0x21)), two)) != 0)
+			break;
+		_mm256_storeu_si256((__m256i *) (out + k), fold_lower_avx2(v0));
+		_mm256_storeu_si256((__m256i *) (out + k + 32), fold_lower_avx2(v1));
+	}
+
+	/*
+	 * Folding in place with nothing dropped yet (out == in), the last bytes,
+	 * fewer than 65, as the block that ends with them: the bytes before them
+	 * went out already (they pass the tests only if they would as text, and
+	 * lower-casing leaves them as they are), and the pairs of bytes are
+	 * those with the byte before each
+	 */
+	if (out == in && k < lim && k + 64 >= lim && lim >= 65)
+	{
+		const unsigned char *b = in + lim - 64;
+		__m256i		v0 = _mm256_loadu_si256((const __m256i *) b),
+					v1 = _mm256_loadu_si256((const __m256i *) (b + 32)),
+					p0 = _mm256_loadu_si256((const __m256i *) (b - 1)),
+					p1 = _mm256_loadu_si256((const __m256i *) (b + 31)),
+					rel = _mm256_max_epu8(_mm256_sub_epi8(v0, _mm256_set1_epi8(0x20)),
+										  _mm256_sub_epi8(v1, _mm256_set1_epi8(0x20))),
+					two = _mm256_or_si256(_mm256_and_si256(_mm256_cmpeq_epi8(v0, sp), _mm256_cmpeq_epi8(p0, sp)),
+										  _mm256_and_si256(_mm256_cmpeq_epi8(v1, sp), _mm256_cmpeq_epi8(p1, sp)));
+
+		if (_mm256_movemask_epi8(_mm256_or_si256(_mm256_adds_epu8(rel, _mm256_set1_epi8(0x21)), two)) == 0)
+		{
+			_mm256_storeu_si256((__m256i *) b, fold_lower_avx2(v0));
+			_mm256_storeu_si256((__m256i *) (b + 32), fold_lower_avx2(v1));
+			k = lim;
+		}
+	}
+	/* in[k - 1] (or what went out for it, in place) is a space if it went out as one */
+	if (k > 0)
+		*ls = in[k - 1] == ' ';
+	return k;
+}
+#endif
+
+/*
+ * fold_impl's plain ASCII text without offsets, with SSE2: from in[*ip] to
+ * out[*op] (which may be in: every block is read before it is written), 64
+ * bytes at a time, then 16, while every byte is printable or a space, and no
+ * space follows a space (*last_space: the byte before in[*ip] went out as
+ * one): each goes out in place, lower-cased, exactly as fold_impl's byte
+ * loop would write it.
+ */
+static inline void
+fold_plain_sse2(const unsigned char *in, size_t n, unsigned char *out, size_t *ip, size_t *op,
+				int *last_space)
+{
+	size_t		i = *ip,
+				o = *op;
+	uint64_t	ls = (uint64_t) *last_space;
+
+	if (i + 64 <= n)
+	{
+		size_t		k;
+
+#ifdef NORM_AVX2
+		if (__builtin_cpu_supports("avx2"))
+			k = fold_blocks_avx2(in + i, n - i, out + o, &ls);
+		else
+#endif
+			k = fold_blocks_sse2(in + i, n - i, out + o, &ls);
+		i += k;
+		o += k;
+	}
+	while (i + 16 <= n)
+	{
+		__m128i		v = _mm_loadu_si128((const __m128i *) (in + i));
+		unsigned	sp = fold_spaces(v);
+
+		if ((fold_bad(fold_rel(v)) | (sp & ((sp << 1) | (unsigned) ls))) != 0)
+			goto done;
+		_mm_storeu_si128((__m128i *) (out + o), fold_lower(v));
+		ls = sp >> 15;
+		i += 16;
+		o += 16;
+	}
+	/*
+	 * The last bytes, fewer than sixteen, when folding in place with
+	 * nothing dropped yet: the block that ends with them, stored whole (the
+	 * bytes before them are output already, which lower-casing leaves as
+	 * they are)
+	 */
+	if (i < n && out == in && o == i && n >= 16)
+	{
+		__m128i		v = _mm_loadu_si128((const __m128i *) (in + n - 16));
+		unsigned	sh = 16 - (unsigned) (n - i),
+					sp = fold_spaces(v) >> sh;
+
+		if ((fold_bad(fold_rel(v)) >> sh) == 0 && (sp & ((sp << 1) | (unsigned) ls)) == 0)
+		{
+			_mm_storeu_si128((__m128i *) (out + n - 16), fold_lower(v));
+			ls = (sp >> (n - i - 1)) & 1;
+			i = o = n;
+		}
+	}
+done:
+	*ip = i;
+	*op = o;
+	*last_space = (int) ls;
+}
+#endif
+
 /* the body of detect_fold, with or without offsets (see unescape_impl) */
 static inline __attribute__((always_inline)) size_t
 fold_impl(const unsigned char *in, const uint32_t *inoff, size_t n,
@@ -767,26 +1386,7 @@ fold_impl(const unsigned char *in, const uint32_t *inoff, size_t n,
 		if (!OFFS)
 		{
 #if defined(__SSE2__)
-			/* sixteen at a time with SSE2, the same tests */
-			while (i + 16 <= n)
-			{
-				__m128i		v = _mm_loadu_si128((const __m128i *) (in + i)),
-							d = _mm_sub_epi8(v, _mm_set1_epi8('A')),
-							up = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8('Z' - 'A')), d);
-				/* signed: a high bit is below 0x20 too */
-				unsigned	bad = (unsigned) _mm_movemask_epi8(
-					_mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
-								 _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F)))),
-							sp = (unsigned) _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')));
-
-				if (bad || (sp & ((sp << 1) | (unsigned) last_space)))
-					break;
-				_mm_storeu_si128((__m128i *) (out + o),
-								 _mm_or_si128(v, _mm_and_si128(up, _mm_set1_epi8(0x20))));
-				last_space = (int) (sp >> 15);
-				i += 16;
-				o += 16;
-			}
+			fold_plain_sse2(in, n, out, &i, &o, &last_space);
 #endif
 			while (i + 8 <= n)
 			{
