@@ -7,16 +7,17 @@
 # All paths are relative to the repository root (run make from there).
 #
 # Targets:   check-detect  fuzz-detect  fuzz-replay-detect  bench-detect
-# Variables: DETECT_TEST_BIN DETECT_FUZZ_BIN DETECT_BENCH_BIN (and DETECT_* helpers)
+# Variables: DETECT_TEST_BIN DETECT_TEST_SSE2_BIN DETECT_FUZZ_BIN DETECT_BENCH_BIN (and DETECT_* helpers)
 
 # do not let this fragment's first rule become the includer's default goal
 DETECT_SAVED_DEFAULT_GOAL := $(.DEFAULT_GOAL)
 
 DETECT_BUILD_DIR     = build
 DETECT_TEST_BIN      = build/detect_test
+DETECT_TEST_SSE2_BIN = build/detect_test_sse2
 DETECT_FUZZ_BIN      = build/fuzz_detect
 DETECT_BENCH_BIN     = build/detector_bench
-DETECT_CLEAN_FILES   = build/detect_test build/fuzz_detect build/detector_bench build/fuzz-corpus-detect
+DETECT_CLEAN_FILES   = build/detect_test build/detect_test_sse2 build/fuzz_detect build/detector_bench build/fuzz-corpus-detect
 
 DETECT_SRC           = src/detect.c src/detect_norm.c
 DETECT_HDR           = src/detect.h src/detect_int.h
@@ -44,8 +45,14 @@ $(DETECT_TEST_BIN): $(DETECT_SRC) $(DETECT_HDR) $(DETECT_TEST_SRC) $(DETECT_TEST
 	@mkdir -p $(DETECT_BUILD_DIR)
 	$(DETECT_CC) $(DETECT_CC_FLAGS) $(DETECT_ASAN_FLAGS) -o $@ $(DETECT_SRC) $(DETECT_TEST_SRC)
 
-check-detect: $(DETECT_TEST_BIN)
+# the same tests on the SSE2 loops the AVX2 ones replace at run time (CPUs without AVX2)
+$(DETECT_TEST_SSE2_BIN): $(DETECT_SRC) $(DETECT_HDR) $(DETECT_TEST_SRC) $(DETECT_TEST_HDR)
+	@mkdir -p $(DETECT_BUILD_DIR)
+	$(DETECT_CC) $(DETECT_CC_FLAGS) $(DETECT_ASAN_FLAGS) -DDETECT_NO_AVX2 -o $@ $(DETECT_SRC) $(DETECT_TEST_SRC)
+
+check-detect: $(DETECT_TEST_BIN) $(DETECT_TEST_SSE2_BIN)
 	$(DETECT_FUZZ_ENV) ./$(DETECT_TEST_BIN)
+	$(DETECT_FUZZ_ENV) ./$(DETECT_TEST_SSE2_BIN)
 
 $(DETECT_FUZZ_BIN): $(DETECT_SRC) $(DETECT_HDR) $(DETECT_FUZZ_SRC)
 	@mkdir -p $(DETECT_BUILD_DIR)
