@@ -90,6 +90,18 @@ mtmcp_log_level_rank(const char *level)
 	return -1;
 }
 
+/* The call's least level: a level's rank; "off" (2026-07-28 without a logLevel): none; else unchanged */
+static void
+set_min_level(const char *level)
+{
+	int			rank = mtmcp_log_level_rank(level);
+
+	if (rank >= 0)
+		call.min_level = rank;
+	else if (strcmp(level, "off") == 0)
+		call.min_level = lengthof(log_levels);
+}
+
 /*
  * Start a call: who listens (key), its progress token, and its log level:
  * log_level when given (2026-07-28's _meta), else the one id's session_id
@@ -119,11 +131,9 @@ mtmcp_call_begin(const char *key, JsonbContainer *params, const char *log_level,
 			call.progress_token = b.data;
 		}
 	}
-	if (log_level != NULL && mtmcp_log_level_rank(log_level) >= 0)
-		call.min_level = mtmcp_log_level_rank(log_level);
-	else if (log_level != NULL && strcmp(log_level, "off") == 0)
-		call.min_level = lengthof(log_levels);	/* 2026-07-28 without a logLevel: none */
-	else if (log_level == NULL && session_id != NULL && call.key != NULL)
+	if (log_level != NULL)
+		set_min_level(log_level);
+	else if (session_id != NULL && call.key != NULL)
 	{
 		call.level_tenant = pstrdup(id->tenant);
 		call.level_subject = pstrdup(id->subject);
@@ -139,8 +149,8 @@ resolve_session_level(void)
 	char	   *level = mtmcp_session_log_level(call.level_tenant, call.level_subject, call.level_session);
 
 	call.level_tenant = call.level_subject = call.level_session = NULL;
-	if (level != NULL && mtmcp_log_level_rank(level) >= 0)
-		call.min_level = mtmcp_log_level_rank(level);
+	if (level != NULL)
+		set_min_level(level);
 }
 
 void
