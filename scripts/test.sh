@@ -63,7 +63,7 @@ suite "shim: connection limits, 413, disconnects, fair queue" test/shim/robustne
 suite "shim: PgBouncer in transaction mode" test/shim/pgbouncer.sh
 suite "scratch: make test then make run, durable by default" test/shim/scratch.sh
 suite "e2e: MCP SDK client and conformance suite through mtmcp-http" test/e2e/run.sh
-# three clusters of its own (ports 55600-55602, .scratch/scaleout) and the shim on 18600
+# three clusters of its own (ports 25600-25602, .scratch/scaleout) and the shim on 18600
 suite "scale-out: a router and two shards on PL/Proxy, an online move under load, a shard down" test/scaleout/run.sh
 suite "preload required" scripts/check_preload.sh
 

@@ -25,7 +25,9 @@ set -uo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 SHIM=${SHIM_BIN:-$REPO/build/mtmcp-http}
 BASE=${MTMCP_SCALEOUT_SCRATCH:-$REPO/.scratch/scaleout}
-P0=${MTMCP_SCALEOUT_PORT:-55600}
+# below the kernel's ephemeral port range (32768-60999): by the time this suite runs, the
+# suites before it have made thousands of client connections, one of which may hold 556xx
+P0=${MTMCP_SCALEOUT_PORT:-25600}
 PR=$P0 PA=$((P0 + 1)) PB=$((P0 + 2))
 HTTP=${MTMCP_SCALEOUT_HTTP_PORT:-18600}
 DB=mtmcp
